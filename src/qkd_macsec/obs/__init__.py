@@ -1,0 +1,1 @@
+"""Observability: logging with the NOTICE level and secret redaction; metrics."""
