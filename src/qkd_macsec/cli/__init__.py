@@ -1,4 +1,4 @@
-"""The ``qkd-macsec`` command. Each command group lives in its own module of this package.
+"""The ``qkd-macsec`` command (Click + Rich). Each command group lives in its own module here.
 
 Exit codes: 0 success; 1 a rotation or operation failed; 2 bad input (inventory, options, files);
 3 a KME or device could not be reached; 130 interrupted.
@@ -9,43 +9,43 @@ from __future__ import annotations
 import sys
 
 import click
-import typer
 
 from qkd_macsec.cli import certs, kme, sim
-from qkd_macsec.cli.errors import EXIT_INTERRUPTED, CliError
+from qkd_macsec.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, CliError
 
-app = typer.Typer(
+
+@click.group(
     name="qkd-macsec",
-    help="Quantum-safe MACsec: QKD keys (ETSI GS QKD 014) as MACsec CAK/CKN, rotated hitlessly.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-app.add_typer(kme.app, name="kme")
-app.add_typer(sim.app, name="sim")
-app.add_typer(certs.app, name="certs")
+@click.version_option(package_name="qkd-macsec")
+def cli() -> None:
+    """Quantum-safe MACsec: QKD keys (ETSI GS QKD 014) as MACsec CAK/CKN, rotated hitlessly."""
 
 
-def main() -> None:
+cli.add_command(kme.group)
+cli.add_command(sim.group)
+cli.add_command(certs.group)
+
+
+def main(argv: list[str] | None = None) -> None:
     """Console entry point: known errors become a one-line message and an exit code."""
     try:
-        app(standalone_mode=False)
+        cli.main(args=argv, prog_name="qkd-macsec", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except CliError as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        click.secho(f"error: {exc}", err=True, fg="red")
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, click.Abort):
         sys.exit(EXIT_INTERRUPTED)
-    except typer.Abort:
-        sys.exit(EXIT_INTERRUPTED)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
     except Exception as exc:  # a bug, not bad input: still no traceback for the operator
-        typer.secho(
+        click.secho(
             f"error: unexpected {type(exc).__name__}: {exc} (run with --trace for details)",
             err=True,
-            fg=typer.colors.RED,
+            fg="red",
         )
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)

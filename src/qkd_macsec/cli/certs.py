@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
-import typer
+import click
 
-app = typer.Typer(help="certs commands", no_args_is_help=True)
+
+@click.group(name="certs")
+def group() -> None:
+    """certs commands."""

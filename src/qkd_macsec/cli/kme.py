@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
-import typer
+import click
 
-app = typer.Typer(help="kme commands", no_args_is_help=True)
+
+@click.group(name="kme")
+def group() -> None:
+    """kme commands."""

@@ -6,8 +6,8 @@ check values that prove two ends hold the same CAK without showing it.
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.cmac import CMAC
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
+from cryptography.hazmat.primitives.cmac import CMAC
 
 ICK_LABEL = b"IEEE8021 ICK"
 KEK_LABEL = b"IEEE8021 KEK"

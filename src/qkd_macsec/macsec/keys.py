@@ -57,7 +57,9 @@ def validate_ckn_prefix(prefix: str) -> str:
     return prefix
 
 
-def derive_ckn(key_id: str, prefix: str = DEFAULT_CKN_PREFIX, mode: CknMode = CknMode.PREFIX_UUID) -> str:
+def derive_ckn(
+    key_id: str, prefix: str = DEFAULT_CKN_PREFIX, mode: CknMode = CknMode.PREFIX_UUID
+) -> str:
     """CKN for a key ID: even-length lowercase hex, at most 64 digits (Junos' limit)."""
     if mode is CknMode.PREFIX_UUID:
         try:
