@@ -1,0 +1,171 @@
+"""The planner: a pure function from (links, journal history, clock) to the next wave's plan.
+
+No I/O and no clock of its own, so every decision — is a link due, which key-chain slot, which
+entries to prune, how long to back off after a failure — is tested exhaustively in unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from qkd_macsec.engine.journal import ActiveKey, RotationRecord
+
+SLOTS = 64  # Junos key-chain keys 0..63
+
+
+class KeyMode(StrEnum):
+    KEY_CHAIN = "key-chain"
+    PRE_SHARED_KEY = "pre-shared-key"
+
+
+class Reason(StrEnum):
+    BOOTSTRAP = "bootstrap"  # no key yet: initial config + first key
+    DUE = "due"  # rotation interval elapsed
+    RETRY = "retry"  # the last attempt failed and its back-off has passed
+    FORCED = "forced"  # operator asked (rotate --force / demo)
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """What the planner needs to know about one link (built from the inventory)."""
+
+    name: str
+    rotation_interval: float  # seconds
+    mode: KeyMode = KeyMode.KEY_CHAIN
+
+
+@dataclass(frozen=True)
+class LinkHistory:
+    """What the journal says about one link."""
+
+    active: tuple[ActiveKey, ...] = ()  # newest first
+    open_rotation: RotationRecord | None = None
+    last_failure: datetime | None = None
+    consecutive_failures: int = 0
+
+
+@dataclass(frozen=True)
+class PlanPolicy:
+    keep_previous: int = 1
+    retry_base: float = 30.0  # seconds; doubles per consecutive failure, capped at the interval
+    retry_max: float = 3600.0
+
+
+@dataclass(frozen=True)
+class PlannedRotation:
+    link: str
+    reason: Reason
+    slot: int | None  # key-chain slot for the new key (None in pre-shared-key mode)
+    keep_slots: frozenset[int]  # slots that must stay on the devices (current + previous)
+    bootstrap: bool
+
+
+@dataclass
+class WavePlan:
+    rotations: list[PlannedRotation] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # link -> why not now
+    next_due: datetime | None = None  # earliest instant some skipped link becomes due
+
+    @property
+    def links(self) -> list[str]:
+        return [r.link for r in self.rotations]
+
+
+def next_slot(used: Iterable[int], after: int | None) -> int:
+    """The first slot after ``after`` (cyclically) that is not in use."""
+    taken = set(used)
+    if len(taken) >= SLOTS:
+        raise ValueError("every key-chain slot is in use")
+    start = 0 if after is None else (after + 1) % SLOTS
+    for step in range(SLOTS):
+        slot = (start + step) % SLOTS
+        if slot not in taken:
+            return slot
+    raise AssertionError("unreachable")
+
+
+def retry_delay(failures: int, interval: float, policy: PlanPolicy) -> float:
+    if failures <= 0:
+        return 0.0
+    delay = policy.retry_base * float(2 ** (failures - 1))
+    return min(delay, interval, policy.retry_max)
+
+
+def plan_link(
+    link: LinkView,
+    history: LinkHistory,
+    now: datetime,
+    policy: PlanPolicy,
+    *,
+    force: bool = False,
+) -> tuple[PlannedRotation | None, str | None, datetime | None]:
+    """Decide for one link: (rotation or None, why skipped, when due if skipped)."""
+    if history.open_rotation is not None:
+        return None, f"rotation {history.open_rotation.id} still open", None
+    current = history.active[0] if history.active else None
+    kept = [k for k in history.active[: policy.keep_previous + 1] if k.slot is not None]
+    keep_slots = frozenset(k.slot for k in kept if k.slot is not None)
+
+    reason: Reason | None = None
+    due_at: datetime | None = None
+    if force:
+        reason = Reason.FORCED
+    elif current is None:
+        reason = Reason.BOOTSTRAP
+    else:
+        due_at = current.activated + timedelta(seconds=link.rotation_interval)
+        if now >= due_at:
+            reason = Reason.DUE
+    if history.consecutive_failures and history.last_failure is not None and not force:
+        retry_at = history.last_failure + timedelta(
+            seconds=retry_delay(history.consecutive_failures, link.rotation_interval, policy)
+        )
+        if now < retry_at:
+            return None, f"backing off after {history.consecutive_failures} failure(s)", retry_at
+        if reason is None or reason is Reason.DUE:
+            reason = Reason.RETRY if reason is None else reason
+    if reason is None:
+        return None, "not due", due_at
+
+    slot: int | None = None
+    if link.mode is KeyMode.KEY_CHAIN:
+        slot = next_slot(keep_slots, current.slot if current else None)
+    return (
+        PlannedRotation(
+            link=link.name,
+            reason=reason,
+            slot=slot,
+            keep_slots=keep_slots if link.mode is KeyMode.KEY_CHAIN else frozenset(),
+            bootstrap=current is None,
+        ),
+        None,
+        None,
+    )
+
+
+def plan_wave(
+    links: Iterable[LinkView],
+    histories: Mapping[str, LinkHistory],
+    now: datetime,
+    policy: PlanPolicy | None = None,
+    *,
+    force: Iterable[str] = (),
+) -> WavePlan:
+    """Every link that needs a new key now, and why the others do not."""
+    policy = policy or PlanPolicy()
+    forced = set(force)
+    plan = WavePlan()
+    for link in links:
+        rotation, why, due = plan_link(
+            link, histories.get(link.name, LinkHistory()), now, policy, force=link.name in forced
+        )
+        if rotation is not None:
+            plan.rotations.append(rotation)
+            continue
+        plan.skipped[link.name] = why or "not due"
+        if due is not None and (plan.next_due is None or due < plan.next_due):
+            plan.next_due = due
+    return plan
