@@ -1,0 +1,104 @@
+"""ENC and DEC for one link through the ETSI 014 client, and the checks before any router use.
+
+The master end's SAE asks its KME for a key (enc_keys, naming every slave SAE: one key for a group
+CA); each slave end's SAE fetches the same key by ID from its own KME (dec_keys). Off-box the
+controller holds every copy and refuses to go on unless they are identical.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from qkd_macsec.engine.topology import LinkSpec
+from qkd_macsec.etsi014.client import KmeClient
+from qkd_macsec.macsec import MacsecKey, derive_macsec_key
+from qkd_macsec.obs.logging import SECRETS, get_logger, notice
+
+log = get_logger("engine.keys")
+
+
+class KeyFetchError(Exception):
+    """The link's key could not be obtained or failed a check; nothing was installed."""
+
+
+@dataclass(frozen=True)
+class FetchedKey:
+    link: str
+    key: MacsecKey
+    enc_seconds: float
+    dec_seconds: float
+
+
+ClientFor = Callable[[str], KmeClient]
+"""Returns the (shared, keep-alive) KME client acting as the given SAE ID."""
+
+
+class KeySource:
+    """Fetches a fresh QKD key for a link from the KMEs, as the link's SAEs."""
+
+    def __init__(self, client_for: ClientFor, *, dec_keys_wait: float = 10.0) -> None:
+        self._client_for = client_for
+        self._dec_keys_wait = dec_keys_wait
+
+    async def fetch(self, link: LinkSpec, recent_key_ids: Collection[str] = ()) -> FetchedKey:
+        loop = asyncio.get_running_loop()
+        master = link.master
+        slave_ids = [end.sae_id for end in link.slaves]
+        started = loop.time()
+        enc = await self._client_for(master.sae_id).get_keys(
+            slave_ids[0],
+            size=link.suite.key_bits,
+            number=1,
+            additional_slave_sae_ids=slave_ids[1:],
+        )
+        enc_seconds = loop.time() - started
+        if len(enc) != 1:
+            raise KeyFetchError(f"{link.name}: enc_keys returned {len(enc)} keys, expected 1")
+        master_key = enc[0]
+        key_id = master_key.key_id
+        if link.keyid_check and key_id in recent_key_ids:
+            raise KeyFetchError(
+                f"{link.name}: KME returned key ID {key_id} again (stale key ID; kme-keyid-check)"
+            )
+        started = loop.time()
+        slave_keys = await asyncio.gather(
+            *(
+                self._client_for(end.sae_id).get_keys_with_ids(
+                    master.sae_id, [key_id], size=link.suite.key_bits, wait=self._dec_keys_wait
+                )
+                for end in link.slaves
+            )
+        )
+        dec_seconds = loop.time() - started
+        for end, keys in zip(link.slaves, slave_keys, strict=True):
+            if len(keys) != 1 or keys[0].key_id != key_id:
+                raise KeyFetchError(
+                    f"{link.name}: dec_keys for {end.sae_id} returned other key IDs"
+                )
+            if not hmac.compare_digest(keys[0].key.reveal(), master_key.key.reveal()):
+                raise KeyFetchError(
+                    f"{link.name}: key {key_id} differs between {master.sae_id} and {end.sae_id}"
+                )
+        macsec_key = derive_macsec_key(
+            master_key.key,
+            key_id,
+            link.suite,
+            ckn_prefix=link.ckn_prefix,
+            ckn_mode=link.ckn_mode,
+        )
+        SECRETS.add(macsec_key.cak.reveal())
+        SECRETS.add(master_key.key.reveal())
+        if macsec_key.truncated_from_bits:
+            notice(
+                log,
+                "%s: key %s has %d bits, using the first %d",
+                link.name,
+                key_id,
+                macsec_key.truncated_from_bits,
+                link.suite.key_bits,
+                extra={"link": link.name, "key_id": key_id},
+            )
+        return FetchedKey(link.name, macsec_key, enc_seconds, dec_seconds)

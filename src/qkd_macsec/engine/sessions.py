@@ -1,0 +1,181 @@
+"""Device sessions the engine runs: stage a wave on one device, remove entries, read, verify.
+
+Each function is one NETCONF session on one device (open … close), synchronous because PyEZ is;
+the executor runs many of them in a bounded thread pool. They return plain results and raise only
+:class:`~qkd_macsec.devices.base.DeviceError` (already redacted by the driver).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from qkd_macsec.devices.base import (
+    ChainEntryState,
+    ChangeSet,
+    CommitResult,
+    DeviceError,
+    Driver,
+    KeyChainEntry,
+    MacsecBinding,
+    MkaSessionState,
+    StaticKey,
+)
+
+DriverFor = Callable[[str], Driver]
+"""A new, unopened driver for the named device."""
+
+
+class StageTooLateError(DeviceError):
+    """The session reached the device too close to the activation instant to stage safely."""
+
+
+@dataclass(frozen=True)
+class StageItem:
+    """One link's share of a device's wave commit."""
+
+    rotation_id: int
+    link: str
+    entry: KeyChainEntry | None  # key-chain mode: start_time is the REAL UTC instant here
+    static: StaticKey | None  # pre-shared-key mode
+    chain: str | None
+    keep_slots: frozenset[int]
+    binding: MacsecBinding | None  # initial config, on bootstrap
+
+
+@dataclass
+class StageOutcome:
+    device: str
+    commit: CommitResult | None = None
+    clock_offset: float = 0.0  # device clock minus controller clock, seconds
+    pruned: list[tuple[str, int]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _measure_offset(driver: Driver) -> float:
+    before = time.time()
+    device_now = driver.device_time()
+    after = time.time()
+    midpoint = datetime.fromtimestamp((before + after) / 2, UTC)
+    if device_now.tzinfo is None:
+        device_now = device_now.replace(tzinfo=UTC)
+    return (device_now - midpoint).total_seconds()
+
+
+def to_device_time(instant: datetime, clock_offset: float) -> datetime:
+    """A real instant as the device's naive local (UTC) time, rounded to Junos' whole seconds."""
+    local = instant + timedelta(seconds=clock_offset)
+    return datetime.fromtimestamp(round(local.timestamp()), UTC).replace(tzinfo=None)
+
+
+def stage_device(
+    factory: DriverFor,
+    device: str,
+    items: Sequence[StageItem],
+    *,
+    comment: str,
+    not_after: float | None,
+) -> StageOutcome:
+    """One commit that adds every link's new entry on this device and prunes old ones.
+
+    Start-times are converted to the device's own clock (measured in the same session).
+    ``not_after`` (controller epoch seconds): refuse to commit past it, so a slow wave never
+    activates a key on one end after the other end's chance to be staged has passed.
+    """
+    started = time.monotonic()
+    outcome = StageOutcome(device)
+    driver = factory(device)
+    driver.open()
+    try:
+        outcome.clock_offset = _measure_offset(driver)
+        changes = ChangeSet(bindings=[], add_entries=[], remove_entries=[], static_keys=[])
+        for item in items:
+            if item.binding is not None:
+                changes.bindings.append(item.binding)
+            if item.static is not None:
+                changes.static_keys.append(item.static)
+            if item.entry is not None and item.chain is not None:
+                local_start = to_device_time(item.entry.start_time, outcome.clock_offset)
+                entry = KeyChainEntry(
+                    chain=item.entry.chain,
+                    slot=item.entry.slot,
+                    ckn=item.entry.ckn,
+                    cak=item.entry.cak,
+                    start_time=local_start,
+                    suite=item.entry.suite,
+                )
+                changes.add_entries.append(entry)
+                if item.binding is None:
+                    device_now = datetime.now(UTC) + timedelta(seconds=outcome.clock_offset)
+                    states = driver.key_chain(item.chain)
+                    if any(
+                        state.start_time.replace(tzinfo=None) >= local_start for state in states
+                    ):
+                        raise StageTooLateError(
+                            device,
+                            f"{item.chain} already has an entry starting at or after the new one",
+                        )
+                    keep = set(item.keep_slots) | {entry.slot}
+                    in_force = active_entry(states, device_now.replace(tzinfo=None))
+                    if in_force is not None:
+                        keep.add(in_force.slot)  # never prune what the device runs on now
+                    changes.remove_entries.extend(
+                        (item.chain, state.slot) for state in states if state.slot not in keep
+                    )
+        if not_after is not None and time.time() > not_after:
+            raise StageTooLateError(device, "reached too close to the activation time; not staged")
+        outcome.commit = driver.apply(changes, comment=comment)
+        outcome.pruned = list(changes.remove_entries)
+    finally:
+        driver.close()
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def active_entry(states: Sequence[ChainEntryState], device_now: datetime) -> ChainEntryState | None:
+    """The entry a key chain runs on at ``device_now``: the latest start-time already passed."""
+    passed = [s for s in states if s.start_time.replace(tzinfo=None) <= device_now]
+    return max(passed, key=lambda s: s.start_time.replace(tzinfo=None), default=None)
+
+
+def remove_entries(
+    factory: DriverFor, device: str, entries: Sequence[tuple[str, int]], *, comment: str
+) -> CommitResult:
+    """Undo: delete staged key-chain entries (one commit)."""
+    driver = factory(device)
+    driver.open()
+    try:
+        changes = ChangeSet(
+            bindings=[], add_entries=[], remove_entries=list(entries), static_keys=[]
+        )
+        return driver.apply(changes, comment=comment)
+    finally:
+        driver.close()
+
+
+def read_chains(
+    factory: DriverFor, device: str, chains: Sequence[str]
+) -> dict[str, list[ChainEntryState]]:
+    """The committed entries of each named key chain (no secrets)."""
+    driver = factory(device)
+    driver.open()
+    try:
+        return {chain: driver.key_chain(chain) for chain in chains}
+    finally:
+        driver.close()
+
+
+def read_mka(factory: DriverFor, device: str, interfaces: Sequence[str]) -> list[MkaSessionState]:
+    driver = factory(device)
+    driver.open()
+    try:
+        return driver.mka_sessions(list(interfaces))
+    finally:
+        driver.close()
+
+
+def live_ckn(sessions: Sequence[MkaSessionState], interface: str) -> set[str]:
+    """Lowercased CKNs of the live sessions on an interface (Junos shows CKNs upper-case)."""
+    return {s.cak_name.lower() for s in sessions if s.interface == interface and s.live}

@@ -1,0 +1,142 @@
+"""Small in-memory fakes for executor unit tests (the integration tests use the real parts)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from qkd_macsec.devices.base import (
+    ChainEntryState,
+    ChangeSet,
+    CommitResult,
+    DeviceCommitError,
+    MkaSessionState,
+)
+from qkd_macsec.engine.keysource import FetchedKey, KeySource
+from qkd_macsec.engine.planner import KeyMode
+from qkd_macsec.engine.topology import EndSpec, LinkSpec
+from qkd_macsec.macsec import CipherSuite, CknMode, derive_macsec_key
+from qkd_macsec.macsec.keys import DEFAULT_CKN_PREFIX
+from qkd_macsec.secret import Secret
+
+
+@dataclass
+class FakeRouter:
+    name: str
+    chains: dict[str, dict[int, tuple[str, datetime]]] = field(default_factory=dict)
+    iface_chain: dict[str, str] = field(default_factory=dict)
+    fail_next_commits: int = 0
+    commits: int = 0
+    caks: list[bytes] = field(default_factory=list)
+
+
+class FakeNetwork:
+    def __init__(self) -> None:
+        self.routers: dict[str, FakeRouter] = {}
+        self.lock = threading.Lock()
+
+    def router(self, name: str) -> FakeRouter:
+        return self.routers.setdefault(name, FakeRouter(name))
+
+    def driver(self, name: str) -> FakeDriver:
+        return FakeDriver(self, self.router(name))
+
+    def active_ckn(self, device: str, interface: str) -> str | None:
+        router = self.routers[device]
+        chain = router.chains.get(router.iface_chain.get(interface, ""), {})
+        now = datetime.now(UTC).replace(tzinfo=None)
+        started = [(start, ckn) for ckn, start in chain.values() if start <= now]
+        return max(started)[1] if started else None
+
+
+class FakeDriver:
+    def __init__(self, net: FakeNetwork, router: FakeRouter) -> None:
+        self.net, self.router = net, router
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def is_alive(self) -> bool:
+        return True
+
+    def device_time(self) -> datetime:
+        return datetime.now(UTC)
+
+    def apply(
+        self, changes: ChangeSet, *, comment: str, confirm_minutes: int | None = None
+    ) -> CommitResult:
+        with self.net.lock:
+            if self.router.fail_next_commits:
+                self.router.fail_next_commits -= 1
+                raise DeviceCommitError(self.router.name, "injected commit failure")
+            for binding in changes.bindings:
+                if binding.key_chain:
+                    self.router.iface_chain[binding.interface] = binding.key_chain
+            for entry in changes.add_entries:
+                self.router.chains.setdefault(entry.chain, {})[entry.slot] = (
+                    entry.ckn,
+                    entry.start_time,
+                )
+                self.router.caks.append(entry.cak.reveal())
+            for chain, slot in changes.remove_entries:
+                self.router.chains.get(chain, {}).pop(slot, None)
+            self.router.commits += 1
+        return CommitResult(self.router.name, True, 1, 0.0)
+
+    def confirm_commit(self, *, comment: str) -> None: ...
+
+    def key_chain(self, chain: str) -> list[ChainEntryState]:
+        with self.net.lock:
+            entries = self.router.chains.get(chain, {})
+            return [
+                ChainEntryState(chain, slot, ckn, start)
+                for slot, (ckn, start) in sorted(entries.items())
+            ]
+
+    def mka_sessions(self, interfaces: Sequence[str] | None = None) -> list[MkaSessionState]:
+        out = []
+        for interface in interfaces or list(self.router.iface_chain):
+            ckn = self.net.active_ckn(self.router.name, interface)
+            if ckn:
+                out.append(MkaSessionState(interface, ckn.upper(), "primary", True, "live"))
+        return out
+
+    def macsec_bindings(self) -> dict[str, str]:
+        return {}
+
+
+class FakeKeys(KeySource):
+    def __init__(self) -> None:
+        self.fetched = 0
+        self.fail: set[str] = set()
+
+    async def fetch(self, link: LinkSpec, recent_key_ids: Collection[str] = ()) -> FetchedKey:
+        from qkd_macsec.engine.keysource import KeyFetchError
+
+        if link.name in self.fail:
+            raise KeyFetchError(f"{link.name}: injected")
+        self.fetched += 1
+        key_id = os.urandom(16).hex()
+        key = derive_macsec_key(Secret(os.urandom(32)), key_id, link.suite)
+        return FetchedKey(link.name, key, 0.0, 0.0)
+
+
+def make_link(
+    name: str, a: str, b: str, chain: str = "KC1", interface: str = "et-0/0/1"
+) -> LinkSpec:
+    return LinkSpec(
+        name=name,
+        master=EndSpec(a, interface, a, "KME_A"),
+        slaves=(EndSpec(b, interface, b, "KME_B"),),
+        ca=f"CA_{name}",
+        key_chain=chain,
+        suite=CipherSuite.GCM_AES_256,
+        mode=KeyMode.KEY_CHAIN,
+        rotation_interval=600,
+        ckn_prefix=DEFAULT_CKN_PREFIX,
+        ckn_mode=CknMode.PREFIX_UUID,
+    )
