@@ -130,8 +130,8 @@ def make_link(
 ) -> LinkSpec:
     return LinkSpec(
         name=name,
-        master=EndSpec(a, interface, a, "KME_A"),
-        slaves=(EndSpec(b, interface, b, "KME_B"),),
+        master=EndSpec(a, (interface,), a, "KME_A"),
+        slaves=(EndSpec(b, (interface,), b, "KME_B"),),
         ca=f"CA_{name}",
         key_chain=chain,
         suite=CipherSuite.GCM_AES_256,

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from qkd_macsec.cli import certs, kme, sim
+from qkd_macsec.cli import certs, inventory, kme, rotation, sim
 from qkd_macsec.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, CliError
 
 
@@ -26,6 +26,11 @@ def cli() -> None:
 cli.add_command(kme.group)
 cli.add_command(sim.group)
 cli.add_command(certs.group)
+cli.add_command(inventory.group)
+cli.add_command(rotation.rotate)
+cli.add_command(rotation.run)
+cli.add_command(rotation.status)
+cli.add_command(rotation.config_group)
 
 
 def main(argv: list[str] | None = None) -> None:

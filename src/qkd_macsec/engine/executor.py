@@ -46,7 +46,7 @@ from qkd_macsec.obs.logging import get_logger, notice, redact
 
 log = get_logger("engine")
 
-BindingFor = Callable[[LinkSpec, EndSpec], MacsecBinding]
+BindingFor = Callable[[LinkSpec, EndSpec], Sequence[MacsecBinding]]
 CrashHook = Callable[[str], None]
 
 
@@ -151,7 +151,7 @@ class RotationExecutor:
             rid = self.journal.begin(
                 link.name,
                 wave,
-                [(end.device, end.interface) for end in link.ends],
+                [(end.device, ",".join(end.interfaces)) for end in link.ends],
                 reason=rotation.reason.value,
             )
             result.rotations[link.name] = RotationResult(link.name, rid, rotation.reason.value)
@@ -266,7 +266,7 @@ class RotationExecutor:
                         static=static,
                         chain=link.key_chain,
                         keep_slots=rotation.keep_slots,
-                        binding=self.binding_for(link, end) if rotation.bootstrap else None,
+                        bindings=tuple(self.binding_for(link, end)) if rotation.bootstrap else (),
                     )
                 )
         return by_device
@@ -415,7 +415,7 @@ class RotationExecutor:
             by_device: dict[str, list[str]] = defaultdict(list)
             for link in pending.values():
                 for end in link.ends:
-                    by_device[end.device].append(end.interface)
+                    by_device[end.device].extend(end.interfaces)
 
             async def one(device: str, interfaces: list[str]) -> tuple[str, object]:
                 try:
@@ -434,8 +434,10 @@ class RotationExecutor:
                     sessions = reads[end.device]
                     if isinstance(sessions, BaseException):
                         problems.append(f"{end.device}: {_err(sessions)}")
-                    elif ckn not in live_ckn(sessions, end.interface):  # type: ignore[arg-type]
-                        problems.append(f"{end.device} {end.interface}: not live on the new CKN")
+                        continue
+                    for interface in end.interfaces:
+                        if ckn not in live_ckn(sessions, interface):  # type: ignore[arg-type]
+                            problems.append(f"{end.device} {interface}: not live on the new CKN")
                 if not problems:
                     rr.verified = True
                     rr.phase = Phase.ACTIVE

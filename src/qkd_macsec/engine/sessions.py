@@ -42,7 +42,7 @@ class StageItem:
     static: StaticKey | None  # pre-shared-key mode
     chain: str | None
     keep_slots: frozenset[int]
-    binding: MacsecBinding | None  # initial config, on bootstrap
+    bindings: tuple[MacsecBinding, ...]  # initial config, on bootstrap
 
 
 @dataclass
@@ -92,8 +92,7 @@ def stage_device(
         outcome.clock_offset = _measure_offset(driver)
         changes = ChangeSet(bindings=[], add_entries=[], remove_entries=[], static_keys=[])
         for item in items:
-            if item.binding is not None:
-                changes.bindings.append(item.binding)
+            changes.bindings.extend(item.bindings)
             if item.static is not None:
                 changes.static_keys.append(item.static)
             if item.entry is not None and item.chain is not None:
@@ -107,7 +106,7 @@ def stage_device(
                     suite=item.entry.suite,
                 )
                 changes.add_entries.append(entry)
-                if item.binding is None:
+                if not item.bindings:
                     device_now = datetime.now(UTC) + timedelta(seconds=outcome.clock_offset)
                     states = driver.key_chain(item.chain)
                     if any(

@@ -14,10 +14,10 @@ from qkd_macsec.macsec import CipherSuite, CknMode
 
 @dataclass(frozen=True)
 class EndSpec:
-    """One end of a link: a device interface and the SAE that fetches keys for it."""
+    """One end of a link: a device's interfaces in the CA and the SAE that fetches its keys."""
 
     device: str
-    interface: str
+    interfaces: tuple[str, ...]
     sae_id: str
     kme: str
 

@@ -24,8 +24,8 @@ FAST = ExecutorOptions(
 )
 
 
-def binding(link: LinkSpec, end: EndSpec) -> MacsecBinding:
-    return MacsecBinding(end.interface, link.ca, link.suite, link.key_chain)
+def binding(link: LinkSpec, end: EndSpec) -> list[MacsecBinding]:
+    return [MacsecBinding(i, link.ca, link.suite, link.key_chain) for i in end.interfaces]
 
 
 def make_executor(

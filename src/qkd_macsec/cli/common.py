@@ -1,0 +1,96 @@
+"""Options every operator command shares (the seed's targets, -t, -v, -tr) and their plumbing."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from qkd_macsec.cli.errors import EXIT_BAD_INPUT, CliError
+from qkd_macsec.engine.inventory import Inventory, InventoryError, load_inventory
+from qkd_macsec.obs.logging import configure_logging
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+INVENTORY_ENV = "QKD_MACSEC_INVENTORY"
+#: Test facility: exit abruptly (like kill -9) at a named executor point, e.g. "stage:mx304-11".
+CRASH_ENV = "QKD_MACSEC_CRASH_AT"
+
+
+def operator_options(func: F) -> F:
+    """Shared options: -i, positional targets, -t, -v, -tr, --log-file, --json-logs."""
+
+    @click.option(
+        "-i",
+        "--inventory",
+        "inventory_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar=INVENTORY_ENV,
+        default=Path("inventory.yaml"),
+        show_default=True,
+        help=f"Inventory YAML (or ${INVENTORY_ENV}).",
+    )
+    @click.option(
+        "-t", "--threads", type=click.IntRange(1, 1024), help="Device sessions in parallel."
+    )
+    @click.option("-v", "--verbose", count=True, help="More console detail (-v INFO, -vv DEBUG).")
+    @click.option(
+        "-tr",
+        "--trace",
+        "trace",
+        is_flag=False,
+        flag_value="trace.log",
+        default=None,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write a debug-level trace (default file trace.log, mode 0600).",
+    )
+    @click.option(
+        "--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Rotating log file."
+    )
+    @click.option("--json-logs", is_flag=True, help="Log as JSON lines.")
+    @click.argument("targets", nargs=-1)
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        configure_logging(
+            verbosity=kwargs["verbose"],
+            log_file=kwargs["log_file"],
+            trace_file=kwargs["trace"],
+            json_lines=kwargs["json_logs"],
+        )
+        return func(**kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_inventory(path: Path, targets: tuple[str, ...] = ()) -> Inventory:
+    """Load and (if targets are given) restrict the inventory; bad input exits 2."""
+    try:
+        inventory = load_inventory(path)
+        if targets:
+            dropped = inventory.partial_links(targets)
+            inventory = inventory.restrict(targets)
+            for link in dropped:
+                click.secho(
+                    f"note: link {link.name} skipped: not all its ends are among the targets",
+                    err=True,
+                    fg="yellow",
+                )
+    except InventoryError as exc:
+        raise CliError(str(exc), EXIT_BAD_INPUT) from None
+    return inventory
+
+
+def crash_hook_from_env() -> Callable[[str], None] | None:
+    point = os.environ.get(CRASH_ENV)
+    if not point:
+        return None
+
+    def crash(name: str) -> None:
+        if name == point:
+            os._exit(99)
+
+    return crash

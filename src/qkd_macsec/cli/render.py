@@ -1,0 +1,70 @@
+"""Rich tables and JSON summaries of wave results and link status."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.table import Table
+
+from qkd_macsec.engine.results import WaveResult
+
+
+def wave_summary(result: WaveResult) -> dict[str, object]:
+    return {
+        "wave": result.wave,
+        "started": result.started.isoformat(),
+        "finished": result.finished.isoformat() if result.finished else None,
+        "activation": result.activation.isoformat() if result.activation else None,
+        "staged_seconds": round(result.staged_seconds, 3),
+        "ok": result.ok,
+        "links": {
+            name: {
+                "ok": r.ok,
+                "phase": r.phase.value,
+                "reason": r.reason,
+                "key_id": r.key_id,
+                "kcv": r.kcv,
+                "slot": r.slot,
+                "verified": r.verified,
+                "error": r.error,
+            }
+            for name, r in result.rotations.items()
+        },
+        "devices": {
+            name: {
+                "ok": d.ok,
+                "commits": d.commits,
+                "session_seconds": round(d.session_seconds, 3),
+                "clock_offset": round(d.clock_offset, 3),
+                "error": d.error,
+            }
+            for name, d in result.devices.items()
+        },
+        "skipped": result.skipped,
+    }
+
+
+def print_wave(console: Console, result: WaveResult, *, as_json: bool = False) -> None:
+    if as_json:
+        console.print_json(json.dumps(wave_summary(result)))
+        return
+    if not result.rotations:
+        console.print(f"wave {result.wave}: nothing due ({len(result.skipped)} link(s) skipped)")
+        return
+    table = Table(title=f"wave {result.wave}", title_justify="left")
+    for column in ("link", "reason", "result", "key ID", "kcv", "slot", "note"):
+        table.add_column(column)
+    for name, r in sorted(result.rotations.items()):
+        status = "[green]ok[/]" if r.ok else f"[red]{r.phase.value.lower()}[/]"
+        table.add_row(
+            name, r.reason, status, r.key_id or "-", r.kcv or "-", str(r.slot), r.error or ""
+        )
+    console.print(table)
+    age = (datetime.now(UTC) - result.started).total_seconds()
+    console.print(
+        f"{len(result.rotations) - len(result.failed_links)}/{len(result.rotations)} link(s) "
+        f"rotated on {len(result.devices)} device(s); staged in {result.staged_seconds:.2f}s, "
+        f"wave took {age:.1f}s"
+    )
