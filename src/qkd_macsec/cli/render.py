@@ -55,14 +55,14 @@ def print_wave(console: Console, result: WaveResult, *, as_json: bool = False) -
         return
     table = Table(title=f"wave {result.wave}", title_justify="left")
     for column in ("link", "reason", "result", "key ID", "kcv", "slot", "note"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "key ID")
     for name, r in sorted(result.rotations.items()):
         status = "[green]ok[/]" if r.ok else f"[red]{r.phase.value.lower()}[/]"
         table.add_row(
             name, r.reason, status, r.key_id or "-", r.kcv or "-", str(r.slot), r.error or ""
         )
     console.print(table)
-    age = (datetime.now(UTC) - result.started).total_seconds()
+    age = ((result.finished or datetime.now(UTC)) - result.started).total_seconds()
     console.print(
         f"{len(result.rotations) - len(result.failed_links)}/{len(result.rotations)} link(s) "
         f"rotated on {len(result.devices)} device(s); staged in {result.staged_seconds:.2f}s, "

@@ -1,1 +1,50 @@
+"""Device drivers: the vendor-neutral contract (``base``), Junos naming rules, rendering and
+parsing (pure), and the PyEZ driver (``junos``, imported lazily through ``DRIVERS``)."""
 
+from qkd_macsec.devices.base import (
+    DRIVERS,
+    ChainEntryState,
+    ChangeSet,
+    CommitResult,
+    DeviceAuthError,
+    DeviceCommitError,
+    DeviceConnectError,
+    DeviceError,
+    DeviceHostKeyError,
+    DeviceLoadError,
+    DeviceLockError,
+    DeviceReplyError,
+    DeviceTarget,
+    DeviceTimeoutError,
+    DeviceUnreachableError,
+    Driver,
+    KeyChainEntry,
+    MacsecBinding,
+    MkaSessionState,
+    StaticKey,
+)
+from qkd_macsec.devices.junos_names import ConfigRenderError
+
+__all__ = [
+    "DRIVERS",
+    "ChainEntryState",
+    "ChangeSet",
+    "CommitResult",
+    "ConfigRenderError",
+    "DeviceAuthError",
+    "DeviceCommitError",
+    "DeviceConnectError",
+    "DeviceError",
+    "DeviceHostKeyError",
+    "DeviceLoadError",
+    "DeviceLockError",
+    "DeviceReplyError",
+    "DeviceTarget",
+    "DeviceTimeoutError",
+    "DeviceUnreachableError",
+    "Driver",
+    "KeyChainEntry",
+    "MacsecBinding",
+    "MkaSessionState",
+    "StaticKey",
+]

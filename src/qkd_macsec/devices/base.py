@@ -1,0 +1,336 @@
+"""The vendor-neutral device contract: typed data, the :class:`Driver` protocol, errors, registry.
+
+The rotation engine speaks only this module's language; ``devices/junos.py`` maps it onto PyEZ,
+and a second vendor is one more driver file registered under its platform name.
+
+Errors raised by drivers (vendor exceptions are translated at the driver boundary, with texts
+redacted so that no CAK or password ever shows in a message)::
+
+    DeviceError                      .device names the device
+     ├── DeviceConnectError          the session could not be opened (or dropped)
+     │    ├── DeviceAuthError        credentials refused
+     │    ├── DeviceHostKeyError     host key unknown or changed (known_hosts)
+     │    └── DeviceUnreachableError refused, timed out, unknown host
+     ├── DeviceTimeoutError          an RPC got no answer in time
+     ├── DeviceLockError             the configuration is locked by someone else
+     ├── DeviceLoadError             the device refused the configuration lines
+     ├── DeviceCommitError           the commit (or its checks) failed
+     └── DeviceReplyError            a malformed or unexpected reply
+
+Bad *input* (an unsafe name, a CAK of the wrong length) is refused before any I/O with
+:class:`~qkd_macsec.devices.junos_names.ConfigRenderError` (a :class:`ValueError`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from qkd_macsec.macsec.suites import CipherSuite
+from qkd_macsec.secret import Secret
+
+__all__ = [
+    "DRIVERS",
+    "ChainEntryState",
+    "ChangeSet",
+    "CommitResult",
+    "DeviceAuthError",
+    "DeviceCommitError",
+    "DeviceConnectError",
+    "DeviceError",
+    "DeviceHostKeyError",
+    "DeviceLoadError",
+    "DeviceLockError",
+    "DeviceReplyError",
+    "DeviceTarget",
+    "DeviceTimeoutError",
+    "DeviceUnreachableError",
+    "Driver",
+    "DriverFactory",
+    "DriverRegistry",
+    "InvalidTargetError",
+    "KeyChainEntry",
+    "MacsecBinding",
+    "MkaSessionState",
+    "StaticKey",
+    "UnknownPlatformError",
+]
+
+
+# --------------------------------------------------------------------------------------- errors
+class DeviceError(Exception):
+    """A device operation failed. ``str()`` is safe to log: it never holds key material."""
+
+    def __init__(self, device: str, message: str) -> None:
+        super().__init__(f"{device}: {message}")
+        self.device = device
+        self.message = message
+
+
+class DeviceConnectError(DeviceError):
+    """The NETCONF session could not be opened, or it dropped."""
+
+
+class DeviceAuthError(DeviceConnectError):
+    """The device refused our credentials."""
+
+
+class DeviceHostKeyError(DeviceConnectError):
+    """The device's SSH host key is not the one in known_hosts (or is missing from it)."""
+
+
+class DeviceUnreachableError(DeviceConnectError):
+    """Connection refused, timed out, or the host name does not resolve."""
+
+
+class DeviceTimeoutError(DeviceError):
+    """An RPC got no answer within the target's timeout."""
+
+
+class DeviceLockError(DeviceError):
+    """The configuration database is locked by another session."""
+
+
+class DeviceLoadError(DeviceError):
+    """The device refused the configuration lines (syntax, unknown statement...)."""
+
+
+class DeviceCommitError(DeviceError):
+    """The commit failed (commit checks, a commit script, ...); nothing was committed."""
+
+
+class DeviceReplyError(DeviceError):
+    """The device answered something malformed or unexpected."""
+
+
+class InvalidTargetError(ValueError):
+    """A :class:`DeviceTarget` is incomplete or inconsistent."""
+
+
+class UnknownPlatformError(LookupError):
+    """No driver is registered under a platform name."""
+
+
+# ----------------------------------------------------------------------------------------- data
+@dataclass(frozen=True, kw_only=True)
+class DeviceTarget:
+    """How to reach one device over NETCONF/SSH.
+
+    Host keys are verified against ``known_hosts``; skipping that needs the explicit
+    ``insecure_host_keys=True`` (drivers log a WARNING when they open such a target).
+    """
+
+    name: str
+    host: str
+    port: int = 830
+    user: str
+    password: Secret | None = None
+    ssh_key: Path | None = None
+    known_hosts: Path | None = None
+    insecure_host_keys: bool = False
+    timeout: float = 30.0
+    gather_facts: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise InvalidTargetError("device target needs a name")
+        if not self.host:
+            raise InvalidTargetError(f"{self.name}: host is empty")
+        if not 1 <= self.port <= 65535:
+            raise InvalidTargetError(f"{self.name}: port {self.port} is outside 1..65535")
+        if not self.user:
+            raise InvalidTargetError(f"{self.name}: user is empty")
+        if self.password is None and self.ssh_key is None:
+            raise InvalidTargetError(f"{self.name}: needs a password or an ssh_key")
+        if self.known_hosts is None and not self.insecure_host_keys:
+            raise InvalidTargetError(
+                f"{self.name}: known_hosts is required (or set insecure_host_keys=True)"
+            )
+        if not self.timeout > 0:
+            raise InvalidTargetError(f"{self.name}: timeout must be positive")
+
+
+@dataclass(frozen=True)
+class KeyChainEntry:
+    """One key of an authentication key chain: the hitless-rollover unit.
+
+    ``cak`` holds the raw CAK bytes (16 or 32). ``start_time``: an aware datetime is converted to
+    UTC (the device clock is taken as UTC); a naive one is written as is (device-local).
+    ``suite``, when given, pins the CAK length; otherwise the chain's binding in the same
+    :class:`ChangeSet` (if any) does, else 16 or 32 bytes are accepted.
+    """
+
+    chain: str
+    slot: int
+    ckn: str
+    cak: Secret
+    start_time: datetime
+    suite: CipherSuite | None = None
+
+
+@dataclass(frozen=True)
+class StaticKey:
+    """A CA's ``pre-shared-key`` (seed-compatible mode). ``cak``: raw CAK bytes."""
+
+    ca: str
+    ckn: str
+    cak: Secret
+    suite: CipherSuite | None = None
+
+
+@dataclass(frozen=True)
+class MacsecBinding:
+    """The initial MACsec configuration of one interface (the seed's initial config).
+
+    ``key_chain`` None means pre-shared-key mode. Settings are only ever added, never deleted:
+    turning ``should_secure`` off again on a device is a manual change.
+    """
+
+    interface: str
+    ca: str
+    cipher_suite: CipherSuite
+    key_chain: str | None
+    should_secure: bool = False
+    exclude_protocols: tuple[str, ...] = ()
+    key_server_priority: int | None = None
+    transmit_interval_ms: int | None = None
+    macros: tuple[tuple[str, str], ...] = ()
+    host_mappings: tuple[tuple[str, str], ...] = ()
+    chain_tolerance_s: int | None = None
+
+
+@dataclass
+class ChangeSet:
+    """Everything one commit on one device does (all links rotating in one wave)."""
+
+    bindings: list[MacsecBinding] = field(default_factory=list)
+    add_entries: list[KeyChainEntry] = field(default_factory=list)
+    remove_entries: list[tuple[str, int]] = field(default_factory=list)
+    static_keys: list[StaticKey] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.bindings or self.add_entries or self.remove_entries or self.static_keys)
+
+    def secrets(self) -> list[Secret]:
+        """Every CAK this change set carries (to scrub from any text a device echoes back)."""
+        return [e.cak for e in self.add_entries] + [k.cak for k in self.static_keys]
+
+
+@dataclass(frozen=True)
+class ChainEntryState:
+    """A committed key-chain key as read back (never with its secret). ``start_time`` is UTC."""
+
+    chain: str
+    slot: int
+    ckn: str
+    start_time: datetime
+
+
+@dataclass(frozen=True)
+class MkaSessionState:
+    """One MKA session row (``show security mka sessions``)."""
+
+    interface: str
+    cak_name: str
+    cak_type: str
+    live: bool
+    raw_state: str
+    member_id: str = ""
+    key_server: bool | None = None
+    interface_state: str = ""
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    device: str
+    changed: bool
+    diff_lines: int
+    seconds: float
+
+
+# ------------------------------------------------------------------------------------- contract
+@runtime_checkable
+class Driver(Protocol):
+    """What the engine needs from a device. Synchronous: the engine runs drivers in a bounded
+    thread pool, one thread per driver at a time (drivers are not thread-safe)."""
+
+    def open(self) -> None:
+        """Open the session, verifying the host key unless the target says otherwise."""
+
+    def close(self) -> None:
+        """Close the session; never raises."""
+
+    def is_alive(self) -> bool: ...
+
+    def device_time(self) -> datetime:
+        """The device clock as an aware UTC datetime (start-time scheduling, skew checks)."""
+
+    def apply(
+        self, changes: ChangeSet, *, comment: str, confirm_minutes: int | None = None
+    ) -> CommitResult:
+        """Lock, load, diff, commit (only if the diff is not empty), unlock — always unlocking,
+        and discarding the candidate on any failure."""
+
+    def confirm_commit(self, *, comment: str) -> None:
+        """Confirm an earlier ``apply(..., confirm_minutes=N)`` before the device rolls it back."""
+
+    def key_chain(self, chain: str) -> list[ChainEntryState]:
+        """The committed keys of one chain, sorted by slot; secrets are never returned."""
+
+    def mka_sessions(self, interfaces: Sequence[str] | None = None) -> list[MkaSessionState]: ...
+
+    def macsec_bindings(self) -> dict[str, str]:
+        """Committed ``security macsec interfaces``: interface -> connectivity-association."""
+
+
+DriverFactory = Callable[[DeviceTarget], Driver]
+
+
+class DriverRegistry:
+    """Drivers by platform name. Built-ins are registered lazily by import path so that the
+    vendor libraries load only when a device of that platform is used."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._factories: dict[str, DriverFactory] = {}
+        self._lazy: dict[str, str] = {}
+
+    def register(self, platform: str, factory: DriverFactory) -> None:
+        with self._lock:
+            self._factories[platform] = factory
+            self._lazy.pop(platform, None)
+
+    def register_lazy(self, platform: str, target: str) -> None:
+        """Register ``"package.module:ClassName"`` to be imported on first use."""
+        with self._lock:
+            self._lazy[platform] = target
+
+    def platforms(self) -> list[str]:
+        with self._lock:
+            return sorted(set(self._factories) | set(self._lazy))
+
+    def get(self, platform: str) -> DriverFactory:
+        with self._lock:
+            factory = self._factories.get(platform)
+            lazy = self._lazy.get(platform)
+        if factory is not None:
+            return factory
+        if lazy is None:
+            known = ", ".join(self.platforms()) or "none"
+            raise UnknownPlatformError(f"no driver for platform {platform!r} (known: {known})")
+        module_name, _, attr = lazy.partition(":")
+        loaded: DriverFactory = getattr(importlib.import_module(module_name), attr)
+        self.register(platform, loaded)
+        return loaded
+
+    def create(self, target: DeviceTarget, platform: str = "junos") -> Driver:
+        return self.get(platform)(target)
+
+
+DRIVERS = DriverRegistry()
+DRIVERS.register_lazy("junos", "qkd_macsec.devices.junos:JunosDriver")

@@ -1,0 +1,414 @@
+"""The Junos driver: the :class:`~qkd_macsec.devices.base.Driver` contract mapped onto PyEZ.
+
+A thin I/O layer: names are validated and lines rendered by ``junos_render``, replies parsed by
+``junos_parse``; this module opens the session, runs the lock → load → diff → commit → unlock
+sequence and translates PyEZ/ncclient exceptions into the ``DeviceError`` tree.
+
+Host keys: PyEZ passes ``hostkey_verify`` and an OpenSSH ``ssh_config`` path to ncclient, which
+loads the ``UserKnownHostsFile`` named there and refuses a server key not found in it for
+``host`` or ``[host]:port``. The driver writes a private one-host ``ssh_config`` naming the
+target's ``known_hosts`` (so ``~/.ssh/config`` and ``~/.ssh/known_hosts`` never apply).
+
+Secrets: every CAK a change set carries is registered with the log redaction registry before the
+RPC is sent, ncclient/paramiko loggers (which log whole RPCs at DEBUG) are capped at WARNING with
+the redaction filter, and exception texts from the device are scrubbed and never chained.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jnpr.junos import Device
+from jnpr.junos import exception as ez
+from jnpr.junos.utils.config import Config
+from ncclient.operations import rpc as _nc_rpc  # noqa: F401  (creates its logger now)
+from ncclient.transport import errors as nc_transport
+from ncclient.transport import ssh as _nc_ssh  # noqa: F401  (creates its logger now)
+
+from qkd_macsec.devices.base import (
+    ChainEntryState,
+    ChangeSet,
+    CommitResult,
+    DeviceAuthError,
+    DeviceCommitError,
+    DeviceConnectError,
+    DeviceError,
+    DeviceHostKeyError,
+    DeviceLoadError,
+    DeviceLockError,
+    DeviceReplyError,
+    DeviceTarget,
+    DeviceTimeoutError,
+    DeviceUnreachableError,
+    MkaSessionState,
+)
+from qkd_macsec.devices.junos_names import validate_interface_name, validate_key_chain_name
+from qkd_macsec.devices.junos_parse import (
+    MalformedReplyError,
+    key_chain_filter,
+    macsec_interfaces_filter,
+    parse_device_time,
+    parse_key_chain,
+    parse_macsec_bindings,
+    parse_mka_sessions,
+)
+from qkd_macsec.devices.junos_render import MASK, render_set, render_set_masked
+from qkd_macsec.obs.logging import SECRETS, RedactionFilter, get_logger, redact
+from qkd_macsec.secret import Secret
+
+__all__ = ["JunosDriver", "quiet_transport_loggers"]
+
+log = get_logger("devices.junos")
+
+#: Loggers of the transport libraries: ncclient logs every RPC and reply in full at DEBUG.
+TRANSPORT_LOGGERS = ("ncclient", "paramiko", "jnpr")
+#: Deleting an absent statement is a warning on Junos; removal of a pruned key is idempotent.
+IGNORED_LOAD_WARNINGS = ["statement not found"]
+_MAX_MESSAGE = 400
+_quiet_lock = threading.Lock()
+
+
+def quiet_transport_loggers() -> None:
+    """Cap the transport libraries' loggers at WARNING and attach the redaction filter.
+
+    Idempotent; run again after each connect, as loggers are created on first use. Children
+    without their own level inherit the cap, so the full-RPC DEBUG lines are never even created
+    (a logger's filter only sees records logged on that very logger, hence one per child).
+    """
+    with _quiet_lock:
+        names = list(TRANSPORT_LOGGERS)
+        names += [
+            name
+            for name in logging.Logger.manager.loggerDict
+            if name.startswith(tuple(f"{root}." for root in TRANSPORT_LOGGERS))
+        ]
+        for name in names:
+            logger = logging.getLogger(name)
+            own = logger.level  # NOTSET (0) on a root would inherit the application's level
+            if own < logging.WARNING if name in TRANSPORT_LOGGERS else 0 < own < logging.WARNING:
+                logger.setLevel(logging.WARNING)
+            if not any(isinstance(f, RedactionFilter) for f in logger.filters):
+                logger.addFilter(RedactionFilter())
+
+
+class _Scrubber:
+    """Turns device/library exception text into a message safe to show (no CAK, no password)."""
+
+    def __init__(self, secrets: Sequence[Secret] = ()) -> None:
+        self._hex: list[str] = []
+        for secret in secrets:
+            raw = secret.reveal()
+            self._hex += [raw.hex(), raw.hex().upper()]
+
+    def __call__(self, text: object) -> str:
+        cleaned = str(text)
+        for value in self._hex:
+            cleaned = cleaned.replace(value, MASK)
+        cleaned = redact(cleaned).replace("\n", " ").strip()
+        return cleaned if len(cleaned) <= _MAX_MESSAGE else cleaned[: _MAX_MESSAGE - 3] + "..."
+
+
+def _causes(err: BaseException) -> list[BaseException]:
+    """The exception, what PyEZ stashed in ``_orig``, and its cause/context chain."""
+    seen: list[BaseException] = []
+    stack: list[object] = [err]
+    while stack:
+        current = stack.pop()
+        if not isinstance(current, BaseException) or any(current is s for s in seen):
+            continue
+        seen.append(current)
+        stack += [getattr(current, "_orig", None), current.__cause__, current.__context__]
+    return seen
+
+
+def _rpc_message(err: ez.RpcError) -> str:
+    parts = [str(err.message or "").strip()]
+    details = err.rpc_error if isinstance(err.rpc_error, dict) else {}
+    for key in ("edit_path", "bad_element"):
+        value = details.get(key)
+        if value:
+            parts.append(f"{key.replace('_', '-')}: {value}")
+    return "; ".join(part for part in parts if part) or type(err).__name__
+
+
+class JunosDriver:
+    """PyEZ-backed driver for one Junos device. One thread at a time (see ``Driver``)."""
+
+    platform = "junos"
+
+    def __init__(
+        self,
+        target: DeviceTarget,
+        *,
+        device_factory: Callable[..., Any] = Device,
+        config_factory: Callable[[Any], Any] = Config,
+    ) -> None:
+        quiet_transport_loggers()
+        self.target = target
+        self._device_factory = device_factory
+        self._config_factory = config_factory
+        self._dev: Any = None
+        self._ssh_config: Path | None = None
+        if target.password is not None:
+            SECRETS.add(target.password.reveal_text())
+
+    def __repr__(self) -> str:
+        return f"JunosDriver({self.target.name}@{self.target.host}:{self.target.port})"
+
+    @property
+    def name(self) -> str:
+        return self.target.name
+
+    # ------------------------------------------------------------------------------- session
+    def open(self) -> None:
+        if self.is_alive():
+            return
+        self.close()
+        target = self.target
+        kwargs: dict[str, Any] = {
+            "host": target.host,
+            "port": target.port,
+            "user": target.user,
+            "gather_facts": target.gather_facts,
+            "conn_open_timeout": target.timeout,
+            "look_for_keys": False,
+            "allow_agent": False,
+            "auto_probe": 0,
+        }
+        if target.password is not None:
+            kwargs["passwd"] = target.password.reveal_text()
+        if target.ssh_key is not None:
+            kwargs["ssh_private_key_file"] = str(target.ssh_key)
+        if target.insecure_host_keys:
+            log.warning("%s: SSH host key NOT verified (insecure_host_keys is set)", target.name)
+        else:
+            assert target.known_hosts is not None  # DeviceTarget guarantees it
+            if not target.known_hosts.is_file():
+                raise DeviceHostKeyError(
+                    target.name, f"known_hosts file {target.known_hosts} not found"
+                )
+        kwargs["hostkey_verify"] = not target.insecure_host_keys
+        self._ssh_config = self._write_ssh_config()
+        kwargs["ssh_config"] = str(self._ssh_config)
+        try:
+            dev = self._device_factory(**kwargs)
+            dev.open()
+            dev.timeout = target.timeout
+            quiet_transport_loggers()
+        except Exception as err:
+            self._remove_ssh_config()
+            raise self._connect_error(err) from None
+        self._dev = dev
+        log.debug("%s: NETCONF session open to %s:%d", target.name, target.host, target.port)
+
+    def _write_ssh_config(self) -> Path:
+        """A private ssh_config: one ``Host *`` block naming the target's known_hosts file."""
+        lines = ["Host *"]
+        if self.target.known_hosts is not None and not self.target.insecure_host_keys:
+            path = str(self.target.known_hosts.resolve())
+            if any(ch in path for ch in '"\n\r'):
+                raise DeviceHostKeyError(self.name, "known_hosts path holds quotes or newlines")
+            lines += [f'  UserKnownHostsFile "{path}"', "  StrictHostKeyChecking yes"]
+        fd, name = tempfile.mkstemp(prefix="qkd-macsec-ssh-", suffix=".conf")
+        with os.fdopen(fd, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        return Path(name)
+
+    def _remove_ssh_config(self) -> None:
+        if self._ssh_config is not None:
+            self._ssh_config.unlink(missing_ok=True)
+            self._ssh_config = None
+
+    def _connect_error(self, err: Exception) -> DeviceError:
+        target = self.target
+        where = f"{target.host}:{target.port}"
+        causes = _causes(err)
+        if any(isinstance(c, nc_transport.SSHUnknownHostError) for c in causes):
+            return DeviceHostKeyError(
+                target.name,
+                f"host key of {where} is unknown or has CHANGED "
+                f"(not in {target.known_hosts}); refusing to connect",
+            )
+        if isinstance(err, ez.ConnectAuthError) or any(
+            isinstance(c, nc_transport.AuthenticationError) for c in causes
+        ):
+            return DeviceAuthError(target.name, f"authentication as {target.user!r} refused")
+        if isinstance(err, ez.ConnectTimeoutError | ez.ProbeError):
+            return DeviceUnreachableError(target.name, f"{where} timed out")
+        if isinstance(err, ez.ConnectUnknownHostError):
+            return DeviceUnreachableError(target.name, f"{target.host} does not resolve")
+        if isinstance(err, ez.ConnectRefusedError) or any(
+            isinstance(c, ConnectionRefusedError) for c in causes
+        ):
+            return DeviceUnreachableError(target.name, f"{where} refused the NETCONF session")
+        detail = _Scrubber()(getattr(err, "_orig", None) or type(err).__name__)
+        return DeviceConnectError(target.name, f"cannot open NETCONF to {where}: {detail}")
+
+    def close(self) -> None:
+        dev, self._dev = self._dev, None
+        try:
+            if dev is not None:
+                dev.close()
+        except Exception as err:
+            log.debug("%s: error while closing: %s", self.name, type(err).__name__)
+        finally:
+            self._remove_ssh_config()
+
+    def is_alive(self) -> bool:
+        dev = self._dev
+        if dev is None or not getattr(dev, "connected", False):
+            return False
+        conn = getattr(dev, "_conn", None)
+        return conn is None or bool(getattr(conn, "connected", True))
+
+    def _device(self) -> Any:
+        if self._dev is None:
+            raise DeviceConnectError(self.name, "session is not open")
+        return self._dev
+
+    # ------------------------------------------------------------------------------ errors
+    def _translate(self, err: Exception, phase: str, scrub: _Scrubber) -> DeviceError:
+        name = self.name
+        if isinstance(err, DeviceError):
+            return err
+        if isinstance(err, ez.RpcTimeoutError):
+            return DeviceTimeoutError(name, f"{phase}: no reply within {self.target.timeout:g}s")
+        if isinstance(err, ez.ConnectError) or any(
+            isinstance(c, nc_transport.TransportError) for c in _causes(err)
+        ):
+            return DeviceConnectError(name, f"{phase}: session lost ({type(err).__name__})")
+        if isinstance(err, ez.LockError):
+            return DeviceLockError(name, f"configuration lock refused: {scrub(_rpc_message(err))}")
+        if isinstance(err, ez.ConfigLoadError) or (
+            isinstance(err, ez.RpcError) and phase == "load"
+        ):
+            return DeviceLoadError(name, f"load refused: {scrub(_rpc_message(err))}")
+        if isinstance(err, ez.CommitError) or (isinstance(err, ez.RpcError) and phase == "commit"):
+            return DeviceCommitError(name, f"commit failed: {scrub(_rpc_message(err))}")
+        if isinstance(err, ez.RpcError):
+            return DeviceReplyError(name, f"{phase}: rpc-error: {scrub(_rpc_message(err))}")
+        if isinstance(err, MalformedReplyError):
+            return DeviceReplyError(name, f"{phase}: {scrub(err)}")
+        return DeviceReplyError(name, f"{phase}: unexpected reply ({type(err).__name__})")
+
+    def _call(self, phase: str, func: Callable[[], Any], scrub: _Scrubber | None = None) -> Any:
+        try:
+            return func()
+        except Exception as err:
+            raise self._translate(err, phase, scrub or _Scrubber()) from None
+
+    # ----------------------------------------------------------------------------- config
+    def apply(
+        self, changes: ChangeSet, *, comment: str, confirm_minutes: int | None = None
+    ) -> CommitResult:
+        started = time.monotonic()
+        if changes.is_empty():
+            return CommitResult(self.name, changed=False, diff_lines=0, seconds=0.0)
+        if confirm_minutes is not None and not 1 <= confirm_minutes <= 65535:
+            raise ValueError(f"confirm_minutes {confirm_minutes} is outside 1..65535")
+        text = render_set(changes)  # refuses bad input before any I/O
+        secrets = changes.secrets()
+        for secret in secrets:
+            SECRETS.add(secret.reveal())
+        scrub = _Scrubber(secrets)
+        log.debug("%s: loading\n%s", self.name, render_set_masked(changes))
+        cu = self._config_factory(self._device())
+        self._call("lock", cu.lock, scrub)
+        try:
+            diff_lines = self._load_and_commit(cu, text, comment, confirm_minutes, scrub)
+        finally:
+            self._unlock(cu)
+        seconds = time.monotonic() - started
+        log.debug("%s: %d diff lines, %.3fs", self.name, diff_lines, seconds)
+        return CommitResult(self.name, diff_lines > 0, diff_lines, seconds)
+
+    def _load_and_commit(
+        self, cu: Any, text: str, comment: str, confirm_minutes: int | None, scrub: _Scrubber
+    ) -> int:
+        phase = "load"
+        try:
+            cu.load(text, format="set", ignore_warning=IGNORED_LOAD_WARNINGS)
+            phase = "diff"
+            diff = cu.diff()
+            diff_lines = _count_diff_lines(diff)
+            if diff_lines:
+                phase = "commit"
+                options: dict[str, Any] = {"comment": comment}
+                if confirm_minutes is not None:
+                    options["confirm"] = confirm_minutes
+                cu.commit(**options)
+            return diff_lines
+        except Exception as err:
+            self._discard(cu)
+            raise self._translate(err, phase, scrub) from None
+
+    def _discard(self, cu: Any) -> None:
+        try:
+            cu.rollback(0)
+        except Exception as err:
+            log.warning("%s: could not discard the candidate (%s)", self.name, type(err).__name__)
+
+    def _unlock(self, cu: Any) -> None:
+        try:
+            cu.unlock()
+        except Exception as err:
+            log.warning(
+                "%s: could not unlock the configuration (%s)", self.name, type(err).__name__
+            )
+
+    def confirm_commit(self, *, comment: str) -> None:
+        cu = self._config_factory(self._device())
+        self._call("lock", cu.lock)
+        try:
+            self._call("commit", lambda: cu.commit(comment=comment))
+        finally:
+            self._unlock(cu)
+
+    # ------------------------------------------------------------------------------ reads
+    def device_time(self) -> datetime:
+        reply = self._call("uptime", self._device().rpc.get_system_uptime_information)
+        now: datetime = self._call("uptime", lambda: parse_device_time(reply))
+        return now
+
+    def key_chain(self, chain: str) -> list[ChainEntryState]:
+        name = validate_key_chain_name(chain)
+        reply = self._get_config(key_chain_filter(name))
+        entries: list[ChainEntryState] = self._call(
+            "get-config", lambda: parse_key_chain(reply, name)
+        )
+        return entries
+
+    def mka_sessions(self, interfaces: Sequence[str] | None = None) -> list[MkaSessionState]:
+        wanted = None if interfaces is None else {validate_interface_name(i) for i in interfaces}
+        reply = self._call("mka", self._device().rpc.get_mka_session_information)
+        sessions: list[MkaSessionState] = self._call("mka", lambda: parse_mka_sessions(reply))
+        return [s for s in sessions if wanted is None or s.interface in wanted]
+
+    def macsec_bindings(self) -> dict[str, str]:
+        reply = self._get_config(macsec_interfaces_filter())
+        bindings: dict[str, str] = self._call("get-config", lambda: parse_macsec_bindings(reply))
+        return bindings
+
+    def _get_config(self, filter_xml: Any) -> Any:
+        rpc = self._device().rpc
+        return self._call(
+            "get-config",
+            lambda: rpc.get_config(
+                filter_xml=filter_xml, options={"database": "committed", "format": "xml"}
+            ),
+        )
+
+
+def _count_diff_lines(diff: object) -> int:
+    """Changed lines (``+``/``-``) in a ``show | compare`` text; None/blank means no change."""
+    if not isinstance(diff, str):
+        return 0
+    return sum(1 for line in diff.splitlines() if line[:1] in ("+", "-"))

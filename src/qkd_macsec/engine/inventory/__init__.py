@@ -1,0 +1,52 @@
+"""The inventory: routers, KMEs, MACsec links and rotation policy, from one YAML file.
+
+Nornir-shaped (hosts inherit connection settings from their groups, then ``defaults``), plus
+``kmes:``, ``links:`` and ``policy:``. Loading validates everything before any device or KME is
+touched — every name that reaches Junos configuration is checked with
+:mod:`qkd_macsec.devices.junos_names` — and reports all problems at once as one
+:class:`InventoryError` naming the file and each field. Passwords are references
+(``{env: NAME}`` / ``{file: PATH}``) resolved only at connect time.
+
+Modules: ``schema`` (the file's shape), ``resolve`` (inheritance, paths, references),
+``model`` (the resolved objects), ``loader`` (YAML → model), ``credentials``, ``durations``,
+``preflight`` (referenced files exist and are private).
+"""
+
+from qkd_macsec.engine.inventory.credentials import SecretRef, private_file_problem
+from qkd_macsec.engine.inventory.durations import format_duration, parse_duration
+from qkd_macsec.engine.inventory.errors import CredentialError, InventoryError
+from qkd_macsec.engine.inventory.loader import load_inventory, parse_inventory
+from qkd_macsec.engine.inventory.model import (
+    Host,
+    Inventory,
+    Kme,
+    Link,
+    LinkEnd,
+    MkaSettings,
+    Policy,
+    SaeIdentity,
+)
+from qkd_macsec.engine.inventory.preflight import check_local_files
+from qkd_macsec.engine.inventory.schema import KNOWN_PLATFORMS, RotationMode
+
+__all__ = [
+    "KNOWN_PLATFORMS",
+    "CredentialError",
+    "Host",
+    "Inventory",
+    "InventoryError",
+    "Kme",
+    "Link",
+    "LinkEnd",
+    "MkaSettings",
+    "Policy",
+    "RotationMode",
+    "SaeIdentity",
+    "SecretRef",
+    "check_local_files",
+    "format_duration",
+    "load_inventory",
+    "parse_duration",
+    "parse_inventory",
+    "private_file_problem",
+]

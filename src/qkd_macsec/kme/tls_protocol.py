@@ -1,0 +1,62 @@
+"""uvicorn's h11 protocol, plus the ASGI TLS extension so the app can see the client certificate.
+
+Neither hypercorn 0.18 nor uvicorn 0.54 puts the peer certificate into the ASGI scope (hypercorn
+only tells the app whether the connection is TLS; the ASGI ``tls`` extension is unimplemented
+in both). uvicorn accepts a protocol *class* as ``Config(http=...)``, so this subclass reads the
+certificate from the TLS transport once per connection and adds
+``scope["extensions"]["tls"]`` (ASGI TLS extension shape: ``client_cert_chain`` as PEM) to every
+request on it. It also offers ``scope["extensions"]["qkd_macsec.connection"]["abort"]``, used by
+the KME's fault injection to drop a connection without an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from typing import Any, cast
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
+CONNECTION_EXTENSION = "qkd_macsec.connection"
+
+
+def tls_extension(transport: asyncio.BaseTransport) -> dict[str, Any] | None:
+    """The ASGI ``tls`` extension for a connection, or None when it is not TLS."""
+    ssl_object = transport.get_extra_info("ssl_object")
+    if not isinstance(ssl_object, ssl.SSLObject):
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
+    return {
+        "server_cert": None,
+        "client_cert_chain": chain,
+        "client_cert_name": None,
+        "client_cert_error": None,
+        "tls_version": TLS_VERSIONS.get(ssl_object.version() or ""),
+        "cipher_suite": None,
+    }
+
+
+class _ConnectionApp:
+    """Wraps the ASGI app for one connection, adding that connection's extensions to each scope."""
+
+    def __init__(self, app: Any, extensions: dict[str, Any]) -> None:
+        self._app = app
+        self._extensions = extensions
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        scope.setdefault("extensions", {}).update(self._extensions)
+        await self._app(scope, receive, send)
+
+
+class PeerCertH11Protocol(H11Protocol):
+    """Pass as ``uvicorn.Config(http=PeerCertH11Protocol)``."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        extensions: dict[str, Any] = {CONNECTION_EXTENSION: {"abort": transport.abort}}
+        tls = tls_extension(transport)
+        if tls is not None:
+            extensions["tls"] = tls
+        self.app = cast(Any, _ConnectionApp(self.app, extensions))

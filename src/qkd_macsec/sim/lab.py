@@ -1,0 +1,366 @@
+"""Labs: several simulated routers and their links, described in YAML, served on one loop.
+
+```yaml
+preceding_hold_s: 30        # how long MKA keeps the preceding CAK after a key change
+minute_s: 60                # length of a "minute" for commit confirmed (tests use e.g. 0.2)
+devices:
+  - name: mx304-11
+    port: 0                 # 0 = ephemeral; the real port is reported by the running lab
+    user: lab
+    password_env: LAB_PASSWORD   # or password: ..., or authorized_keys: ["ssh-ed25519 AAAA..."]
+    clock_offset_s: 0
+    commit_latency_s: 0
+    base11: false           # advertise base:1.1 (chunked framing)
+    config: |
+      set system host-name mx304-11
+links:
+  - {a: "mx304-11:et-0/0/9", b: "mx304-12:et-0/0/9"}
+```
+
+``async with lab.serve() as running`` starts every listener; ``run_lab_in_thread(lab)`` does the
+same on a background thread for synchronous code (PyEZ). Host keys persist in the state dir
+(0600) and a ``known_hosts`` file lists ``[127.0.0.1]:PORT ssh-ed25519 …`` for every device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from qkd_macsec.obs.logging import SECRETS, get_logger, notice
+from qkd_macsec.secret import Secret
+from qkd_macsec.sim.config import ConfigError, Configuration
+from qkd_macsec.sim.device import SimDevice, UserAccount
+from qkd_macsec.sim.fabric import Fabric, LinkEnd
+from qkd_macsec.sim.netconf.hostkeys import (
+    load_or_create_host_key,
+    replace_host_key,
+    write_known_hosts,
+)
+from qkd_macsec.sim.netconf.ssh import DeviceEndpoint
+
+log = get_logger("sim.lab")
+T = TypeVar("T")
+STARTUP_TIMEOUT_S = 60.0
+
+
+class LabError(ValueError):
+    """A lab file that cannot be used (names what is wrong)."""
+
+
+class DeviceSpec(BaseModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    port: int = Field(default=0, ge=0, le=65535)
+    user: str = Field(default="lab", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")
+    password: Secret | None = None
+    password_env: str | None = None
+    authorized_keys: list[str] = Field(default_factory=list)
+    clock_offset_s: float = 0.0
+    commit_latency_s: float = Field(default=0.0, ge=0)
+    base11: bool = False
+    model: str = "MX304"
+    version: str = "23.4R2-S3.9"
+    config: str = ""
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _wrap_password(cls, value: object) -> object:
+        if isinstance(value, str):
+            SECRETS.add(value)
+            return Secret.from_text(value)
+        return value
+
+    @model_validator(mode="after")
+    def _has_credentials(self) -> DeviceSpec:
+        if self.password is None and self.password_env is None and not self.authorized_keys:
+            raise ValueError(f"device {self.name}: give password, password_env or authorized_keys")
+        return self
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    def resolved_password(self) -> Secret | None:
+        if self.password is not None:
+            return self.password
+        if self.password_env is None:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise LabError(f"device {self.name}: environment variable {self.password_env} unset")
+        SECRETS.add(value)
+        return Secret.from_text(value)
+
+
+class LinkSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    a: str = Field(pattern=r"^[^:\s]+:\S+$")
+    b: str = Field(pattern=r"^[^:\s]+:\S+$")
+    name: str | None = None
+
+    def ends(self) -> tuple[LinkEnd, LinkEnd]:
+        (da, ia), (db, ib) = (self.a.split(":", 1), self.b.split(":", 1))
+        return LinkEnd(da, ia), LinkEnd(db, ib)
+
+
+class LabSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    preceding_hold_s: float = Field(default=30.0, ge=0)
+    minute_s: float = Field(default=60.0, gt=0)
+    devices: list[DeviceSpec]
+    links: list[LinkSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LabSpec:
+        names = [d.name for d in self.devices]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate device names: {', '.join(duplicates)}")
+        for link in self.links:
+            for end in link.ends():
+                if end.device not in names:
+                    raise ValueError(f"link end {end.device}:{end.interface}: no such device")
+        return self
+
+
+class Lab:
+    """A lab description plus where its state (host keys, known_hosts) lives."""
+
+    def __init__(self, spec: LabSpec, *, state_dir: Path | None = None) -> None:
+        self.spec = spec
+        self.state_dir = state_dir
+
+    @classmethod
+    def from_dict(cls, data: object, *, state_dir: Path | None = None) -> Lab:
+        try:
+            return cls(LabSpec.model_validate(data), state_dir=state_dir)
+        except ValidationError as exc:
+            raise LabError(_describe(exc)) from None
+
+    @classmethod
+    def from_file(cls, path: Path, *, state_dir: Path | None = None) -> Lab:
+        try:
+            data = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise LabError(f"{path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise LabError(f"{path}: not valid YAML ({exc})") from None
+        return cls.from_dict(data, state_dir=state_dir)
+
+    @asynccontextmanager
+    async def serve(self, host: str = "127.0.0.1") -> AsyncIterator[RunningLab]:
+        """Build devices and fabric, start every listener; stop everything on exit."""
+        own_dir = self.state_dir is None
+        state_dir = Path(tempfile.mkdtemp(prefix="qkd-sim-")) if own_dir else self.state_dir
+        assert state_dir is not None
+        running = RunningLab(self.spec, state_dir, host)
+        try:
+            await running.start()
+            yield running
+        finally:
+            await running.stop()
+            if own_dir:
+                shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "lab"
+        parts.append(f"{where}: {error['msg']}")
+    return "invalid lab: " + "; ".join(parts)
+
+
+def build_device(spec: DeviceSpec, fabric: Fabric, minute_s: float) -> SimDevice:
+    config = Configuration.empty()
+    if spec.config.strip():
+        try:
+            config.load_set(spec.config)
+        except ConfigError as exc:
+            raise LabError(f"device {spec.name}: initial config: {exc}") from None
+    account = UserAccount(spec.user, spec.resolved_password(), list(spec.authorized_keys))
+    fabric.add_device(spec.name, spec.clock_offset_s)
+    device = SimDevice(
+        spec.name,
+        config=config,
+        users=[account],
+        fabric=fabric,
+        clock_offset_s=spec.clock_offset_s,
+        minute_s=minute_s,
+        model=spec.model,
+        version=spec.version,
+        base11=spec.base11,
+    )
+    device.set_faults(commit_latency_s=spec.commit_latency_s)
+    return device
+
+
+class RunningLab:
+    """A lab whose devices are listening (see :meth:`Lab.serve`)."""
+
+    def __init__(self, spec: LabSpec, state_dir: Path, host: str) -> None:
+        self.spec = spec
+        self.state_dir = state_dir
+        self.host = host
+        self.fabric = Fabric(preceding_hold_s=spec.preceding_hold_s)
+        self.devices: dict[str, SimDevice] = {}
+        self.endpoints: dict[str, DeviceEndpoint] = {}
+        self.known_hosts_path = state_dir / "known_hosts"
+
+    def _host_key_path(self, name: str) -> Path:
+        return self.state_dir / "hostkeys" / f"{name}_ed25519"
+
+    async def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for spec in self.spec.devices:
+            device = build_device(spec, self.fabric, self.spec.minute_s)
+            key = load_or_create_host_key(self._host_key_path(spec.name))
+            self.devices[spec.name] = device
+            self.endpoints[spec.name] = DeviceEndpoint(
+                device, self.fabric, key, host=self.host, port=spec.port
+            )
+        for link in self.spec.links:
+            a, b = link.ends()
+            self.fabric.add_link(a, b, link.name)
+        await asyncio.gather(*(endpoint.start() for endpoint in self.endpoints.values()))
+        self.write_known_hosts()
+        notice(log, "lab up: %d devices, %d links", len(self.devices), len(self.spec.links))
+
+    async def stop(self) -> None:
+        await asyncio.gather(
+            *(endpoint.close() for endpoint in self.endpoints.values()), return_exceptions=True
+        )
+        for device in self.devices.values():
+            device.shutdown()
+
+    def write_known_hosts(self) -> None:
+        entries = [(self.host, e.port, e.host_key) for e in self.endpoints.values()]
+        write_known_hosts(self.known_hosts_path, entries)
+
+    def port(self, name: str) -> int:
+        return self._endpoint(name).port
+
+    def device(self, name: str) -> SimDevice:
+        try:
+            return self.devices[name]
+        except KeyError:
+            raise LabError(f"no device named {name!r}") from None
+
+    def _endpoint(self, name: str) -> DeviceEndpoint:
+        try:
+            return self.endpoints[name]
+        except KeyError:
+            raise LabError(f"no device named {name!r}") from None
+
+    async def refuse_connections(self, name: str, refuse: bool = True) -> None:
+        """Stop (or resume) listening for one device; returns once the listener follows."""
+        self.device(name).set_faults(refuse_connections=refuse)
+        await self._endpoint(name).sync_listening()
+
+    async def rotate_host_key(self, name: str) -> None:
+        """Give the device a NEW host key (known_hosts is NOT updated: clients must refuse it)."""
+        key = replace_host_key(self._host_key_path(name))
+        await self._endpoint(name).set_host_key(key)
+
+
+@dataclass
+class LabThread:
+    """A running lab on its own thread and loop, for synchronous callers (PyEZ tests, CLI)."""
+
+    running: RunningLab
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+    _stop: asyncio.Event
+
+    # Accessors mirror RunningLab.
+    @property
+    def known_hosts_path(self) -> Path:
+        return self.running.known_hosts_path
+
+    @property
+    def fabric(self) -> Fabric:
+        return self.running.fabric
+
+    @property
+    def host(self) -> str:
+        return self.running.host
+
+    def port(self, name: str) -> int:
+        return self.running.port(name)
+
+    def device(self, name: str) -> SimDevice:
+        return self.running.device(name)
+
+    def call(self, factory: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
+        """Run a coroutine on the lab's loop and wait for its result."""
+
+        async def runner() -> T:
+            return await factory()
+
+        return asyncio.run_coroutine_threadsafe(runner(), self.loop).result(timeout)
+
+    def refuse_connections(self, name: str, refuse: bool = True) -> None:
+        self.call(lambda: self.running.refuse_connections(name, refuse))
+
+    def rotate_host_key(self, name: str) -> None:
+        self.call(lambda: self.running.rotate_host_key(name))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stop.set)
+            self.thread.join(timeout)
+
+    def __enter__(self) -> LabThread:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def run_lab_in_thread(lab: Lab, host: str = "127.0.0.1") -> LabThread:
+    """Start ``lab`` on a daemon thread; returns when every device listens (or raises)."""
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        try:
+            async with lab.serve(host) as running:
+                box["running"], box["stop"] = running, stop
+                ready.set()
+                await stop.wait()
+        except BaseException as exc:
+            box["error"] = exc
+            ready.set()
+            if not isinstance(exc, Exception):
+                raise
+
+    def target() -> None:
+        loop = asyncio.new_event_loop()
+        box["loop"] = loop
+        try:
+            loop.run_until_complete(main())
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    thread = threading.Thread(target=target, name="qkd-sim-lab", daemon=True)
+    thread.start()
+    if not ready.wait(STARTUP_TIMEOUT_S):
+        raise LabError("lab did not start in time")
+    if "error" in box:
+        thread.join(5)
+        error = box["error"]
+        raise error if isinstance(error, LabError) else LabError(f"lab failed to start: {error}")
+    return LabThread(box["running"], box["loop"], thread, box["stop"])

@@ -1,0 +1,1 @@
+"""NETCONF over SSH for the Junos simulator: framing, XML replies, RPC handlers, SSH server."""

@@ -1,0 +1,209 @@
+"""Junos configuration RPCs: get/load/lock/unlock/commit-configuration (as PyEZ sends them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from qkd_macsec.sim.config import ConfigError, Configuration
+from qkd_macsec.sim.device import DeviceOperationError
+from qkd_macsec.sim.netconf.dispatch import Reply, RpcContext, rpc
+from qkd_macsec.sim.netconf.errors import RpcFailure, failure
+from qkd_macsec.sim.netconf.handlers.common import (
+    config_failure,
+    device_failure,
+    flag,
+    int_arg,
+    invalid_value,
+    text_arg,
+)
+from qkd_macsec.sim.netconf.xml import Element, element, sub
+
+LOAD_RESULTS = ("load-configuration-results",)
+COMMIT_RESULTS = ("commit-results", "routing-engine")
+FORMATS = ("xml", "text", "set", "json")
+LOAD_ACTIONS = ("merge", "replace", "override", "update", "set")
+DEFAULT_CONFIRM_MINUTES = 10
+
+
+def subtree_filter(op: Element) -> Element | None:
+    """The ``<configuration>`` filter element, or None when it selects everything."""
+    node = op.find("configuration")
+    if node is None or len(node) == 0:
+        return None
+    return node
+
+
+def render_config(config: Configuration, fmt: str) -> Reply:
+    """A configuration in one of the get-configuration formats."""
+    if fmt == "xml":
+        return Reply([config.to_xml()])
+    if fmt == "text":
+        return Reply([element("configuration-text", config.to_text())])
+    if fmt == "set":
+        return Reply([element("configuration-set", config.to_set())])
+    return Reply(text="\n" + config.to_json() + "\n")
+
+
+@rpc("get-configuration")
+async def get_configuration(ctx: RpcContext, op: Element) -> Reply:
+    fmt = (op.get("format") or "xml").lower()
+    if fmt not in FORMATS:
+        raise invalid_value("format", fmt)
+    if op.get("compare") is not None:
+        return _compare(ctx, op)
+    database = op.get("database") or "candidate"
+    if database == "committed":
+        config = ctx.device.committed
+    elif database == "candidate":
+        config = ctx.device.candidate()
+    else:
+        raise invalid_value("database", database)
+    rollback = op.get("rollback")
+    if rollback is not None:
+        config = _rollback(ctx, rollback)
+    selector = subtree_filter(op)
+    if selector is not None:
+        config = config.filtered(selector)
+    return render_config(config, fmt)
+
+
+def _rollback(ctx: RpcContext, raw: str) -> Configuration:
+    try:
+        index = int(raw)
+    except ValueError:
+        raise invalid_value("rollback", raw) from None
+    try:
+        return ctx.device.rollback_config(index)
+    except DeviceOperationError as exc:
+        raise device_failure(exc) from None
+
+
+def _compare(ctx: RpcContext, op: Element) -> Reply:
+    if op.get("compare") != "rollback":
+        raise invalid_value("compare", op.get("compare") or "")
+    older = _rollback(ctx, op.get("rollback") or "0")
+    diff = ctx.device.candidate().diff(older)
+    info = element("configuration-information")
+    sub(info, "configuration-output", diff if diff else "\n")
+    return Reply([info])
+
+
+@rpc("load-configuration")
+async def load_configuration(ctx: RpcContext, op: Element) -> Reply:
+    if op.get("compare") == "rollback" or (op.get("rollback") is not None and len(op) == 0):
+        restored = _rollback(ctx, op.get("rollback") or "0")
+        try:
+            ctx.device.replace_candidate(ctx.session, restored)
+        except DeviceOperationError as exc:
+            raise device_failure(exc, LOAD_RESULTS) from None
+        return _load_ok()
+    if op.get("url") is not None:
+        raise RpcFailure(
+            failure("loading from a URL is not supported by the simulator").errors, LOAD_RESULTS
+        )
+    fmt = (op.get("format") or "xml").lower()
+    action = op.get("action")
+    if action is not None and action not in LOAD_ACTIONS:
+        raise RpcFailure(invalid_value("action", action).errors, LOAD_RESULTS)
+    set_node = op.find("configuration-set")
+    text_node = op.find("configuration-text")
+    xml_node = op.find("configuration")
+    if action == "set" or set_node is not None:
+        body = _text_of(set_node if set_node is not None else text_node)
+        _edit(ctx, lambda work: work.load_set(body))
+    elif fmt == "text" or text_node is not None:
+        body = _text_of(text_node)
+        _edit(ctx, lambda work: work.load_text(body, action or "merge"))
+    elif fmt == "xml" and xml_node is not None:
+        _edit(ctx, lambda work: work.load_xml(xml_node, action))
+    else:
+        raise RpcFailure(
+            failure(f"load-configuration: no configuration for format {fmt}").errors, LOAD_RESULTS
+        )
+    return _load_ok()
+
+
+def _text_of(node: Element | None) -> str:
+    if node is None:
+        raise RpcFailure(failure("load-configuration: missing configuration").errors, LOAD_RESULTS)
+    return str(node.text or "")
+
+
+def _edit(ctx: RpcContext, change: Callable[[Configuration], None]) -> None:
+    try:
+        with ctx.device.editing(ctx.session) as work:
+            change(work)
+    except DeviceOperationError as exc:
+        raise device_failure(exc, LOAD_RESULTS) from None
+    except ConfigError as exc:
+        raise config_failure(exc, LOAD_RESULTS) from None
+
+
+def _load_ok() -> Reply:
+    results = element("load-configuration-results")
+    sub(results, "ok")
+    return Reply([results])
+
+
+@rpc("lock-configuration")
+async def lock_configuration(ctx: RpcContext, op: Element) -> Reply:
+    try:
+        ctx.device.lock(ctx.session)
+    except DeviceOperationError as exc:
+        raise device_failure(exc) from None
+    return Reply(ok=True)
+
+
+@rpc("unlock-configuration")
+async def unlock_configuration(ctx: RpcContext, op: Element) -> Reply:
+    try:
+        ctx.device.unlock(ctx.session)
+    except DeviceOperationError as exc:
+        raise device_failure(exc) from None
+    return Reply(ok=True)
+
+
+@rpc("commit-configuration")
+async def commit_configuration(ctx: RpcContext, op: Element) -> Reply:
+    check_only = flag(op, "check")
+    confirm: float | None = None
+    if flag(op, "confirmed"):
+        confirm = float(
+            int_arg(op, "confirm-timeout", low=1, high=65535) or DEFAULT_CONFIRM_MINUTES
+        )
+    if op.find("at-time") is not None:
+        raise RpcFailure(failure("commit at is not supported by the simulator").errors)
+    try:
+        await ctx.device.commit(
+            ctx.session, check_only=check_only, confirm_minutes=confirm, comment=text_arg(op, "log")
+        )
+    except DeviceOperationError as exc:
+        raise device_failure(exc, COMMIT_RESULTS) from None
+    results = element("commit-results")
+    engine = sub(results, "routing-engine")
+    sub(engine, "name", "re0")
+    if check_only:
+        sub(engine, "commit-check-success")
+    else:
+        sub(engine, "commit-success")
+        revision = sub(engine, "commit-revision-information")
+        sub(revision, "new-db-revision", f"re0-{int(ctx.device.now())}-{len(ctx.device.history)}")
+    return Reply([results])
+
+
+@rpc("discard-changes-configuration")
+async def discard_configuration(ctx: RpcContext, op: Element) -> Reply:
+    try:
+        ctx.device.discard_changes(ctx.session)
+    except DeviceOperationError as exc:
+        raise device_failure(exc) from None
+    return Reply(ok=True)
+
+
+@rpc("open-configuration", "close-configuration")
+async def private_configuration(ctx: RpcContext, op: Element) -> Reply:
+    raise failure(
+        "private/exclusive configuration modes are not supported by the simulator;"
+        " use lock-configuration",
+        tag="operation-not-supported",
+    )

@@ -1,0 +1,85 @@
+"""Parsing what SAEs send; errors name the field and never echo the body."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from qkd_macsec.kme.errors import Fault, KmeServiceError
+from qkd_macsec.kme.service import KeyRequest
+from qkd_macsec.kme.store import IssuedKey
+from qkd_macsec.kme.wire import (
+    key_container,
+    parse_key_ids_body,
+    parse_key_ids_query,
+    parse_key_request_body,
+    parse_key_request_query,
+    parse_path,
+)
+from qkd_macsec.secret import Secret
+
+
+def test_paths() -> None:
+    assert parse_path(b"/api/v1/keys/sae-b/status") == ("sae-b", "status")
+    assert parse_path(b"/api/v1/keys/a%2Fb%20c/enc_keys") == ("a/b c", "enc_keys")
+    assert parse_path(b"/api/v1/keys/sae-a/dec_keys") == ("sae-a", "dec_keys")
+    for bad in (b"/api/v1/keys//status", b"/api/v1/keys/x/other", b"/", b"/api/v1/keys/a/b/c",
+                b"/api/v1/keys/\xff/status"):
+        assert parse_path(bad) is None
+
+
+def test_key_request_body() -> None:
+    assert parse_key_request_body(b"") == KeyRequest()
+    body = {"number": 3, "size": 512, "additional_slave_SAE_IDs": ["c"],
+            "extension_optional": [{"x": 1}], "unknown": True}
+    assert parse_key_request_body(json.dumps(body).encode()) == KeyRequest(
+        number=3, size=512, additional_slave_sae_ids=("c",)
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1]", "JSON object"),
+        (b'{"number": 0}', "number must be a positive integer"),
+        (b'{"number": true}', "number must be a positive integer"),
+        (b'{"number": "2"}', "number must be a positive integer"),
+        (b'{"size": 2.5}', "size must be a positive integer"),
+        (b'{"additional_slave_SAE_IDs": "x"}', "additional_slave_SAE_IDs"),
+        (b'{"additional_slave_SAE_IDs": [""]}', "additional_slave_SAE_IDs"),
+        (b'{"extension_mandatory": {"a": 1}}', "extension_mandatory"),
+    ],
+)
+def test_bad_key_request_bodies(body: bytes, message: str) -> None:
+    with pytest.raises(KmeServiceError) as caught:
+        parse_key_request_body(body)
+    assert caught.value.fault is Fault.BAD_REQUEST
+    assert message in caught.value.message
+
+
+def test_queries() -> None:
+    assert parse_key_request_query(b"number=2&size=128") == KeyRequest(number=2, size=128)
+    assert parse_key_request_query(b"") == KeyRequest()
+    assert parse_key_ids_query(b"key_ID=abc") == ["abc"]
+    for bad in (b"number=-1", b"size=x", b"number=1&number=2"):
+        with pytest.raises(KmeServiceError):
+            parse_key_request_query(bad)
+    for bad in (b"", b"key_ID=a&key_ID=b", b"key_ID="):
+        with pytest.raises(KmeServiceError, match="exactly one key_ID"):
+            parse_key_ids_query(bad)
+
+
+def test_key_ids_body() -> None:
+    body = json.dumps({"key_IDs": [{"key_ID": "a"}, {"key_ID": "b", "key_ID_extension": {}}]})
+    assert parse_key_ids_body(body.encode()) == ["a", "b"]
+    for bad in (b"{}", b'{"key_IDs": []}', b'{"key_IDs": [{"key_ID": 5}]}', b'{"key_IDs": ["a"]}'):
+        with pytest.raises(KmeServiceError):
+            parse_key_ids_body(bad)
+
+
+def test_key_container() -> None:
+    body = json.loads(key_container([IssuedKey("id-1", Secret(b"\x01" * 32))]))
+    assert body == {"keys": [{"key_ID": "id-1", "key": base64.b64encode(b"\x01" * 32).decode()}]}
