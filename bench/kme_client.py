@@ -38,9 +38,7 @@ START_TIMEOUT_S = 30.0
 KmeMode = Literal["process", "thread"]
 
 
-def run(
-    seconds: float = 5, *, concurrency: int = 4, kme: KmeMode = "process"
-) -> dict[str, Any]:
+def run(seconds: float = 5, *, concurrency: int = 4, kme: KmeMode = "process") -> dict[str, Any]:
     """Measure for ``seconds`` in total (half keep-alive, half new connections).
 
     Returns ``{"keep_alive": {...}, "new_connection": {...}, "target_pairs_per_s": 500, ...}``
@@ -57,9 +55,7 @@ def run(
             keep_alive = asyncio.run(
                 _measure(example, urls, seconds / 2, concurrency, keep_alive=True)
             )
-            fresh = asyncio.run(
-                _measure(example, urls, seconds / 2, concurrency, keep_alive=False)
-            )
+            fresh = asyncio.run(_measure(example, urls, seconds / 2, concurrency, keep_alive=False))
     return {
         "keep_alive": keep_alive,
         "new_connection": fresh,

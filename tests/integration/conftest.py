@@ -1,92 +1,48 @@
 """Shared integration fixtures: a running embedded KME network over real mTLS on 127.0.0.1.
 
 ``kme_lab`` gives the default example (KME_A and KME_B joined by a QKD link, SAE ``mx304-11`` on
-KME_A and ``mx304-12`` on KME_B). ``kme_lab_factory`` builds variants (more SAEs, another
-dialect, link or KME settings). The network runs in a background thread with its own event loop,
-so sync tests (PyEZ world) and async tests can both use it.
+KME_A and ``mx304-12`` on KME_B). ``kme_lab_factory(**LabOptions fields)`` builds variants
+(more SAEs, the ``lenient`` dialect, link or KME settings, a test clock). Each lab runs in a
+background thread with its own event loop, so sync tests (PyEZ world) and async tests can both
+use it; the lab object has ``.url(kme_id)``, ``.url_for_sae(sae_id)``, ``.identity(sae_id)``
+(an ``etsi014.tls.TlsIdentity``), ``.ssl_context(sae_id)`` and ``.network`` (the model).
+For other scopes, use ``start_kme_lab(directory, **options)`` (here) or
+``qkd_macsec.kme.lab.start_kme_lab`` in your own fixture.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ssl
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from qkd_macsec.etsi014.tls import TlsIdentity
-from qkd_macsec.kme.example import DEFAULT_SAES, ExampleNetwork, write_example_network
-from qkd_macsec.kme.network import KmeNetwork
-from qkd_macsec.kme.pool import Clock
-from qkd_macsec.kme.server import RunningNetwork, run_network_in_thread
-
-
-@dataclass
-class KmeLab:
-    """A running example network and the SAE identities to talk to it."""
-
-    example: ExampleNetwork
-    network: KmeNetwork
-    running: RunningNetwork
-
-    def url(self, kme_id: str) -> str:
-        return self.running.url(kme_id)
-
-    def url_for_sae(self, sae_id: str) -> str:
-        """URL of the KME the SAE is attached to."""
-        return self.running.url_for_sae(sae_id)
-
-    def identity(self, sae_id: str) -> TlsIdentity:
-        files = self.example.saes[sae_id]
-        return TlsIdentity(cert=files.cert, key=files.key, ca=self.example.ca_cert)
-
-    def ssl_context(self, sae_id: str) -> ssl.SSLContext:
-        """A client context presenting the SAE's certificate (for raw httpx tests)."""
-        return self.identity(sae_id).ssl_context()
-
+from qkd_macsec.kme import lab as kme_lab_module
+from qkd_macsec.kme.lab import KmeLab, LabOptions
 
 KmeLabFactory = Callable[..., KmeLab]
 
+__all__ = ["KmeLab", "KmeLabFactory", "LabOptions", "start_kme_lab"]
 
-@contextlib.contextmanager
-def start_kme_lab(
-    directory: Path,
-    *,
-    saes: Mapping[str, str] = DEFAULT_SAES,
-    dialect: str = "etsi",
-    link: Mapping[str, Any] | None = None,
-    kme_options: Mapping[str, Any] | None = None,
-    clock: Clock | None = None,
-) -> Iterator[KmeLab]:
-    example = write_example_network(
-        directory,
-        saes=saes,
-        dialect="lenient" if dialect == "lenient" else "etsi",
-        link=link,
-        kme_options=kme_options,
-    )
-    network = (
-        KmeNetwork.from_file(example.network_file)
-        if clock is None
-        else KmeNetwork.from_file(example.network_file, clock=clock)
-    )
-    with run_network_in_thread(network) as running:
-        yield KmeLab(example, network, running)
+
+def start_kme_lab(directory: Path, **options: Any) -> contextlib.AbstractContextManager[KmeLab]:
+    """Context manager running a lab built with ``LabOptions(**options)`` in ``directory``."""
+    return kme_lab_module.start_kme_lab(directory, LabOptions(**options))
 
 
 @pytest.fixture
 def kme_lab_factory(tmp_path: Path) -> Iterator[KmeLabFactory]:
-    """Call with the keyword arguments of :func:`start_kme_lab` to get a running lab."""
+    """Call with LabOptions fields as keywords (saes=, dialect=, link=, kme_options=, clock=)."""
     with contextlib.ExitStack() as stack:
         count = 0
 
-        def factory(**kwargs: Any) -> KmeLab:
+        def factory(**options: Any) -> KmeLab:
             nonlocal count
             count += 1
-            return stack.enter_context(start_kme_lab(tmp_path / f"kme-lab-{count}", **kwargs))
+            lab_dir = tmp_path / f"kme-lab-{count}"
+            return stack.enter_context(start_kme_lab(lab_dir, **options))
 
         yield factory
 

@@ -148,7 +148,7 @@ def _print_summary(inventory: Inventory) -> None:
     console = Console(file=sys.stdout, soft_wrap=False)
     hosts = Table(title=f"hosts ({len(inventory.hosts)})", title_justify="left")
     for column in ("host", "address", "user", "auth", "SAE ID", "KME", "groups"):
-        hosts.add_column(column, overflow="fold")
+        hosts.add_column(column, overflow="fold", no_wrap=column in ("host", "address"))
     for host in inventory.hosts.values():
         hosts.add_row(
             host.name,
@@ -161,7 +161,7 @@ def _print_summary(inventory: Inventory) -> None:
         )
     links = Table(title=f"links ({len(inventory.links)})", title_justify="left")
     for column in ("link", "mode", "CA / key chain", "suite", "every", "master", "slaves"):
-        links.add_column(column, overflow="fold")
+        links.add_column(column, overflow="fold", no_wrap=column == "link")
     for link in inventory.links:
         links.add_row(
             link.name,

@@ -14,6 +14,7 @@ from qkd_macsec.kme.config import NetworkFileError
 from qkd_macsec.kme.example import NETWORK_FILE, write_example_network
 from qkd_macsec.kme.network import KmeNetwork
 from qkd_macsec.kme.server import KmeStartError, serve_network
+from qkd_macsec.obs.logging import configure_logging
 
 
 @click.group(name="kme")
@@ -46,8 +47,11 @@ async def _serve_until_signalled(network: KmeNetwork) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Network YAML file (KMEs, SAEs, QKD links).",
 )
-def serve(network_file: Path) -> None:
+@click.option("-v", "--verbose", count=True, help="-v: INFO, -vv: DEBUG (key IDs, never keys).")
+def serve(network_file: Path, verbose: int) -> None:
     """Run every KME of the network; print 'KME_ID URL' per KME; stop on SIGTERM/SIGINT."""
+    if verbose:
+        configure_logging(verbosity=verbose)
     try:
         network = KmeNetwork.from_file(network_file)
     except NetworkFileError as exc:

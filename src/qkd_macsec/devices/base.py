@@ -71,6 +71,9 @@ class DeviceError(Exception):
         self.device = device
         self.message = message
 
+    def __reduce__(self) -> tuple[type[DeviceError], tuple[str, str]]:
+        return (type(self), (self.device, self.message))
+
 
 class DeviceConnectError(DeviceError):
     """The NETCONF session could not be opened, or it dropped."""

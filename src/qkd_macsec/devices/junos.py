@@ -7,7 +7,8 @@ sequence and translates PyEZ/ncclient exceptions into the ``DeviceError`` tree.
 Host keys: PyEZ passes ``hostkey_verify`` and an OpenSSH ``ssh_config`` path to ncclient, which
 loads the ``UserKnownHostsFile`` named there and refuses a server key not found in it for
 ``host`` or ``[host]:port``. The driver writes a private one-host ``ssh_config`` naming the
-target's ``known_hosts`` (so ``~/.ssh/config`` and ``~/.ssh/known_hosts`` never apply).
+target's ``known_hosts`` (so ``~/.ssh/config`` and ``~/.ssh/known_hosts`` never apply),
+deleted as soon as the session is up.
 
 Secrets: every CAK a change set carries is registered with the log redaction registry before the
 RPC is sent, ncclient/paramiko loggers (which log whole RPCs at DEBUG) are capped at WARNING with
@@ -156,7 +157,6 @@ class JunosDriver:
         self._device_factory = device_factory
         self._config_factory = config_factory
         self._dev: Any = None
-        self._ssh_config: Path | None = None
         if target.password is not None:
             SECRETS.add(target.password.reveal_text())
 
@@ -189,23 +189,22 @@ class JunosDriver:
             kwargs["ssh_private_key_file"] = str(target.ssh_key)
         if target.insecure_host_keys:
             log.warning("%s: SSH host key NOT verified (insecure_host_keys is set)", target.name)
-        else:
-            assert target.known_hosts is not None  # DeviceTarget guarantees it
-            if not target.known_hosts.is_file():
-                raise DeviceHostKeyError(
-                    target.name, f"known_hosts file {target.known_hosts} not found"
-                )
+        elif target.known_hosts is None or not target.known_hosts.is_file():
+            raise DeviceHostKeyError(
+                target.name, f"known_hosts file {target.known_hosts} not found"
+            )
         kwargs["hostkey_verify"] = not target.insecure_host_keys
-        self._ssh_config = self._write_ssh_config()
-        kwargs["ssh_config"] = str(self._ssh_config)
+        ssh_config = self._write_ssh_config()
+        kwargs["ssh_config"] = str(ssh_config)
         try:
             dev = self._device_factory(**kwargs)
             dev.open()
             dev.timeout = target.timeout
             quiet_transport_loggers()
         except Exception as err:
-            self._remove_ssh_config()
             raise self._connect_error(err) from None
+        finally:
+            ssh_config.unlink(missing_ok=True)  # read only while connecting
         self._dev = dev
         log.debug("%s: NETCONF session open to %s:%d", target.name, target.host, target.port)
 
@@ -221,11 +220,6 @@ class JunosDriver:
         with os.fdopen(fd, "w") as handle:
             handle.write("\n".join(lines) + "\n")
         return Path(name)
-
-    def _remove_ssh_config(self) -> None:
-        if self._ssh_config is not None:
-            self._ssh_config.unlink(missing_ok=True)
-            self._ssh_config = None
 
     def _connect_error(self, err: Exception) -> DeviceError:
         target = self.target
@@ -259,8 +253,6 @@ class JunosDriver:
                 dev.close()
         except Exception as err:
             log.debug("%s: error while closing: %s", self.name, type(err).__name__)
-        finally:
-            self._remove_ssh_config()
 
     def is_alive(self) -> bool:
         dev = self._dev

@@ -65,16 +65,8 @@ def link_specs(inventory: Inventory) -> list[LinkSpec]:
 
 def bindings_for(inventory: Inventory, link: LinkSpec, end: EndSpec) -> list[MacsecBinding]:
     """The seed's initial MACsec configuration for one end: CA, interfaces, apply-macros, hosts."""
-    kme = inventory.kmes[end.kme]
-    macros = (
-        ("kme-host", kme.hostname),
-        ("kme-port", str(kme.port)),
-        ("kme-ca", "true" if kme.verify else "false"),
-        ("kme-keyid-check", "true" if link.keyid_check else "false"),
-    )
-    mappings: tuple[tuple[str, str], ...] = ()
-    if kme.address is not None:
-        mappings = ((kme.hostname, kme.address),)
+    macros = inventory.apply_macros(inventory.link(link.name), end.device)
+    mappings = inventory.static_host_mappings(end.device)
     return [
         MacsecBinding(
             interface=interface,

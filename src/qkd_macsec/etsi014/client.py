@@ -8,10 +8,11 @@ One ``httpx.AsyncClient`` per KME client, so connections are reused across calls
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
@@ -32,7 +33,7 @@ from qkd_macsec.etsi014.responses import parse_keys, parse_status
 from qkd_macsec.etsi014.retry import RetryPolicy, is_retryable
 from qkd_macsec.etsi014.status_errors import Endpoint, error_for_status
 from qkd_macsec.etsi014.tls import TlsIdentity
-from qkd_macsec.obs.logging import get_logger, redact
+from qkd_macsec.obs.logging import get_logger, notice, redact
 
 log = get_logger("etsi014")
 
@@ -40,6 +41,8 @@ Method = Literal["POST", "GET"]
 Sleep = Callable[[float], Awaitable[None]]
 API_PREFIX = "/api/v1/keys"
 _MAX_TRANSPORT_TEXT = 160
+# Failures before the request reached the KME: retrying them cannot consume a key twice.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 @dataclass(frozen=True)
@@ -265,12 +268,26 @@ class KmeClient:
     ) -> bytes:
         """Body of a 2xx answer, retrying what :func:`is_retryable` allows."""
         policy = self.options.retry
+        answer_lost = False
         for attempt in range(policy.attempts):
             try:
                 return await self._send(method, endpoint, path, params, json_body)
             except KmeError as exc:
+                if answer_lost and isinstance(exc, KeyNotFoundError):
+                    notice(
+                        log,
+                        "%s %s: key not found after an earlier answer was lost; that attempt "
+                        "may have consumed the key",
+                        method,
+                        path,
+                    )
                 if attempt + 1 >= policy.attempts or not is_retryable(exc):
                     raise
+                answer_lost = answer_lost or (
+                    endpoint == "dec_keys"
+                    and isinstance(exc, KmeTransportError)
+                    and not isinstance(exc.__cause__, _NOT_SENT)
+                )
                 delay = policy.delay(attempt, self._rng)
                 log.info(
                     "%s %s failed (%s), retry %d/%d in %.2f s",
@@ -308,24 +325,18 @@ class KmeClient:
                 finally:
                     await response.aclose()
             except httpx.TimeoutException as exc:
-                error = KmeTimeoutError(
-                    _transport_text(method, path, exc), method=method, path=path
-                )
-                raise error from exc
+                text = _transport_text(method, path, exc)
+                raise KmeTimeoutError(text, method=method, path=path) from exc
             except httpx.TransportError as exc:
                 kind = KmeTlsError if _is_tls_failure(exc) else KmeTransportError
-                error = kind(_transport_text(method, path, exc), method=method, path=path)
-                raise error from exc
+                raise kind(_transport_text(method, path, exc), method=method, path=path) from exc
             except httpx.HTTPError as exc:  # e.g. a broken content encoding
-                error = KmeResponseError(
-                    _transport_text(method, path, exc), method=method, path=path
-                )
-                raise error from exc
+                text = _transport_text(method, path, exc)
+                raise KmeResponseError(text, method=method, path=path) from exc
             if not 200 <= response.status_code <= 299:
-                error = error_for_status(
+                raise error_for_status(
                     response.status_code, body, method=method, path=path, endpoint=endpoint
                 )
-                raise error
             return body
         except KmeError as exc:
             error = exc
@@ -377,24 +388,14 @@ async def _read_limited(response: httpx.Response, limit: int, method: str, path:
     return b"".join(chunks)
 
 
-class _located:
+@contextlib.contextmanager
+def _located(method: str, path: str) -> Iterator[None]:
     """Stamp method and path onto a :class:`KmeResponseError` raised by a parser."""
-
-    def __init__(self, method: str, path: str) -> None:
-        self.method = method
-        self.path = path
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if isinstance(exc, KmeResponseError):
-            exc.method, exc.path = self.method, self.path
+    try:
+        yield
+    except KmeResponseError as exc:
+        exc.method, exc.path = method, path
+        raise
 
 
 def _path(sae_id: str, endpoint: Endpoint, name: str) -> str:

@@ -7,7 +7,7 @@ by this KME, an unknown SAE, or without a client certificate.
 
 =====  ===========================================================================
 400    "not enough key material"/"insufficient"/... -> KeyPoolExhaustedError;
-       "expired" -> KeyExpiredError; a refusal (below) -> UnauthorizedError;
+       "expired" -> KeyExpiredError; a refusal (above) -> UnauthorizedError;
        "not found" about keys -> KeyNotFoundError; otherwise KmeBadRequestError
 401    UnauthorizedError
 403    "expired" -> KeyExpiredError; a refusal, or status/enc_keys -> UnauthorizedError;

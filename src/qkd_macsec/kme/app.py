@@ -121,7 +121,8 @@ class KmeApp:
             await self._send_error(send, error)
             return
         except _HttpError as error:
-            await _send(send, error.status, json.dumps({"message": str(error)}).encode())
+            body = json.dumps({self.dialect.error_field: str(error)}).encode()
+            await _send(send, error.status, body)
             return
         await _send(send, status, body)
 
@@ -139,6 +140,7 @@ class KmeApp:
         if caller is None:
             raise KmeServiceError(Fault.UNAUTHORIZED, "no client certificate")
         query = scope.get("query_string", b"")
+        log.debug("%s %s %s by SAE %s", self.kme_id, method, endpoint, caller)
         if endpoint == "status":
             status = self.service.status(self.kme_id, caller=caller, slave=sae_in_path)
             return 200, json.dumps(status).encode()

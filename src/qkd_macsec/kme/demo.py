@@ -8,32 +8,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from qkd_macsec.etsi014.client import KmeClient
-from qkd_macsec.etsi014.tls import TlsIdentity
-from qkd_macsec.kme.example import ExampleNetwork, write_example_network
-from qkd_macsec.kme.network import KmeNetwork
-from qkd_macsec.kme.server import serve_network
+from qkd_macsec.kme.lab import serve_kme_lab
 from qkd_macsec.macsec import CipherSuite, derive_macsec_key
-
-
-def sae_identity(example: ExampleNetwork, sae_id: str) -> TlsIdentity:
-    files = example.saes[sae_id]
-    return TlsIdentity(cert=files.cert, key=files.key, ca=example.ca_cert)
 
 
 async def demo_key_exchange(
     directory: Path, *, suite: CipherSuite = CipherSuite.GCM_AES_XPN_256
 ) -> list[str]:
     """Write the example network into ``directory``, run it, and exchange one key over mTLS."""
-    example = write_example_network(directory)
-    network = KmeNetwork.from_file(example.network_file)
-    master, slave = list(example.saes)[:2]
     lines = [f"example network written to {directory}"]
-    async with serve_network(network) as running:
-        for kme_id in running.endpoints:
-            lines.append(f"{kme_id} listening on {running.url(kme_id)}")
+    async with serve_kme_lab(directory) as lab:
+        master, slave = list(lab.example.saes)[:2]
+        for kme_id in lab.running.endpoints:
+            lines.append(f"{kme_id} listening on {lab.url(kme_id)}")
         async with (
-            KmeClient(running.url_for_sae(master), sae_identity(example, master)) as client_a,
-            KmeClient(running.url_for_sae(slave), sae_identity(example, slave)) as client_b,
+            KmeClient(lab.url_for_sae(master), lab.identity(master)) as client_a,
+            KmeClient(lab.url_for_sae(slave), lab.identity(slave)) as client_b,
         ):
             status = await client_a.get_status(slave)
             lines.append(

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -30,7 +31,7 @@ from qkd_macsec.pki.files import write_public
 
 NETWORK_FILE = "network.yaml"
 CERTS_DIR = "certs"
-DEFAULT_SAES: Mapping[str, str] = {"mx304-11": "KME_A", "mx304-12": "KME_B"}
+DEFAULT_SAES: Mapping[str, str] = MappingProxyType({"mx304-11": "KME_A", "mx304-12": "KME_B"})
 
 
 @dataclass(frozen=True)

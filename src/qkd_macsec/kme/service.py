@@ -3,11 +3,13 @@
 Every KME of a network lives in one process and shares this object: that is how a key issued
 at the master's KME becomes available at the slave's KME ("synchronisation"), after the link's
 optional ``sync_delay_ms``. Key material comes from the OS CSPRNG; the link pools only meter it.
+Public methods take a lock, so tests and tools may inspect a network served from another thread.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -69,12 +71,23 @@ class KeyService:
         for link in spec.links:
             self._pools[frozenset(link.kmes)] = _pool(link, clock)
         self._sae_kme = {sae.id: sae.kme for sae in spec.saes}
+        self._lock = threading.RLock()
 
     # -- lookups --------------------------------------------------------------------------
 
     def pool(self, kme_a: str, kme_b: str) -> KeyPool:
         """The pool between two KMEs (the same KME twice: its local pool)."""
         return self._pools[frozenset({kme_a, kme_b})]
+
+    def pool_bits(self, kme_a: str, kme_b: str) -> int:
+        """Bits available now between two KMEs (thread-safe)."""
+        with self._lock:
+            return self.pool(kme_a, kme_b).available_bits
+
+    def held_key_count(self) -> int:
+        """Keys issued and not yet fetched by all their slaves, nor expired (thread-safe)."""
+        with self._lock:
+            return len(self.store)
 
     def _kme(self, kme_id: str) -> KmeSpec:
         return self.spec.kme(kme_id)
@@ -100,6 +113,24 @@ class KeyService:
     # -- the three ETSI 014 methods --------------------------------------------------------
 
     def status(self, kme_id: str, *, caller: str, slave: str) -> dict[str, Any]:
+        with self._lock:
+            return self._status(kme_id, caller, slave)
+
+    def enc_keys(
+        self, kme_id: str, *, caller: str, slave: str, request: KeyRequest
+    ) -> list[IssuedKey]:
+        """Issue keys to master ``caller`` for ``slave`` (and any additional slaves)."""
+        with self._lock:
+            return self._enc_keys(kme_id, caller, slave, request)
+
+    def dec_keys(
+        self, kme_id: str, *, caller: str, master: str, key_ids: Sequence[str]
+    ) -> list[IssuedKey]:
+        """Deliver keys issued by ``master`` to slave ``caller``, once."""
+        with self._lock:
+            return self._dec_keys(kme_id, caller, master, key_ids)
+
+    def _status(self, kme_id: str, caller: str, slave: str) -> dict[str, Any]:
         self._caller(kme_id, caller)
         route = self._route(kme_id, slave)
         kme = self._kme(kme_id)
@@ -119,10 +150,9 @@ class KeyService:
             "max_SAE_ID_count": kme.max_sae_id_count,
         }
 
-    def enc_keys(
-        self, kme_id: str, *, caller: str, slave: str, request: KeyRequest
+    def _enc_keys(
+        self, kme_id: str, caller: str, slave: str, request: KeyRequest
     ) -> list[IssuedKey]:
-        """Issue keys to master ``caller`` for ``slave`` (and any additional slaves)."""
         self._caller(kme_id, caller)
         kme = self._kme(kme_id)
         if request.extension_mandatory:
@@ -169,10 +199,9 @@ class KeyService:
         )
         return keys
 
-    def dec_keys(
-        self, kme_id: str, *, caller: str, master: str, key_ids: Sequence[str]
+    def _dec_keys(
+        self, kme_id: str, caller: str, master: str, key_ids: Sequence[str]
     ) -> list[IssuedKey]:
-        """Deliver keys issued by ``master`` to slave ``caller``, once."""
         self._caller(kme_id, caller)
         if not key_ids:
             raise KmeServiceError(Fault.BAD_REQUEST, "key_IDs must name at least one key")

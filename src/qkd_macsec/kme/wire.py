@@ -41,7 +41,7 @@ def parse_path(raw_path: bytes) -> tuple[str, str] | None:
 def _json_object(body: bytes) -> Mapping[str, Any]:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise _bad("request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise _bad("request body must be a JSON object")

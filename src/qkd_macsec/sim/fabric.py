@@ -48,7 +48,11 @@ class LinkEnd:
 
 @dataclass
 class MkaSession:
-    """One row of ``show security mka sessions`` for an interface."""
+    """One row of ``show security mka sessions`` for an interface.
+
+    A primary session is "live" when its key is live on a link, else "in-progress"; a
+    preceding session (the previous key, kept for the hold) is "live" or "active".
+    """
 
     interface: str
     cak_name: str
@@ -158,6 +162,7 @@ class Fabric:
         self._devices: dict[str, _Device] = {}
         self._links: dict[str, _LinkSim] = {}
         self._solo: dict[LinkEnd, _LinkSim] = {}
+        self._by_device: dict[str, list[_LinkSim]] = {}
         self._keys: dict[tuple[bytes, str], _Key] = {}
 
     # ------------------------------------------------------------ topology and inputs
@@ -191,7 +196,10 @@ class Fabric:
             for end in (a, b):
                 if end.device not in self._devices:
                     self.add_device(end.device)
-            self._links[link] = _LinkSim(a, b)
+            sim = _LinkSim(a, b)
+            self._links[link] = sim
+            for device in {a.device, b.device}:
+                self._by_device.setdefault(device, []).append(sim)
             return link
 
     def on_commit(self, device: str, config: Configuration, at: float | None = None) -> None:
@@ -300,9 +308,8 @@ class Fabric:
 
     def _invalidate(self, device: str, t: float) -> None:
         """Forget evaluations that an input at time ``t`` may have changed."""
-        for sim in [*self._links.values(), *self._solo.values()]:
-            touches = sim.a.device == device or (sim.b is not None and sim.b.device == device)
-            if touches and sim.cursor >= t:
+        for sim in self._by_device.get(device, []):
+            if sim.cursor >= t:
                 sim.reset()
 
     def _key(self, ckn: str, cak: bytes) -> _Key:
@@ -408,8 +415,8 @@ class Fabric:
         self, end: LinkEnd, view: InterfaceMacsec, t: float
     ) -> list[MkaSession]:
         states: list[tuple[_EndState, _Key | None, LinkEnd | None]] = []
-        for sim in self._links.values():
-            if end in (sim.a, sim.b):
+        for sim in self._by_device.get(end.device, []):
+            if sim.b is not None and end in (sim.a, sim.b):
                 self._advance(sim, t)
                 seg = sim.segment_at(t)
                 if seg is None:
@@ -417,7 +424,10 @@ class Fabric:
                 mine, peer = (seg.a, sim.b) if sim.a == end else (seg.b, sim.a)
                 states.append((mine, seg.live, peer))
         if not states:
-            solo = self._solo.setdefault(end, _LinkSim(end, None))
+            solo = self._solo.get(end)
+            if solo is None:
+                solo = self._solo[end] = _LinkSim(end, None)
+                self._by_device.setdefault(end.device, []).append(solo)
             self._advance(solo, t)
             seg = solo.segment_at(t)
             if seg is not None:

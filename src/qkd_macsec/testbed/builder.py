@@ -27,6 +27,7 @@ Wire = tuple[tuple[str, str], tuple[str, str]]
 
 @dataclass(frozen=True)
 class TestbedOptions:
+    __test__ = False  # not a pytest test class
     commit_latency_s: float = 0.0
     clock_offsets: Mapping[str, float] = field(default_factory=dict)
     preceding_hold_s: float = 30.0
@@ -37,6 +38,7 @@ class TestbedOptions:
 
 @dataclass
 class Testbed:
+    __test__ = False  # not a pytest test class
     directory: Path
     inventory_path: Path
     inventory: Inventory

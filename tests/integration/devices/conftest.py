@@ -19,7 +19,7 @@ LINK = "r1:et-0/0/9--r2:et-0/0/9"
 def lab() -> Iterator[LabThread]:
     spec = {
         "preceding_hold_s": 1.0,
-        "minute_s": 0.2,
+        "minute_s": 1.5,  # commit confirmed: 1 "minute" = 1.5 s
         "devices": [
             {"name": name, "user": "lab", "password": password}
             for name, password in PASSWORDS.items()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
+import base64
+import logging
 import ssl
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +16,6 @@ from qkd_macsec.pki import create_ca, issue_client_cert, save_issued
 
 THREE_SAES = {"sae-a": "KME_A", "sae-b": "KME_B", "sae-c": "KME_B"}
 KEYS_NOT_FOUND = {"message": "one or more keys specified are not found on KME"}
-
-
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
-    """Poll ``predicate`` until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not await predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        await asyncio.sleep(0.02)
 
 
 def client(lab: Any, sae_id: str) -> httpx.AsyncClient:
@@ -104,14 +94,14 @@ async def test_slave_not_named_gets_401(kme_lab_factory: Any) -> None:
     ],
 )
 async def test_expired_keys(
-    kme_lab_factory: Any, dialect: str, status: int, body: dict[str, str] | None
+    kme_lab_factory: Any, dialect: str, status: int, body: dict[str, str] | None, wait_until: Any
 ) -> None:
     lab = kme_lab_factory(dialect=dialect, link={"key_ttl_s": 0.3})
     async with client(lab, "mx304-11") as a, client(lab, "mx304-12") as b:
         (key,) = (await enc(a, "mx304-12")).json()["keys"]
 
         async def expired() -> bool:
-            return len(lab.network.service.store) == 0
+            return lab.network.service.held_key_count() == 0
 
         await wait_until(expired)
         answer = await dec(b, "mx304-11", key["key_ID"])
@@ -123,10 +113,10 @@ async def test_expired_keys(
 
 
 @pytest.mark.parametrize(("dialect", "status"), [("etsi", 503), ("lenient", 400)])
-async def test_pool_exhaustion_then_refill(kme_lab_factory: Any, dialect: str, status: int) -> None:
-    lab = kme_lab_factory(
-        dialect=dialect, link={"pool_capacity_bits": 512, "key_rate_bps": 1024}
-    )
+async def test_pool_exhaustion_then_refill(
+    kme_lab_factory: Any, dialect: str, status: int, wait_until: Any
+) -> None:
+    lab = kme_lab_factory(dialect=dialect, link={"pool_capacity_bits": 512, "key_rate_bps": 1024})
     async with client(lab, "mx304-11") as a:
         assert (await enc(a, "mx304-12", number=2, size=256)).status_code == 200
         empty = await enc(a, "mx304-12", number=2, size=256)
@@ -141,7 +131,7 @@ async def test_pool_exhaustion_then_refill(kme_lab_factory: Any, dialect: str, s
         assert (await enc(a, "mx304-12", number=1, size=256)).status_code == 200
 
 
-async def test_sync_delay_shows_not_found_first(kme_lab_factory: Any) -> None:
+async def test_sync_delay_shows_not_found_first(kme_lab_factory: Any, wait_until: Any) -> None:
     lab = kme_lab_factory(link={"sync_delay_ms": 300})
     async with client(lab, "mx304-11") as a, client(lab, "mx304-12") as b:
         (key,) = (await enc(a, "mx304-12")).json()["keys"]
@@ -196,3 +186,16 @@ async def test_unknown_paths_and_methods(kme_lab: Any) -> None:
         bad = await a.post("/api/v1/keys/mx304-12/enc_keys", content=b"{oops")
         assert bad.status_code == 400
         assert bad.json() == {"message": "request body is not valid JSON"}
+
+
+async def test_no_key_bytes_in_logs(kme_lab: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with client(kme_lab, "mx304-11") as a, client(kme_lab, "mx304-12") as b:
+        keys = (await enc(a, "mx304-12", number=4, size=256)).json()["keys"]
+        await dec(b, "mx304-11", *(k["key_ID"] for k in keys))
+    text = caplog.text
+    assert all(k["key_ID"] in text for k in keys)  # IDs are logged at DEBUG...
+    for key in keys:  # ...key material never, in any encoding
+        raw = base64.b64decode(key["key"])
+        assert key["key"] not in text
+        assert raw.hex() not in text.lower()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import pickle
 from pathlib import Path
 
 import pytest
 
 from qkd_macsec.devices.base import (
     DRIVERS,
+    DeviceCommitError,
+    DeviceError,
     DeviceTarget,
     Driver,
     DriverRegistry,
@@ -101,3 +104,12 @@ def test_target_repr_hides_the_password() -> None:
     assert "pw" not in repr(target(password=Secret(b"hunter2-canary")))
     assert "hunter2" not in repr(target(password=Secret(b"hunter2-canary")))
     assert target(known_hosts=None, insecure_host_keys=True).insecure_host_keys
+
+
+def test_device_errors_keep_the_device_and_survive_pickling() -> None:
+    err = DeviceCommitError("r1", "commit failed: boom")
+    assert isinstance(err, DeviceError)
+    assert str(err) == "r1: commit failed: boom"
+    copy = pickle.loads(pickle.dumps(err))  # noqa: S301  (our own bytes)
+    assert type(copy) is DeviceCommitError
+    assert (copy.device, copy.message) == ("r1", "commit failed: boom")

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from tests.unit.etsi014.conftest import (
     FakeTime,
+    LogCapture,
     ScriptedKme,
     container,
     error,
@@ -351,6 +352,21 @@ async def test_dec_keys_answer_with_other_ids_is_refused(make_client: MakeClient
             await client.get_keys_with_ids("sae-a", [ID_A])
     assert caught.value.method == "POST"
     assert caught.value.path == "/api/v1/keys/sae-a/dec_keys"
+
+
+@pytest.mark.parametrize(
+    ("first", "warned"),
+    [(httpx.ReadError("reset"), True), (httpx.ConnectError("refused"), False), (error(503), False)],
+)
+async def test_a_lost_dec_keys_answer_is_reported_when_the_key_is_then_gone(
+    make_client: MakeClient, etsi_log: LogCapture, first: httpx.Response | Exception, warned: bool
+) -> None:
+    kme = ScriptedKme([first, error(404)])
+    async with make_client(kme) as client:
+        with pytest.raises(KeyNotFoundError):
+            await client.get_keys_with_ids("sae-a", [ID_A], wait=0)
+    assert len(kme.requests) == 2
+    assert ("may have consumed the key" in etsi_log.text) is warned
 
 
 # -- limits and hooks ---------------------------------------------------------------------------

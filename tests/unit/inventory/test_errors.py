@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -384,6 +385,24 @@ def test_all_problems_are_reported_at_once(write_inventory: Any, doc: Doc) -> No
         "policy.max_workers",
     } <= fields
     assert "3 problems" in str(caught.value)
+
+
+def test_duplicate_link_names_do_not_hide_shared_names(write_inventory: Any, doc: Doc) -> None:
+    doc["links"].append(copy.deepcopy(doc["links"][0]))
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(write_inventory(doc))
+    fields = [p.split(":", 1)[0] for p in caught.value.problems]
+    assert "links[2].name" in fields
+    assert "links[2].master.interface" in fields
+    assert "links[2].connectivity_association" in fields
+    assert "links[2].key_chain" in fields
+
+
+def test_dotted_host_names_are_quoted_in_field_paths(write_inventory: Any, doc: Doc) -> None:
+    doc["hosts"]["r1.lab.example.net"] = {"port": "x"}
+    with pytest.raises(InventoryError) as caught:
+        load_inventory(write_inventory(doc))
+    assert "hosts['r1.lab.example.net'].port: Input should be a valid integer" in str(caught.value)
 
 
 def test_reference_problems_are_all_collected(write_inventory: Any, doc: Doc) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
+import yaml
+from pydantic import BaseModel
 
 from qkd_macsec.engine.inventory import (
     Inventory,
@@ -13,6 +15,7 @@ from qkd_macsec.engine.inventory import (
     RotationMode,
     load_inventory,
 )
+from qkd_macsec.engine.inventory.schema import InventorySpec
 from qkd_macsec.macsec.keys import CknMode
 from qkd_macsec.macsec.suites import CipherSuite
 
@@ -155,3 +158,35 @@ def test_bundled_seed_lab_example_loads() -> None:
     ).with_kme_urls({"KME_A": "https://127.0.0.1:1111", "KME_B": "https://127.0.0.1:2222"})
     assert sorted(h.port for h in ready.hosts.values()) == [20000, 20001, 20002, 20003]
     assert ready.kme_of("mx304-12").port == 2222
+
+
+REFERENCE = EXAMPLE.parents[1] / "reference/inventory.yaml"
+
+
+def _schema_keys(model: type[BaseModel]) -> set[str]:
+    keys: set[str] = set()
+    for name, info in model.model_fields.items():
+        keys.add(name)
+        stack = [info.annotation]
+        while stack:
+            annotation = stack.pop()
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                keys |= _schema_keys(annotation)
+            else:
+                stack.extend(get_args(annotation))
+    return keys
+
+
+def _document_keys(node: object) -> set[str]:
+    if isinstance(node, dict):
+        return {str(k) for k in node} | {k for v in node.values() for k in _document_keys(v)}
+    if isinstance(node, list):
+        return {k for v in node for k in _document_keys(v)}
+    return set()
+
+
+def test_reference_example_loads_and_shows_every_key() -> None:
+    inventory = load_inventory(REFERENCE)
+    assert inventory.link("core-11-12").slaves[0].interfaces == ("et-0/0/9", "et-0/0/10")
+    missing = _schema_keys(InventorySpec) - _document_keys(yaml.safe_load(REFERENCE.read_text()))
+    assert not missing, f"reference inventory lacks: {sorted(missing)}"

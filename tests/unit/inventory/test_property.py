@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from qkd_macsec.devices import junos_names
@@ -122,7 +122,8 @@ def _load(text: str) -> Inventory | None:
     try:
         inventory = parse_inventory(text, SOURCE)
     except InventoryError as exc:
-        assert str(exc).startswith(str(SOURCE))
+        message = str(exc)
+        assert message.startswith(str(SOURCE))
         return None
     _assert_config_safe(inventory)
     return inventory
@@ -143,7 +144,7 @@ def test_structured_mutations(make_doc: Callable[[], dict[str, Any]], data: st.D
         path = data.draw(st.sampled_from(paths))
         action = data.draw(st.sampled_from(["set", "set", "set", "delete", "extra"]))
         _mutate(doc, path, action, data.draw(values))
-    _load(yaml.safe_dump(doc, allow_unicode=True))
+    event("loaded" if _load(yaml.safe_dump(doc, allow_unicode=True)) else "refused")
 
 
 @SETTINGS
@@ -186,10 +187,10 @@ def test_text_level_damage(make_doc: Callable[[], dict[str, Any]], data: st.Data
         insert = data.draw(
             st.one_of(
                 st.sampled_from(
-                    INJECTIONS + [":", "- ", "&a ", "*a", "!!python/object:os.system "]
+                    [*INJECTIONS, ":", "- ", "&a ", "*a", "!!python/object:os.system "]
                 ),
                 plain_text,
             )
         )
         text = text[:at] + insert + text[at + cut :]
-    _load(text)
+    event("loaded" if _load(text) else "refused")

@@ -92,8 +92,11 @@ async def test_status_and_round_trip_through_the_app(make_app: Callable[..., Kme
     assert enc.status == 200
     (key,) = enc.json()["keys"]
     dec = await call(
-        app_b, "GET", "/api/v1/keys/sae-a/dec_keys", sae="sae-b",
-        query=f"key_ID={key['key_ID']}".encode()
+        app_b,
+        "GET",
+        "/api/v1/keys/sae-a/dec_keys",
+        sae="sae-b",
+        query=f"key_ID={key['key_ID']}".encode(),
     )
     assert dec.json() == enc.json()
 
@@ -158,7 +161,8 @@ async def test_fault_rates_are_seeded(make_app: Callable[..., KmeApp]) -> None:
     app2 = make_app(faults=Faults(error_503_rate=0.5, seed=7))
     runs = []
     for app in (app1, app2):
-        runs.append([(await call(app, "GET", "/api/v1/keys/sae-b/status")).status
-                     for _ in range(20)])
+        runs.append(
+            [(await call(app, "GET", "/api/v1/keys/sae-b/status")).status for _ in range(20)]
+        )
     assert runs[0] == runs[1]
     assert {200, 503} == set(runs[0])

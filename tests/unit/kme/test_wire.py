@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qkd_macsec.kme.errors import Fault, KmeServiceError
 from qkd_macsec.kme.service import KeyRequest
@@ -25,15 +28,25 @@ def test_paths() -> None:
     assert parse_path(b"/api/v1/keys/sae-b/status") == ("sae-b", "status")
     assert parse_path(b"/api/v1/keys/a%2Fb%20c/enc_keys") == ("a/b c", "enc_keys")
     assert parse_path(b"/api/v1/keys/sae-a/dec_keys") == ("sae-a", "dec_keys")
-    for bad in (b"/api/v1/keys//status", b"/api/v1/keys/x/other", b"/", b"/api/v1/keys/a/b/c",
-                b"/api/v1/keys/\xff/status"):
+    for bad in (
+        b"/api/v1/keys//status",
+        b"/api/v1/keys/x/other",
+        b"/",
+        b"/api/v1/keys/a/b/c",
+        b"/api/v1/keys/\xff/status",
+    ):
         assert parse_path(bad) is None
 
 
 def test_key_request_body() -> None:
     assert parse_key_request_body(b"") == KeyRequest()
-    body = {"number": 3, "size": 512, "additional_slave_SAE_IDs": ["c"],
-            "extension_optional": [{"x": 1}], "unknown": True}
+    body = {
+        "number": 3,
+        "size": 512,
+        "additional_slave_SAE_IDs": ["c"],
+        "extension_optional": [{"x": 1}],
+        "unknown": True,
+    }
     assert parse_key_request_body(json.dumps(body).encode()) == KeyRequest(
         number=3, size=512, additional_slave_sae_ids=("c",)
     )
@@ -83,3 +96,40 @@ def test_key_ids_body() -> None:
 def test_key_container() -> None:
     body = json.loads(key_container([IssuedKey("id-1", Secret(b"\x01" * 32))]))
     assert body == {"keys": [{"key_ID": "id-1", "key": base64.b64encode(b"\x01" * 32).decode()}]}
+
+
+def outcome(parse: Callable[[bytes], object], body: bytes) -> Fault | None:
+    """None when parsed; the fault when refused (any other exception fails the test)."""
+    try:
+        parse(body)
+    except KmeServiceError as exc:
+        return exc.fault
+    return None
+
+
+@given(st.binary(max_size=300))
+def test_any_body_is_parsed_or_refused_cleanly(body: bytes) -> None:
+    for parse in (parse_key_request_body, parse_key_ids_body):
+        assert outcome(parse, body) in (None, Fault.BAD_REQUEST)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+request_fields = st.sampled_from(
+    ["number", "size", "additional_slave_SAE_IDs", "extension_mandatory", "key_IDs", "x"]
+)
+
+
+@given(st.dictionaries(request_fields, json_values, max_size=5))
+def test_any_json_object_is_parsed_or_refused_cleanly(data: dict[str, object]) -> None:
+    body = json.dumps(data).encode()
+    for parse in (parse_key_request_body, parse_key_ids_body):
+        assert outcome(parse, body) in (None, Fault.BAD_REQUEST)
+
+
+def test_deep_nesting_is_a_bad_request() -> None:
+    with pytest.raises(KmeServiceError, match="not valid JSON"):
+        parse_key_request_body(b"[" * 100_000)

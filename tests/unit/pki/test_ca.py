@@ -37,7 +37,8 @@ def _eku(cert: x509.Certificate) -> list[x509.ObjectIdentifier]:
 def test_ca_is_a_ca_with_ec_p256_by_default() -> None:
     ca = create_ca("Lab CA", now=NOW)
     constraints = ca.cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    assert constraints.ca and constraints.path_length == 0
+    assert constraints.ca
+    assert constraints.path_length == 0
     assert isinstance(ca.key, ec.EllipticCurvePrivateKey)
     assert ca.key.curve.name == "secp256r1"
     assert ca.name == "Lab CA"
@@ -157,7 +158,11 @@ def test_load_ca_refuses_mismatched_key_and_non_ca(tmp_path: Path) -> None:
 
 
 def test_errors_name_the_file_never_the_key(tmp_path: Path) -> None:
-    canary = b"-----BEGIN PRIVATE KEY-----\nQ0FOQVJZLXNlY3JldC1rZXktbWF0ZXJpYWw=\n-----END PRIVATE KEY-----\n"
+    canary = (
+        b"-----BEGIN PRIVATE KEY-----\n"
+        b"Q0FOQVJZLXNlY3JldC1rZXktbWF0ZXJpYWw=\n"
+        b"-----END PRIVATE KEY-----\n"
+    )
     bad = tmp_path / "bad.key"
     bad.write_bytes(canary)
     with pytest.raises(PkiError) as caught:

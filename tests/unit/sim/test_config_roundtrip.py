@@ -50,7 +50,7 @@ def test_key_chain_and_unknown_hierarchies_round_trip() -> None:
         "set security authentication-key-chains key-chain KC tolerance 30\n"
         "set security authentication-key-chains key-chain KC key 0 key-name 0a0b\n"
         "set security authentication-key-chains key-chain KC key 0 secret 00112233\n"
-        'set security authentication-key-chains key-chain KC key 0 start-time "2026-11-26.10:15:00"\n'
+        'set security authentication-key-chains key-chain KC key 0 start-time "2026-11-26.10:15"\n'
         "set security macsec connectivity-association CA pre-shared-key-chain KC\n"
         "set security macsec connectivity-association CA replay-protect replay-window-size 64\n"
         "set security macsec connectivity-association CA mka transmit-interval 2000\n"
@@ -131,7 +131,9 @@ _LINES = st.one_of(
     st.tuples(_IFACE, _NUM, _FREE).map(
         lambda t: f"set interfaces {t[0]} unit {t[1]} description {_q(t[2])}"
     ),
-    st.tuples(_WORD, _WORD, _FREE).map(lambda t: f"set protocols {t[0]} {t[1]} {_q(t[2])}"),
+    st.tuples(_WORD, _WORD, _FREE.filter(str.strip)).map(
+        lambda t: f"set protocols {t[0]} {t[1]} {_q(t[2])}"
+    ),
     st.tuples(_WORD, _WORD).map(lambda t: f"set protocols {t[0]} {t[1]}"),
     st.tuples(_WORD, _IFACE, _WORD).map(lambda t: f"set protocols {t[0]} interface {t[1]} {t[2]}"),
 )
@@ -141,4 +143,18 @@ _LINES = st.one_of(
 @given(st.lists(_LINES, min_size=1, max_size=25))
 def test_random_configs_round_trip(lines: list[str]) -> None:
     cfg = Configuration.from_set("\n".join(lines))
+    _assert_round_trips(cfg)
+
+
+def test_odd_names_from_xml_survive_text_and_set() -> None:
+    cfg = Configuration.empty()
+    cfg.load_xml(
+        etree.fromstring(
+            "<configuration><security><macsec><interfaces><name>et-0/0/9</name>"
+            "<apply-macro><name>my macro</name><data><name>odd key;</name>"
+            "<value> spaced value </value></data><data><name>flag</name></data>"
+            "</apply-macro></interfaces></macsec></security></configuration>"
+        )
+    )
+    assert '"odd key;" " spaced value ";' in cfg.to_text()
     _assert_round_trips(cfg)

@@ -172,6 +172,8 @@ def test_unknown_statements_are_kept() -> None:
         ("show configuration", "unknown command 'show'"),
         ("set", "needs a statement"),
         ("set 10.0.0.1 foo", "not a statement"),
+        ("set system host-name r1 extra", "unexpected 'extra'"),
+        ("set security macsec connectivity-association CA mka should-secure x", "unexpected"),
     ],
 )
 def test_bad_set_lines_raise_and_leave_config_unchanged(text: str, needle: str) -> None:

@@ -54,8 +54,8 @@ class Wire:
         self.session.data_received(frame(raw, chunked=chunked))
         return mid
 
-    async def reply_to(self, mid: str, timeout: float = 5.0) -> etree._Element:
-        deadline = time.monotonic() + timeout
+    async def reply_to(self, mid: str, within: float = 5.0) -> etree._Element:
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             for reply in self.replies:
                 if reply.get("message-id") == mid:
@@ -92,7 +92,9 @@ def make_device() -> Callable[..., SimDevice]:
 def connect() -> Connect:
     """Open a session on a device and do the hello exchange (base:1.0 unless asked)."""
 
-    def _connect(device: SimDevice, *, caps: tuple[str, ...] = (BASE_10,), user: str = "lab") -> Wire:
+    def _connect(
+        device: SimDevice, *, caps: tuple[str, ...] = (BASE_10,), user: str = "lab"
+    ) -> Wire:
         wire = Wire()
 
         def close() -> None:
@@ -102,7 +104,13 @@ def connect() -> Connect:
             wire.aborted = True
 
         session = NetconfSession(
-            device, None, user=user, peer="127.0.0.1:1", send=wire.received, close=close, abort=abort
+            device,
+            None,
+            user=user,
+            peer="127.0.0.1:1",
+            send=wire.received,
+            close=close,
+            abort=abort,
         )
         wire.session = session
         session.start()

@@ -68,7 +68,7 @@ def test_chunked_round_trip_any_split(messages: list[bytes], cuts: list[int]) ->
     decoder.use_chunked()
     out: list[bytes] = []
     start = 0
-    for cut in sorted({c % (len(wire) + 1) for c in cuts}) + [len(wire)]:
+    for cut in [*sorted({c % (len(wire) + 1) for c in cuts}), len(wire)]:
         decoder.feed(wire[start:cut])
         out.extend(drain(decoder))
         start = cut

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ def nc(path: str) -> str:
     """An XPath in the NETCONF namespace: 'a/b' -> '{ns}a/{ns}b'."""
     return "/".join(f"{{{NC_NS}}}{part}" for part in path.split("/"))
 
+
 LOCK = "<lock-configuration/>"
 LOAD_SET = (
     '<load-configuration action="set" format="text"><configuration-set>{}'
@@ -27,19 +27,21 @@ LOAD_SET = (
 )
 
 
-async def wait_until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
+async def wait_until(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.01)
 
 
-def errors(reply) -> list[str]:  # type: ignore[no-untyped-def]
+def errors(reply: Any) -> list[str]:
     return [e.findtext(nc("error-message")) or "" for e in reply.iter(nc("rpc-error"))]
 
 
-async def test_hello_names_session_and_base_capabilities(connect: Connect, make_device: MakeDevice) -> None:
+async def test_hello_names_session_and_base_capabilities(
+    connect: Connect, make_device: MakeDevice
+) -> None:
     wire = connect(make_device())
     hello = wire.replies[0]
     assert hello.tag == nc("hello")
@@ -49,7 +51,9 @@ async def test_hello_names_session_and_base_capabilities(connect: Connect, make_
     assert int(hello.findtext(nc("session-id"))) == wire.session.info.session_id
 
 
-async def test_base11_device_switches_to_chunked_when_client_agrees(connect: Connect, make_device: MakeDevice) -> None:
+async def test_base11_device_switches_to_chunked_when_client_agrees(
+    connect: Connect, make_device: MakeDevice
+) -> None:
     wire = connect(make_device(base11=True), caps=(BASE_10, BASE_11))
     assert BASE_11 in [c.text for c in wire.replies[0].iter(nc("capability"))]
     assert wire.session.chunked
@@ -57,20 +61,26 @@ async def test_base11_device_switches_to_chunked_when_client_agrees(connect: Con
     assert reply.findtext(nc("software-information/host-name")) == "r1"
 
 
-async def test_base11_device_keeps_eom_for_base10_client(connect: Connect, make_device: MakeDevice) -> None:
+async def test_base11_device_keeps_eom_for_base10_client(
+    connect: Connect, make_device: MakeDevice
+) -> None:
     wire = connect(make_device(base11=True))
     assert not wire.session.chunked
     reply = await wire.call("<get-software-information/>")
     assert reply.find(nc("software-information")) is not None
 
 
-async def test_unknown_rpc_is_an_rpc_error_naming_it(connect: Connect, make_device: MakeDevice) -> None:
+async def test_unknown_rpc_is_an_rpc_error_naming_it(
+    connect: Connect, make_device: MakeDevice
+) -> None:
     wire = connect(make_device())
     reply = await wire.call("<get-frobnicator-information/>")
     assert reply.findtext(nc("rpc-error/error-info/bad-element")) == "get-frobnicator-information"
 
 
-async def test_malformed_request_gets_an_error_not_a_crash(connect: Connect, make_device: MakeDevice) -> None:
+async def test_malformed_request_gets_an_error_not_a_crash(
+    connect: Connect, make_device: MakeDevice
+) -> None:
     wire = connect(make_device())
     wire.session.data_received(b"<rpc message-id='9'><oops></rpc>]]>]]>")
     await wait_until(lambda: len(wire.replies) == 2)
@@ -96,7 +106,9 @@ async def test_lock_denied_names_holder_and_is_released_when_holder_drops(
     assert (await b.call(LOCK)).find(nc("ok")) is not None
 
 
-async def test_dropped_lock_holder_loses_uncommitted_changes(connect: Connect, make_device: MakeDevice) -> None:
+async def test_dropped_lock_holder_loses_uncommitted_changes(
+    connect: Connect, make_device: MakeDevice
+) -> None:
     device = make_device()
     a = connect(device)
     await a.call(LOCK)
@@ -116,7 +128,9 @@ async def test_drop_fault_aborts_without_reply(connect: Connect, make_device: Ma
     assert device.faults.drop_session_on is None  # one-shot
 
 
-async def test_hang_fault_never_answers_that_rpc_only(connect: Connect, make_device: MakeDevice) -> None:
+async def test_hang_fault_never_answers_that_rpc_only(
+    connect: Connect, make_device: MakeDevice
+) -> None:
     device = make_device()
     wire = connect(device)
     device.set_faults(hang_rpcs={"get-system-uptime-information"})
@@ -126,7 +140,9 @@ async def test_hang_fault_never_answers_that_rpc_only(connect: Connect, make_dev
     assert all(r.get("message-id") != silent for r in wire.replies)
 
 
-async def test_commit_errors_from_checks_and_from_injection(connect: Connect, make_device: MakeDevice) -> None:
+async def test_commit_errors_from_checks_and_from_injection(
+    connect: Connect, make_device: MakeDevice
+) -> None:
     device = make_device()
     wire = connect(device)
     bad = "set security macsec connectivity-association CA pre-shared-key ckn abc"
@@ -144,19 +160,25 @@ async def test_commit_errors_from_checks_and_from_injection(connect: Connect, ma
     assert ok.find(nc("commit-results/routing-engine/commit-success")) is not None
 
 
-async def test_commit_confirmed_rolls_back_unless_confirmed(connect: Connect, make_device: MakeDevice) -> None:
+async def test_commit_confirmed_rolls_back_unless_confirmed(
+    connect: Connect, make_device: MakeDevice
+) -> None:
     device = make_device(minute_s=0.05)
     wire = connect(device)
     await wire.call(LOAD_SET.format("set system location building x"))
-    await wire.call("<commit-configuration><confirmed/><confirm-timeout>1</confirm-timeout>"
-                    "</commit-configuration>")
+    await wire.call(
+        "<commit-configuration><confirmed/><confirm-timeout>1</confirm-timeout>"
+        "</commit-configuration>"
+    )
     assert "building" in device.committed.to_set()
     await wait_until(lambda: "building" not in device.committed.to_set())
     assert device.history[0].comment == "commit confirmed rollback complete"
     # confirmed in time: a plain commit keeps it
     await wire.call(LOAD_SET.format("set system location building y"))
-    await wire.call("<commit-configuration><confirmed/><confirm-timeout>1000"
-                    "</confirm-timeout></commit-configuration>")
+    await wire.call(
+        "<commit-configuration><confirmed/><confirm-timeout>1000"
+        "</confirm-timeout></commit-configuration>"
+    )
     assert device.confirm_pending
     await wire.call("<commit-configuration/>")
     assert not device.confirm_pending
@@ -173,7 +195,8 @@ async def test_rollback_and_compare(connect: Connect, make_device: MakeDevice) -
     await wire.call("<load-configuration compare='rollback' rollback='1'/>")
     diff = await wire.call("<get-configuration compare='rollback' rollback='0' format='text'/>")
     text = diff.findtext(nc("configuration-information/configuration-output"))
-    assert "building a" in text and "building b" in text
+    assert "building a" in text
+    assert "building b" in text
     missing = await wire.call("<load-configuration compare='rollback' rollback='49'/>")
     assert "does not exist" in errors(missing)[0]
 

@@ -105,6 +105,8 @@ def _read_yaml(text: str, display: str) -> object:
 
 
 def _kind(value: object) -> str:
+    if value is None:
+        return "empty"
     if isinstance(value, list):
         return "a list"
     return "a string" if isinstance(value, str) else type(value).__name__
@@ -119,6 +121,8 @@ def _describe(error: ErrorDetails) -> str:
         return f"{field}: {_unknown_key(loc)}"
     if kind == "missing":
         return f"{field}: required"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{field}: must be a mapping (key: value, ...), not {_kind(error.get('input'))}"
     if kind in ("value_error", "assertion_error"):
         return f"{field}: {message.split(', ', 1)[1] if ', ' in message else message}"
     if not _SECRET_FIELDS & {str(part) for part in loc}:

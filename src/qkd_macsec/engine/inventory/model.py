@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from qkd_macsec.devices import junos_names
 from qkd_macsec.engine.inventory.credentials import SecretRef
-from qkd_macsec.engine.inventory.errors import InventoryError
+from qkd_macsec.engine.inventory.errors import InventoryError, field_path
 from qkd_macsec.engine.inventory.schema import RotationMode, validate_kme_url
 from qkd_macsec.macsec.keys import CknMode
 from qkd_macsec.macsec.suites import CipherSuite
@@ -192,7 +192,7 @@ class Inventory:
         """The KME the host's SAE is attached to."""
         host = self.host(host_name)
         if host.kme is None:
-            raise self._error(f"hosts.{host_name}.kme: not set")
+            raise self._error(f"{field_path(('hosts', host_name, 'kme'))}: not set")
         return self.kmes[host.kme]
 
     def link_ends(self, link: Link) -> tuple[tuple[Host, LinkEnd], ...]:
@@ -235,9 +235,11 @@ class Inventory:
             try:
                 address = junos_names.validate_host(address)
             except ValueError as exc:
-                raise self._error(f"hosts.{name}.host: {exc}") from None
+                raise self._error(f"{field_path(('hosts', name, 'host'))}: {exc}") from None
             if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-                raise self._error(f"hosts.{name}.port: {port!r} is not a TCP port")
+                raise self._error(
+                    f"{field_path(('hosts', name, 'port'))}: {port!r} is not a TCP port"
+                )
             hosts[name] = dataclasses.replace(host, host=address, port=port)
         return dataclasses.replace(self, hosts=_frozen_map(hosts))
 
@@ -250,7 +252,7 @@ class Inventory:
             try:
                 kmes[name] = dataclasses.replace(kmes[name], url=validate_kme_url(url))
             except ValueError as exc:
-                raise self._error(f"kmes.{name}.url: {exc}") from None
+                raise self._error(f"{field_path(('kmes', name, 'url'))}: {exc}") from None
         return dataclasses.replace(self, kmes=_frozen_map(kmes))
 
     def apply_macros(self, link: Link, host_name: str) -> tuple[tuple[str, str], ...]:

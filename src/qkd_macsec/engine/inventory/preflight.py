@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from qkd_macsec.engine.inventory.credentials import private_file_problem
-from qkd_macsec.engine.inventory.errors import CredentialError
+from qkd_macsec.engine.inventory.errors import CredentialError, field_path
 from qkd_macsec.engine.inventory.model import Inventory
 
 
@@ -38,7 +38,7 @@ def check_local_files(
                 problems[f"{field}: {found}"] = None
 
     for name, host in inventory.hosts.items():
-        where = f"hosts.{name}"
+        where = field_path(("hosts", name))
         private(f"{where}.ssh_key", host.ssh_key, "SSH private key")
         need(f"{where}.known_hosts", host.known_hosts, "known_hosts file")
         if host.tls is not None:
@@ -51,5 +51,5 @@ def check_local_files(
             except CredentialError as exc:
                 problems.update(dict.fromkeys(exc.problems))
     for name, kme in inventory.kmes.items():
-        need(f"kmes.{name}.ca", kme.ca, "CA bundle")
+        need(field_path(("kmes", name, "ca")), kme.ca, "CA bundle")
     return list(problems)

@@ -10,7 +10,7 @@ import dataclasses
 from pathlib import Path
 
 from qkd_macsec.engine.inventory.credentials import SecretRef
-from qkd_macsec.engine.inventory.errors import InventoryError
+from qkd_macsec.engine.inventory.errors import InventoryError, field_path
 from qkd_macsec.engine.inventory.model import (
     DEFAULT_PLATFORM,
     DEFAULT_PORT,
@@ -92,23 +92,11 @@ def _resolve_hosts(
     sae_owner: dict[str, str] = {}
     lower_owner: dict[str, str] = {}
     for name, h in spec.hosts.items():
-        where = f"hosts.{name}"
+        where = field_path(("hosts", name))
         if name.lower() in lower_owner:
             problems.add(where, f"differs only in case from host {lower_owner[name.lower()]!r}")
         lower_owner.setdefault(name.lower(), name)
-        layers: list[tuple[str, ConnectionSpec]] = [(where, h)]
-        for index, group in enumerate(h.groups):
-            if group not in spec.groups:
-                known = ", ".join(spec.groups) or "none defined"
-                problems.add(
-                    f"{where}.groups[{index}]", f"unknown group {group!r} (known: {known})"
-                )
-            elif h.groups.index(group) != index:
-                problems.add(f"{where}.groups[{index}]", f"group {group!r} is listed twice")
-            else:
-                layers.append((f"groups.{group}", spec.groups[group]))
-        layers.append(("defaults", spec.defaults))
-
+        layers = _layers(where, h, spec, problems)
         user, _ = _pick(layers, "user")
         if user is None:
             problems.add(f"{where}.user", "not set on the host, its groups or defaults")
@@ -150,6 +138,23 @@ def _resolve_hosts(
             clock_offset_s=h.clock_offset_s,
         )
     return hosts
+
+
+def _layers(
+    where: str, h: HostSpec, spec: InventorySpec, problems: _Problems
+) -> list[tuple[str, ConnectionSpec]]:
+    """Where a host's settings come from, first match wins: host, its groups, defaults."""
+    layers: list[tuple[str, ConnectionSpec]] = [(where, h)]
+    for index, group in enumerate(h.groups):
+        if group not in spec.groups:
+            known = ", ".join(spec.groups) or "none defined"
+            problems.add(f"{where}.groups[{index}]", f"unknown group {group!r} (known: {known})")
+        elif h.groups.index(group) != index:
+            problems.add(f"{where}.groups[{index}]", f"group {group!r} is listed twice")
+        else:
+            layers.append((field_path(("groups", group)), spec.groups[group]))
+    layers.append(("defaults", spec.defaults))
+    return layers
 
 
 def _pick(layers: list[tuple[str, ConnectionSpec]], attr: str) -> tuple[object, str]:
@@ -278,11 +283,12 @@ def _resolve_links(
                 claims.claim("key chain", end.host, link.key_chain, owner, f"{where}.key_chain")
             if host.kme is None:
                 problems.add(
-                    f"hosts.{end.host}.kme", f"required: the host is an end of link {link.name!r}"
+                    field_path(("hosts", end.host, "kme")),
+                    f"required: the host is an end of link {link.name!r}",
                 )
             if host.tls is None:
                 problems.add(
-                    f"hosts.{end.host}.tls",
+                    field_path(("hosts", end.host, "tls")),
                     "required (the SAE's client certificate): "
                     f"the host is an end of link {link.name!r}",
                 )

@@ -141,6 +141,11 @@ def _activation_delay(value: object) -> float | None:
     return parse_duration(value)
 
 
+def _empty(value: object) -> object:
+    """``r1:`` with nothing under it is a host (or group) with no settings of its own."""
+    return {} if value is None else value
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -248,8 +253,10 @@ class InventorySpec(_Spec):
     version: Literal[1] = 1
     allow_inline_secrets: StrictBool = False
     defaults: ConnectionSpec = ConnectionSpec()
-    groups: dict[GroupName, ConnectionSpec] = {}
-    hosts: Annotated[dict[HostName, HostSpec], Field(min_length=1)]
+    groups: dict[GroupName, Annotated[ConnectionSpec, BeforeValidator(_empty)]] = {}
+    hosts: Annotated[
+        dict[HostName, Annotated[HostSpec, BeforeValidator(_empty)]], Field(min_length=1)
+    ]
     kmes: dict[KmeName, KmeSpec] = {}
     links: list[LinkSpec] = []
     policy: PolicySpec = PolicySpec()

@@ -172,6 +172,10 @@ def _walk(cursor: Cursor, words: list[Token], *, enter: bool, line: int | None) 
             values, i = _read_values(words, i + 1, w, line)
             for value in values:
                 add_value(node, w, value)
+        if i < len(words) and cs.kind in (Kind.LEAF, Kind.FLAG, Kind.LEAF_LIST):
+            # Only one-line entries (`host inet 1.2.3.4 alias x;`) chain statements.
+            if schema is None or not schema.oneliner:
+                raise ConfigSyntaxError(f"syntax error: unexpected '{words[i]}'", line=line)
     return Cursor(node, schema)
 
 

@@ -91,7 +91,7 @@ def _set_node(
     elif cs is not None and cs.kind is Kind.MACRO:
         for data in child.children:
             tail = [] if data.value is None else [quote(data.value)]
-            out.append(" ".join(["set", *words, data.name, *tail]))
+            out.append(" ".join(["set", *words, quote(data.name), *tail]))
     else:
         _set_children(child, cs, words, out, mask)
 
@@ -145,7 +145,7 @@ def _node_text(
         lines = [f"{pad}{head} {{"]
         for data in node.children:
             tail = "" if data.value is None else f" {quote(data.value)}"
-            lines.append(f"{pad}{INDENT}{data.name}{tail};")
+            lines.append(f"{pad}{INDENT}{quote(data.name)}{tail};")
         return [*lines, f"{pad}}}"]
     return _entry_text(node, head, cs, depth, mask)
 

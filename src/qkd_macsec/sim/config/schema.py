@@ -46,12 +46,26 @@ class Schema:
         return self.children.get(word) or GLOBAL_CHILDREN.get(word)
 
 
-def container(children: dict[str, Schema] | None = None, **opts: object) -> Schema:
-    return Schema(Kind.CONTAINER, children or {}, **opts)  # type: ignore[arg-type]
+def container(
+    children: dict[str, Schema] | None = None,
+    *,
+    hidden_list: str | None = None,
+    positional: str | None = None,
+    oneliner: bool = False,
+) -> Schema:
+    return Schema(
+        Kind.CONTAINER,
+        children or {},
+        hidden_list=hidden_list,
+        positional=positional,
+        oneliner=oneliner,
+    )
 
 
-def keyed(children: dict[str, Schema] | None = None, **opts: object) -> Schema:
-    return Schema(Kind.LIST, children or {}, **opts)  # type: ignore[arg-type]
+def keyed(
+    children: dict[str, Schema] | None = None, *, grouped: bool = False, oneliner: bool = False
+) -> Schema:
+    return Schema(Kind.LIST, children or {}, grouped=grouped, oneliner=oneliner)
 
 
 LEAF = Schema(Kind.LEAF)
@@ -174,7 +188,7 @@ SYSTEM = container(
                 "ssh": container({"root-login": LEAF, "port": LEAF}),
             }
         ),
-        "ntp": container({"server": keyed(grouped=False)}),
+        "ntp": container({"server": keyed()}),
     }
 )
 

@@ -12,8 +12,8 @@ from qkd_macsec.sim.config.tree import Node
 def load_set_into(root: Node, schema: Schema, text: str) -> list[str]:
     """Apply each line; returns warnings (``delete`` of a statement that is not there)."""
     warnings: list[str] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.strip()
+    for number, raw in enumerate(text.split("\n"), start=1):
+        stripped = raw.strip(" \t\r")
         if not stripped or stripped.startswith("#"):
             continue
         words = [token for token, _ in tokenize(stripped, line_offset=number - 1)]

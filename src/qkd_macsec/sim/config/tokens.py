@@ -70,7 +70,8 @@ def tokenize(text: str, *, line_offset: int = 0) -> list[tuple[Token, int]]:
 
 def quote(value: str, *, force: bool = False) -> str:
     """A value as Junos prints it: bare when safe, else double-quoted with escapes."""
-    if not force and value and not any(c in _NEEDS_QUOTES for c in value):
+    safe = "/*" not in value and not any(c in _NEEDS_QUOTES or c.isspace() for c in value)
+    if not force and value and safe:
         return value
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from qkd_macsec.sim.config.schema import Kind, Schema
+from qkd_macsec.sim.config.schema import MACRO, Kind, Schema
 
 Identity = tuple[str, str | None, str | None]
 
@@ -96,7 +96,7 @@ def new_root() -> Node:
 def child_schema(schema: Schema | None, name: str) -> Schema | None:
     """Schema of child statement ``name`` (hidden-list entries included), None when unknown."""
     if schema is None:
-        return Schema(Kind.MACRO) if name == "apply-macro" else None
+        return MACRO if name == "apply-macro" else None
     return schema.child(name)
 
 

@@ -94,7 +94,13 @@ def _operation(el: Element) -> str | None:
 
 
 def _text(el: Element) -> str:
+    """Stripped text: for keys, selectors and deciding an element's shape."""
     return (el.text or "").strip()
+
+
+def _raw(el: Element) -> str:
+    """A leaf's value exactly as sent (leading/trailing blanks are part of it)."""
+    return el.text or ""
 
 
 def _elements(el: Element) -> list[Element]:
@@ -142,7 +148,7 @@ def _load_children(node: Node, schema: Schema | None, parent_el: Element, warns:
             else:
                 _load_children(entry, cs, _without_key(el, cs), warns)
         elif kind is Kind.LEAF_LIST:
-            value = _text(el)
+            value = _raw(el)
             doomed = [c for c in node.children if c.name == name and c.multi]
             if op == _DELETE:
                 for c in doomed:
@@ -157,9 +163,7 @@ def _load_children(node: Node, schema: Schema | None, parent_el: Element, warns:
                 if not node.remove_name(name):
                     warns.append(f"statement not found: {name}")
                 continue
-            leaf_value = _text(el) or None
-            if kind is Kind.LEAF and leaf_value is None:
-                raise ConfigSyntaxError(f"<{name}> needs a value")
+            leaf_value: str | None = _raw(el) if kind is Kind.LEAF else None
             if cs is not None and cs.choices is not None and leaf_value not in cs.choices:
                 raise ConfigSyntaxError(
                     f"syntax error: invalid {name} '{leaf_value}' "
@@ -207,13 +211,14 @@ def _load_macro(entry: Node, el: Element) -> None:
     for data in _elements(el):
         if local(data.tag) != "data":
             continue
-        fields = {local(c.tag): _text(c) for c in _elements(data)}
+        fields = {local(c.tag): _raw(c) for c in _elements(data)}
+        fields["name"] = fields.get("name", "").strip()
         if not fields.get("name"):
             raise ConfigSyntaxError(f"apply-macro {entry.key}: <data> needs a <name>")
         if _operation(data) == _DELETE:
             entry.remove_name(fields["name"])
             continue
-        set_leaf(entry, fields["name"], fields.get("value") or None)
+        set_leaf(entry, fields["name"], fields.get("value"))
 
 
 # ---------------------------------------------------------------- subtree filters

@@ -108,12 +108,16 @@ async def load_configuration(ctx: RpcContext, op: Element) -> Reply:
     set_node = op.find("configuration-set")
     text_node = op.find("configuration-text")
     xml_node = op.find("configuration")
+    json_node = op.find("configuration-json")
     if action == "set" or set_node is not None:
         body = _text_of(set_node if set_node is not None else text_node)
         _edit(ctx, lambda work: work.load_set(body))
     elif fmt == "text" or text_node is not None:
         body = _text_of(text_node)
         _edit(ctx, lambda work: work.load_text(body, action or "merge"))
+    elif fmt == "json" or json_node is not None:
+        body = _text_of(json_node)
+        _edit(ctx, lambda work: work.load_json(body, action))
     elif fmt == "xml" and xml_node is not None:
         _edit(ctx, lambda work: work.load_xml(xml_node, action))
     else:

@@ -1,0 +1,62 @@
+"""kill -9 equivalents at every phase of a wave, then a fresh process recovers with outage 0.
+
+The controller runs as the real CLI in a subprocess; ``QKD_MACSEC_CRASH_AT`` makes it exit
+abruptly (``os._exit``: no cleanup, no finally blocks) at the named point of the wave.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from qkd_macsec.engine.journal import Journal
+from qkd_macsec.testbed.builder import Testbed
+from support.testbed import StartTestbed
+
+
+def cli(
+    testbed: Testbed, *args: str, crash_at: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.pop("QKD_MACSEC_CRASH_AT", None)
+    if crash_at:
+        env["QKD_MACSEC_CRASH_AT"] = crash_at
+    return subprocess.run(
+        [sys.executable, "-m", "qkd_macsec", *args, "-i", str(testbed.inventory_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "point", ["planned", "keys", "staging", "stage:mx304-11", "stage:mx10008-24", "staged"]
+)
+def test_crash_at_each_phase_is_recovered_without_outage(
+    testbed_factory: StartTestbed, seed_doc: dict[str, Any], point: str
+) -> None:
+    testbed = testbed_factory(seed_doc)
+    boot = cli(testbed, "rotate")
+    assert boot.returncode == 0, boot.stderr
+
+    crashed = cli(testbed, "rotate", "--force", crash_at=point)
+    assert crashed.returncode == 99, crashed.stderr
+
+    recovered = cli(testbed, "rotate")
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    journal = Journal(testbed.inventory.policy.journal)
+    try:
+        assert journal.open_rotations() == []
+        for link in testbed.inventory.links:
+            (newest,) = journal.active_keys(link.name, 1)
+            live = testbed.live_ckns(link.name)
+            assert live == [newest.ckn] * len(live), (point, link.name, live)
+            assert testbed.outage_seconds(link.name) == 0.0, (point, link.name)
+    finally:
+        journal.close()
