@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--client-procs",
         type=int,
-        default=2,
+        default=1,
         help="client processes sharing the sessions (PyEZ/paramiko CPU is GIL-bound)",
     )
     args = parser.parse_args(argv)

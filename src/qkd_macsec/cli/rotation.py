@@ -11,13 +11,49 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from qkd_macsec.cli.common import crash_hook_from_env, open_inventory, operator_options
-from qkd_macsec.cli.errors import EXIT_FAILED, CliError
+from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, CliError
 from qkd_macsec.cli.render import print_wave
-from qkd_macsec.engine.controller import Controller, ControllerOptions, bindings_for, link_specs
-from qkd_macsec.engine.journal import Journal, Phase
+from qkd_macsec.devices.base import DRIVERS
+from qkd_macsec.engine.controller import (
+    Controller,
+    ControllerOptions,
+    bindings_for,
+    device_target,
+    link_specs,
+)
+from qkd_macsec.engine.inventory import Inventory
+from qkd_macsec.engine.journal import Journal
+from qkd_macsec.obs.logging import get_logger, notice, redact
+from qkd_macsec.obs.metrics import Metrics, MetricsServer, inventory_certificates
+from qkd_macsec.report.status import (
+    link_ends,
+    link_status,
+    read_mka_live,
+    status_json,
+    status_table,
+)
+
+log = get_logger("cli")
+
+
+def start_metrics(
+    metrics: Metrics, inventory: Inventory, controller: Controller, addr: str, port: int
+) -> MetricsServer:
+    """Wire the metrics to the controller's journal and certificates, and serve them."""
+    journal = controller.journal
+    metrics.watch_key_ages(
+        [link.name for link in inventory.links], lambda link: journal.active_keys(link, 1)
+    )
+    for path, problem in metrics.record_certificates(inventory_certificates(inventory)).items():
+        log.warning("certificate %s: %s (no days-left metric for it)", path, problem)
+    try:
+        server = metrics.serve(port, addr)
+    except OSError as exc:
+        raise CliError(f"--metrics-port {port}: {exc.strerror or exc}", EXIT_BAD_INPUT) from None
+    notice(log, "metrics on %s", server.url)
+    return server
 
 
 @click.command()
@@ -55,15 +91,25 @@ def rotate(
 @click.command()
 @operator_options
 @click.option("--check-interval", type=float, default=30.0, show_default=True)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics (0: any free port, logged).",
+)
+@click.option("--metrics-addr", default="127.0.0.1", show_default=True, help="Metrics address.")
 def run(
     inventory_path: Path,
     targets: tuple[str, ...],
     threads: int | None,
     check_interval: float,
+    metrics_port: int | None,
+    metrics_addr: str,
     **_: Any,
 ) -> None:
     """Keep every link on fresh keys until SIGTERM/SIGINT (a wave in progress completes)."""
     inventory = open_inventory(inventory_path, targets)
+    metrics = Metrics() if metrics_port is not None else None
 
     async def go() -> None:
         stop = asyncio.Event()
@@ -71,9 +117,20 @@ def run(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         async with Controller(
-            inventory, ControllerOptions(max_workers=threads), crash_hook=crash_hook_from_env()
+            inventory,
+            ControllerOptions(max_workers=threads),
+            crash_hook=crash_hook_from_env(),
+            on_kme_request=metrics.observe_kme_request if metrics else None,
+            on_wave=metrics.observe_wave if metrics else None,
         ) as controller:
-            await controller.run(stop, check_interval=check_interval)
+            if metrics is None:
+                await controller.run(stop, check_interval=check_interval)
+                return
+            server = start_metrics(metrics, inventory, controller, metrics_addr, metrics_port or 0)
+            try:
+                await controller.run(stop, check_interval=check_interval)
+            finally:
+                server.close()
 
     asyncio.run(go())
 
@@ -81,49 +138,36 @@ def run(
 @click.command()
 @operator_options
 @click.option("--json", "as_json", is_flag=True)
-def status(inventory_path: Path, targets: tuple[str, ...], as_json: bool, **_: Any) -> None:
-    """Per link: current key ID and its age, last rotation, open or failed rotations."""
+@click.option("--live", is_flag=True, help="Also read MKA state from the devices (read-only).")
+def status(
+    inventory_path: Path, targets: tuple[str, ...], as_json: bool, live: bool, **_: Any
+) -> None:
+    """Per link: key ID and age, last rotation, MKA state (--live), outage, failures.
+
+    Exit 1 if a rotation is open or failed.
+    """
     inventory = open_inventory(inventory_path, targets)
+    ends = link_ends(inventory)
+    readings = None
+    if live:
+        readings = read_mka_live(
+            ends,
+            lambda device: DRIVERS.get(inventory.host(device).platform)(
+                device_target(inventory, device)
+            ),
+            redact=redact,
+        )
     journal = Journal(inventory.policy.journal)
     now = datetime.now(UTC)
-    rows = []
     try:
-        for link in inventory.links:
-            active = journal.active_keys(link.name, 1)
-            last = journal.last_attempt(link.name)
-            rows.append(
-                {
-                    "link": link.name,
-                    "key_id": active[0].key_id if active else None,
-                    "key_age_s": round((now - active[0].activated).total_seconds(), 1)
-                    if active
-                    else None,
-                    "last_phase": last.phase.value if last else None,
-                    "last_error": last.error if last else None,
-                    "open": bool(last and last.phase.is_open),
-                    "failures": journal.consecutive_failures(link.name),
-                }
-            )
+        rows = link_status(ends, journal, now, readings)
     finally:
         journal.close()
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    table = Table(title="links")
-    for column in ("link", "key ID", "key age", "last", "failures", "note"):
-        table.add_column(column)
-    for row in rows:
-        age = row["key_age_s"]
-        table.add_row(
-            str(row["link"]),
-            str(row["key_id"] or "-"),
-            f"{age:.0f}s" if isinstance(age, float) else "-",
-            str(row["last_phase"] or "-"),
-            str(row["failures"]),
-            str(row["last_error"] or ""),
-        )
-    Console().print(table)
-    if any(r["open"] or r["last_phase"] == Phase.FAILED.value for r in rows):
+        click.echo(json.dumps(status_json(rows), indent=2))
+    else:
+        Console().print(status_table(rows, now))
+    if any(row.needs_attention for row in rows):
         raise SystemExit(EXIT_FAILED)
 
 

@@ -119,8 +119,10 @@ class Controller:
         *,
         crash_hook: CrashHook | None = None,
         on_kme_request: Callable[[RequestRecord], None] | None = None,
+        on_wave: Callable[[WaveResult], None] | None = None,
     ) -> None:
         self.inventory = inventory
+        self._on_wave = on_wave  # observability hook (metrics): called after every wave
         options = options or ControllerOptions()
         policy = inventory.policy
         self.journal = Journal(policy.journal)
@@ -184,7 +186,13 @@ class Controller:
         if all_links:
             forced |= {link.name for link in self.links}
         plan = self.executor.plan(force=forced)
-        return await self.executor.run_wave(plan)
+        result = await self.executor.run_wave(plan)
+        if self._on_wave is not None:
+            try:
+                self._on_wave(result)
+            except Exception:
+                log.warning("on_wave hook failed; ignoring", exc_info=True)
+        return result
 
     async def run(self, stop: asyncio.Event, *, check_interval: float = 30.0) -> None:
         """Rotate links as they fall due until ``stop`` is set; a wave in progress completes."""

@@ -176,10 +176,12 @@ class RotationExecutor:
             rr.phase, rr.slot, rr.activation = Phase.STAGING, rotation.slot, start
         self._crash_point("staging")
 
-        staged = await self._stage_all(planned, fetched, activation, result, wave)
+        committed_at: dict[str, float] = {}  # device -> monotonic instant its commit returned
+        staged = await self._stage_all(planned, fetched, activation, result, wave, committed_at)
         result.staged_seconds = time.monotonic() - wave_t0
         for name in staged:
-            result.rotations[name].stage_seconds = result.staged_seconds
+            ends = planned[name][1].devices
+            result.rotations[name].stage_seconds = max(committed_at[d] for d in ends) - wave_t0
         self._crash_point("staged")
 
         if staged and self.options.wait_for_activation:
@@ -281,6 +283,7 @@ class RotationExecutor:
         activation: datetime,
         result: WaveResult,
         wave: str,
+        committed_at: dict[str, float],
     ) -> list[str]:
         by_device = self._stage_items(planned, fetched, activation, result)
         # Past this instant a commit could land after the other end's start-time: don't.
@@ -308,6 +311,7 @@ class RotationExecutor:
                 dr.changed = outcome.commit.changed
                 dr.commit_seconds = outcome.commit.seconds
                 dr.commits += int(outcome.commit.changed)
+            committed_at[device] = time.monotonic()
             for item in items:
                 self.journal.mark_end(item.rotation_id, device, staged=True)
             self._crash_point(f"stage:{device}")

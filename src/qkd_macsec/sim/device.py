@@ -95,6 +95,16 @@ class UserAccount:
 
 
 @dataclass(frozen=True)
+class DeviceProfile:
+    """What kind of box this is and how it talks (not state)."""
+
+    model: str = DEFAULT_MODEL
+    version: str = DEFAULT_VERSION
+    base11: bool = False  # advertise NETCONF base:1.1 (chunked framing)
+    minute_s: float = 60.0  # length of a commit-confirmed "minute" (tests shrink it)
+
+
+@dataclass(frozen=True)
 class SessionInfo:
     session_id: int
     user: str
@@ -131,18 +141,12 @@ class SimDevice:
         config: Configuration | None = None,
         users: list[UserAccount] | None = None,
         fabric: Fabric | None = None,
+        profile: DeviceProfile | None = None,
         clock_offset_s: float = 0.0,
-        minute_s: float = 60.0,
-        model: str = DEFAULT_MODEL,
-        version: str = DEFAULT_VERSION,
-        base11: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
-        self.model = model
-        self.version = version
-        self.base11 = base11
-        self.minute_s = minute_s
+        self.profile = profile or DeviceProfile()
         self.serial_number = "SIM" + hashlib.sha256(name.encode()).hexdigest()[:9].upper()
         self.faults = Faults()
         self.users: dict[str, UserAccount] = {u.name: u for u in users or []}
@@ -164,6 +168,18 @@ class SimDevice:
             fabric.on_commit(name, initial.copy(), self.booted_at)
 
     # ---- identity and clock -------------------------------------------------------------
+    @property
+    def model(self) -> str:
+        return self.profile.model
+
+    @property
+    def version(self) -> str:
+        return self.profile.version
+
+    @property
+    def base11(self) -> bool:
+        return self.profile.base11
+
     @property
     def hostname(self) -> str:
         """``system host-name`` from the committed config, else the device name."""
@@ -261,7 +277,7 @@ class SimDevice:
     # ---- lock ---------------------------------------------------------------------------
     def lock(self, session: SessionInfo) -> None:
         with self._state:
-            self._check_foreign_lock(session)
+            self._check_foreign_lock()
             if self._lock_holder is not None and self._lock_holder != session:
                 raise self._denied()
             if self._lock_holder is None and self._candidate != self._history[0].config:
@@ -280,7 +296,7 @@ class SimDevice:
     def lock_holder(self) -> SessionInfo | None:
         return self._lock_holder
 
-    def _check_foreign_lock(self, session: SessionInfo) -> None:
+    def _check_foreign_lock(self) -> None:
         user = self.faults.foreign_lock_user
         if user is not None:
             raise LockDenied(
@@ -297,7 +313,7 @@ class SimDevice:
         )
 
     def _require_edit(self, session: SessionInfo) -> None:
-        self._check_foreign_lock(session)
+        self._check_foreign_lock()
         if self._lock_holder is not None and self._lock_holder != session:
             raise self._denied()
 
@@ -388,7 +404,7 @@ class SimDevice:
 
     def _arm_confirm(self, restore: Configuration, minutes: float) -> None:
         loop = asyncio.get_running_loop()
-        delay = minutes * self.minute_s
+        delay = minutes * self.profile.minute_s
         if self._pending_confirm is not None:
             # A second `commit confirmed` extends the window; the rollback target stays the
             # configuration from before the first one.

@@ -14,6 +14,9 @@ first live. Nothing is sampled.
 Liveness compares what the peers would derive: the same CKN and the same ICK and KEK
 (802.1X KDF over the zero-filled CAK), not the configured strings.
 
+For key-chain ends, a chain ``tolerance`` longer than the hold extends how long the preceding
+key is kept (the chain's clock-skew allowance).
+
 A group CA (one master, several members) is modelled as one link per master-member pair; each
 link tracks the master's preceding key on its own.
 """
@@ -71,6 +74,7 @@ class _Key:
     cak: bytes = field(repr=False)
     ick: bytes = field(repr=False)
     kek: bytes = field(repr=False)
+    kcv: str = ""
 
     @property
     def ident(self) -> tuple[str, bytes, bytes]:
@@ -316,7 +320,9 @@ class Fabric:
         cached = self._keys.get((cak, ckn))
         if cached is None:
             raw = bytes.fromhex(ckn)
-            cached = _Key(ckn, cak, derive_ick(cak, raw), derive_kek(cak, raw))
+            cached = _Key(
+                ckn, cak, derive_ick(cak, raw), derive_kek(cak, raw), key_check_value(cak, raw)
+            )
             self._keys[(cak, ckn)] = cached
         return cached
 
@@ -384,8 +390,8 @@ class Fabric:
             self._step(sim, nxt, last.a, last.b)
 
     def _step(self, sim: _LinkSim, t: float, a: _EndState, b: _EndState) -> None:
-        a = self._switch(a, self._active(sim.a, t), t)
-        b = self._switch(b, self._active(sim.b, t), t)
+        a = self._switch(a, self._active(sim.a, t), t, self._hold_for(sim.a, t))
+        b = self._switch(b, self._active(sim.b, t), t, self._hold_for(sim.b, t))
         # A preceding key goes when the new key is live (the peer holds it) or its hold ends.
         if a.preceding is not None and (
             a.preceding_until <= t or (a.active is not None and b.holds(a.active))
@@ -401,14 +407,24 @@ class Fabric:
         if prev is None or (prev.a, prev.b) != (a, b):
             sim.segments.append(_Segment(t, a, b, live))
 
-    def _switch(self, state: _EndState, new: _Key | None, t: float) -> _EndState:
+    def _hold_for(self, end: LinkEnd | None, t: float) -> float:
+        """How long this end keeps a preceding key: the hold, or a longer chain tolerance."""
+        if end is None:
+            return self._hold
+        views = self._devices[end.device].views_at(t)
+        view = views.get(end.interface) if views is not None else None
+        tolerance = view.tolerance_s if view is not None and view.static is None else 0
+        return max(self._hold, float(tolerance))
+
+    @staticmethod
+    def _switch(state: _EndState, new: _Key | None, t: float, hold: float) -> _EndState:
         old = state.active
         if (old is None and new is None) or (
             old is not None and new is not None and old.ident == new.ident
         ):
             return state
         if old is not None and new is not None:
-            return _EndState(new, old, t + self._hold)
+            return _EndState(new, old, t + hold)
         return _EndState(new)
 
     def _interface_sessions(
@@ -452,7 +468,7 @@ class Fabric:
                     status=status,
                     member_id=member_id(end, key.ckn),
                     key_server=is_live and self._is_key_server(end, view, peers, key.ckn, t),
-                    kcv=key_check_value(key.cak, bytes.fromhex(key.ckn)),
+                    kcv=key.kcv,
                 )
             )
         return out

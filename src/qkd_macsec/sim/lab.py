@@ -11,6 +11,7 @@ devices:
     clock_offset_s: 0
     commit_latency_s: 0
     base11: false           # advertise base:1.1 (chunked framing)
+    faults: {failing_commits: 0, hang_rpcs: [], reject_auth: false}   # see sim.device.Faults
     config: |
       set system host-name mx304-11
 links:
@@ -41,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from qkd_macsec.obs.logging import SECRETS, get_logger, notice
 from qkd_macsec.secret import Secret
 from qkd_macsec.sim.config import ConfigError, Configuration
-from qkd_macsec.sim.device import SimDevice, UserAccount
+from qkd_macsec.sim.device import DeviceProfile, SimDevice, UserAccount
 from qkd_macsec.sim.fabric import Fabric, LinkEnd
 from qkd_macsec.sim.netconf.hostkeys import (
     load_or_create_host_key,
@@ -59,6 +60,20 @@ class LabError(ValueError):
     """A lab file that cannot be used (names what is wrong)."""
 
 
+class FaultsSpec(BaseModel):
+    """Faults a device starts with (same fields as :class:`~qkd_macsec.sim.device.Faults`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    failing_commits: int = Field(default=0, ge=0)
+    commit_error_message: str = "simulated commit failure (injected)"
+    foreign_lock_user: str | None = None
+    drop_session_on: str | None = None
+    hang_rpcs: set[str] = Field(default_factory=set)
+    refuse_connections: bool = False
+    reject_auth: bool = False
+
+
 class DeviceSpec(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
     port: int = Field(default=0, ge=0, le=65535)
@@ -72,6 +87,7 @@ class DeviceSpec(BaseModel):
     model: str = "MX304"
     version: str = "23.4R2-S3.9"
     config: str = ""
+    faults: FaultsSpec = Field(default_factory=FaultsSpec)
 
     @field_validator("password", mode="before")
     @classmethod
@@ -196,13 +212,10 @@ def build_device(spec: DeviceSpec, fabric: Fabric, minute_s: float) -> SimDevice
         config=config,
         users=[account],
         fabric=fabric,
+        profile=DeviceProfile(spec.model, spec.version, spec.base11, minute_s),
         clock_offset_s=spec.clock_offset_s,
-        minute_s=minute_s,
-        model=spec.model,
-        version=spec.version,
-        base11=spec.base11,
     )
-    device.set_faults(commit_latency_s=spec.commit_latency_s)
+    device.set_faults(commit_latency_s=spec.commit_latency_s, **spec.faults.model_dump())
     return device
 
 

@@ -229,3 +229,39 @@ def test_load_json_merge_and_errors() -> None:
     for bad in ("{", "[]", '{"configuration": {"system": {"host-name": 5}}}'):
         with pytest.raises(ConfigSyntaxError):
             cfg.load_json(bad)
+
+
+def test_pre_shared_key_accepts_only_ckn_and_cak_in_every_format() -> None:
+    canary = "c0ffee" * 10 + "beef"
+    cfg = _base()
+    with pytest.raises(ConfigSyntaxError) as info:
+        cfg.load_xml(
+            _xml(
+                "<configuration><security><macsec><connectivity-association><name>CA</name>"
+                f"<pre-shared-key><{canary}/></pre-shared-key></connectivity-association>"
+                "</macsec></security></configuration>"
+            )
+        )
+    assert canary not in str(info.value)
+    with pytest.raises(ConfigSyntaxError, match="not valid here"):
+        cfg.load_json(
+            '{"configuration": {"security": {"macsec": {"connectivity-association": '
+            '[{"name": "CA", "pre-shared-key": {"key": "x"}}]}}}}'
+        )
+    with pytest.raises(ConfigSyntaxError, match="not valid here"):
+        cfg.load_text(
+            "security { macsec { connectivity-association CA { pre-shared-key { x; } } } }"
+        )
+    assert cfg == _base()
+
+
+def test_load_xml_delete_of_missing_statement_warns() -> None:
+    cfg = _base()
+    cfg.load_xml(
+        _xml(
+            "<configuration><security><macsec><connectivity-association operation='delete'>"
+            "<name>NOPE</name></connectivity-association></macsec></security></configuration>"
+        )
+    )
+    assert cfg.warnings == ["statement not found: connectivity-association NOPE"]
+    assert cfg == _base()

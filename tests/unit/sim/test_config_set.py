@@ -204,3 +204,25 @@ def test_copy_is_independent(seed_set: str) -> None:
     assert dup != cfg
     assert "host-name" not in cfg.to_set()
     assert repr(cfg).startswith("Configuration(<")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "set security macsec connectivity-association CA pre-shared-key {canary}",
+        "set security macsec connectivity-association CA pre-shared-key cak {canary} {canary}",
+        "set security macsec connectivity-association CA cipher-suite {canary}",
+        "{canary} security",
+    ],
+)
+def test_syntax_errors_do_not_echo_key_material(line: str) -> None:
+    canary = "c0ffee" * 10 + "beef"
+    with pytest.raises(ConfigSyntaxError) as info:
+        Configuration.from_set(line.format(canary=canary))
+    assert canary not in str(info.value)
+    assert "<hex value>" in str(info.value)
+
+
+def test_tree_repr_hides_values(seed_set: str, seed_cak: str) -> None:
+    cfg = Configuration.from_set(seed_set)
+    assert seed_cak not in repr(cfg.root)

@@ -39,8 +39,11 @@ def static(ckn: str, cak: str, itf: str, suite: str = "gcm-aes-256") -> Configur
     )
 
 
-def chain(itf: str, *keys: tuple[int, str, str, str]) -> Configuration:
-    lines = [
+def chain(
+    itf: str, *keys: tuple[int, str, str, str], tolerance: int | None = None
+) -> Configuration:
+    lines = [] if tolerance is None else [f"{KC}tolerance {tolerance}"]
+    lines += [
         f"{CA}cipher-suite gcm-aes-256",
         f"{CA}pre-shared-key-chain KC",
         f"set security macsec interfaces {itf} connectivity-association CA",
@@ -294,3 +297,13 @@ def test_chain_key_not_yet_started_leaves_the_link_down_until_its_start() -> Non
         (START - 900, True, CKN_1),
     ]
     assert fab.outage_seconds(link, until=START) == 0.0
+
+
+@pytest.mark.parametrize(("tolerance", "outage"), [(60, 0.0), (40, 10.0)])
+def test_chain_tolerance_absorbs_skew_beyond_the_hold(tolerance: int, outage: float) -> None:
+    fab, _clock, link = fabric(hold=30.0)
+    fab.set_clock_offset("mx-b", 50.0)
+    keys = ((1, CKN_1, CAK_1, "2026-11-26.09:00:00"), (2, CKN_2, CAK_2, "2026-11-26.10:15:00"))
+    fab.on_commit("mx-a", chain(A.interface, *keys, tolerance=tolerance))
+    fab.on_commit("mx-b", chain(B.interface, *keys, tolerance=tolerance))
+    assert fab.outage_seconds(link, until=START + 600) == outage

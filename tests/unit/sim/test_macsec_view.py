@@ -53,10 +53,12 @@ def test_key_chain_keys_sorted_by_start_and_zero_filled() -> None:
         f'{KC}key 2 start-time "2026-11-26.10:25:00"\n'
         f"{KC}key 1 key-name 01\n{KC}key 1 secret 11\n"
         f"{KC}key 1 start-time 2026-11-26.10:15\n"
+        f"{KC}tolerance 45\n"
     )
     itf = macsec_interfaces(cfg)["et-0/0/9"]
     assert itf.static is None
     assert itf.chain_name == "KC"
+    assert itf.tolerance_s == 45
     assert itf.chain == (
         ChainKey(1, "01", bytes.fromhex("11") + bytes(31), datetime(2026, 11, 26, 10, 15)),
         ChainKey(2, "02", bytes.fromhex("22" * 32), datetime(2026, 11, 26, 10, 25)),

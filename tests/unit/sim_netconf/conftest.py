@@ -12,7 +12,7 @@ from lxml import etree
 
 from qkd_macsec.secret import Secret
 from qkd_macsec.sim.config import Configuration
-from qkd_macsec.sim.device import SimDevice, UserAccount
+from qkd_macsec.sim.device import DeviceProfile, SimDevice, UserAccount
 from qkd_macsec.sim.netconf.framing import FrameDecoder, frame
 from qkd_macsec.sim.netconf.session import NetconfSession
 from qkd_macsec.sim.netconf.xml import BASE_10, NC_NS
@@ -74,8 +74,7 @@ def _make_device(*, base11: bool = False, minute_s: float = 60.0, config: str = 
         "r1",
         config=initial,
         users=[UserAccount("lab", Secret.from_text("secret-pw"))],
-        base11=base11,
-        minute_s=minute_s,
+        profile=DeviceProfile(base11=base11, minute_s=minute_s),
     )
 
 

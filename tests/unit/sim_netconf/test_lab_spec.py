@@ -71,15 +71,3 @@ async def test_unset_password_env_and_bad_initial_config_fail_at_start(
     with pytest.raises(LabError, match="initial config"):
         async with broken.serve():
             pass
-
-
-async def test_password_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QKD_SIM_TEST_PW", "from-env-123")
-    lab = Lab.from_dict({"devices": [{"name": "r1", "password_env": "QKD_SIM_TEST_PW"}]})
-    async with lab.serve() as running:
-        device = running.device("r1")
-        assert device.check_password("lab", "from-env-123")
-        assert not device.check_password("lab", "other")
-        assert running.port("r1") > 0
-        with pytest.raises(LabError, match="no device named"):
-            running.device("r9")

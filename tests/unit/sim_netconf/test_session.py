@@ -226,3 +226,21 @@ async def test_kill_session_and_close_session(connect: Connect, make_device: Mak
     bye = await b.call("<close-session/>")
     assert bye.find(nc("ok")) is not None
     await wait_until(lambda: b.closed)
+
+
+async def test_commit_latency_delays_activation_but_not_other_sessions(
+    connect: Connect, make_device: MakeDevice
+) -> None:
+    device = make_device()
+    device.set_faults(commit_latency_s=0.5)
+    slow, other = connect(device), connect(device)
+    await slow.call(LOAD_SET.format("set system location building slow"))
+    requested = device.now()
+    pending = slow.send_rpc("<commit-configuration/>")
+    # another session is served while the commit is still "running"
+    answer = await other.call("<get-software-information/>")
+    assert answer.find(nc("software-information")) is not None
+    assert "building slow" not in device.committed.to_set()
+    await slow.reply_to(pending)
+    assert device.history[0].at - requested >= 0.5  # a lower bound: the commit waited
+    assert "building slow" in device.committed.to_set()

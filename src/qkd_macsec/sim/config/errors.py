@@ -11,6 +11,15 @@ Messages never contain CAK or key-chain secret values.
 
 from __future__ import annotations
 
+import re
+
+_LONG_HEX = re.compile(r"^[0-9a-fA-F]{16,}$")
+
+
+def shown(word: str) -> str:
+    """A word safe to echo in an error: long hex strings may be key material, so hidden."""
+    return "<hex value>" if _LONG_HEX.match(word) else word
+
 
 class ConfigError(Exception):
     """A configuration problem, located by input line and/or statement path when known."""

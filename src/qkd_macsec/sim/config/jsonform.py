@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qkd_macsec.sim.config.errors import ConfigSyntaxError
+from qkd_macsec.sim.config.errors import ConfigSyntaxError, shown
 from qkd_macsec.sim.config.paths import is_statement_word, lookup
 from qkd_macsec.sim.config.render import runs
 from qkd_macsec.sim.config.schema import Kind, Schema
@@ -72,8 +72,10 @@ def _load_object(node: Node, schema: Schema | None, obj: dict[str, Any]) -> None
         if name.startswith("@"):
             continue
         if not is_statement_word(name):
-            raise ConfigSyntaxError(f"invalid statement name {name!r}")
+            raise ConfigSyntaxError(f"invalid statement name '{shown(name)}'")
         cs = _schema_for(schema, name)
+        if cs is None and schema is not None and schema.closed:
+            raise ConfigSyntaxError(f"syntax error: '{shown(name)}' is not valid here")
         kind = cs.kind if cs is not None else None
         if kind in (Kind.LIST, Kind.MACRO) or (
             kind is None and isinstance(value, list) and value and isinstance(value[0], dict)
@@ -95,7 +97,7 @@ def _load_object(node: Node, schema: Schema | None, obj: dict[str, Any]) -> None
             set_leaf(node, name, None)
         elif isinstance(value, str):
             if cs is not None and cs.choices is not None and value not in cs.choices:
-                raise ConfigSyntaxError(f"syntax error: invalid {name} '{value}'")
+                raise ConfigSyntaxError(f"syntax error: invalid {name} '{shown(value)}'")
             set_leaf(node, name, value)
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             for v in value:

@@ -50,6 +50,8 @@ class InterfaceMacsec:
     chain: tuple[ChainKey, ...]  # sorted by start
     chain_name: str | None
     key_server_priority: int = DEFAULT_KEY_SERVER_PRIORITY
+    #: Key-chain ``tolerance`` (s): how long the previous chain key stays acceptable.
+    tolerance_s: int = 0
 
 
 def zero_filled_cak(cak_hex: str, suite: str) -> bytes:
@@ -116,6 +118,7 @@ def macsec_interfaces(cfg: Configuration) -> dict[str, InterfaceMacsec]:
             if prio_text is not None and prio_text.isdigit()
             else DEFAULT_KEY_SERVER_PRIORITY
         )
+        tolerance = chain_node.leaf("tolerance") if chain_node is not None else None
         out[itf.key] = InterfaceMacsec(
             interface=itf.key,
             ca=ca_name,
@@ -124,5 +127,6 @@ def macsec_interfaces(cfg: Configuration) -> dict[str, InterfaceMacsec]:
             chain=chain,
             chain_name=chain_name,
             key_server_priority=priority,
+            tolerance_s=int(tolerance) if tolerance is not None and tolerance.isdigit() else 0,
         )
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qkd_macsec.sim.config.errors import ConfigSyntaxError
+from qkd_macsec.sim.config.errors import ConfigSyntaxError, shown
 from qkd_macsec.sim.config.schema import Kind, Schema
 from qkd_macsec.sim.config.tokens import Token, is_punct
 from qkd_macsec.sim.config.tree import (
@@ -71,7 +71,8 @@ def _read_values(words: list[Token], i: int, name: str, line: int | None) -> tup
 def _check_choice(schema: Schema, name: str, value: str, line: int | None) -> None:
     if schema.choices is not None and value not in schema.choices:
         raise ConfigSyntaxError(
-            f"syntax error: invalid {name} '{value}' (expected one of {', '.join(schema.choices)})",
+            f"syntax error: invalid {name} '{shown(value)}' "
+            f"(expected one of {', '.join(schema.choices)})",
             line=line,
         )
 
@@ -104,7 +105,7 @@ def _walk(cursor: Cursor, words: list[Token], *, enter: bool, line: int | None) 
             rest = words[i + 1 :]
             if enter or len(rest) > 1 or any(is_punct(r) for r in rest):
                 raise ConfigSyntaxError(
-                    f"apply-macro {node.key}: data '{w}' takes at most one value", line=line
+                    f"apply-macro {node.key}: data '{shown(w)}' takes at most one value", line=line
                 )
             set_leaf(node, w, rest[0] if rest else None)
             return Cursor(node, schema)
@@ -119,8 +120,10 @@ def _walk(cursor: Cursor, words: list[Token], *, enter: bool, line: int | None) 
             i += 1
             continue
         if cs is None:
+            if schema is not None and schema.closed:
+                raise ConfigSyntaxError(f"syntax error: '{shown(w)}' is not valid here", line=line)
             if not is_statement_word(w):
-                raise ConfigSyntaxError(f"syntax error: '{w}' is not a statement", line=line)
+                raise ConfigSyntaxError(f"syntax error: '{shown(w)}' is not a statement", line=line)
             rest = words[i + 1 :]
             if (
                 rest
@@ -172,10 +175,10 @@ def _walk(cursor: Cursor, words: list[Token], *, enter: bool, line: int | None) 
             values, i = _read_values(words, i + 1, w, line)
             for value in values:
                 add_value(node, w, value)
-        if i < len(words) and cs.kind in (Kind.LEAF, Kind.FLAG, Kind.LEAF_LIST):
-            # Only one-line entries (`host inet 1.2.3.4 alias x;`) chain statements.
-            if schema is None or not schema.oneliner:
-                raise ConfigSyntaxError(f"syntax error: unexpected '{words[i]}'", line=line)
+        # Only one-line entries (`host inet 1.2.3.4 alias x;`) chain statements.
+        chained = i < len(words) and cs.kind in (Kind.LEAF, Kind.FLAG, Kind.LEAF_LIST)
+        if chained and (schema is None or not schema.oneliner):
+            raise ConfigSyntaxError(f"syntax error: unexpected '{shown(words[i])}'", line=line)
     return Cursor(node, schema)
 
 

@@ -41,6 +41,8 @@ class Schema:
     choices: tuple[str, ...] | None = None
     #: LIST key element name in XML/JSON.
     key_name: str = "name"
+    #: CONTAINER that accepts only the children listed (unknown words are syntax errors).
+    closed: bool = False
 
     def child(self, word: str) -> Schema | None:
         return self.children.get(word) or GLOBAL_CHILDREN.get(word)
@@ -101,7 +103,7 @@ TRACEOPTIONS = container(
     }
 )
 
-CAK_PAIR = container({"ckn": LEAF, "cak": SECRET_LEAF})
+CAK_PAIR = Schema(Kind.CONTAINER, {"ckn": LEAF, "cak": SECRET_LEAF}, closed=True)
 
 CONNECTIVITY_ASSOCIATION = keyed(
     {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qkd_macsec.sim.config.errors import ConfigSyntaxError
+from qkd_macsec.sim.config.errors import ConfigSyntaxError, shown
 from qkd_macsec.sim.config.paths import Cursor, apply, delete
 from qkd_macsec.sim.config.schema import Schema
 from qkd_macsec.sim.config.tokens import tokenize
@@ -28,5 +28,5 @@ def load_set_into(root: Node, schema: Schema, text: str) -> list[str]:
             if not delete(Cursor(root, schema), rest, line=number):
                 warnings.append(f"line {number}: statement not found")
         else:
-            raise ConfigSyntaxError(f"syntax error: unknown command '{verb}'", line=number)
+            raise ConfigSyntaxError(f"syntax error: unknown command '{shown(verb)}'", line=number)
     return warnings

@@ -20,7 +20,7 @@ Identity = tuple[str, str | None, str | None]
 class Node:
     name: str
     key: str | None = None
-    value: str | None = None
+    value: str | None = field(default=None, repr=False)  # may be a CAK: never in repr
     children: list[Node] = field(default_factory=list)
     multi: bool = False
 

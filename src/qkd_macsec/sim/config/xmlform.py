@@ -1,14 +1,20 @@
-"""The tree as Junos XML (``<configuration>``), XML loads with operation attributes, filters."""
+"""The tree as Junos XML (``<configuration>``), XML loads with operation attributes, filters.
+
+Elements the schema does not know get their shape from the XML itself: child elements →
+container, or a list entry when the first child is a text-only ``<name>`` (and there are more
+children, or the name is not keyword-like); text only → leaf (leaf-list when repeated); empty →
+flag. Known limit: an unknown container whose first child is a leaf called ``name`` reads back
+as a list entry.
+"""
 
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 from lxml import etree
 
-from qkd_macsec.sim.config.errors import ConfigSyntaxError
+from qkd_macsec.sim.config.errors import ConfigSyntaxError, shown
 from qkd_macsec.sim.config.paths import is_statement_word, lookup
 from qkd_macsec.sim.config.schema import Kind, Schema
 from qkd_macsec.sim.config.tree import Node, add_value, ensure_container, ensure_entry, set_leaf
@@ -17,7 +23,6 @@ Element = Any  # lxml.etree._Element (lxml ships no type information here)
 
 _DELETE = "delete"
 _REPLACE = "replace"
-_VALID_TAG = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 def local(tag: object) -> str:
@@ -132,6 +137,8 @@ def _load_children(node: Node, schema: Schema | None, parent_el: Element, warns:
             cs: Schema | None = schema.children[name]
         else:
             cs = lookup(schema, name)
+        if cs is None and schema is not None and schema.closed:
+            raise ConfigSyntaxError(f"syntax error: <{shown(name)}> is not valid here")
         kind = cs.kind if cs is not None else _guess_kind(el, elements)
         if kind in (Kind.LIST, Kind.MACRO):
             key = _key_of(el, cs.key_name if cs is not None else "name")
@@ -166,7 +173,7 @@ def _load_children(node: Node, schema: Schema | None, parent_el: Element, warns:
             leaf_value: str | None = _raw(el) if kind is Kind.LEAF else None
             if cs is not None and cs.choices is not None and leaf_value not in cs.choices:
                 raise ConfigSyntaxError(
-                    f"syntax error: invalid {name} '{leaf_value}' "
+                    f"syntax error: invalid {name} '{shown(leaf_value or '')}' "
                     f"(expected one of {', '.join(cs.choices)})"
                 )
             set_leaf(node, name, leaf_value)
@@ -273,7 +280,3 @@ def _select(data: Element, sel: Element) -> Element | None:
                     picked_any = True
                 break
     return out if picked_any else None
-
-
-def valid_tag(name: str) -> bool:
-    return bool(_VALID_TAG.match(name))

@@ -158,10 +158,14 @@ class DeviceEndpoint:
         return self._acceptor is not None
 
     async def start(self) -> None:
-        """Listen (on the requested port; port 0 picks one, kept across restarts)."""
+        """Listen (on the requested port; port 0 picks one, kept across restarts).
+
+        A device that starts refusing connections still binds once, so its port is known.
+        """
         self._loop = asyncio.get_running_loop()
-        if self._acceptor is None and not self.device.faults.refuse_connections:
+        if self._acceptor is None:
             await self._listen()
+        await self.sync_listening()
 
     async def _listen(self) -> None:
         self._acceptor = await asyncssh.listen(

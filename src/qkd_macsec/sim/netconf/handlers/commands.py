@@ -136,13 +136,26 @@ async def command(ctx: RpcContext, op: Element) -> Reply:
     cmd, interface = found
     if "display xml rpc" in pipes:
         return _rpc_probe(cmd, interface)
-    if fmt == "text" and "display xml" not in pipes:
-        if cmd.text is None:
-            raise failure(f"text output is not simulated for: {' '.join(cmd.words)}")
+    wants_text = fmt == "text" and "display xml" not in pipes
+    if wants_text and cmd.text is not None:
         return Reply([element("output", cmd.text(ctx, interface))])
     if cmd.words[:2] == ("show", "version") and "invoke-on-all" in cmd.args:
         return Reply([system_rpcs.software_information_all(ctx.device)])
-    return await handler_for(cmd.rpc_name)(ctx, _rpc_element(cmd, interface))
+    reply = await handler_for(cmd.rpc_name)(ctx, _rpc_element(cmd, interface))
+    if wants_text:
+        text = "".join(xml_as_text(node) for node in reply.body if not isinstance(node, bytes))
+        return Reply([element("output", text)])
+    return reply
+
+
+def xml_as_text(node: Element, depth: int = 0) -> str:
+    """A plain indented rendering for commands without a hand-made text form."""
+    label = str(node.tag).replace("-", " ")
+    value = (node.text or "").strip()
+    line = "  " * depth + (f"{label}: {value}" if value else f"{label}:") + "\n"
+    return line + "".join(
+        xml_as_text(child, depth + 1) for child in node if isinstance(child.tag, str)
+    )
 
 
 def _rpc_element(cmd: CliCommand, interface: str | None) -> Element:

@@ -1,0 +1,54 @@
+"""`qkd-macsec report --out DIR`: the journal's rotations as a PNG + HTML timeline per link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qkd_macsec.cli.common import open_inventory, operator_options
+from qkd_macsec.cli.errors import EXIT_BAD_INPUT, CliError
+from qkd_macsec.engine.journal import Journal
+from qkd_macsec.report.timeline import write_report
+
+
+@click.command()
+@operator_options
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for timeline.png and timeline.html.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 1_000_000),
+    default=5000,
+    show_default=True,
+    help="Most recent rotations to include.",
+)
+def report(inventory_path: Path, targets: tuple[str, ...], out: Path, limit: int, **_: Any) -> None:
+    """Write a timeline of rotations and MKA verification per link from the journal."""
+    inventory = open_inventory(inventory_path, targets)
+    journal_path = Path(inventory.policy.journal)
+    if not journal_path.exists():
+        raise CliError(
+            f"no journal at {journal_path}: nothing has been rotated yet", EXIT_BAD_INPUT
+        )
+    journal = Journal(journal_path)
+    try:
+        files = write_report(
+            journal, out, links=[link.name for link in inventory.links], limit=limit
+        )
+    except OSError as exc:
+        raise CliError(f"--out {out}: {exc.strerror or exc}", EXIT_BAD_INPUT) from None
+    finally:
+        journal.close()
+    click.echo(f"{files.rotations} rotation(s) on {files.links} link(s)")
+    click.echo(f"wrote {files.png}")
+    click.echo(f"wrote {files.html}")
+
+
+group = report

@@ -1,0 +1,151 @@
+"""Hand-off messages between the master and its peers (JSON; key IDs only, never keys).
+
+``offer``    master → peer: {link, key_ID, slot, start_time, keep, master}; the peer fetches the key
+             with dec_keys, stages it and answers ``ack`` (ok + confirmation tag) or a refusal.
+``withdraw`` master → peer: remove the staged entry for {link, key_ID, slot} (idempotent).
+The seed's SCP transport uses the same ``offer`` body as the master's published key-ID file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+MAX_MESSAGE = 4096
+FORBIDDEN_FIELDS = ("key", "cak", "secret", "keys")
+_KEY_ID_RE = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_START_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\.\d{2}:\d{2}:\d{2}$")
+
+
+class HandoffError(ValueError):
+    """A hand-off message that is malformed or carries something it must not."""
+
+
+@dataclass(frozen=True)
+class Offer:
+    link: str
+    key_ID: str
+    slot: int
+    start_time: str
+    keep: tuple[int, ...]
+    master: str
+
+    def to_json(self) -> str:
+        body = asdict(self)
+        body["type"] = "offer"
+        body["keep"] = list(self.keep)
+        return json.dumps(body, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Ack:
+    link: str
+    key_ID: str
+    slot: int
+    ok: bool
+    confirm: str = ""
+    reason: str = ""
+
+    def to_json(self) -> str:
+        body = asdict(self)
+        body["type"] = "ack"
+        return json.dumps(body, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    link: str
+    key_ID: str
+    slot: int
+
+    def to_json(self) -> str:
+        body = asdict(self)
+        body["type"] = "withdraw"
+        return json.dumps(body, sort_keys=True)
+
+
+def _load(text: str, expected: str) -> dict[str, Any]:
+    if len(text) > MAX_MESSAGE:
+        raise HandoffError(f"{expected} message is too long ({len(text)} characters)")
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise HandoffError(f"{expected} message is not JSON") from None
+    if not isinstance(body, dict):
+        raise HandoffError(f"{expected} message is not a JSON object")
+    if body.get("type") != expected:
+        raise HandoffError(f"expected a {expected} message, got {body.get('type')!r}")
+    leaked = [name for name in FORBIDDEN_FIELDS if name in body]
+    if leaked:
+        raise HandoffError(f"{expected} message carries forbidden field(s) {', '.join(leaked)}")
+    return body
+
+
+def _field(body: dict[str, Any], name: str, kind: type, what: str) -> Any:
+    value = body.get(name)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise HandoffError(f"{what}: field {name!r} missing or not {kind.__name__}")
+    return value
+
+
+def _slot(body: dict[str, Any], what: str) -> int:
+    slot = _field(body, "slot", int, what)
+    if not 0 <= slot <= 63:
+        raise HandoffError(f"{what}: slot {slot} is outside 0..63")
+    return int(slot)
+
+
+def _common(body: dict[str, Any], what: str) -> tuple[str, str, int]:
+    link = _field(body, "link", str, what)
+    if not _NAME_RE.match(link):
+        raise HandoffError(f"{what}: link name {link!r} is not valid")
+    key_id = _field(body, "key_ID", str, what)
+    if not _KEY_ID_RE.match(key_id):
+        raise HandoffError(f"{what}: key_ID is not a valid key ID")
+    return link, key_id, _slot(body, what)
+
+
+def parse_offer(text: str) -> Offer:
+    body = _load(text, "offer")
+    link, key_id, slot = _common(body, "offer")
+    start = _field(body, "start_time", str, "offer")
+    if not _START_RE.match(start):
+        raise HandoffError(f"offer: start_time {start!r} is not YYYY-MM-DD.HH:MM:SS")
+    keep = _field(body, "keep", list, "offer")
+    if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= 63 for s in keep):
+        raise HandoffError("offer: keep must list slots 0..63")
+    master = _field(body, "master", str, "offer")
+    if not _NAME_RE.match(master):
+        raise HandoffError(f"offer: master SAE ID {master!r} is not valid")
+    return Offer(link, key_id, slot, start, tuple(keep), master)
+
+
+def parse_ack(text: str) -> Ack:
+    body = _load(text, "ack")
+    link, key_id, slot = _common(body, "ack")
+    ok = body.get("ok")
+    if not isinstance(ok, bool):
+        raise HandoffError("ack: field 'ok' missing or not bool")
+    confirm = body.get("confirm", "")
+    reason = body.get("reason", "")
+    if not isinstance(confirm, str) or not isinstance(reason, str):
+        raise HandoffError("ack: confirm and reason must be strings")
+    return Ack(link, key_id, slot, ok, confirm, reason[:500])
+
+
+def parse_withdraw(text: str) -> Withdraw:
+    body = _load(text, "withdraw")
+    link, key_id, slot = _common(body, "withdraw")
+    return Withdraw(link, key_id, slot)
+
+
+def last_json_line(output: str) -> str:
+    """The last line of script output that looks like a JSON object (the answer)."""
+    for line in reversed(output.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{") and line.endswith("}"):
+            return line
+    raise HandoffError("peer answered without a JSON message")

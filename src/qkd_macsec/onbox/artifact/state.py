@@ -1,0 +1,140 @@
+"""The runtime's local state: key IDs, slots and start-times per link (never key material).
+
+Written atomically (temporary file in the same directory, fsync, rename, fsync of the directory)
+with mode 0600, so a crash leaves either the old or the new file, never a torn one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STATE_VERSION = 1
+
+
+class StateError(ValueError):
+    """A state file that cannot be read (names the file and what is wrong)."""
+
+
+@dataclass
+class KeyRecord:
+    """One key on a link: its ETSI key ID, key-chain slot and start-time (epoch seconds)."""
+
+    key_id: str
+    slot: int
+    start: float
+
+
+@dataclass
+class PendingRotation:
+    """A rotation between "staged locally" and "every peer acknowledged" (master only)."""
+
+    key_id: str
+    slot: int
+    start: float
+    keep: list[int]
+    peers: list[str]
+    acked: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LinkState:
+    current: KeyRecord | None = None
+    previous: list[KeyRecord] = field(default_factory=list)
+    pending: PendingRotation | None = None
+    failures: int = 0
+    last_failure: float | None = None
+
+    def kept_slots(self, keep_previous: int = 1) -> list[int]:
+        records = ([self.current] if self.current else []) + self.previous[:keep_previous]
+        return [r.slot for r in records]
+
+    def adopt(self, record: KeyRecord, keep_previous: int = 1) -> None:
+        """Make ``record`` current; the old current becomes the newest previous."""
+        if self.current is not None and self.current.key_id != record.key_id:
+            self.previous = ([self.current, *self.previous])[:keep_previous]
+        self.current = record
+        self.failures = 0
+        self.last_failure = None
+
+
+def _record(data: Any) -> KeyRecord | None:
+    if data is None:
+        return None
+    return KeyRecord(str(data["key_id"]), int(data["slot"]), float(data["start"]))
+
+
+def _link_state(data: dict[str, Any]) -> LinkState:
+    pending = data.get("pending")
+    return LinkState(
+        current=_record(data.get("current")),
+        previous=[r for r in (_record(p) for p in data.get("previous", [])) if r is not None],
+        pending=None
+        if pending is None
+        else PendingRotation(
+            key_id=str(pending["key_id"]),
+            slot=int(pending["slot"]),
+            start=float(pending["start"]),
+            keep=[int(s) for s in pending.get("keep", [])],
+            peers=[str(p) for p in pending.get("peers", [])],
+            acked=[str(p) for p in pending.get("acked", [])],
+        ),
+        failures=int(data.get("failures", 0)),
+        last_failure=None if data.get("last_failure") is None else float(data["last_failure"]),
+    )
+
+
+def load_state(path: str) -> dict[str, LinkState]:
+    """Link states from ``path``; an absent file is an empty state."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise StateError(f"{path}: unreadable state ({type(exc).__name__})") from None
+    try:
+        if data.get("version") != STATE_VERSION:
+            raise StateError(f"{path}: unknown state version {data.get('version')!r}")
+        return {str(name): _link_state(link) for name, link in data["links"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, StateError):
+            raise
+        raise StateError(f"{path}: malformed state ({type(exc).__name__}: {exc})") from None
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` so a crash leaves the old or the new content, never a mix."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    tmp = f"{path}.tmp.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_state(path: str, links: dict[str, LinkState]) -> None:
+    body = {"version": STATE_VERSION, "links": {name: asdict(s) for name, s in links.items()}}
+    write_atomic(path, json.dumps(body, indent=1, sort_keys=True).encode())
+
+
+def keyid_is_stale(last_key_id: str | None, offered_key_id: str, check: bool) -> bool:
+    """The seed's ``kme-keyid-check``: with the check on, an offered key ID equal to the last one
+    this end used is stale (no KME call); with it off the KME is asked regardless."""
+    return check and last_key_id is not None and last_key_id == offered_key_id

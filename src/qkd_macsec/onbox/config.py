@@ -1,0 +1,151 @@
+"""The configuration an on-box deployment commits on each router (pure: inventory → set lines).
+
+Per link end: the connectivity association on a key chain, the interface binding and the
+``apply-macro qkd`` the runtime reads (see ``onbox.artifact.settings``). Routers that run a
+timer (link masters, and slaves using the seed's SCP pull) also get the event-options that fire
+the script, with the script's sha-256 so Junos refuses a tampered file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qkd_macsec.devices.junos_names import (
+    validate_ca_name,
+    validate_interface_name,
+    validate_key_chain_name,
+    validate_macro_name,
+    validate_macro_value,
+    validate_protocol,
+)
+from qkd_macsec.engine.inventory import Inventory
+from qkd_macsec.engine.inventory.model import Link
+from qkd_macsec.onbox.build import SCRIPT_NAME
+
+EVENT_NAME = "qkd-onbox-timer"
+POLICY_NAME = "qkd-onbox"
+SCRIPT_USER = "remote"
+
+
+class OnboxConfigError(ValueError):
+    """The inventory cannot be deployed on-box (names link and reason)."""
+
+
+@dataclass(frozen=True)
+class OnboxOptions:
+    timer_s: int = 60  # generate-event time-interval (Junos minimum 60)
+    activation_delay_s: float = 60.0
+    transport: str = "push"  # push | scp
+    script_user: str = SCRIPT_USER
+    chain_tolerance_s: int | None = None
+    rotation_interval_s: float | None = None  # None: each link's inventory interval
+
+
+def _peer(inventory: Inventory, host: str) -> str:
+    h = inventory.hosts[host]
+    return f"{h.sae_id}@{h.host}:{h.port}"
+
+
+def _macros(
+    inventory: Inventory, link: Link, host: str, options: OnboxOptions
+) -> list[tuple[str, str]]:
+    h = inventory.hosts[host]
+    if h.kme is None or h.kme not in inventory.kmes:
+        raise OnboxConfigError(f"link {link.name}: host {host} has no KME")
+    kme = inventory.kmes[h.kme]
+    master = link.master.host == host
+    interval = options.rotation_interval_s or link.rotation_interval
+    macros = [
+        ("link", link.name),
+        ("role", "master" if master else "slave"),
+        ("sae", h.sae_id),
+        (
+            ("peers", ",".join(_peer(inventory, s.host) for s in link.slaves))
+            if master
+            else ("master", _peer(inventory, link.master.host))
+        ),
+        ("kme-host", kme.hostname),
+        ("kme-port", str(kme.port)),
+        ("kme-ca", "true" if kme.verify else "false"),
+        ("kme-method", "post"),
+        ("kme-keyid-check", "true" if link.kme_keyid_check else "false"),
+        ("rotate-every", f"{interval:g}"),
+        ("activation-delay", f"{options.activation_delay_s:g}"),
+        ("transport", options.transport),
+        ("peer-user", options.script_user),
+        ("ckn-prefix", link.ckn_prefix),
+        ("ckn-mode", str(link.ckn_mode)),
+    ]
+    return [(validate_macro_name(n), validate_macro_value(v)) for n, v in macros]
+
+
+def link_lines(inventory: Inventory, link: Link, host: str, options: OnboxOptions) -> list[str]:
+    if link.key_chain is None:
+        raise OnboxConfigError(f"link {link.name}: on-box rotation needs a key chain")
+    ends = [e for e in link.ends if e.host == host]
+    if not ends:
+        return []
+    ca = validate_ca_name(link.connectivity_association)
+    chain = validate_key_chain_name(link.key_chain)
+    ca_path = f"set security macsec connectivity-association {ca}"
+    lines = [
+        f"{ca_path} cipher-suite {link.cipher_suite.value}",
+        f"{ca_path} security-mode static-cak",
+        f"{ca_path} pre-shared-key-chain {chain}",
+        f"set security authentication-key-chains key-chain {chain} description qkd-onbox",
+    ]
+    if options.chain_tolerance_s is not None:
+        lines.append(
+            f"set security authentication-key-chains key-chain {chain} tolerance "
+            f"{options.chain_tolerance_s}"
+        )
+    lines += [
+        f"{ca_path} exclude-protocol {validate_protocol(p)}" for p in link.mka.exclude_protocols
+    ]
+    macros = _macros(inventory, link, host, options)
+    for end in ends:
+        for interface in end.interfaces:
+            name = validate_interface_name(interface)
+            base = f"set security macsec interfaces {name}"
+            lines.append(f"{base} connectivity-association {ca}")
+            lines += [f"{base} apply-macro qkd {n} {v}" for n, v in macros]
+    return lines
+
+
+def runs_timer(inventory: Inventory, host: str, options: OnboxOptions) -> bool:
+    """Masters run a timer; slaves only with the SCP pull transport."""
+    for link in inventory.links:
+        if link.master.host == host:
+            return True
+        if options.transport == "scp" and any(s.host == host for s in link.slaves):
+            return True
+    return False
+
+
+def event_lines(script_sha256: str, options: OnboxOptions) -> list[str]:
+    script = f"set event-options event-script file {SCRIPT_NAME}"
+    return [
+        f"set event-options generate-event {EVENT_NAME} time-interval {options.timer_s}",
+        f"set event-options policy {POLICY_NAME} events {EVENT_NAME}",
+        f"set event-options policy {POLICY_NAME} then event-script {SCRIPT_NAME}",
+        f"{script} python-script-user {options.script_user}",
+        f"{script} checksum sha-256 {script_sha256}",
+        "set event-options traceoptions file qkd-onbox.log size 10m",
+        "set system scripts language python3",
+        f"set system scripts op file {SCRIPT_NAME}",
+    ]
+
+
+def router_lines(
+    inventory: Inventory, host: str, script_sha256: str, options: OnboxOptions
+) -> list[str]:
+    """Everything ``onbox deploy`` commits on ``host`` (order-stable, duplicates removed)."""
+    lines: list[str] = []
+    for link in inventory.links:
+        lines += link_lines(inventory, link, host, options)
+    if runs_timer(inventory, host, options):
+        lines += event_lines(script_sha256, options)
+    else:
+        lines.append(f"set system scripts op file {SCRIPT_NAME}")
+        lines.append("set system scripts language python3")
+    return list(dict.fromkeys(lines))

@@ -1,0 +1,185 @@
+"""Deploying the on-box runtime: upload the script, check its sha-256 on the router, commit the
+event-options and apply-macros over NETCONF.
+
+Sessions verify the router's SSH host key against the inventory's ``known_hosts`` (as the
+off-box driver does). A commit happens only when the loaded lines change the candidate, so a
+second deployment of the same script and settings changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import posixpath
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+from jnpr.junos import Device
+from jnpr.junos.utils.config import Config
+
+from qkd_macsec.engine.inventory import Inventory
+from qkd_macsec.engine.inventory.model import Host
+from qkd_macsec.onbox.build import SCRIPT_NAME, BuiltScript
+from qkd_macsec.onbox.config import OnboxOptions, router_lines
+
+
+class DeployError(Exception):
+    """A deployment step that failed on one router (names the router; no secrets)."""
+
+
+def _ssh_config(known_hosts: str) -> str:
+    fd, name = tempfile.mkstemp(prefix="qkd-onbox-deploy-", suffix=".conf")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f'Host *\n  UserKnownHostsFile "{known_hosts}"\n  StrictHostKeyChecking yes\n')
+    return name
+
+
+def open_router(host: Host) -> Any:
+    """An open PyEZ session to ``host`` with its host key verified."""
+    if host.known_hosts is None or not host.known_hosts.is_file():
+        raise DeployError(f"{host.name}: known_hosts file not found; refusing to connect")
+    password = host.resolve_password()
+    config = _ssh_config(str(host.known_hosts.resolve()))
+    try:
+        dev = Device(
+            host=host.host,
+            port=host.port,
+            user=host.user,
+            passwd=password.reveal_text() if password is not None else None,
+            ssh_private_key_file=str(host.ssh_key) if host.ssh_key else None,
+            gather_facts=False,
+            hostkey_verify=True,
+            ssh_config=config,
+            look_for_keys=False,
+            allow_agent=False,
+            conn_open_timeout=int(host.timeout),
+        )
+        dev.open()
+    except Exception as exc:
+        raise DeployError(f"{host.name}: cannot open NETCONF: {type(exc).__name__}") from None
+    finally:
+        os.unlink(config)
+    for name in ("ncclient", "paramiko"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return dev
+
+
+def commit_on(dev: Any, name: str, lines: list[str], comment: str) -> bool:
+    """Load ``lines``; commit only if they change something. True when a commit happened."""
+    config = Config(dev)
+    try:
+        config.lock()
+    except Exception as exc:
+        raise DeployError(f"{name}: cannot lock the configuration: {type(exc).__name__}") from None
+    try:
+        config.load("\n".join(lines), format="set")
+        if config.diff() is None:
+            return False
+        config.commit(comment=comment)
+        return True
+    except Exception as exc:
+        with contextlib.suppress(Exception):
+            config.rollback(0)
+        raise DeployError(f"{name}: commit failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        with contextlib.suppress(Exception):
+            config.unlock()
+
+
+def commit_lines(host: Host, lines: list[str], comment: str) -> bool:
+    dev = open_router(host)
+    try:
+        return commit_on(dev, host.name, lines, comment)
+    finally:
+        dev.close()
+
+
+# ------------------------------------------------------------------------------ file upload
+EVENT_DIR = "/var/db/scripts/event"
+OP_DIR = "/var/db/scripts/op"
+
+
+@dataclass(frozen=True)
+class Upload:
+    local: Path
+    remote: str  # absolute path on the router
+    mode: int = 0o644
+
+
+async def _upload(host: Host, uploads: list[Upload]) -> None:
+    password = host.resolve_password()
+    assert host.known_hosts is not None
+    async with (
+        asyncssh.connect(
+            host.host,
+            port=host.port,
+            username=host.user,
+            password=password.reveal_text() if password is not None else None,
+            client_keys=[str(host.ssh_key)] if host.ssh_key else None,
+            known_hosts=str(host.known_hosts),
+            agent_path=None,
+        ) as conn,
+        conn.start_sftp_client() as sftp,
+    ):
+        for item in uploads:
+            parent = posixpath.dirname(item.remote)
+            await sftp.makedirs(parent, exist_ok=True)
+            temporary = f"{item.remote}.part"
+            await sftp.put(str(item.local), temporary)
+            await sftp.chmod(temporary, item.mode)
+            await sftp.posix_rename(temporary, item.remote)
+
+
+def upload_files(host: Host, uploads: list[Upload]) -> None:
+    """Copy files to the router over SFTP (the SCP subsystem's sibling), host key verified;
+    each lands under a temporary name with its final mode and is renamed into place."""
+    if host.known_hosts is None or not host.known_hosts.is_file():
+        raise DeployError(f"{host.name}: known_hosts file not found; refusing to connect")
+    try:
+        asyncio.run(_upload(host, uploads))
+    except (OSError, asyncssh.Error) as exc:
+        raise DeployError(f"{host.name}: upload failed: {type(exc).__name__}: {exc}") from None
+
+
+def remote_sha256(dev: Any, path: str) -> str | None:
+    """``file checksum sha-256 PATH`` on the router; None when the file is absent."""
+    try:
+        reply = dev.rpc.get_sha256_checksum_information(path=path)
+    except Exception:
+        return None
+    found = reply.findtext(".//checksum") if reply is not None else None
+    return found.strip() if found else None
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    host: str
+    uploaded: bool
+    committed: bool
+    sha256: str
+
+
+def deploy_router(
+    inventory: Inventory, name: str, script: BuiltScript, options: OnboxOptions
+) -> DeployResult:
+    """Upload the script if its checksum differs, then commit the on-box configuration."""
+    host = inventory.hosts[name]
+    lines = router_lines(inventory, name, script.sha256, options)
+    targets = [f"{EVENT_DIR}/{SCRIPT_NAME}", f"{OP_DIR}/{SCRIPT_NAME}"]
+    dev = open_router(host)
+    try:
+        stale = [t for t in targets if remote_sha256(dev, t) != script.sha256]
+        if stale:
+            upload_files(host, [Upload(script.path, target) for target in stale])
+            wrong = [t for t in stale if remote_sha256(dev, t) != script.sha256]
+            if wrong:
+                raise DeployError(f"{name}: checksum of {', '.join(wrong)} differs after upload")
+        committed = commit_on(dev, name, lines, f"qkd-onbox deploy {script.sha256[:12]}")
+    finally:
+        dev.close()
+    return DeployResult(name, bool(stale), committed, script.sha256)

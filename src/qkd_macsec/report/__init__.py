@@ -1,0 +1,1 @@
+"""Looking at what the controller did: the ``status`` table and the journal's timeline report."""

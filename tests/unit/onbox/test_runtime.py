@@ -1,0 +1,331 @@
+"""The runtime's decisions: a master and a slave runtime wired together through small fakes
+(config as XML built from a dict, commits parsed from the set lines, a shared fake KME)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from qkd_macsec.onbox.artifact import runtime as runtime_module
+from qkd_macsec.onbox.artifact.derive import ckn_for
+from qkd_macsec.onbox.artifact.handoff import Offer
+from qkd_macsec.onbox.artifact.runtime import Paths, RouterIo, Runtime, RuntimeFailure
+from qkd_macsec.onbox.artifact.settings import LinkSettings, Peer
+from qkd_macsec.onbox.artifact.state import load_state
+
+LINK = "L1"
+_SLOT_RE = re.compile(r"key-chain KC1 key (\d+)(?: (key-name|secret|start-time) (.+))?$")
+
+
+class FakeKme:
+    """Issues keys to the master and hands the same bytes to the slave once."""
+
+    def __init__(self) -> None:
+        self.issued: dict[str, bytes] = {}
+        self.counter = 0
+        self.fail_dec = False
+        self.tamper = False
+        self.dec_calls: list[str] = []
+
+    def enc(self) -> tuple[str, bytes]:
+        self.counter += 1
+        key_id = f"00000000-0000-4000-8000-{self.counter:012d}"
+        key = bytes([self.counter]) * 32
+        self.issued[key_id] = key
+        return key_id, key
+
+    def dec(self, key_id: str) -> bytes:
+        self.dec_calls.append(key_id)
+        if self.fail_dec:
+            raise RuntimeFailure("KME answered HTTP 503: unavailable")
+        try:
+            key = self.issued.pop(key_id)
+        except KeyError:
+            raise RuntimeFailure("KME answered HTTP 404: key not found") from None
+        return bytes(b ^ 0xFF for b in key) if self.tamper else key
+
+
+class FakeRouter(RouterIo):
+    def __init__(self, name: str, macros: dict[str, str], kme: FakeKme) -> None:
+        self.name = name
+        self.macros = macros
+        self.kme = kme
+        self.chain: dict[int, dict[str, str]] = {}
+        self.commits: list[list[str]] = []
+        self.logs: list[str] = []
+        self.clock = 1_800_000_000.0
+        self.peers: dict[str, Runtime] = {}
+        self.unreachable: set[str] = set()
+
+    def now(self) -> float:
+        return self.clock
+
+    def read_config(self) -> Any:
+        root = etree.Element("configuration")
+        security = etree.SubElement(root, "security")
+        macsec = etree.SubElement(security, "macsec")
+        ca = etree.SubElement(macsec, "connectivity-association")
+        etree.SubElement(ca, "name").text = "CA1"
+        etree.SubElement(ca, "cipher-suite").text = "gcm-aes-256"
+        etree.SubElement(ca, "pre-shared-key-chain").text = "KC1"
+        iface = etree.SubElement(macsec, "interfaces")
+        etree.SubElement(iface, "name").text = "et-0/0/1"
+        etree.SubElement(iface, "connectivity-association").text = "CA1"
+        macro = etree.SubElement(iface, "apply-macro")
+        etree.SubElement(macro, "name").text = "qkd"
+        for key, value in self.macros.items():
+            data = etree.SubElement(macro, "data")
+            etree.SubElement(data, "name").text = key
+            etree.SubElement(data, "value").text = value
+        chains = etree.SubElement(security, "authentication-key-chains")
+        kc = etree.SubElement(chains, "key-chain")
+        etree.SubElement(kc, "name").text = "KC1"
+        for slot, entry in sorted(self.chain.items()):
+            key = etree.SubElement(kc, "key")
+            etree.SubElement(key, "name").text = str(slot)
+            etree.SubElement(key, "key-name").text = entry.get("key-name", "")
+            etree.SubElement(key, "start-time").text = entry.get("start-time", "")
+        return root
+
+    def commit_lines(self, lines: list[str], comment: str, secret_hex: str | None) -> None:
+        self.commits.append(lines)
+        for line in lines:
+            match = _SLOT_RE.search(line)
+            assert match is not None, line
+            slot = int(match.group(1))
+            if line.startswith("delete"):
+                self.chain.pop(slot, None)
+            else:
+                self.chain.setdefault(slot, {})[match.group(2)] = match.group(3).strip('"')
+
+    def enc_key(self, link: LinkSettings, slaves: list[str], bits: int) -> tuple[str, bytes]:
+        return self.kme.enc()
+
+    def dec_key(self, link: LinkSettings, master: str, key_id: str) -> bytes:
+        return self.kme.dec(key_id)
+
+    def call_peer(self, link: LinkSettings, peer: Peer, action: str, message: str) -> str:
+        if peer.sae in self.unreachable:
+            raise RuntimeFailure(f"cannot open NETCONF to peer {peer.host}:{peer.port}")
+        runtime = self.peers[peer.sae]
+        answer = runtime.accept(message) if action == "accept" else runtime.withdraw(message)
+        return "some output\n" + answer.to_json() + "\n"
+
+    def fetch_published(self, link: LinkSettings, peer: Peer) -> str | None:
+        return None
+
+    def log(self, message: str) -> None:
+        self.logs.append(message)
+
+    def ckns(self) -> dict[int, str]:
+        return {slot: entry["key-name"] for slot, entry in self.chain.items()}
+
+
+MASTER_MACROS = {
+    "link": LINK,
+    "role": "master",
+    "sae": "sae-a",
+    "peers": "sae-b@10.0.0.2:830",
+    "kme-host": "kme-a",
+    "rotate-every": "100",
+    "activation-delay": "30",
+}
+SLAVE_MACROS = {
+    "link": LINK,
+    "role": "slave",
+    "sae": "sae-b",
+    "master": "sae-a@10.0.0.1:830",
+    "kme-host": "kme-b",
+}
+
+
+class Pair:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.kme = FakeKme()
+        self.a = FakeRouter("a", dict(MASTER_MACROS), self.kme)
+        self.b = FakeRouter("b", dict(SLAVE_MACROS), self.kme)
+        self.slave = self.runtime(self.b, "b")
+        self.a.peers["sae-b"] = self.slave
+
+    def runtime(self, io: FakeRouter, name: str) -> Runtime:
+        return Runtime(io, Paths(str(self.tmp / name / "state.json"), str(self.tmp / name / "pub")))
+
+    def master(self) -> Runtime:
+        return self.runtime(self.a, "a")  # a fresh process per event, as on the router
+
+    def tick(self, advance: float = 0.0) -> Any:
+        self.a.clock += advance
+        self.b.clock += advance
+        return self.master().on_timer()
+
+    def state(self, name: str) -> Any:
+        return load_state(str(self.tmp / name / "state.json"))[LINK]
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Pair:
+    return Pair(tmp_path)
+
+
+def test_bootstrap_stages_both_ends_with_one_start_time(pair: Pair) -> None:
+    report = pair.tick()
+    assert report.rotated == [LINK]
+    assert report.ok
+    key_id = pair.state("a").current.key_id
+    assert pair.a.ckns() == pair.b.ckns() == {0: ckn_for(key_id)}
+    assert pair.a.chain[0]["start-time"] == pair.b.chain[0]["start-time"] == "2027-01-15.08:00:30"
+    assert pair.state("b").current.key_id == key_id
+    assert pair.state("a").pending is None
+
+
+def test_not_due_until_interval_after_start(pair: Pair) -> None:
+    pair.tick()
+    assert pair.tick(advance=129).skipped == {LINK: "not due"}  # start +30, interval 100
+    assert pair.tick(advance=1).rotated == [LINK]
+    assert sorted(pair.a.chain) == [0, 1] == sorted(pair.b.chain)
+
+
+def test_slots_cycle_and_prune_keeping_current_and_previous(pair: Pair) -> None:
+    pair.tick()
+    for _ in range(4):
+        pair.tick(advance=200)
+    assert sorted(pair.a.chain) == [2, 3, 4] == sorted(pair.b.chain)
+    assert pair.a.ckns() == pair.b.ckns()
+
+
+def test_peer_refusal_withdraws_local_entry(pair: Pair) -> None:
+    pair.tick()
+    before = pair.a.ckns()
+    pair.kme.fail_dec = True
+    report = pair.tick(advance=200)
+    assert LINK in report.failed
+    assert "503" in report.failed[LINK]
+    assert "withdrawn" in report.failed[LINK]
+    assert pair.a.ckns() == before == pair.b.ckns()
+    state = pair.state("a")
+    assert state.pending is None
+    assert state.failures == 1
+
+
+def test_peer_unreachable_withdraws(pair: Pair) -> None:
+    pair.tick()
+    before = pair.a.ckns()
+    pair.a.unreachable.add("sae-b")
+    report = pair.tick(advance=200)
+    assert "cannot open NETCONF" in report.failed[LINK]
+    assert pair.a.ckns() == before == pair.b.ckns()
+
+
+def test_confirmation_mismatch_is_a_failure_and_both_ends_withdraw(pair: Pair) -> None:
+    pair.tick()
+    before = pair.a.ckns()
+    pair.kme.tamper = True  # the slave gets different bytes for the same key ID
+    report = pair.tick(advance=200)
+    assert "confirmation tag differs" in report.failed[LINK]
+    assert pair.a.ckns() == before == pair.b.ckns()
+    assert pair.state("b").current.key_id == pair.state("a").current.key_id
+
+
+def test_crash_left_pending_is_withdrawn_everywhere_then_rotation_proceeds(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair.tick()
+    first = pair.state("a").current.key_id
+
+    def crash(name: str) -> None:  # the process dies right after the slave acknowledged
+        if name == "after-peer-ack":
+            raise SystemExit(70)
+
+    monkeypatch.setattr(runtime_module, "crash_point", crash)
+    with pytest.raises(SystemExit):
+        pair.tick(advance=200)
+    monkeypatch.undo()
+    half = pair.state("a").pending.key_id
+    assert ckn_for(half) in pair.a.ckns().values()
+    assert ckn_for(half) in pair.b.ckns().values()
+
+    report = pair.tick()
+    assert report.recovered == [LINK]
+    assert report.rotated == [LINK]
+    current = pair.state("a").current.key_id
+    assert current not in (first, half)
+    assert ckn_for(half) not in pair.a.ckns().values()
+    assert ckn_for(half) not in pair.b.ckns().values()
+    assert pair.a.ckns() == pair.b.ckns()
+    assert pair.state("b").current.key_id == current
+
+
+def test_keyid_check_refuses_stale_offer_without_calling_kme(pair: Pair) -> None:
+    pair.tick()
+    current = pair.state("b").current
+    offer = Offer(LINK, current.key_id, current.slot, "2027-01-15.08:00:30", (), "sae-a")
+    calls = len(pair.kme.dec_calls)
+    ack = pair.slave.accept(offer.to_json())
+    assert not ack.ok
+    assert "stale" in ack.reason
+    assert len(pair.kme.dec_calls) == calls
+
+
+def test_keyid_check_off_asks_the_kme_anyway(pair: Pair) -> None:
+    pair.b.macros["kme-keyid-check"] = "false"
+    pair.tick()
+    current = pair.state("b").current
+    offer = Offer(LINK, current.key_id, current.slot, "2027-01-15.08:00:30", (), "sae-a")
+    ack = pair.slave.accept(offer.to_json())
+    assert not ack.ok
+    assert "404" in ack.reason
+    assert pair.kme.dec_calls[-1] == current.key_id
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("not json", "not JSON"),
+        ('{"type": "offer", "key": "c2VjcmV0"}', "forbidden field"),
+        ('{"type": "ack"}', "expected a offer"),
+    ],
+)
+def test_malformed_offer_is_refused_cleanly(pair: Pair, message: str, reason: str) -> None:
+    ack = pair.slave.accept(message)
+    assert not ack.ok
+    assert reason in ack.reason
+    assert pair.b.commits == []
+
+
+def test_offer_from_wrong_master_is_refused(pair: Pair) -> None:
+    offer = Offer(LINK, "00000000-0000-4000-8000-000000000009", 0, "2027-01-15.08:00:30", (), "x")
+    ack = pair.slave.accept(offer.to_json())
+    assert not ack.ok
+    assert "not this link's master" in ack.reason
+    assert pair.kme.dec_calls == []
+
+
+def test_withdraw_is_idempotent_and_restores_previous(pair: Pair) -> None:
+    pair.tick()
+    pair.tick(advance=200)
+    state = pair.state("b")
+    message = (
+        f'{{"type": "withdraw", "link": "{LINK}", "key_ID": "{state.current.key_id}", '
+        f'"slot": {state.current.slot}}}'
+    )
+    assert pair.slave.withdraw(message).ok
+    assert pair.slave.withdraw(message).ok
+    assert sorted(pair.b.chain) == [0]
+    assert pair.state("b").current.slot == 0
+
+
+def test_no_key_material_in_state_logs_or_commit_comments(pair: Pair, tmp_path: Path) -> None:
+    pair.tick()
+    pair.tick(advance=200)
+    pair.kme.fail_dec = True
+    pair.tick(advance=200)
+    keys = [bytes([n]) * 32 for n in range(1, pair.kme.counter + 1)]
+    texts = [p.read_text() for p in tmp_path.rglob("*.json")] + pair.a.logs + pair.b.logs
+    for key in keys:
+        for text in texts:
+            assert key.hex() not in text
