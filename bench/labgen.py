@@ -121,7 +121,7 @@ def lab_document(shape: LabShape) -> dict[str, Any]:
         "hosts": hosts,
         "kmes": {
             kme_name(k): {"url": "https://127.0.0.1:8443", "ca": "placeholder-ca.pem"}
-            for k in range(shape.kmes)
+            for k in range(min(shape.kmes, shape.routers))  # only KMEs some router uses
         },
         "links": links,
         "policy": {"rotation_interval": "1h", "activation_delay": "auto"},

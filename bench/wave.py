@@ -68,6 +68,7 @@ class Scenario:
     workers: int
     serial_sample: int
     profile: bool = False
+    ncclient_tick: float | None = None  # experiment: ncclient's send-queue poll (default 0.1 s)
 
     @property
     def lab(self) -> LabShape:
@@ -272,6 +273,10 @@ async def _serial_baseline(
 def measure(scenario: Scenario) -> dict[str, Any]:
     """Run one scenario in THIS process (the worker) and return its numbers."""
     os.environ.setdefault(PASSWORD_ENV, secrets.token_urlsafe(18))
+    if scenario.ncclient_tick is not None:
+        import ncclient.transport.session
+
+        ncclient.transport.session.TICK = scenario.ncclient_tick
     with (
         tempfile.TemporaryDirectory(prefix="bench-wave-") as tmp,
         testbed_process(scenario, Path(tmp)) as testbed,
@@ -307,6 +312,7 @@ def scenarios(
     workers: int | None = None,
     serial_sample: int = 10,
     profile: bool = False,
+    ncclient_tick: float | None = None,
 ) -> list[Scenario]:
     return [
         Scenario(
@@ -317,6 +323,7 @@ def scenarios(
             workers=workers or min(routers, 256),
             serial_sample=serial_sample,
             profile=profile,
+            ncclient_tick=ncclient_tick,
         )
         for shape in shapes
         for latency in latencies
@@ -332,11 +339,14 @@ def run(
     workers: int | None = None,
     serial_sample: int = 10,
     profile: bool = False,
+    ncclient_tick: float | None = None,
 ) -> dict[str, Any]:
     """Every scenario, each in its own worker process; ``{"scenarios": [...], "targets": ...}``."""
     results = [
         run_scenario(s)
-        for s in scenarios(routers, links, shapes, latencies, workers, serial_sample, profile)
+        for s in scenarios(
+            routers, links, shapes, latencies, workers, serial_sample, profile, ncclient_tick
+        )
     ]
     return {"scenarios": results, "targets": TARGETS, "machine": machine()}
 
@@ -403,6 +413,8 @@ def _row(result: dict[str, Any]) -> list[str]:
     links = scenario["routers"] if shape == "ring" else scenario["links"]
     lab = LabShape(scenario["routers"], links, shape).label
     latency = f"{scenario['commit_latency']:g}s"
+    if scenario.get("ncclient_tick") is not None:
+        lab += f" tick {scenario['ncclient_tick']:g}"
     if "error" in result:
         return [lab, latency, f"error: {result['error']}"]
     wave, serial = result["wave"], result.get("serial", {})
@@ -454,6 +466,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile", action="store_true", help="sample where time goes")
     parser.add_argument("--json", action="store_true", help="print the raw results as JSON")
+    parser.add_argument(
+        "--ncclient-tick",
+        type=float,
+        default=None,
+        help="experiment: set ncclient's send-queue poll interval (library default 0.1 s)",
+    )
     args = parser.parse_args(argv)
     if args.one:
         data = json.loads(args.one)
@@ -472,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         serial_sample=args.serial_sample,
         profile=args.profile,
+        ncclient_tick=args.ncclient_tick,
     )
     if args.json:
         print(json.dumps(result, indent=2))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from qkd_macsec.cli.common import open_inventory
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, CliError
 from qkd_macsec.pki import (
     CA_FILES,
@@ -23,6 +24,7 @@ from qkd_macsec.pki import (
     save_ca,
     save_issued,
 )
+from qkd_macsec.pki.renew import RenewError, check_inventory_certificates, renew_sae_certificate
 
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9_.@:+-]")
 _KEY_TYPES = click.Choice(["ec", "rsa"])
@@ -136,7 +138,7 @@ def issue(
 
 
 @group.command("check")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--warn-days",
     type=click.FloatRange(min=0),
@@ -144,8 +146,17 @@ def issue(
     show_default=True,
     help="Fail when fewer days than this are left.",
 )
-def check(paths: tuple[Path, ...], warn_days: float) -> None:
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also check every SAE certificate and every KME's server certificate of an inventory.",
+)
+def check(paths: tuple[Path, ...], warn_days: float, inventory_path: Path | None) -> None:
     """Show days left for each certificate; exit 1 if any expires within --warn-days."""
+    if not paths and inventory_path is None:
+        raise CliError("give certificate PATHS or --inventory", EXIT_BAD_INPUT)
     now = datetime.now(UTC)
     warn = timedelta(days=warn_days)
     failed = 0
@@ -161,7 +172,107 @@ def check(paths: tuple[Path, ...], warn_days: float) -> None:
                 f"{path}: {result.subject}: {result.validity.value}, "
                 f"{result.days_left:.1f} days left (not after {result.not_after:%Y-%m-%d %H:%M}Z)"
             )
+    if inventory_path is not None:
+        inventory = open_inventory(inventory_path)
+        for report in check_inventory_certificates(inventory, warn, now):
+            failed += not report.ok
+            if report.check is None:
+                click.echo(f"{report.label} ({report.source}): {report.problem}")
+                continue
+            click.echo(
+                f"{report.label} ({report.source}): {report.check.validity.value}, "
+                f"{report.check.days_left:.1f} days left "
+                f"(not after {report.check.not_after:%Y-%m-%d %H:%M}Z)"
+            )
     if failed:
         raise CliError(
-            f"{failed} certificate(s) expired or expiring within {warn_days:g} days", EXIT_FAILED
+            f"{failed} certificate(s) expired, expiring within {warn_days:g} days or unchecked",
+            EXIT_FAILED,
         )
+
+
+@group.command("renew")
+@click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("inventory.yaml"),
+    show_default=True,
+)
+@click.option(
+    "--ca",
+    "ca_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="CA directory (ca.pem + ca.key) that issues the SAE certificates.",
+)
+@click.option(
+    "--threshold-days",
+    type=click.FloatRange(min=0),
+    default=30,
+    show_default=True,
+    help="Renew certificates with fewer days left than this.",
+)
+@click.option(
+    "--days",
+    type=click.FloatRange(min=1),
+    default=365,
+    show_default=True,
+    help="Validity of the new certificates.",
+)
+@click.option(
+    "--no-upload",
+    is_flag=True,
+    help="Only replace the controller's copies (off-box); do not upload to routers.",
+)
+@click.option("--force", is_flag=True, help="Renew even certificates that are not due.")
+@click.argument("targets", nargs=-1)
+def renew(
+    inventory_path: Path,
+    ca_dir: Path,
+    threshold_days: float,
+    days: float,
+    no_upload: bool,
+    force: bool,
+    targets: tuple[str, ...],
+) -> None:
+    """Renew SAE certificates under the threshold: the KME must accept the new one before it
+    replaces the old, on the router (SCP/SFTP, key 0600) and in the inventory's files."""
+    inventory = open_inventory(inventory_path)
+    try:
+        ca = load_ca(ca_dir)
+    except PkiError as exc:
+        raise CliError(str(exc), EXIT_BAD_INPUT) from None
+    names = list(targets) or list(inventory.hosts)
+    unknown = [n for n in names if n not in inventory.hosts]
+    if unknown:
+        raise CliError(f"unknown host(s): {', '.join(unknown)}", EXIT_BAD_INPUT)
+    now = datetime.now(UTC)
+    failed = 0
+    for name in names:
+        try:
+            outcome = renew_sae_certificate(
+                inventory,
+                name,
+                ca,
+                now,
+                threshold=timedelta(days=threshold_days),
+                days=days,
+                upload=not no_upload,
+                force=force,
+            )
+        except (RenewError, PkiError) as exc:
+            failed += 1
+            click.secho(f"{name}: FAILED: {exc}", err=True, fg="red")
+            continue
+        if outcome.renewed:
+            click.echo(
+                f"{name}: renewed ({outcome.days_left_before:.1f} -> "
+                f"{outcome.days_left_after:.1f} days left"
+                f"{', uploaded' if outcome.uploaded else ''})"
+            )
+        else:
+            click.echo(f"{name}: ok ({outcome.days_left_before:.1f} days left)")
+    if failed:
+        raise CliError(f"{failed} renewal(s) failed; old certificates kept", EXIT_FAILED)

@@ -13,7 +13,7 @@ from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, CliError
 from qkd_macsec.kme.config import NetworkFileError
 from qkd_macsec.kme.example import NETWORK_FILE, write_example_network
 from qkd_macsec.kme.network import KmeNetwork
-from qkd_macsec.kme.server import KmeStartError, serve_network
+from qkd_macsec.kme.server import KmeStartError, run_event_loop, serve_network
 from qkd_macsec.obs.logging import configure_logging
 
 
@@ -57,7 +57,7 @@ def serve(network_file: Path, verbose: int) -> None:
     except NetworkFileError as exc:
         raise CliError(str(exc), EXIT_BAD_INPUT) from None
     try:
-        asyncio.run(_serve_until_signalled(network))
+        run_event_loop(_serve_until_signalled(network))
     except KmeStartError as exc:
         raise CliError(str(exc), EXIT_FAILED) from None
 

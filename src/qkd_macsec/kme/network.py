@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qkd_macsec.kme.app import KmeApp
@@ -19,6 +19,8 @@ class KmeNetwork:
     spec: NetworkSpec
     service: KeyService
     source: Path | None = None
+    #: The apps built by :meth:`app`, by KME ID: fault injection changes ``.faults`` at run time.
+    apps: dict[str, KmeApp] = field(default_factory=dict)
 
     @classmethod
     def from_spec(
@@ -42,6 +44,8 @@ class KmeNetwork:
     def app(self, kme_id: str, *, rng: random.Random | None = None) -> KmeApp:
         """The ASGI app of one KME of this network."""
         kme = self.kme(kme_id)
-        return KmeApp(
+        app = KmeApp(
             self.service, kme_id, dialect=DIALECTS[kme.dialect], faults=kme.faults, rng=rng
         )
+        self.apps[kme_id] = app
+        return app

@@ -12,7 +12,7 @@ import contextlib
 import socket
 import ssl
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ import uvicorn
 
 from qkd_macsec.kme.config import KmeSpec, Listen
 from qkd_macsec.kme.network import KmeNetwork
-from qkd_macsec.kme.tls_protocol import PeerCertH11Protocol
+from qkd_macsec.kme.tls_protocol import PeerCertHttpToolsProtocol
 from qkd_macsec.obs.logging import get_logger
 
 log = get_logger("kme")
@@ -118,7 +118,7 @@ class _KmeServer(uvicorn.Server):
 def _config(app: Any, context: ssl.SSLContext) -> uvicorn.Config:
     return uvicorn.Config(
         app,
-        http=PeerCertH11Protocol,
+        http=PeerCertHttpToolsProtocol,
         ws="none",
         lifespan="off",
         log_config=None,
@@ -200,3 +200,13 @@ def run_network_in_thread(
     finally:
         state["loop"].call_soon_threadsafe(state["stop"].set)
         thread.join(STOP_TIMEOUT_S + 5)
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived server coroutine, on uvloop when it is installed (cheaper TLS + I/O)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        asyncio.run(main)
+        return
+    uvloop.run(main)

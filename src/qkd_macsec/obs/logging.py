@@ -11,6 +11,7 @@ import json
 import logging
 import logging.handlers
 import re
+import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -89,6 +90,22 @@ class RedactionFilter(logging.Filter):
         return True
 
 
+class CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time (not the stream seen at set-up), so a
+    replaced or closed stderr (test capture, daemonisation) never breaks logging."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the structured fields passed in ``extra``."""
 
@@ -135,7 +152,7 @@ def configure_logging(
     formatter: logging.Formatter = JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT)
     handlers: list[logging.Handler] = []
     if console:
-        stream = logging.StreamHandler()
+        stream = CurrentStderrHandler()
         stream.setLevel(level)
         handlers.append(stream)
     if log_file is not None:

@@ -215,19 +215,15 @@ def foreign_identity(directory: Path, trust: Path | None = None) -> TlsIdentity:
 async def test_certificate_from_another_ca_is_refused(lab: KmeLab, tmp_path: Path) -> None:
     # TLS 1.3 checks the client certificate after the handshake. The KME's refusal alert may
     # arrive (a TLS error, not retried) or be lost to the connection reset (a dropped
-    # connection, retried, reported with a hint): both are refusals, neither yields an answer.
+    # connection, retried): both are refusals, and no attempt ever gets an HTTP answer.
     records: list[RequestRecord] = []
     identity = foreign_identity(tmp_path, trust=lab.example.ca_cert)
     options = ClientOptions(retry=FAST.retry, on_request=records.append)
     async with KmeClient(lab.url_for_sae(MASTER), identity, options) as master:
-        with pytest.raises(KmeTransportError) as caught:
+        with pytest.raises(KmeTransportError):
             await master.get_status(SLAVE)
     assert {record.status for record in records} == {None}
-    if isinstance(caught.value, KmeTlsError):
-        assert len(records) == 1
-    else:
-        assert "client certificate" in str(caught.value)
-        assert len(records) == FAST.retry.attempts
+    assert 1 <= len(records) <= FAST.retry.attempts
 
 
 async def test_kme_with_an_untrusted_certificate_is_refused(lab: KmeLab, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import struct
 import subprocess
 import sys
@@ -137,3 +138,29 @@ def test_metrics_scraped_during_run_then_status_and_report(
     assert width > 0
     assert height > 0
     assert "ca-basic" in (out / "timeline.html").read_text()
+
+
+def test_a_busy_metrics_port_is_bad_input(seed_testbed: Testbed) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "qkd_macsec",
+                "run",
+                "-i",
+                str(seed_testbed.inventory_path),
+                "--metrics-port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2, result.stderr
+    assert f"--metrics-port {port}" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -18,10 +18,9 @@ from qkd_macsec.onbox.harness import OnboxHarness
 from qkd_macsec.sim.config.macsec_view import macsec_interfaces
 from qkd_macsec.testbed.builder import Testbed, TestbedOptions, bundled_example, start_testbed
 
-P2P_ONLY: dict[str, Any] = {"links": ["p2p-11-12"], "hosts": ["mx304-11", "mx304-12"]}
-
 
 def seed_doc(only_links: list[str] | None = None) -> dict[str, Any]:
+    """The bundled seed lab, optionally cut down to some links and the routers they use."""
     doc = copy.deepcopy(bundled_example())
     if only_links is not None:
         doc["links"] = [link for link in doc["links"] if link["name"] in only_links]
@@ -37,15 +36,18 @@ OnboxFactory = Callable[..., tuple[Testbed, OnboxHarness]]
 
 @pytest.fixture
 def onbox_factory(tmp_path: Path) -> Iterator[OnboxFactory]:
+    """Start a testbed and an on-box harness on it; both are stopped at the end of the test."""
     with ExitStack() as stack:
 
         def start(
             only_links: list[str] | None = None,
             *,
             delay_s: float = 3.0,
-            interval_s: float = 1.0,
+            interval_s: float = 0.5,
             transport: str = "push",
             testbed: dict[str, Any] | None = None,
+            serve_files: bool = False,
+            configure: bool = True,
         ) -> tuple[Testbed, OnboxHarness]:
             directory = tmp_path / f"tb{len(stack._exit_callbacks)}"
             bed = stack.enter_context(
@@ -61,9 +63,10 @@ def onbox_factory(tmp_path: Path) -> Iterator[OnboxFactory]:
                 transport=transport,
                 script_user=bed.inventory.hosts[next(iter(bed.inventory.hosts))].user,
             )
-            harness = OnboxHarness(bed, directory / "onbox", options)
+            harness = OnboxHarness(bed, directory / "onbox", options, serve_files=serve_files)
             stack.callback(harness.close)
-            harness.configure()
+            if configure:
+                harness.configure()
             return bed, harness
 
         yield start
@@ -120,10 +123,18 @@ def assert_no_key_material(bed: Testbed, harness: OnboxHarness, extra_text: str 
             assert b64 not in text
 
 
+def wait_until_due(harness: OnboxHarness, master: str, link: str) -> None:
+    """Wait until the link's next rotation is due (its current key started an interval ago)."""
+    start = state_of(harness, master)["links"][link]["current"]["start"]
+    interval = harness.options.rotation_interval_s or 0.0
+    wait_for(lambda: time.time() >= start + interval, interval + 5, f"{link} due again")
+
+
 class OnboxKit:
     """The helpers above, handed to tests as a fixture (test modules cannot import conftest)."""
 
     wait_for = staticmethod(wait_for)
+    wait_until_due = staticmethod(wait_until_due)
     state_of = staticmethod(state_of)
     current_key_id = staticmethod(current_key_id)
     chain_slots = staticmethod(chain_slots)

@@ -13,8 +13,10 @@ from qkd_macsec.onbox.deploy import commit_lines
 from qkd_macsec.onbox.harness import OnboxHarness
 from qkd_macsec.testbed.builder import Testbed
 
+pytestmark = pytest.mark.slow  # real processes wait for real start-times
+
 LINK = "p2p-11-12"
-DELAY_S = 3.0
+DELAY_S = 2.5
 
 
 def bootstrap(kit: Any, bed: Testbed, harness: OnboxHarness) -> str:
@@ -22,8 +24,7 @@ def bootstrap(kit: Any, bed: Testbed, harness: OnboxHarness) -> str:
     assert result.returncode == 0, harness.trace("mx304-11")
     ckn = derive_ckn(kit.current_key_id(harness, "mx304-11", LINK))
     kit.wait_for(lambda: bed.live_ckns(LINK) == [ckn], DELAY_S + 10, "bootstrap key live")
-    start = kit.state_of(harness, "mx304-11")["links"][LINK]["current"]["start"]
-    kit.wait_for(lambda: time.time() >= start + 1.0, 5, "rotation interval")
+    kit.wait_until_due(harness, "mx304-11", LINK)
     return ckn
 
 
@@ -122,3 +123,17 @@ def test_master_crash_mid_exchange_is_recovered(
     assert master == slave
     kit.wait_for(lambda: bed.live_ckns(LINK) == [new], DELAY_S + 10, "rotation after recovery")
     assert bed.outage_seconds(LINK) == 0.0
+
+
+def test_peer_with_unknown_host_key_is_refused(onbox_factory: Any, kit: Any) -> None:
+    bed, harness = onbox_factory([LINK], delay_s=DELAY_S)
+    old = bootstrap(kit, bed, harness)
+    bed.lab.rotate_host_key("mx304-12")  # not in anyone's known_hosts: must not be trusted
+
+    result = harness.fire_timer("mx304-11")
+
+    assert result.returncode == 1
+    assert "cannot open NETCONF to peer" in harness.trace("mx304-11")
+    master, slave = slots(kit, bed)
+    assert list(master.values()) == [old]
+    assert list(slave.values()) == [old]

@@ -85,7 +85,7 @@ def _message(reply: Any) -> str:
     return "(no message)"
 
 
-def _one_key(body: Any, want_id: str | None) -> tuple[str, bytes]:
+def key_from_reply(body: Any, want_id: str | None) -> tuple[str, bytes]:
     keys = body.get("keys") if isinstance(body, dict) else None
     if not isinstance(keys, list) or len(keys) != 1 or not isinstance(keys[0], dict):
         raise KmeCallError("KME reply does not hold exactly one key")
@@ -107,7 +107,7 @@ def enc_key(endpoint: KmeEndpoint, slaves: list[str], size_bits: int) -> tuple[s
     if len(slaves) > 1:
         body["additional_slave_SAE_IDs"] = slaves[1:]
     reply = _post_or_get(endpoint, f"{endpoint.base}/{slaves[0]}/enc_keys", "post", body, {})
-    return _one_key(reply, None)
+    return key_from_reply(reply, None)
 
 
 def dec_key(endpoint: KmeEndpoint, master: str, key_id: str, method: str = "post") -> bytes:
@@ -115,4 +115,4 @@ def dec_key(endpoint: KmeEndpoint, master: str, key_id: str, method: str = "post
     body = {"key_IDs": [{"key_ID": key_id}]}
     url = f"{endpoint.base}/{master}/dec_keys"
     reply = _post_or_get(endpoint, url, method, body, {"key_ID": key_id})
-    return _one_key(reply, key_id)[1]
+    return key_from_reply(reply, key_id)[1]

@@ -158,7 +158,7 @@ class Runtime:
     def _master(self, link: LinkSettings, config: Any, report: RunReport) -> None:
         state = self._state(link.link)
         if state.pending is not None:
-            self._recover(link, config, state)
+            self._recover(link, state)
             report.recovered.append(link.link)
             config = self.io.read_config()
         last = state.current.start if state.current else None
@@ -274,7 +274,7 @@ class Runtime:
         state.pending = None
         self._save()
 
-    def _recover(self, link: LinkSettings, config: Any, state: LinkState) -> None:
+    def _recover(self, link: LinkSettings, state: LinkState) -> None:
         assert state.pending is not None
         self.io.log(
             f"link {link.link}: withdrawing rotation {state.pending.key_id} left by a crash"

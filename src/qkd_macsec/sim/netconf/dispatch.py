@@ -66,6 +66,7 @@ def known_rpcs() -> list[str]:
 
 def _load_handlers() -> None:
     # Imported for their registrations; late, to keep the import graph one-way.
+    from qkd_macsec.sim import files, scripts  # noqa: F401  (checksum and op-script RPCs)
     from qkd_macsec.sim.netconf.handlers import (  # noqa: F401
         commands,
         config_rpcs,

@@ -1,0 +1,137 @@
+"""The chaos lab as an inventory document: routers on a ring with chords, plus group CAs.
+
+Pure (no I/O): :func:`qkd_macsec.testbed.start_testbed` fills in ports, URLs and certificates.
+Routers ``r00``, ``r01``, … attach to KMEs round-robin, so point-to-point links cross KME pairs
+(QKD link pools) as well as share one KME (its local pool); every ``group_size`` routers starting
+at a few offsets form a group CA whose master holds one interface per slave.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ChaosLabShape:
+    routers: int = 10
+    chord_distances: tuple[int, ...] = (1, 2)  # 1 = the ring; each distance adds `routers` links
+    groups: int = 3
+    group_size: int = 3
+    kmes: int = 4
+    device_timeout_s: int = 6  # NETCONF RPC timeout: a hung RPC fails the session this fast
+
+    def __post_init__(self) -> None:
+        if self.routers < 3:
+            raise ValueError("a chaos lab needs at least 3 routers")
+        if any(not 0 < d <= self.routers // 2 for d in self.chord_distances):
+            raise ValueError(f"chord distances must be between 1 and {self.routers // 2}")
+        if not 2 < self.group_size <= self.routers:
+            raise ValueError("group_size must be between 3 and the number of routers")
+        if not 1 <= self.kmes <= 26:
+            raise ValueError("kmes must be between 1 and 26")
+        if self.device_timeout_s < 1:
+            raise ValueError("device_timeout_s must be at least 1")
+
+    @property
+    def link_count(self) -> int:
+        return len(point_to_point_pairs(self)) + self.groups
+
+
+def router_name(index: int) -> str:
+    return f"r{index:02d}"
+
+
+def kme_name(index: int) -> str:
+    return f"KME_{chr(ord('A') + index)}"
+
+
+def point_to_point_pairs(shape: ChaosLabShape) -> list[tuple[int, int]]:
+    """Each unordered pair once: distance 1 (the ring) first, then the chords."""
+    seen: set[tuple[int, int]] = set()
+    out: list[tuple[int, int]] = []
+    for distance in shape.chord_distances:
+        for i in range(shape.routers):
+            a, b = i, (i + distance) % shape.routers
+            pair = (min(a, b), max(a, b))
+            if pair not in seen:
+                seen.add(pair)
+                out.append(pair)
+    return out
+
+
+def chaos_lab_document(shape: ChaosLabShape | None = None) -> dict[str, Any]:
+    """The inventory document of the chaos lab (placeholders where the testbed fills in)."""
+    shape = shape or ChaosLabShape()
+    used: dict[int, int] = defaultdict(int)
+
+    def interface(router: int) -> str:
+        used[router] += 1
+        return f"et-0/0/{used[router] - 1}"
+
+    links: list[dict[str, Any]] = []
+    for a, b in point_to_point_pairs(shape):
+        name = f"p2p-{a:02d}-{b:02d}"
+        links.append(
+            _link(
+                name,
+                {"host": router_name(a), "interface": interface(a)},
+                [{"host": router_name(b), "interface": interface(b)}],
+            )
+        )
+    stride = max(1, shape.routers // max(1, shape.groups))
+    for g in range(shape.groups):
+        members = [(g * stride + k) % shape.routers for k in range(shape.group_size)]
+        master, slaves = members[0], members[1:]
+        links.append(
+            _link(
+                f"grp-{g}",
+                {"host": router_name(master), "interfaces": [interface(master) for _ in slaves]},
+                [{"host": router_name(s), "interface": interface(s)} for s in slaves],
+            )
+        )
+    hosts = {
+        router_name(i): {
+            "host": "127.0.0.1",
+            "kme": kme_name(i % shape.kmes),
+            "tls": {"cert": "placeholder.pem", "key": "placeholder.key"},
+        }
+        for i in range(shape.routers)
+    }
+    return {
+        "version": 1,
+        "defaults": {
+            "port": 830,
+            "user": "netconf",
+            "password": {"env": "QKD_ROUTER_PASSWORD"},
+            "platform": "junos",
+            "timeout": shape.device_timeout_s,
+        },
+        "hosts": hosts,
+        "kmes": {
+            kme_name(k): {"url": "https://127.0.0.1:8443", "ca": "placeholder-ca.pem"}
+            for k in range(shape.kmes)
+        },
+        "links": links,
+        "policy": {
+            "rotation_interval": "1h",
+            "activation_delay": "auto",
+            "min_activation_delay": "2s",
+            "clock_tolerance": "1s",
+            "dec_keys_wait": "4s",
+            "keep_previous": 1,
+        },
+    }
+
+
+def _link(name: str, master: dict[str, Any], slaves: list[dict[str, Any]]) -> dict[str, Any]:
+    tag = name.replace("-", "_")
+    return {
+        "name": name,
+        "master": master,
+        "slaves": slaves,
+        "connectivity_association": f"CA_{tag}",
+        "key_chain": f"KC_{tag}",
+        "cipher_suite": "gcm-aes-xpn-256",
+    }

@@ -1,0 +1,88 @@
+"""Did an injected fault show in what the run itself reports? (pure)
+
+KME faults are seen in the ETSI 014 client's request records (status, error class, duration);
+router faults in the wave result: the device's error, or a rotation error naming the device, or
+the clock offset the session measured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from qkd_macsec.engine.results import WaveResult
+from qkd_macsec.etsi014.client import RequestRecord
+from qkd_macsec.sim.device import Faults as DeviceFaults
+from qkd_macsec.testbed.chaos.faults import Fault, FaultKind
+
+CLOCK_MATCH_S = 0.3  # a measured offset this close to the injected one counts as seen
+
+_DEVICE_PATTERNS: dict[FaultKind, tuple[str, ...]] = {
+    FaultKind.COMMIT_ERROR: ("simulated commit failure",),
+    FaultKind.LOCK_HELD: ("lock",),
+    FaultKind.SESSION_DROP: ("session lost", "lost", "closed", "not open"),
+    FaultKind.RPC_TIMEOUT: ("no reply within",),
+    FaultKind.ROUTER_DOWN: ("refused", "timed out", "unreachable"),
+}
+
+
+def request_outcome(record: RequestRecord) -> str:
+    """A short label for the table: ``ok`` or the client's error class."""
+    return "ok" if record.error is None else record.error
+
+
+def kme_evidence(fault: Fault, records: Sequence[RequestRecord], result: WaveResult) -> bool:
+    kind = fault.kind
+    if kind is FaultKind.KME_503:
+        return any(r.status == 503 and r.error == "KmeUnavailableError" for r in records)
+    if kind is FaultKind.KME_LATENCY:
+        return any(r.seconds >= 0.9 * fault.value / 1000 for r in records)
+    if kind is FaultKind.KME_TIMEOUT:
+        return any(r.error == "KmeTimeoutError" for r in records)
+    if kind is FaultKind.KME_DROP:
+        return any(r.status is None and r.error == "KmeTransportError" for r in records)
+    if kind is FaultKind.POOL_DEPLETED:
+        return any(r.error == "KeyPoolExhaustedError" for r in records)
+    if kind is FaultKind.KEY_EXPIRED:
+        # The ETSI dialect answers an expired key like an unknown one: dec_keys gives up.
+        gave_up = ("KeyExpiredError", "KeyNotFoundError")
+        return any(
+            r.error is not None and any(g in r.error for g in gave_up)
+            for r in result.rotations.values()
+        )
+    if kind is FaultKind.DEC_BEFORE_SYNC:
+        return any(r.endpoint == "dec_keys" and r.error == "KeyNotFoundError" for r in records)
+    return False
+
+
+def device_evidence(fault: Fault, result: WaveResult) -> bool:
+    device = result.devices.get(fault.target)
+    if fault.kind is FaultKind.CLOCK_SKEW:
+        return (
+            device is not None
+            and device.ok
+            and abs(device.clock_offset - fault.value) <= CLOCK_MATCH_S
+        )
+    patterns = _DEVICE_PATTERNS.get(fault.kind)
+    if patterns is None:
+        return False
+    texts = [device.error] if device is not None and device.error else []
+    texts += [r.error for r in result.rotations.values() if r.error and fault.target in r.error]
+    return any(p in text for text in texts for p in patterns)
+
+
+def fired(fault: Fault, result: WaveResult, device_faults: DeviceFaults | None) -> bool:
+    """Did the fault get a chance to act? A one-shot router fault is used up when it acts; a
+    lasting one acts if the wave had a session with the router while it was in place (known for
+    faults set before the wave; one set during it counts only when seen). KME and QKD link
+    faults act on the requests every forced wave makes."""
+    kind = fault.kind
+    if kind is FaultKind.COMMIT_ERROR:
+        return device_faults is not None and device_faults.failing_commits == 0
+    if kind is FaultKind.SESSION_DROP:
+        return device_faults is not None and device_faults.drop_session_on is None
+    if kind in (FaultKind.LOCK_HELD, FaultKind.RPC_TIMEOUT, FaultKind.ROUTER_DOWN):
+        return fault.during_s is None and fault.target in result.devices
+    if kind is FaultKind.CLOCK_SKEW:
+        device = result.devices.get(fault.target)
+        return device is not None and device.ok
+    return kind is not FaultKind.CONTROLLER_KILL

@@ -1,0 +1,154 @@
+"""The benchmark's pure parts: generated labs, percentiles, verdicts, tables, the summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+from bench.__main__ import flatten, summary_table
+from bench.labgen import LabShape, interfaces_per_router, lab_document
+from bench.sampler import package_of, thread_role
+from bench.wave import percentile, table, verdicts
+
+
+def ends(link: dict[str, Any]) -> list[str]:
+    return [link["master"]["host"], *(s["host"] for s in link["slaves"])]
+
+
+def test_ring_links_each_router_to_the_next() -> None:
+    doc = lab_document(LabShape(5, 5, "ring", kmes=2))
+    pairs = [tuple(ends(link)) for link in doc["links"]]
+    assert pairs == [("r0000", "r0001"), ("r0001", "r0002"), ("r0002", "r0003"),
+                     ("r0003", "r0004"), ("r0004", "r0000")]  # fmt: skip
+    assert interfaces_per_router(doc) == {f"r{i:04d}": 2 for i in range(5)}
+    assert {h["kme"] for h in doc["hosts"].values()} == {"KME_00", "KME_01"}
+
+
+def test_mesh_adds_distinct_chords_until_the_link_count() -> None:
+    doc = lab_document(LabShape(10, 20, "mesh"))
+    pairs = [frozenset(ends(link)) for link in doc["links"]]
+    assert len(pairs) == 20
+    assert len(set(pairs)) == 20  # no pair twice
+    per_router = interfaces_per_router(doc)
+    assert sum(per_router.values()) == 40
+    assert set(per_router.values()) == {4}  # ring + one chord each: evenly spread
+    names = [link["name"] for link in doc["links"]]
+    assert len(set(names)) == len(names)
+    for link in doc["links"]:  # unique interfaces per router
+        assert link["connectivity_association"] == f"CA_{link['name']}"
+
+
+def test_group_links_share_one_key_between_several_routers() -> None:
+    doc = lab_document(LabShape(12, 24, "group", group_size=4, group_every=6))
+    groups = [link for link in doc["links"] if len(link["slaves"]) > 1]
+    assert len(groups) == 4  # links 0, 6, 12, 18
+    for link in groups:
+        assert len(set(ends(link))) == 4
+        assert len(link["master"]["interfaces"]) == 3  # one per slave, wired in order
+    used = Counter(
+        (end["host"], interface)
+        for link in doc["links"]
+        for end in [link["master"], *link["slaves"]]
+        for interface in end.get("interfaces", [end.get("interface")])
+    )
+    assert max(used.values()) == 1  # no interface used twice
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        (dict(routers=1, links=1), "at least 2 routers"),
+        (dict(routers=4, links=5, shape="ring"), "ring of 4 routers has 4 links"),
+        (dict(routers=4, links=7), "do not fit"),
+        (dict(routers=4, links=4, kmes=0), "at least one KME"),
+        (dict(routers=4, links=4, shape="group", group_size=5), "group_size"),
+    ],
+)
+def test_impossible_labs_are_refused(shape: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        LabShape(**shape)
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([3.0], 99) == 3.0
+
+
+def result(**wave: Any) -> dict[str, Any]:
+    base = {
+        "staged_s": 12.0,
+        "link_p50_s": 6.0,
+        "link_p99_s": 11.0,
+        "activation_delay_s": 30.0,
+        "verify_s": 1.0,
+        "cpu_ms_per_link": 8.0,
+        "kme_requests_per_link": 2.0,
+        "kme_requests_expected_per_link": 2.0,
+        "commits_per_router_min": 1,
+        "commits_per_router_max": 1,
+        "outage_s": 0.0,
+    }
+    return {
+        "scenario": {"routers": 500, "links": 1000, "shape": "mesh", "commit_latency": 0.0},
+        "lab": "mesh 500r/1000l",
+        "wave": {**base, **wave},
+        "rss_mb": 300.0,
+        "serial": {"extrapolated_total_s": 900.0, "extrapolated": True, "speedup": 75.0},
+    }
+
+
+def test_verdicts_compare_with_the_issue_targets() -> None:
+    assert all(verdicts(result()).values())
+    missed = verdicts(result(staged_s=16.0, cpu_ms_per_link=25.0, commits_per_router_max=2))
+    assert {k for k, ok in missed.items() if not ok} == {"staged", "cpu", "commits"}
+    slow_commits = result(staged_s=16.0)
+    slow_commits["scenario"]["commit_latency"] = 2.0
+    assert verdicts(slow_commits)["staged"]  # 20 s allowed at 2 s commit latency
+    assert not verdicts(result(outage_s=0.5))["outage"]
+
+
+def test_table_marks_missed_targets_and_extrapolated_serial_times() -> None:
+    text = table([result(), result(cpu_ms_per_link=25.0)])
+    lines = text.splitlines()
+    assert lines[0].startswith("| lab | commit | staged s")
+    assert len(lines) == 4
+    assert "900.0*" in lines[2]
+    assert "75.0x" in lines[2]
+    assert "✗" not in lines[2]
+    assert "25.0 ✗" in lines[3]
+    failed = {"scenario": result()["scenario"], "error": "testbed did not start"}
+    assert "error: testbed did not start" in table([failed])
+
+
+def test_summary_flattens_other_benches_and_lists_skipped_ones() -> None:
+    assert list(flatten({"a": {"b": 1, "c": [1, 2]}, "d": "x"})) == [
+        ("a.b", 1),
+        ("a.c", "[2 item(s)]"),
+        ("d", "x"),
+    ]
+    text = summary_table(
+        {
+            "kme_client": {"keep_alive": {"pairs_per_s": 812.5}},
+            "sim_sessions": {"skipped": "module has no run()"},
+            "wave": {"scenarios": [result()], "bench_seconds": 60.0},
+        }
+    )
+    assert "keep_alive.pairs_per_s" in text
+    assert "812.5" in text
+    assert "module has no run()" in text
+    assert "mesh 500r/1000l @ 0s" in text
+    assert "all targets met" in text
+
+
+def test_sampler_names_packages_and_thread_roles() -> None:
+    site = "/v/lib/python3.11/site-packages/paramiko/transport.py"
+    assert package_of(site) == "paramiko"
+    assert package_of("/w/src/qkd_macsec/engine/journal.py") == "qkd_macsec.engine"
+    assert package_of("/usr/lib/python3.11/ssl.py") == "stdlib:ssl"
+    assert thread_role("MainThread").startswith("event loop")
+    assert thread_role("device_3").startswith("device sessions")
+    assert thread_role("Thread-7").startswith("other threads")
