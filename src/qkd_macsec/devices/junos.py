@@ -32,6 +32,7 @@ from jnpr.junos import exception as ez
 from jnpr.junos.utils.config import Config
 from ncclient.operations import rpc as _nc_rpc  # noqa: F401  (creates its logger now)
 from ncclient.transport import errors as nc_transport
+from ncclient.transport import session as nc_session
 from ncclient.transport import ssh as _nc_ssh  # noqa: F401  (creates its logger now)
 
 from qkd_macsec.devices.base import (
@@ -75,6 +76,13 @@ TRANSPORT_LOGGERS = ("ncclient", "paramiko", "jnpr")
 IGNORED_LOAD_WARNINGS = ["statement not found"]
 _MAX_MESSAGE = 400
 _quiet_lock = threading.Lock()
+
+
+#: ncclient's session thread sends a queued RPC only when its select() times out, every TICK
+#: seconds (0.1 by default): up to 100 ms added to every RPC. 10 ms keeps a wave's sessions
+#: short at the price of a few hundred idle wake-ups per second per open session.
+NCCLIENT_TICK_S = 0.01
+nc_session.TICK = NCCLIENT_TICK_S
 
 
 def quiet_transport_loggers() -> None:
@@ -271,7 +279,8 @@ class JunosDriver:
         name = self.name
         if isinstance(err, DeviceError):
             return err
-        if isinstance(err, ez.RpcTimeoutError):
+        if any(isinstance(c, ez.RpcTimeoutError) for c in _causes(err)):
+            # PyEZ's Config.lock() re-raises a timeout as LockError: it is no lock refusal.
             return DeviceTimeoutError(name, f"{phase}: no reply within {self.target.timeout:g}s")
         if isinstance(err, ez.ConnectError) or any(
             isinstance(c, nc_transport.TransportError) for c in _causes(err)

@@ -65,6 +65,8 @@ class Fault:
         parts = [self.kind.value, self.target or "controller"]
         if self.detail:
             parts.append(self.detail)
+        if self.value:
+            parts.append(f"{self.value:g}")
         if self.during_s is not None:
             parts.append(f"+{self.during_s:.1f}s")
         return " ".join(parts)

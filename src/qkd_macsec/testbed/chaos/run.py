@@ -203,7 +203,14 @@ class _Run:
         stat = self.report.stat(fault.kind)
         stat.injected += 1
         seen = kme_evidence(fault, self.records, result) or device_evidence(fault, result)
-        acted = seen or fired(fault, result, injector.device_faults(fault))
+        shadowed = any(  # a router that is down cannot show a fault inside its sessions
+            other.kind is FaultKind.ROUTER_DOWN and other.target == fault.target
+            for other, _ in injector.active.values()
+        )
+        if seen or fault.kind is FaultKind.ROUTER_DOWN:
+            acted = seen or fired(fault, result, None)
+        else:
+            acted = not shadowed and fired(fault, result, injector.device_faults(fault))
         stat.fired += int(acted)
         stat.observed += int(seen)
 
