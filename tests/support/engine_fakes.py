@@ -13,6 +13,7 @@ from qkd_macsec.devices.base import (
     ChangeSet,
     CommitResult,
     DeviceCommitError,
+    DeviceTimeoutError,
     MkaSessionState,
 )
 from qkd_macsec.engine.keysource import FetchedKey, KeySource
@@ -29,6 +30,7 @@ class FakeRouter:
     chains: dict[str, dict[int, tuple[str, datetime]]] = field(default_factory=dict)
     iface_chain: dict[str, str] = field(default_factory=dict)
     fail_next_commits: int = 0
+    lose_next_reply: int = 0  # commit, then the session drops before the reply arrives
     commits: int = 0
     caks: list[bytes] = field(default_factory=list)
 
@@ -85,6 +87,9 @@ class FakeDriver:
             for chain, slot in changes.remove_entries:
                 self.router.chains.get(chain, {}).pop(slot, None)
             self.router.commits += 1
+            if self.router.lose_next_reply:
+                self.router.lose_next_reply -= 1
+                raise DeviceTimeoutError(self.router.name, "no reply to commit-configuration")
         return CommitResult(self.router.name, True, 1, 0.0)
 
     def confirm_commit(self, *, comment: str) -> None: ...

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from qkd_macsec.devices.base import DeviceError, KeyChainEntry, MacsecBinding, StaticKey
+from qkd_macsec.devices.base import KeyChainEntry, MacsecBinding, StaticKey
 from qkd_macsec.engine.journal import Journal, Phase
 from qkd_macsec.engine.keysource import FetchedKey, KeyFetchError, KeySource
 from qkd_macsec.engine.planner import (
@@ -32,6 +32,7 @@ from qkd_macsec.engine.planner import (
 from qkd_macsec.engine.results import DeviceResult, RotationResult, WaveResult
 from qkd_macsec.engine.sessions import (
     DriverFor,
+    StageFailed,
     StageItem,
     StageOutcome,
     live_ckn,
@@ -204,7 +205,7 @@ class RotationExecutor:
             async with limit:
                 try:
                     key = await self.keys.fetch(link, recent)
-                except (KmeError, KeyFetchError, KeyLengthError) as exc:
+                except (KmeError, KeyFetchError, KeyLengthError, ValueError, OSError) as exc:
                     rr.error = f"key fetch: {_err(exc)}"
                     rr.phase = Phase.ABORTED
                     self.journal.set_phase(rr.rotation_id, Phase.ABORTED, error=rr.error)
@@ -286,6 +287,7 @@ class RotationExecutor:
         committed_at: dict[str, float],
     ) -> list[str]:
         by_device = self._stage_items(planned, fetched, activation, result)
+        maybe_committed: set[str] = set()  # failed, but the entry may be there: undo it too
         # Past this instant a commit could land after the other end's start-time: don't.
         guard = self.options.clock_tolerance + self.session_estimate()
         not_after = activation.timestamp() - guard
@@ -299,8 +301,10 @@ class RotationExecutor:
                         self.drivers, device, items, comment=comment, not_after=not_after
                     )
                 )
-            except DeviceError as exc:
+            except StageFailed as exc:
                 dr.ok, dr.error = False, _err(exc)
+                if exc.maybe_committed:
+                    maybe_committed.add(device)
                 log.warning("%s: staging failed: %s", device, dr.error, extra={"device": device})
                 return device, None
             assert isinstance(outcome, StageOutcome)
@@ -343,7 +347,7 @@ class RotationExecutor:
                 assert link.key_chain is not None
                 assert rr.slot is not None
                 for device in link.devices:
-                    if outcomes.get(device) is not None:
+                    if outcomes.get(device) is not None or device in maybe_committed:
                         undo[device].append((link.key_chain, rr.slot))
                         undo_links[device].append(name)
         await self._undo(undo, undo_links, planned, result, wave)
@@ -373,7 +377,7 @@ class RotationExecutor:
                         self.drivers, device, undo[device], comment=f"qkd-macsec wave {wave}: undo"
                     )
                 )
-            except DeviceError as exc:
+            except Exception as exc:  # any failure: the rotation stays ABORTING for recovery
                 return device, _err(exc)
             result.devices[device].commits += 1
             for name in undo_links[device]:
@@ -426,7 +430,7 @@ class RotationExecutor:
                     return device, await self._in_pool(
                         lambda: read_mka(self.drivers, device, interfaces)
                     )
-                except DeviceError as exc:
+                except Exception as exc:  # unreadable now; retried until the deadline
                     return device, exc
 
             reads = dict(await asyncio.gather(*(one(d, i) for d, i in by_device.items())))

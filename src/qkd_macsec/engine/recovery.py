@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from qkd_macsec.devices.base import ChainEntryState, DeviceError
+from qkd_macsec.devices.base import ChainEntryState
 from qkd_macsec.engine.executor import RotationExecutor, _err
 from qkd_macsec.engine.journal import Phase, RotationRecord
 from qkd_macsec.engine.planner import KeyMode
@@ -88,7 +88,7 @@ async def recover(executor: RotationExecutor) -> RecoveryResult:
             return device, await executor._in_pool(
                 lambda: read_chains(executor.drivers, device, chains)
             )  # type: ignore[return-value]
-        except DeviceError as exc:
+        except Exception as exc:  # the rotation stays open; the next run tries again
             return device, _err(exc)
 
     reads = dict(await asyncio.gather(*(read(d) for d in to_read)))
@@ -124,7 +124,7 @@ async def recover(executor: RotationExecutor) -> RecoveryResult:
                     executor.drivers, device, undo[device], comment="qkd-macsec recovery: undo"
                 )
             )
-        except DeviceError as exc:
+        except Exception as exc:  # the rotation stays open; the next run tries again
             return device, _err(exc)
         return device, None
 

@@ -16,7 +16,10 @@ from qkd_macsec.devices.base import (
     ChainEntryState,
     ChangeSet,
     CommitResult,
+    DeviceCommitError,
     DeviceError,
+    DeviceLoadError,
+    DeviceLockError,
     Driver,
     KeyChainEntry,
     MacsecBinding,
@@ -30,6 +33,25 @@ DriverFor = Callable[[str], Driver]
 
 class StageTooLateError(DeviceError):
     """The session reached the device too close to the activation instant to stage safely."""
+
+
+class StageFailed(DeviceError):
+    """Staging on one device failed. ``maybe_committed``: the failure came while the commit was
+    in flight (timeout, dropped session, malformed reply), so the entry may be on the device and
+    must be removed like a staged one; otherwise the device certainly did not take it."""
+
+    def __init__(self, device: str, message: str, *, maybe_committed: bool) -> None:
+        super().__init__(device, message)
+        self.maybe_committed = maybe_committed
+
+
+#: Failures after which Junos certainly did not commit: the candidate was refused or discarded.
+_NOT_COMMITTED = (DeviceLockError, DeviceLoadError, DeviceCommitError, StageTooLateError)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return text if isinstance(exc, DeviceError) else f"{type(exc).__name__}: {text}"
 
 
 @dataclass(frozen=True)
@@ -83,54 +105,70 @@ def stage_device(
     Start-times are converted to the device's own clock (measured in the same session).
     ``not_after`` (controller epoch seconds): refuse to commit past it, so a slow wave never
     activates a key on one end after the other end's chance to be staged has passed.
+    Any failure is raised as :class:`StageFailed`, saying whether the commit may have landed.
     """
     started = time.monotonic()
     outcome = StageOutcome(device)
-    driver = factory(device)
-    driver.open()
+    in_commit = False
     try:
-        outcome.clock_offset = _measure_offset(driver)
-        changes = ChangeSet(bindings=[], add_entries=[], remove_entries=[], static_keys=[])
-        for item in items:
-            changes.bindings.extend(item.bindings)
-            if item.static is not None:
-                changes.static_keys.append(item.static)
-            if item.entry is not None and item.chain is not None:
-                local_start = to_device_time(item.entry.start_time, outcome.clock_offset)
-                entry = KeyChainEntry(
-                    chain=item.entry.chain,
-                    slot=item.entry.slot,
-                    ckn=item.entry.ckn,
-                    cak=item.entry.cak,
-                    start_time=local_start,
-                    suite=item.entry.suite,
+        driver = factory(device)
+        driver.open()
+        try:
+            changes = _prepare(driver, device, items, outcome)
+            if not_after is not None and time.time() > not_after:
+                raise StageTooLateError(
+                    device, "reached too close to the activation time; not staged"
                 )
-                changes.add_entries.append(entry)
-                if not item.bindings:
-                    device_now = datetime.now(UTC) + timedelta(seconds=outcome.clock_offset)
-                    states = driver.key_chain(item.chain)
-                    if any(
-                        state.start_time.replace(tzinfo=None) >= local_start for state in states
-                    ):
-                        raise StageTooLateError(
-                            device,
-                            f"{item.chain} already has an entry starting at or after the new one",
-                        )
-                    keep = set(item.keep_slots) | {entry.slot}
-                    in_force = active_entry(states, device_now.replace(tzinfo=None))
-                    if in_force is not None:
-                        keep.add(in_force.slot)  # never prune what the device runs on now
-                    changes.remove_entries.extend(
-                        (item.chain, state.slot) for state in states if state.slot not in keep
-                    )
-        if not_after is not None and time.time() > not_after:
-            raise StageTooLateError(device, "reached too close to the activation time; not staged")
-        outcome.commit = driver.apply(changes, comment=comment)
-        outcome.pruned = list(changes.remove_entries)
-    finally:
-        driver.close()
+            in_commit = True
+            outcome.commit = driver.apply(changes, comment=comment)
+            outcome.pruned = list(changes.remove_entries)
+        finally:
+            driver.close()
+    except Exception as exc:
+        maybe = in_commit and not isinstance(exc, _NOT_COMMITTED)
+        raise StageFailed(device, _describe(exc), maybe_committed=maybe) from None
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _prepare(
+    driver: Driver, device: str, items: Sequence[StageItem], outcome: StageOutcome
+) -> ChangeSet:
+    """The wave's change set for one device: bindings, new entries in device time, pruning."""
+    outcome.clock_offset = _measure_offset(driver)
+    changes = ChangeSet(bindings=[], add_entries=[], remove_entries=[], static_keys=[])
+    for item in items:
+        changes.bindings.extend(item.bindings)
+        if item.static is not None:
+            changes.static_keys.append(item.static)
+        if item.entry is None or item.chain is None:
+            continue
+        local_start = to_device_time(item.entry.start_time, outcome.clock_offset)
+        entry = KeyChainEntry(
+            chain=item.entry.chain,
+            slot=item.entry.slot,
+            ckn=item.entry.ckn,
+            cak=item.entry.cak,
+            start_time=local_start,
+            suite=item.entry.suite,
+        )
+        changes.add_entries.append(entry)
+        if item.bindings:
+            continue  # bootstrap: nothing of ours to prune yet
+        device_now = datetime.now(UTC) + timedelta(seconds=outcome.clock_offset)
+        states = driver.key_chain(item.chain)
+        if any(state.start_time.replace(tzinfo=None) >= local_start for state in states):
+            raise StageTooLateError(
+                device, f"{item.chain} already has an entry starting at or after the new one"
+            )
+        keep = set(item.keep_slots) | {entry.slot}
+        in_force = active_entry(states, device_now.replace(tzinfo=None))
+        if in_force is not None:
+            keep.add(in_force.slot)  # never prune what the device runs on now
+        changes.remove_entries.extend(
+            (item.chain, state.slot) for state in states if state.slot not in keep
+        )
+    return changes
 
 
 def active_entry(states: Sequence[ChainEntryState], device_now: datetime) -> ChainEntryState | None:

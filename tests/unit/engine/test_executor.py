@@ -79,6 +79,20 @@ async def test_failed_end_is_undone_before_activation(tmp_path: Path) -> None:
     executor.close()
 
 
+async def test_commit_that_may_have_landed_is_undone_too(tmp_path: Path) -> None:
+    net, keys = FakeNetwork(), FakeKeys()
+    executor = make_executor(tmp_path, net, keys)
+    assert (await executor.run_wave(executor.plan())).ok
+    before = {name: {c: dict(e) for c, e in r.chains.items()} for name, r in net.routers.items()}
+    net.router("r2").lose_next_reply = 1  # r2 commits, but the controller never hears so
+    result = await executor.run_wave(executor.plan(force=["l1"]))
+    assert result.rotations["l1"].phase is Phase.ABORTED
+    # the entry r2 did commit was removed as well: both ends exactly as before the wave
+    assert net.routers["r2"].chains == before["r2"]
+    assert net.routers["r1"].chains == before["r1"]
+    executor.close()
+
+
 async def test_key_fetch_failure_touches_no_device(tmp_path: Path) -> None:
     net, keys = FakeNetwork(), FakeKeys()
     keys.fail.add("l1")
