@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 
 from qkd_macsec.cli.common import crash_hook_from_env, open_inventory, operator_options
-from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, CliError
+from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE, CliError
 from qkd_macsec.cli.render import print_wave
 from qkd_macsec.devices.base import DRIVERS
 from qkd_macsec.engine.controller import (
@@ -25,6 +25,7 @@ from qkd_macsec.engine.controller import (
 )
 from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.journal import Journal
+from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.obs.logging import get_logger, notice, redact
 from qkd_macsec.obs.metrics import Metrics, MetricsServer, inventory_certificates
 from qkd_macsec.report.status import (
@@ -72,20 +73,22 @@ def rotate(
 ) -> None:
     """Run one rotation wave: every due link (or the forced ones), then exit.
 
-    Exit 0 when every rotated link is live on its new key, 1 if any failed.
+    Exit 0 when every rotated link is live on its new key, 1 if any failed, 3 if every
+    failure was a KME or router that could not be reached.
     """
     inventory = open_inventory(inventory_path, targets)
 
-    async def go() -> bool:
+    async def go() -> WaveResult:
         async with Controller(
             inventory, ControllerOptions(max_workers=threads), crash_hook=crash_hook_from_env()
         ) as controller:
             result = await controller.rotate(force=links, all_links=force_all)
         print_wave(Console(), result, as_json=as_json)
-        return result.ok
+        return result
 
-    if not asyncio.run(go()):
-        raise SystemExit(EXIT_FAILED)
+    result = asyncio.run(go())
+    if not result.ok:
+        raise SystemExit(EXIT_UNREACHABLE if result.only_unreachable else EXIT_FAILED)
 
 
 @click.command()

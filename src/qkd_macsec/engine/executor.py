@@ -41,7 +41,7 @@ from qkd_macsec.engine.sessions import (
     stage_device,
 )
 from qkd_macsec.engine.topology import EndSpec, LinkSpec
-from qkd_macsec.etsi014.errors import KmeError
+from qkd_macsec.etsi014.errors import KmeError, KmeTransportError
 from qkd_macsec.macsec import KeyLengthError
 from qkd_macsec.obs.logging import get_logger, notice, redact
 
@@ -207,6 +207,7 @@ class RotationExecutor:
                     key = await self.keys.fetch(link, recent)
                 except (KmeError, KeyFetchError, KeyLengthError, ValueError, OSError) as exc:
                     rr.error = f"key fetch: {_err(exc)}"
+                    rr.unreachable = isinstance(exc, KmeTransportError)
                     rr.phase = Phase.ABORTED
                     self.journal.set_phase(rr.rotation_id, Phase.ABORTED, error=rr.error)
                     log.warning("%s: key fetch failed: %s", name, rr.error, extra={"link": name})
@@ -302,7 +303,7 @@ class RotationExecutor:
                     )
                 )
             except StageFailed as exc:
-                dr.ok, dr.error = False, _err(exc)
+                dr.ok, dr.error, dr.unreachable = False, _err(exc), exc.unreachable
                 if exc.maybe_committed:
                     maybe_committed.add(device)
                 log.warning("%s: staging failed: %s", device, dr.error, extra={"device": device})
@@ -341,6 +342,7 @@ class RotationExecutor:
             rr.error = "stage failed on " + ", ".join(
                 f"{d} ({result.devices[d].error})" for d in failed
             )
+            rr.unreachable = all(result.devices[d].unreachable for d in failed)
             self.journal.set_phase(rr.rotation_id, Phase.ABORTING, error=rr.error)
             rr.phase = Phase.ABORTING
             if link.mode is KeyMode.KEY_CHAIN:

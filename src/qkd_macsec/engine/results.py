@@ -21,6 +21,7 @@ class RotationResult:
     activation: datetime | None = None
     verified: bool = False
     error: str | None = None
+    unreachable: bool = False  # failed because a KME or router could not be reached
     enc_seconds: float = 0.0
     dec_seconds: float = 0.0
     stage_seconds: float = 0.0  # from ENC start until every end committed
@@ -41,6 +42,7 @@ class DeviceResult:
     pruned: int = 0
     commits: int = 0
     error: str | None = None
+    unreachable: bool = False
 
 
 class WaveFailed(Exception):
@@ -69,6 +71,12 @@ class WaveResult:
     @property
     def ok(self) -> bool:
         return not self.failed_links
+
+    @property
+    def only_unreachable(self) -> bool:
+        """Every failure is a KME or router that could not be reached (exit code 3)."""
+        failed = [self.rotations[name] for name in self.failed_links]
+        return bool(failed) and all(r.unreachable for r in failed)
 
     def raise_on_error(self) -> None:
         if not self.ok:

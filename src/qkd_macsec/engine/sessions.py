@@ -17,6 +17,7 @@ from qkd_macsec.devices.base import (
     ChangeSet,
     CommitResult,
     DeviceCommitError,
+    DeviceConnectError,
     DeviceError,
     DeviceLoadError,
     DeviceLockError,
@@ -40,9 +41,12 @@ class StageFailed(DeviceError):
     in flight (timeout, dropped session, malformed reply), so the entry may be on the device and
     must be removed like a staged one; otherwise the device certainly did not take it."""
 
-    def __init__(self, device: str, message: str, *, maybe_committed: bool) -> None:
+    def __init__(
+        self, device: str, message: str, *, maybe_committed: bool, unreachable: bool = False
+    ) -> None:
         super().__init__(device, message)
         self.maybe_committed = maybe_committed
+        self.unreachable = unreachable  # no session could be opened
 
 
 #: Failures after which Junos certainly did not commit: the candidate was refused or discarded.
@@ -126,7 +130,10 @@ def stage_device(
             driver.close()
     except Exception as exc:
         maybe = in_commit and not isinstance(exc, _NOT_COMMITTED)
-        raise StageFailed(device, _describe(exc), maybe_committed=maybe) from None
+        unreachable = isinstance(exc, DeviceConnectError) and not in_commit
+        raise StageFailed(
+            device, _describe(exc), maybe_committed=maybe, unreachable=unreachable
+        ) from None
     outcome.seconds = time.monotonic() - started
     return outcome
 

@@ -60,3 +60,17 @@ def test_crash_at_each_phase_is_recovered_without_outage(
             assert testbed.outage_seconds(link.name) == 0.0, (point, link.name)
     finally:
         journal.close()
+
+
+def test_exit_code_3_when_the_only_failures_are_unreachable_routers(
+    testbed_factory: StartTestbed, seed_doc: dict[str, Any]
+) -> None:
+    testbed = testbed_factory(seed_doc)
+    assert cli(testbed, "rotate").returncode == 0
+    testbed.lab.refuse_connections("mx10008-24")
+    down = cli(testbed, "rotate", "--force")
+    assert down.returncode == 3, down.stdout + down.stderr
+    testbed.lab.refuse_connections("mx10008-24", False)
+    testbed.lab.device("mx304-12").set_faults(failing_commits=1)
+    failed = cli(testbed, "rotate", "--force")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
