@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from qkd_macsec.engine.results import WaveResult
@@ -68,3 +78,34 @@ def print_wave(console: Console, result: WaveResult, *, as_json: bool = False) -
         f"rotated on {len(result.devices)} device(s); staged in {result.staged_seconds:.2f}s, "
         f"wave took {age:.1f}s"
     )
+
+
+STEP_LABELS = {
+    "keys": "keys fetched (links)",
+    "staged": "staged (routers)",
+    "verified": "live (links)",
+}
+
+
+@contextlib.contextmanager
+def wave_progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A live progress display of a wave on stderr (only for a terminal), as an executor hook."""
+    if not enabled:
+        yield None
+        return
+    tasks: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+
+        def update(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(STEP_LABELS.get(step, step), total=total)
+            progress.update(tasks[step], completed=done, total=total)
+
+        yield update

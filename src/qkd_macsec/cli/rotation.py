@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from rich.console import Console
 
 from qkd_macsec.cli.common import crash_hook_from_env, open_inventory, operator_options
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE, CliError
-from qkd_macsec.cli.render import print_wave
+from qkd_macsec.cli.render import print_wave, wave_progress
 from qkd_macsec.devices.base import DRIVERS
 from qkd_macsec.engine.controller import (
     Controller,
@@ -82,7 +83,9 @@ def rotate(
         async with Controller(
             inventory, ControllerOptions(max_workers=threads), crash_hook=crash_hook_from_env()
         ) as controller:
-            result = await controller.rotate(force=links, all_links=force_all)
+            with wave_progress(sys.stderr.isatty() and not as_json) as progress:
+                controller.executor.progress = progress
+                result = await controller.rotate(force=links, all_links=force_all)
         print_wave(Console(), result, as_json=as_json)
         return result
 

@@ -49,6 +49,9 @@ log = get_logger("engine")
 
 BindingFor = Callable[[LinkSpec, EndSpec], Sequence[MacsecBinding]]
 CrashHook = Callable[[str], None]
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(step, done, total)`` with step "keys" (links), "staged" (devices) or
+"verified" (links) as a wave advances: for progress displays."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class RotationExecutor:
         binding_for: BindingFor,
         options: ExecutorOptions | None = None,
         crash_hook: CrashHook | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.links = {link.name: link for link in links}
         self.journal = journal
@@ -90,12 +94,19 @@ class RotationExecutor:
         self.binding_for = binding_for
         self.options = options or ExecutorOptions()
         self._crash_hook = crash_hook
+        self.progress = progress
+        self._counts: dict[str, int] = {}
         self._pool = ThreadPoolExecutor(
             max_workers=self.options.max_workers, thread_name_prefix="device"
         )
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+
+    def _advance(self, step: str, total: int) -> None:
+        done = self._counts[step] = self._counts.get(step, 0) + 1
+        if self.progress is not None:
+            self.progress(step, done, total)
 
     def _crash_point(self, name: str) -> None:
         if self._crash_hook is not None:
@@ -108,11 +119,18 @@ class RotationExecutor:
         for name in self.links:
             last = self.journal.last_attempt(name)
             failed = last is not None and last.phase in (Phase.ABORTED, Phase.FAILED)
+            diverged = (
+                failed
+                and last is not None
+                and self.links[name].mode is KeyMode.PRE_SHARED_KEY
+                and any(end.staged and not end.removed for end in last.ends)
+            )
             out[name] = LinkHistory(
                 active=tuple(self.journal.active_keys(name, self.options.keep_previous + 1)),
                 open_rotation=open_by_link.get(name),
                 last_failure=last.updated if failed and last is not None else None,
                 consecutive_failures=self.journal.consecutive_failures(name) if failed else 0,
+                diverged=diverged,
             )
         return out
 
@@ -141,6 +159,7 @@ class RotationExecutor:
     # -- the wave --------------------------------------------------------------------------
     async def run_wave(self, plan: WavePlan) -> WaveResult:
         wave = uuid.uuid4().hex[:12]
+        self._counts = {}
         result = WaveResult(wave=wave, started=datetime.now(UTC), skipped=dict(plan.skipped))
         if not plan.rotations:
             result.finished = datetime.now(UTC)
@@ -229,6 +248,7 @@ class RotationExecutor:
                 key.key.kcv,
                 extra={"link": name, "key_id": key.key.key_id, "phase": "KEYS"},
             )
+            self._advance("keys", len(planned))
             return name, key
 
         pairs = await asyncio.gather(*(one(name) for name in planned))
@@ -319,6 +339,7 @@ class RotationExecutor:
             committed_at[device] = time.monotonic()
             for item in items:
                 self.journal.mark_end(item.rotation_id, device, staged=True)
+            self._advance("staged", len(by_device))
             self._crash_point(f"stage:{device}")
             return device, outcome
 
@@ -461,6 +482,7 @@ class RotationExecutor:
                         extra={"link": name, "key_id": rr.key_id, "phase": "ACTIVE"},
                     )
                     del pending[name]
+                    self._advance("verified", len(links))
                 else:
                     last_error[name] = "; ".join(problems)
             if not pending or time.monotonic() >= deadline:

@@ -63,6 +63,18 @@ async def test_two_waves_rotate_and_prune(tmp_path: Path) -> None:
     executor.close()
 
 
+async def test_progress_reports_every_step(tmp_path: Path) -> None:
+    net, keys = FakeNetwork(), FakeKeys()
+    executor = make_executor(tmp_path, net, keys)
+    events: list[tuple[str, int, int]] = []
+    executor.progress = lambda step, done, total: events.append((step, done, total))
+    assert (await executor.run_wave(executor.plan())).ok
+    assert [e for e in events if e[0] == "keys"] == [("keys", 1, 2), ("keys", 2, 2)]
+    assert [e[1:] for e in events if e[0] == "staged"] == [(1, 3), (2, 3), (3, 3)]
+    assert events[-1] == ("verified", 2, 2)
+    executor.close()
+
+
 async def test_failed_end_is_undone_before_activation(tmp_path: Path) -> None:
     net, keys = FakeNetwork(), FakeKeys()
     executor = make_executor(tmp_path, net, keys)
