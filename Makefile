@@ -30,5 +30,8 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build src/*.egg-info

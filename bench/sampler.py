@@ -8,6 +8,7 @@ Sampling, so approximate; good enough to show which layer the controller's CPU g
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -41,7 +42,7 @@ def thread_role(name: str) -> str:
 
 @dataclass
 class Sampler:
-    interval: float = 0.005
+    interval: float = 0.01
     samples: int = 0
     busy: Counter[str] = field(default_factory=Counter)  # CPU seconds by package
     functions: Counter[str] = field(default_factory=Counter)  # CPU seconds by function
@@ -78,7 +79,16 @@ class Sampler:
         while not self._stop.wait(self.interval):
             self.samples += 1
             names = {t.ident: t.name for t in threading.enumerate()}
-            for ident, frame in sys._current_frames().items():
+            # sys._current_frames() holds the interpreter's thread-list lock; a garbage
+            # collection inside it runs Python callbacks that wait for the GIL while a thread
+            # that is exiting holds the GIL and waits for that lock: a deadlock (seen at 600
+            # threads). No collection may start during the call.
+            gc.disable()
+            try:
+                frames = sys._current_frames()
+            finally:
+                gc.enable()
+            for ident, frame in frames.items():
                 if ident != me:
                     self._sample(ident, thread_role(names.get(ident, "?")), frame)
 

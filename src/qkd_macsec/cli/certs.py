@@ -227,6 +227,13 @@ def check(paths: tuple[Path, ...], warn_days: float, inventory_path: Path | None
     help="Only replace the controller's copies (off-box); do not upload to routers.",
 )
 @click.option("--force", is_flag=True, help="Renew even certificates that are not due.")
+@click.option(
+    "--transfer",
+    type=click.Choice(["scp", "sftp"]),
+    default="scp",
+    show_default=True,
+    help="Upload with SCP, or SFTP (atomic rename; needs the router's sftp-server).",
+)
 @click.argument("targets", nargs=-1)
 def renew(
     inventory_path: Path,
@@ -235,6 +242,7 @@ def renew(
     days: float,
     no_upload: bool,
     force: bool,
+    transfer: str,
     targets: tuple[str, ...],
 ) -> None:
     """Renew SAE certificates under the threshold: the KME must accept the new one before it
@@ -261,6 +269,7 @@ def renew(
                 days=days,
                 upload=not no_upload,
                 force=force,
+                transfer="sftp" if transfer == "sftp" else "scp",
             )
         except (RenewError, PkiError) as exc:
             failed += 1

@@ -70,6 +70,13 @@ _DEPLOY_OPTIONS = [
         help="Key-ID hand-off: NETCONF push to the peer, or the seed's SCP pull.",
     ),
     click.option(
+        "--transfer",
+        type=click.Choice(["scp", "sftp"]),
+        default="scp",
+        show_default=True,
+        help="Upload with SCP, or SFTP (atomic rename; needs `system services ssh sftp-server`).",
+    ),
+    click.option(
         "--script-user",
         default="remote",
         show_default=True,
@@ -116,7 +123,7 @@ def deploy(**kwargs: Any) -> None:
     failures = 0
     for name in inventory.hosts:
         try:
-            result = deploy_router(inventory, name, built, options)
+            result = deploy_router(inventory, name, built, options, kwargs["transfer"])
         except (OnboxConfigError, ConfigRenderError) as exc:
             raise CliError(str(exc), EXIT_BAD_INPUT) from None
         except DeployError as exc:

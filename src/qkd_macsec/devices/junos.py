@@ -280,8 +280,14 @@ class JunosDriver:
         if isinstance(err, DeviceError):
             return err
         if any(isinstance(c, ez.RpcTimeoutError) for c in _causes(err)):
-            # PyEZ's Config.lock() re-raises a timeout as LockError: it is no lock refusal.
-            return DeviceTimeoutError(name, f"{phase}: no reply within {self.target.timeout:g}s")
+            # PyEZ's Config.lock() re-raises a timeout as LockError: say it was no refusal,
+            # but keep the type (no lock, so nothing was loaded or committed).
+            silent = f"{phase}: no reply within {self.target.timeout:g}s"
+            return (
+                DeviceLockError(name, silent)
+                if phase == "lock"
+                else DeviceTimeoutError(name, silent)
+            )
         if isinstance(err, ez.ConnectError) or any(
             isinstance(c, nc_transport.TransportError) for c in _causes(err)
         ):

@@ -45,6 +45,9 @@ class LinkHistory:
     open_rotation: RotationRecord | None = None
     last_failure: datetime | None = None
     consecutive_failures: int = 0
+    #: The last attempt changed some ends only (pre-shared-key mode cannot undo): the ends hold
+    #: different CAKs and the link goes down when MKA drops the preceding key, so re-key soon.
+    diverged: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class PlanPolicy:
     keep_previous: int = 1
     retry_base: float = 30.0  # seconds; doubles per consecutive failure, capped at the interval
     retry_max: float = 3600.0
+    diverged_retry: float = 5.0  # seconds; back-off cap while the ends hold different keys
 
 
 @dataclass(frozen=True)
@@ -120,9 +124,10 @@ def plan_link(
         if now >= due_at:
             reason = Reason.DUE
     if history.consecutive_failures and history.last_failure is not None and not force:
-        retry_at = history.last_failure + timedelta(
-            seconds=retry_delay(history.consecutive_failures, link.rotation_interval, policy)
-        )
+        delay = retry_delay(history.consecutive_failures, link.rotation_interval, policy)
+        if history.diverged:
+            delay = min(delay, policy.diverged_retry)
+        retry_at = history.last_failure + timedelta(seconds=delay)
         if now < retry_at:
             return None, f"backing off after {history.consecutive_failures} failure(s)", retry_at
         if reason is None or reason is Reason.DUE:

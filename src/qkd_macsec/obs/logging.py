@@ -157,9 +157,7 @@ def configure_logging(
         handlers.append(stream)
     if log_file is not None:
         _touch_private(log_file)
-        rotating = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=10 * 1024 * 1024, backupCount=5
-        )
+        rotating = PrivateRotatingFileHandler(log_file, maxBytes=10 * 1024 * 1024, backupCount=5)
         rotating.setLevel(min(level, logging.INFO))
         handlers.append(rotating)
     if trace_file is not None:
@@ -171,6 +169,15 @@ def configure_logging(
         handler.setFormatter(formatter)
         handler.addFilter(RedactionFilter())
         root.addHandler(handler)
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file is 0600: the first, and each new one after a rollover
+    (the stock handler opens those with the process umask, typically 0644)."""
+
+    def _open(self) -> Any:
+        _touch_private(Path(self.baseFilename))
+        return super()._open()
 
 
 def _touch_private(path: Path) -> None:

@@ -1,5 +1,5 @@
-"""Deploying the on-box runtime: upload the script, check its sha-256 on the router, commit the
-event-options and apply-macros over NETCONF.
+"""Deploying the on-box runtime: upload the script (SCP by default, see ``onbox.transfer``),
+check its sha-256 on the router, commit the event-options and apply-macros over NETCONF.
 
 Sessions verify the router's SSH host key against the inventory's ``known_hosts`` (as the
 off-box driver does). A commit happens only when the loaded lines change the candidate, so a
@@ -8,17 +8,13 @@ second deployment of the same script and settings changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
-import posixpath
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import asyncssh
 from jnpr.junos import Device
 from jnpr.junos.utils.config import Config
 
@@ -26,6 +22,7 @@ from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.inventory.model import Host
 from qkd_macsec.onbox.build import SCRIPT_NAME, BuiltScript
 from qkd_macsec.onbox.config import OnboxOptions, router_lines
+from qkd_macsec.onbox.transfer import RemoteFile, Transfer, TransferError, login_for, upload
 
 
 class DeployError(Exception):
@@ -100,50 +97,7 @@ def commit_lines(host: Host, lines: list[str], comment: str) -> bool:
 
 
 # ------------------------------------------------------------------------------ file upload
-EVENT_DIR = "/var/db/scripts/event"
-OP_DIR = "/var/db/scripts/op"
-
-
-@dataclass(frozen=True)
-class Upload:
-    local: Path
-    remote: str  # absolute path on the router
-    mode: int = 0o644
-
-
-async def _upload(host: Host, uploads: list[Upload]) -> None:
-    password = host.resolve_password()
-    assert host.known_hosts is not None
-    async with (
-        asyncssh.connect(
-            host.host,
-            port=host.port,
-            username=host.user,
-            password=password.reveal_text() if password is not None else None,
-            client_keys=[str(host.ssh_key)] if host.ssh_key else None,
-            known_hosts=str(host.known_hosts),
-            agent_path=None,
-        ) as conn,
-        conn.start_sftp_client() as sftp,
-    ):
-        for item in uploads:
-            parent = posixpath.dirname(item.remote)
-            await sftp.makedirs(parent, exist_ok=True)
-            temporary = f"{item.remote}.part"
-            await sftp.put(str(item.local), temporary)
-            await sftp.chmod(temporary, item.mode)
-            await sftp.posix_rename(temporary, item.remote)
-
-
-def upload_files(host: Host, uploads: list[Upload]) -> None:
-    """Copy files to the router over SFTP (the SCP subsystem's sibling), host key verified;
-    each lands under a temporary name with its final mode and is renamed into place."""
-    if host.known_hosts is None or not host.known_hosts.is_file():
-        raise DeployError(f"{host.name}: known_hosts file not found; refusing to connect")
-    try:
-        asyncio.run(_upload(host, uploads))
-    except (OSError, asyncssh.Error) as exc:
-        raise DeployError(f"{host.name}: upload failed: {type(exc).__name__}: {exc}") from None
+SCRIPT_DIRS = ("/var/db/scripts/event", "/var/db/scripts/op")
 
 
 def remote_sha256(dev: Any, path: str) -> str | None:
@@ -165,20 +119,29 @@ class DeployResult:
 
 
 def deploy_router(
-    inventory: Inventory, name: str, script: BuiltScript, options: OnboxOptions
+    inventory: Inventory,
+    name: str,
+    script: BuiltScript,
+    options: OnboxOptions,
+    transfer: Transfer = "scp",
 ) -> DeployResult:
-    """Upload the script if its checksum differs, then commit the on-box configuration."""
+    """Upload the script where its checksum differs, then commit the on-box configuration."""
     host = inventory.hosts[name]
     lines = router_lines(inventory, name, script.sha256, options)
-    targets = [f"{EVENT_DIR}/{SCRIPT_NAME}", f"{OP_DIR}/{SCRIPT_NAME}"]
     dev = open_router(host)
     try:
-        stale = [t for t in targets if remote_sha256(dev, t) != script.sha256]
+        stale = [
+            d for d in SCRIPT_DIRS if remote_sha256(dev, f"{d}/{SCRIPT_NAME}") != script.sha256
+        ]
         if stale:
-            upload_files(host, [Upload(script.path, target) for target in stale])
-            wrong = [t for t in stale if remote_sha256(dev, t) != script.sha256]
+            data = script.path.read_bytes()
+            try:
+                upload(login_for(host), [RemoteFile(d, SCRIPT_NAME, data) for d in stale], transfer)
+            except TransferError as exc:
+                raise DeployError(f"{name}: {exc}") from None
+            wrong = [d for d in stale if remote_sha256(dev, f"{d}/{SCRIPT_NAME}") != script.sha256]
             if wrong:
-                raise DeployError(f"{name}: checksum of {', '.join(wrong)} differs after upload")
+                raise DeployError(f"{name}: checksum in {', '.join(wrong)} differs after upload")
         committed = commit_on(dev, name, lines, f"qkd-onbox deploy {script.sha256[:12]}")
     finally:
         dev.close()

@@ -3,9 +3,9 @@ SAE client certificates before they expire, fetch a CA certificate from a CA ser
 
 Renewal order (never a moment without a working certificate): issue the new certificate into
 staging files → prove the KME accepts it (an mTLS ``status`` call with the NEW pair) → upload
-cert (0644) and key (0600) to the router over SSH, each created with its final mode and renamed
-into place → replace the controller's copies atomically. A KME that refuses the new pair stops
-the renewal with the old certificate untouched everywhere.
+cert (0644) and key (0600) to the router (SCP by default, or SFTP with an atomic rename; see
+``onbox.transfer``) → replace the controller's copies atomically. A KME that refuses the new
+pair stops the renewal with the old certificate untouched everywhere.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.inventory.model import Host, Kme
 from qkd_macsec.etsi014.tls import TlsIdentity, TlsIdentityError
 from qkd_macsec.obs.logging import get_logger, notice
+from qkd_macsec.onbox.transfer import RemoteFile, Transfer, TransferError, login_for, upload
 from qkd_macsec.pki.ca import CertificateAuthority, issue_client_cert
 from qkd_macsec.pki.check import CertCheck, check_certificate
 from qkd_macsec.pki.files import (
@@ -179,40 +180,20 @@ def _peer_sae(inventory: Inventory, name: str) -> str:
     raise RenewError(f"{name}: in no link, so no peer SAE to probe the KME with")
 
 
-async def _upload_pair(host: Host, cert_pem: bytes, key_pem: bytes, sae: str) -> None:
-    password = host.resolve_password()
-    assert host.known_hosts is not None
-    async with (
-        asyncssh.connect(
-            host.host,
-            port=host.port,
-            username=host.user,
-            password=password.reveal_text() if password is not None else None,
-            client_keys=[str(host.ssh_key)] if host.ssh_key else None,
-            known_hosts=str(host.known_hosts),
-            agent_path=None,
-        ) as conn,
-        conn.start_sftp_client() as sftp,
-    ):
-        await sftp.makedirs(ROUTER_CERT_DIR, exist_ok=True)
-        for name, data, mode in ((f"{sae}.key", key_pem, 0o600), (f"{sae}.crt", cert_pem, 0o644)):
-            final = posixpath.join(ROUTER_CERT_DIR, name)
-            temporary = final + ".new"
-            attrs = asyncssh.SFTPAttrs(permissions=mode)
-            async with sftp.open(temporary, "wb", attrs) as handle:
-                await handle.write(data)
-            await sftp.chmod(temporary, mode)
-            await sftp.posix_rename(temporary, final)
-
-
-def upload_identity(host: Host, cert_pem: bytes, key_pem: bytes) -> None:
-    """Put an SAE's cert (0644) and key (0600, created so) on its router, host key verified."""
-    if host.known_hosts is None or not host.known_hosts.is_file():
-        raise RenewError(f"{host.name}: known_hosts file not found; refusing to connect")
+def upload_identity(
+    host: Host, cert_pem: bytes, key_pem: bytes, transfer: Transfer = "scp"
+) -> None:
+    """Put an SAE's cert (0644) and key (0600 from creation) on its router, host key verified."""
+    home, certs = posixpath.split(ROUTER_CERT_DIR.rstrip("/"))  # .../qkd, certs
+    base, qkd = posixpath.split(home)
+    files = [
+        RemoteFile(base, f"{qkd}/{certs}/{host.sae_id}.key", key_pem, 0o600),
+        RemoteFile(base, f"{qkd}/{certs}/{host.sae_id}.crt", cert_pem, 0o644),
+    ]
     try:
-        asyncio.run(_upload_pair(host, cert_pem, key_pem, host.sae_id))
-    except (OSError, asyncssh.Error) as exc:
-        raise RenewError(f"{host.name}: upload failed: {type(exc).__name__}") from None
+        upload(login_for(host), files, transfer)
+    except TransferError as exc:
+        raise RenewError(f"{host.name}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -234,6 +215,7 @@ def renew_sae_certificate(
     days: float = 365,
     upload: bool = True,
     force: bool = False,
+    transfer: Transfer = "scp",
 ) -> RenewOutcome:
     """Renew ``name``'s SAE certificate if under ``threshold`` (see the module docstring)."""
     host = inventory.hosts[name]
@@ -256,7 +238,7 @@ def renew_sae_certificate(
             _peer_sae(inventory, name),
         )
         if upload:
-            upload_identity(host, cert_pem, key_pem)
+            upload_identity(host, cert_pem, key_pem, transfer)
         write_private(host.tls.key, key_pem)
         write_public(host.tls.cert, cert_pem)
     finally:

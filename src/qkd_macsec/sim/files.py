@@ -56,8 +56,20 @@ class DeviceFiles:
 _STORES: weakref.WeakKeyDictionary[SimDevice, DeviceFiles] = weakref.WeakKeyDictionary()
 
 
+#: Directories every Junos router has (uploads by SCP expect them to exist).
+SKELETON = (
+    "var/db/scripts/event",
+    "var/db/scripts/op",
+    "var/db/scripts/commit",
+    "var/home/remote",
+    "var/tmp",
+)
+
+
 def attach_file_store(device: SimDevice, root: Path) -> DeviceFiles:
-    root.mkdir(parents=True, exist_ok=True)
+    """Serve ``root`` as ``device``'s file system (creating the standard Junos directories)."""
+    for directory in SKELETON:
+        (root / directory).mkdir(parents=True, exist_ok=True)
     store = DeviceFiles(root)
     _STORES[device] = store
     return store

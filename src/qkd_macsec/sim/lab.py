@@ -11,6 +11,7 @@ devices:
     clock_offset_s: 0
     commit_latency_s: 0
     base11: false           # advertise base:1.1 (chunked framing)
+    files_dir: /tmp/r1      # optional: serve this directory as the router's "/" (SFTP/SCP)
     faults: {failing_commits: 0, hang_rpcs: [], reject_auth: false}   # see sim.device.Faults
     config: |
       set system host-name mx304-11
@@ -44,6 +45,8 @@ from qkd_macsec.secret import Secret
 from qkd_macsec.sim.config import ConfigError, Configuration
 from qkd_macsec.sim.device import DeviceProfile, SimDevice, UserAccount
 from qkd_macsec.sim.fabric import Fabric, LinkEnd
+from qkd_macsec.sim.files import attach_file_store
+from qkd_macsec.sim.netconf.file_transfer import FileTransferEndpoint
 from qkd_macsec.sim.netconf.hostkeys import (
     load_or_create_host_key,
     replace_host_key,
@@ -84,6 +87,7 @@ class DeviceSpec(BaseModel):
     clock_offset_s: float = 0.0
     commit_latency_s: float = Field(default=0.0, ge=0)
     base11: bool = False
+    files_dir: Path | None = None  # the router's file system, served over SFTP/SCP
     model: str = "MX304"
     version: str = "23.4R2-S3.9"
     config: str = ""
@@ -240,9 +244,19 @@ class RunningLab:
             device = build_device(spec, self.fabric, self.spec.minute_s)
             key = load_or_create_host_key(self._host_key_path(spec.name))
             self.devices[spec.name] = device
-            self.endpoints[spec.name] = DeviceEndpoint(
-                device, self.fabric, key, host=self.host, port=spec.port
-            )
+            if spec.files_dir is not None:
+                self.endpoints[spec.name] = FileTransferEndpoint(
+                    device,
+                    self.fabric,
+                    key,
+                    host=self.host,
+                    port=spec.port,
+                    files=attach_file_store(device, spec.files_dir),
+                )
+            else:
+                self.endpoints[spec.name] = DeviceEndpoint(
+                    device, self.fabric, key, host=self.host, port=spec.port
+                )
         for link in self.spec.links:
             a, b = link.ends()
             self.fabric.add_link(a, b, link.name)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from qkd_macsec.onbox.config import OnboxOptions
 from qkd_macsec.onbox.harness import OnboxHarness
@@ -130,11 +131,30 @@ def wait_until_due(harness: OnboxHarness, master: str, link: str) -> None:
     wait_for(lambda: time.time() >= start + interval, interval + 5, f"{link} due again")
 
 
+def write_inventory(bed: Testbed, harness: OnboxHarness, path: Path) -> Path:
+    """The testbed's inventory file, pointing at the harness's (file-serving) router ports."""
+    doc = yaml.safe_load(bed.inventory_path.read_text())
+    for name, host in harness.inventory.hosts.items():
+        doc["hosts"][name]["port"] = host.port
+    base = bed.inventory_path.parent
+    for spec in doc["hosts"].values():  # keep relative paths working from the new location
+        for key in ("cert", "key"):
+            spec["tls"][key] = str((base / spec["tls"][key]).resolve())
+    for spec in doc["kmes"].values():
+        spec["ca"] = str((base / spec["ca"]).resolve())
+    for key in ("known_hosts",):
+        doc["defaults"][key] = str((base / doc["defaults"][key]).resolve())
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    path.chmod(0o600)
+    return path
+
+
 class OnboxKit:
     """The helpers above, handed to tests as a fixture (test modules cannot import conftest)."""
 
     wait_for = staticmethod(wait_for)
     wait_until_due = staticmethod(wait_until_due)
+    write_inventory = staticmethod(write_inventory)
     state_of = staticmethod(state_of)
     current_key_id = staticmethod(current_key_id)
     chain_slots = staticmethod(chain_slots)

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow  # real processes wait for real start-times
 
 LINK = "p2p-11-12"
 THRESHOLD = timedelta(days=7)  # the testbed's own certificates are valid for 30 days
-DELAY_S = 2.5
+DELAY_S = 3.0
 
 
 def _router_pair(harness: Any, name: str) -> tuple[Path, Path]:
@@ -157,3 +157,22 @@ def test_certificate_watch_warns_at_most_daily(onbox_factory: Any) -> None:
     assert any("SAE mx304-12" in w and "expiring" in w for w in warnings)
     assert watch.poll(now + timedelta(hours=23)) == []
     assert watch.poll(now + timedelta(hours=24)) != []
+
+
+def test_certs_renew_command_renews_only_what_is_due(
+    onbox_factory: Any, kit: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bed, harness = onbox_factory([LINK], serve_files=True, configure=False)
+    _age(bed, harness, "mx304-11")
+    inventory = kit.write_inventory(bed, harness, tmp_path / "inventory.yaml")
+    ca_dir = str(bed.directory / "certs")
+
+    main(["certs", "renew", "-i", str(inventory), "--ca", ca_dir, "--threshold-days", "7"])
+
+    out = capsys.readouterr().out
+    assert "mx304-11: renewed" in out
+    assert "uploaded" in out
+    assert "mx304-12: ok" in out
+    cert, _ = _router_pair(harness, "mx304-11")
+    assert cert.read_bytes() == harness.inventory.hosts["mx304-11"].tls.cert.read_bytes()
+    main(["certs", "check", "--warn-days", "7", "-i", str(inventory)])  # all fine now

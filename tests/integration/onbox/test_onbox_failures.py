@@ -16,7 +16,7 @@ from qkd_macsec.testbed.builder import Testbed
 pytestmark = pytest.mark.slow  # real processes wait for real start-times
 
 LINK = "p2p-11-12"
-DELAY_S = 2.5
+DELAY_S = 3.0
 
 
 def bootstrap(kit: Any, bed: Testbed, harness: OnboxHarness) -> str:
@@ -137,3 +137,19 @@ def test_peer_with_unknown_host_key_is_refused(onbox_factory: Any, kit: Any) -> 
     master, slave = slots(kit, bed)
     assert list(master.values()) == [old]
     assert list(slave.values()) == [old]
+
+
+def test_peer_crash_after_staging_is_withdrawn(onbox_factory: Any, kit: Any) -> None:
+    bed, harness = onbox_factory([LINK], delay_s=DELAY_S)
+    old = bootstrap(kit, bed, harness)
+    harness.routers["mx304-12"].extra_env["QKD_ONBOX_CRASH_AT"] = "peer-after-stage"
+
+    result = harness.fire_timer("mx304-11")
+
+    assert result.returncode == 1
+    assert "without a JSON message" in harness.trace("mx304-11")
+    harness.routers["mx304-12"].extra_env.clear()
+    master, slave = slots(kit, bed)  # the peer had staged it; the master's withdraw removed it
+    assert list(master.values()) == [old]
+    assert list(slave.values()) == [old]
+    assert_stays_on(kit, bed, old)

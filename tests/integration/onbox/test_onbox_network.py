@@ -41,8 +41,8 @@ def run_cycle(kit: Any, bed: Testbed, harness: OnboxHarness, delay_s: float) -> 
 
 
 def test_seed_group_and_p2p_rotate_for_n_cycles(onbox_factory: Any, kit: Any) -> None:
-    bed, harness = onbox_factory(delay_s=3.5)
-    seen: list[dict[str, str]] = [run_cycle(kit, bed, harness, 3.5) for _ in range(CYCLES)]
+    bed, harness = onbox_factory(delay_s=5.0)
+    seen: list[dict[str, str]] = [run_cycle(kit, bed, harness, 5.0) for _ in range(CYCLES)]
 
     for link in bed.inventory.links:
         ckns = [cycle[link.name] for cycle in seen]
@@ -59,8 +59,8 @@ def test_seed_group_and_p2p_rotate_for_n_cycles(onbox_factory: Any, kit: Any) ->
 
 
 def test_two_router_link_rotates_for_n_cycles(onbox_factory: Any, kit: Any) -> None:
-    bed, harness = onbox_factory(["p2p-11-12"], delay_s=2.5)
-    seen = [run_cycle(kit, bed, harness, 2.5) for _ in range(CYCLES + 1)]
+    bed, harness = onbox_factory(["p2p-11-12"], delay_s=3.0)
+    seen = [run_cycle(kit, bed, harness, 3.0) for _ in range(CYCLES + 1)]
     assert len({cycle["p2p-11-12"] for cycle in seen}) == CYCLES + 1
     # four keys so far, three kept: the oldest slot was pruned on both ends
     slots = kit.chain_slots(bed, "mx304-11", "et-0/0/10")

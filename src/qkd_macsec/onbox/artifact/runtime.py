@@ -5,7 +5,7 @@ The I/O is behind :class:`RouterIo` (local config, commits, peers, KME, files), 
 are unit-tested with a fake; ``main`` wires the real one. Order on the master, per due link:
 enc_keys → record the pending rotation (atomic state write) → stage locally with start-time T →
 offer {link, key_ID, slot, T} to every peer (each does dec_keys, stages, acks in the same call) →
-all acked: adopt; any refusal or error: withdraw from the peers that acked and remove the local
+all acked: adopt; any refusal or error: withdraw from every peer (idempotent) and remove the local
 entry, before T. A pending rotation found at start-up (crash) is withdrawn everywhere first.
 """
 
@@ -54,6 +54,7 @@ from qkd_macsec.onbox.artifact.state import (
 
 KEEP_PREVIOUS = 1
 CRASH_ENV = "QKD_ONBOX_CRASH_AT"  # test-harness fault: exit abruptly at a named step
+CRASH_POINTS = ("after-local-stage", "after-peer-ack", "peer-after-stage")
 KEY_CHAINS = "security authentication-key-chains key-chain"
 
 
@@ -325,6 +326,7 @@ class Runtime:
         )
         lines += entry_lines(link.key_chain, offer.slot, ckn, cak.hex(), offer.start_time)
         self.io.commit_lines(lines, f"qkd-onbox {link.link} key {offer.key_ID}", cak.hex())
+        crash_point("peer-after-stage")
         state.adopt(KeyRecord(offer.key_ID, offer.slot, start), KEEP_PREVIOUS)
         self._save()
         self.io.log(f"link {link.link}: staged key {offer.key_ID} in slot {offer.slot}")

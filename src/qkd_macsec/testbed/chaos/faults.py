@@ -111,8 +111,9 @@ def draw_fault(kind: FaultKind, rng: random.Random, lab: LabFacts) -> Fault:
         case FaultKind.ROUTER_DOWN:
             return Fault(kind, router, during_s=_maybe_during(rng), waves=rng.randint(1, 3))
         case FaultKind.CLOCK_SKEW:
-            limit = 0.8 * lab.clock_tolerance_s
-            return Fault(kind, router, value=round(rng.uniform(-limit, limit), 3))
+            # Big enough to measure (Junos shows whole seconds), inside the tolerance.
+            size = rng.uniform(0.5, 0.8) * lab.clock_tolerance_s
+            return Fault(kind, router, value=round(rng.choice((-1, 1)) * size, 3))
         case FaultKind.CONTROLLER_KILL:
             if rng.random() < 0.5:
                 return Fault(kind, "", "sigkill", value=round(rng.uniform(0.5, 7.0), 2))
@@ -131,7 +132,7 @@ def fault_schedule(
 ) -> list[list[Fault]]:
     """Faults for each wave. Every kind appears early on (when there are waves enough); a
     controller kill is the only fault of its wave (every fourth wave), never the last wave's;
-    within a wave, no two faults hit the same router or KME."""
+    within a wave, no two faults hit the same router (KMEs may take several)."""
     coverage = coverage_pool(list(FaultKind))
     rng.shuffle(coverage)
     kill_waves = {w for w in range(waves - 1) if w % 4 == 2}
@@ -150,14 +151,15 @@ def fault_schedule(
             if kind not in chosen:
                 chosen.append(kind)
         faults: list[Fault] = []
-        taken: set[str] = set()
+        taken: set[str] = set()  # routers already hit this wave
         for kind in chosen:
             fault = draw_fault(kind, rng, lab)
-            for _ in range(20):
-                if not set(fault.target.split("+")) & taken:
+            for _ in range(50):
+                if fault.target not in taken:
                     break
                 fault = draw_fault(kind, rng, lab)
-            taken |= set(fault.target.split("+"))
+            if fault.target in lab.routers:
+                taken.add(fault.target)
             faults.append(fault)
         out.append(faults)
     return out

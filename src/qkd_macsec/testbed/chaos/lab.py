@@ -105,6 +105,7 @@ def chaos_lab_document(shape: ChaosLabShape | None = None) -> dict[str, Any]:
             "port": 830,
             "user": "netconf",
             "password": {"env": "QKD_ROUTER_PASSWORD"},
+            "known_hosts": "known_hosts",  # SSH host keys are always verified
             "platform": "junos",
             "timeout": shape.device_timeout_s,
         },
@@ -118,7 +119,7 @@ def chaos_lab_document(shape: ChaosLabShape | None = None) -> dict[str, Any]:
             "rotation_interval": "1h",
             "activation_delay": "auto",
             "min_activation_delay": "2s",
-            "clock_tolerance": "1s",
+            "clock_tolerance": "3s",  # Junos reports its time in whole seconds
             "dec_keys_wait": "4s",
             "keep_previous": 1,
         },

@@ -1,0 +1,46 @@
+"""The short chaos run (part of `make test`): every fault kind, controller kills, then the checks.
+
+`make chaos` (bench/chaos.py) runs the same driver for >= 1,000 rotations and writes
+docs/reliability.md; this run is the same campaign, cut short.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from qkd_macsec.testbed.chaos import ChaosOptions, FaultKind, render_markdown, run_chaos
+
+SEED = 20261126
+
+
+@pytest.mark.timeout(300)
+def test_short_chaos_run_keeps_every_link_up_and_leaks_nothing(tmp_path: Path) -> None:
+    report = run_chaos(ChaosOptions(seed=SEED, waves=12), tmp_path / "chaos")
+
+    assert report.problems == []
+    # every kind of fault was injected, acted and was seen in the run's own counts
+    assert {kind.value for kind in FaultKind} <= set(report.faults)
+    for kind, counts in report.faults.items():
+        assert counts.injected >= 1, kind
+        assert counts.observed == counts.fired, kind
+    assert report.faults[FaultKind.CONTROLLER_KILL.value].observed >= 1
+    assert report.recovered >= 1  # a killed controller left rotations open; they were closed
+    # the end state, measured on the simulator's fabric (not on what the controller believes)
+    assert report.links_live_shared == report.links >= 20
+    assert report.max_outage_s == 0.0
+    assert report.open_rotations == 0
+    assert report.rotated >= 100
+    assert report.aborted >= 1
+    assert report.canary_values > 100
+    assert report.canary_files >= 4
+    assert report.canary_hits == []
+
+    table = render_markdown(report, command="pytest tests/chaos")
+    assert all(f"| {kind.value} |" in table for kind in FaultKind)
+    # what the run wrote is private: the per-wave log and the report hold key IDs and CKNs
+    for name in ("report.json", "waves.jsonl", "controller.trace"):
+        mode = stat.S_IMODE((tmp_path / "chaos" / name).stat().st_mode)
+        assert mode == 0o600, name
