@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from qkd_macsec.cli import certs, demo, inventory, kme, rotation, sim
+from qkd_macsec.cli import certs, demo, inventory, kme, onbox, rotation, sim
 from qkd_macsec.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, CliError
 
 
@@ -27,6 +27,7 @@ cli.add_command(kme.group)
 cli.add_command(sim.group)
 cli.add_command(certs.group)
 cli.add_command(inventory.group)
+cli.add_command(onbox.group)
 cli.add_command(demo.demo)
 cli.add_command(rotation.rotate)
 cli.add_command(rotation.run)

@@ -24,6 +24,7 @@ from qkd_macsec.engine.topology import EndSpec, LinkSpec, MkaOptions
 from qkd_macsec.etsi014.client import ClientOptions, KmeClient, RequestRecord
 from qkd_macsec.etsi014.tls import TlsIdentity
 from qkd_macsec.obs.logging import get_logger, notice
+from qkd_macsec.pki.renew import CertificateWatch
 
 log = get_logger("engine.controller")
 
@@ -197,7 +198,13 @@ class Controller:
     async def run(self, stop: asyncio.Event, *, check_interval: float = 30.0) -> None:
         """Rotate links as they fall due until ``stop`` is set; a wave in progress completes."""
         notice(log, "scheduler started for %d link(s)", len(self.links))
+        certificates = CertificateWatch(self.inventory)
         while not stop.is_set():
+            try:
+                for warning in certificates.poll(datetime.now(UTC)):  # at most once a day
+                    log.warning("%s", warning)
+            except Exception:
+                log.exception("certificate check failed")
             try:
                 result = await self.rotate()
                 if result.rotations:
