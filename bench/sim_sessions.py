@@ -12,6 +12,7 @@ import argparse
 import multiprocessing
 import os
 import queue
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,7 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 PASSWORD_ENV = "QKD_SIM_BENCH_PW"
-PASSWORD = "bench-Pw-2718"
+# A fresh password per run; spawned client processes inherit it through the environment.
+PASSWORD = os.environ.setdefault(PASSWORD_ENV, secrets.token_urlsafe(18))
 TARGET_WALL_S = 10.0
 TARGET_RSS_MB = 300.0
 
