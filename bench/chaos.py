@@ -1,7 +1,7 @@
 """`make chaos`: the long chaos run (>= 1,000 rotations) and the docs/reliability.md table.
 
     .venv/bin/python -m bench.chaos [--seed N] [--rotations 1000] [--out docs/reliability.md]
-                                    [--dir DIR] [--json]
+                                    [--dir DIR] [--json] [--render DIR/report.json]
 
 Exit status 0 when the run's checks all passed (every link live on a shared key, zero outage,
 nothing left open, every fault that acted was seen, no secret found), 1 otherwise.
@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from qkd_macsec.testbed.chaos import ChaosOptions, render_markdown, run_chaos
+from qkd_macsec.testbed.chaos import ChaosOptions, ChaosReport, render_markdown, run_chaos
 
 DEFAULT_SEED = 1000
 DEFAULT_ROTATIONS = 1000
@@ -29,12 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the markdown table")
     parser.add_argument("--dir", type=Path, default=None, help="keep the run's files here")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--render", type=Path, default=None, help="only re-render the table of a saved report.json"
+    )
     args = parser.parse_args(argv)
 
-    options = ChaosOptions(seed=args.seed, min_rotations=args.rotations)
-    with tempfile.TemporaryDirectory(prefix="qkd-chaos-") as scratch:
-        directory = args.dir or Path(scratch)
-        report = run_chaos(options, directory)
+    if args.render is not None:
+        report = ChaosReport.from_json(json.loads(args.render.read_text()))
+    else:
+        options = ChaosOptions(seed=args.seed, min_rotations=args.rotations)
+        with tempfile.TemporaryDirectory(prefix="qkd-chaos-") as scratch:
+            report = run_chaos(options, args.dir or Path(scratch))
     command = f"make chaos (python -m bench.chaos --seed {args.seed} --rotations {args.rotations})"
     table = render_markdown(report, command=command)
     args.out.parent.mkdir(parents=True, exist_ok=True)

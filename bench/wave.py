@@ -69,6 +69,7 @@ class Scenario:
     serial_sample: int
     profile: bool = False
     ncclient_tick: float | None = None  # experiment: ncclient's send-queue poll (default 0.1 s)
+    split_known_hosts: bool = False  # one known_hosts file per router instead of one shared
 
     @property
     def lab(self) -> LabShape:
@@ -162,7 +163,10 @@ async def _measure(scenario: Scenario, testbed: TestbedProcess) -> dict[str, Any
     from qkd_macsec.engine.inventory import load_inventory
     from qkd_macsec.etsi014.client import RequestRecord
 
-    inventory = load_inventory(testbed.inventory)
+    inventory_path = testbed.inventory
+    if scenario.split_known_hosts:
+        inventory_path = split_known_hosts(inventory_path)
+    inventory = load_inventory(inventory_path)
     ends_per_link = {link.name: len(inventory.link_ends(link)) for link in inventory.links}
     key_requests: list[RequestRecord] = []
 
@@ -232,6 +236,28 @@ async def _measure(scenario: Scenario, testbed: TestbedProcess) -> dict[str, Any
     return out
 
 
+def split_known_hosts(inventory_path: Path) -> Path:
+    """The same inventory with one known_hosts file per router (only its own host key).
+
+    paramiko parses the whole known_hosts file on every connect: with one shared file of N
+    routers that is O(N) work per session. Per-router files make it O(1).
+    """
+    document = yaml.safe_load(inventory_path.read_text())
+    shared = Path(document["defaults"]["known_hosts"])
+    lines = shared.read_text().splitlines()
+    folder = inventory_path.parent / "known_hosts.d"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for name, host in document["hosts"].items():
+        marker = f"[{host['host']}]:{host['port']} "
+        own = folder / name
+        own.write_text("".join(f"{line}\n" for line in lines if line.startswith(marker)))
+        host["known_hosts"] = str(own)
+    split = inventory_path.with_name("inventory-split.yaml")
+    split.write_text(yaml.safe_dump(document, sort_keys=False))
+    split.chmod(0o600)
+    return split
+
+
 async def _bootstrap(controller: Any, attempts: int = 3) -> list[dict[str, Any]]:
     """First waves (initial configuration + first key) until every link is up; not measured.
 
@@ -239,9 +265,12 @@ async def _bootstrap(controller: Any, attempts: int = 3) -> list[dict[str, Any]]
     (the next wave's activation delay uses the session time the first one measured).
     """
     waves = []
+    failed: list[str] = []
     for attempt in range(attempts):
         t = time.monotonic()
-        result = await controller.rotate(all_links=attempt == 0)
+        # Retries name the failed links: the planner would otherwise back off from them.
+        result = await controller.rotate(all_links=attempt == 0, force=failed)
+        failed = result.failed_links
         waves.append(
             {
                 "links": len(result.rotations),
@@ -293,6 +322,8 @@ def measure(scenario: Scenario) -> dict[str, Any]:
     if scenario.ncclient_tick is not None:
         import ncclient.transport.session
 
+        import qkd_macsec.devices.junos  # noqa: F401 - it sets its own TICK on import: first
+
         ncclient.transport.session.TICK = scenario.ncclient_tick
     with (
         tempfile.TemporaryDirectory(prefix="bench-wave-") as tmp,
@@ -343,6 +374,7 @@ def scenarios(
     serial_sample: int = 10,
     profile: bool = False,
     ncclient_tick: float | None = None,
+    split_hosts: bool = False,
 ) -> list[Scenario]:
     return [
         Scenario(
@@ -350,10 +382,11 @@ def scenarios(
             links=links,
             shape=shape,
             commit_latency=latency,
-            workers=workers or min(routers, 256),
+            workers=workers or min(routers, 64),
             serial_sample=serial_sample,
             profile=profile,
             ncclient_tick=ncclient_tick,
+            split_known_hosts=split_hosts,
         )
         for shape in shapes
         for latency in latencies
@@ -370,12 +403,21 @@ def run(
     serial_sample: int = 10,
     profile: bool = False,
     ncclient_tick: float | None = None,
+    split_hosts: bool = False,
 ) -> dict[str, Any]:
     """Every scenario, each in its own worker process; ``{"scenarios": [...], "targets": ...}``."""
     results = [
         run_scenario(s)
         for s in scenarios(
-            routers, links, shapes, latencies, workers, serial_sample, profile, ncclient_tick
+            routers,
+            links,
+            shapes,
+            latencies,
+            workers,
+            serial_sample,
+            profile,
+            ncclient_tick,
+            split_hosts,
         )
     ]
     return {"scenarios": results, "targets": TARGETS, "machine": machine()}
@@ -445,6 +487,8 @@ def _row(result: dict[str, Any]) -> list[str]:
     latency = f"{scenario['commit_latency']:g}s"
     if scenario.get("ncclient_tick") is not None:
         lab += f" tick {scenario['ncclient_tick']:g}"
+    if scenario.get("split_known_hosts"):
+        lab += " split-kh"
     if "error" in result:
         return [lab, latency, f"error: {result['error']}"]
     wave, serial = result["wave"], result.get("serial", {})
@@ -502,6 +546,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="experiment: set ncclient's send-queue poll interval (library default 0.1 s)",
     )
+    parser.add_argument(
+        "--split-known-hosts",
+        action="store_true",
+        help="one known_hosts file per router (paramiko parses the whole file per connect)",
+    )
     args = parser.parse_args(argv)
     if args.one:
         data = json.loads(args.one)
@@ -521,6 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         serial_sample=args.serial_sample,
         profile=args.profile,
         ncclient_tick=args.ncclient_tick,
+        split_hosts=args.split_known_hosts,
     )
     if args.json:
         print(json.dumps(result, indent=2))

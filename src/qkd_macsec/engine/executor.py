@@ -68,7 +68,15 @@ class ExecutorOptions:
     initial_session_estimate: float = 3.0  # seconds per device session before any is measured
 
 
+def first_key_start(activation: datetime, clock_tolerance: float) -> datetime:
+    """A link's first key has no older key to fall back on: it starts ``clock_tolerance`` early,
+    so a router clock that steps back (inside the tolerance) does not un-start it."""
+    return activation - timedelta(seconds=clock_tolerance)
+
+
 def _err(exc: BaseException) -> str:
+    if isinstance(exc, StageFailed):  # already "device: OriginalError: detail"
+        return redact(str(exc))
     return redact(f"{type(exc).__name__}: {exc}")
 
 
@@ -275,7 +283,9 @@ class RotationExecutor:
                         slot=rotation.slot,
                         ckn=key.key.ckn,
                         cak=key.key.cak,
-                        start_time=activation,
+                        start_time=first_key_start(activation, self.options.clock_tolerance)
+                        if rotation.bootstrap
+                        else activation,
                         suite=link.suite,
                     )
                 else:

@@ -54,8 +54,9 @@ _NOT_COMMITTED = (DeviceLockError, DeviceLoadError, DeviceCommitError, StageTooL
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return text if isinstance(exc, DeviceError) else f"{type(exc).__name__}: {text}"
+    """The failure without the device name (StageFailed adds it once)."""
+    detail = exc.message if isinstance(exc, DeviceError) else str(exc)
+    return f"{type(exc).__name__}: {detail}"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
@@ -214,13 +215,13 @@ class Metrics:
         self.cert_days_left.labels(subject=subject).set(days)
 
     def record_certificates(
-        self, paths: Iterable[Path], now: datetime | None = None
+        self, paths: Iterable[Path], clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> dict[Path, str]:
-        """Set the days-left gauge for every certificate in ``paths`` (PEM files, bundles too).
+        """Export days left for every certificate in ``paths`` (PEM files, bundles too).
 
-        Returns the files that could not be read, with the reason; they are skipped, not fatal.
+        The certificates are read once; days left are computed at each scrape, so the gauge
+        stays true in a long ``run``. Returns the unreadable files with the reason (skipped).
         """
-        now = now or datetime.now(UTC)
         problems: dict[Path, str] = {}
         for path in dict.fromkeys(paths):
             try:
@@ -229,8 +230,10 @@ class Metrics:
                 problems[path] = str(exc)
                 continue
             for certificate in certificates:
-                check = check_certificate(certificate, timedelta(0), now)
-                self.set_certificate_days_left(check.subject, check.days_left)
+                subject = check_certificate(certificate, timedelta(0), clock()).subject
+                self.cert_days_left.labels(subject=subject).set_function(
+                    partial(_days_until, certificate.not_valid_after_utc, clock)
+                )
         return problems
 
     # -- serving ----------------------------------------------------------------------------
@@ -238,6 +241,10 @@ class Metrics:
         """Serve ``/metrics`` on ``addr:port`` (port 0: an ephemeral port, see ``.port``)."""
         server, thread = start_http_server(port, addr=addr, registry=self.registry)
         return MetricsServer(server, thread)
+
+
+def _days_until(end: datetime, clock: Callable[[], datetime]) -> float:
+    return (end - clock()).total_seconds() / 86400
 
 
 def inventory_certificates(inventory: Inventory) -> list[Path]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from bench.__main__ import flatten, summary_table
 from bench.labgen import LabShape, interfaces_per_router, lab_document
 from bench.sampler import package_of, thread_role
-from bench.wave import percentile, table, verdicts
+from bench.wave import percentile, split_known_hosts, table, verdicts
 
 
 def ends(link: dict[str, Any]) -> list[str]:
@@ -152,3 +154,25 @@ def test_sampler_names_packages_and_thread_roles() -> None:
     assert thread_role("MainThread").startswith("event loop")
     assert thread_role("device_3").startswith("device sessions")
     assert thread_role("Thread-7").startswith("other threads")
+
+
+def test_split_known_hosts_gives_each_router_only_its_own_key(tmp_path: Path) -> None:
+    shared = tmp_path / "known_hosts"
+    shared.write_text(
+        "[127.0.0.1]:4001 ssh-ed25519 AAAAkeyA\n"
+        "[127.0.0.1]:4002 ssh-ed25519 AAAAkeyB\n"
+        "[127.0.0.1]:40011 ssh-ed25519 AAAAkeyC\n"
+    )
+    inventory = tmp_path / "inventory.yaml"
+    doc = {
+        "defaults": {"known_hosts": str(shared)},
+        "hosts": {
+            "r0": {"host": "127.0.0.1", "port": 4001},
+            "r1": {"host": "127.0.0.1", "port": 4002},
+        },
+    }
+    inventory.write_text(yaml.safe_dump(doc))
+    split = yaml.safe_load(split_known_hosts(inventory).read_text())
+    r0 = Path(split["hosts"]["r0"]["known_hosts"]).read_text()
+    assert r0 == "[127.0.0.1]:4001 ssh-ed25519 AAAAkeyA\n"  # not port 40011's key
+    assert "keyB" in Path(split["hosts"]["r1"]["known_hosts"]).read_text()

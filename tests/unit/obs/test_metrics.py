@@ -140,12 +140,17 @@ def test_certificate_days_left_from_pem_files(tmp_path: Path) -> None:
     cert, key = tmp_path / "sae.pem", tmp_path / "sae.key"
     save_issued(issue_client_cert(ca, "sae-7", valid_for=timedelta(days=30), now=NOW), cert, key)
     metrics = Metrics()
+    clock = [NOW + timedelta(days=10)]
     problems = metrics.record_certificates(
-        [cert, cert, tmp_path / "missing.pem"], now=NOW + timedelta(days=10)
+        [cert, cert, tmp_path / "missing.pem"], clock=lambda: clock[0]
     )
     assert list(problems) == [tmp_path / "missing.pem"]
     assert value(metrics, "qkd_macsec_certificate_days_left", subject="sae-7") == pytest.approx(
         20.0, abs=0.01
+    )
+    clock[0] = NOW + timedelta(days=31)  # read at scrape time: a long run stays truthful
+    assert value(metrics, "qkd_macsec_certificate_days_left", subject="sae-7") == pytest.approx(
+        -1.0, abs=0.01
     )
     metrics.set_certificate_days_left("expired-one", -2.5)
     assert value(metrics, "qkd_macsec_certificate_days_left", subject="expired-one") == -2.5

@@ -8,7 +8,8 @@ no forwarding. Listening can be switched off and on (the "refuse connections" fa
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import socket
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
@@ -148,6 +149,7 @@ class DeviceEndpoint:
         self.port = port
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self._acceptor: asyncssh.SSHAcceptor | None = None
+        self._reserved: socket.socket | None = None  # holds the port while not listening
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sync_lock = asyncio.Lock()
         self._pending: set[asyncio.Future[None]] = set()
@@ -168,9 +170,14 @@ class DeviceEndpoint:
         await self.sync_listening()
 
     async def _listen(self) -> None:
+        reserved, self._reserved = self._reserved, None
+        where: dict[str, Any] = (
+            {"sock": reserved}  # the same port: nobody could take it while we were down
+            if reserved is not None
+            else {"host": self.host, "port": self.port, "reuse_address": True}
+        )
         self._acceptor = await asyncssh.listen(
-            self.host,
-            self.port,
+            **where,
             server_factory=lambda: _SshServer(self),
             server_host_keys=[self.host_key],
             encoding=None,
@@ -179,19 +186,25 @@ class DeviceEndpoint:
             agent_forwarding=False,
             allow_scp=False,
             login_timeout=LOGIN_TIMEOUT_S,
-            reuse_address=True,
         )
         self.port = self._acceptor.get_port()
 
-    async def stop_listening(self) -> None:
+    async def stop_listening(self, *, keep_port: bool = False) -> None:
+        """Close the listener; ``keep_port`` keeps the port bound (connections are refused) so
+        that listening again cannot find it taken by another program."""
         acceptor, self._acceptor = self._acceptor, None
         if acceptor is not None:
             acceptor.close()
             await acceptor.wait_closed()
+        if keep_port and self._reserved is None:
+            self._reserved = _reserve_port(self.host, self.port)
 
     async def close(self) -> None:
         """Stop listening and drop every connection."""
         await self.stop_listening()
+        reserved, self._reserved = self._reserved, None
+        if reserved is not None:
+            reserved.close()
         for conn in list(self.connections):
             conn.abort()
         self.connections.clear()
@@ -200,7 +213,7 @@ class DeviceEndpoint:
         """Use a new host key for connections accepted from now on (restarts the listener)."""
         self.host_key = key
         async with self._sync_lock:
-            await self.stop_listening()
+            await self.stop_listening(keep_port=True)
             if not self.device.faults.refuse_connections:
                 await self._listen()
 
@@ -218,8 +231,23 @@ class DeviceEndpoint:
         async with self._sync_lock:
             refuse = self.device.faults.refuse_connections
             if refuse and self._acceptor is not None:
-                await self.stop_listening()
+                await self.stop_listening(keep_port=True)
                 log.info("%s: listener stopped (fault)", self.device.name)
             elif not refuse and self._acceptor is None and self._loop is not None:
                 await self._listen()
                 log.info("%s: listening again on %d", self.device.name, self.port)
+
+
+def _reserve_port(host: str, port: int) -> socket.socket | None:
+    """A bound, non-listening socket: connecting gets "refused", as from a router that is down,
+    and the port is not handed to anyone else (None if it is already taken)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        log.warning("cannot keep port %d while not listening: %s", port, exc.strerror)
+        return None
+    return sock

@@ -89,13 +89,13 @@ def draw_fault(kind: FaultKind, rng: random.Random, lab: LabFacts) -> Fault:
     pair = "+".join(rng.choice(list(lab.kme_pairs))) if lab.kme_pairs else kme
     match kind:
         case FaultKind.KME_503:
-            return Fault(kind, kme, value=round(rng.uniform(0.2, 0.6), 2))
+            return Fault(kind, kme, value=round(rng.uniform(0.4, 0.7), 2))
         case FaultKind.KME_LATENCY:
             return Fault(kind, kme, value=float(rng.randrange(200, 1500, 50)))
         case FaultKind.KME_TIMEOUT:
             return Fault(kind, kme, value=0.5)  # share of requests that stall past the timeout
         case FaultKind.KME_DROP:
-            return Fault(kind, kme, value=round(rng.uniform(0.2, 0.5), 2))
+            return Fault(kind, kme, value=round(rng.uniform(0.3, 0.6), 2))
         case FaultKind.POOL_DEPLETED | FaultKind.KEY_EXPIRED:
             return Fault(kind, pair)
         case FaultKind.DEC_BEFORE_SYNC:
@@ -131,8 +131,9 @@ def fault_schedule(
     rng: random.Random, waves: int, lab: LabFacts, *, per_wave: tuple[int, int] = (1, 3)
 ) -> list[list[Fault]]:
     """Faults for each wave. Every kind appears early on (when there are waves enough); a
-    controller kill is the only fault of its wave (every fourth wave), never the last wave's;
-    within a wave, no two faults hit the same router (KMEs may take several)."""
+    controller kill is the only fault of its wave (every fourth wave), never the last wave's.
+    Within a wave no two faults share a router or a KME (one would mask the other); a kind that
+    finds no free target waits for the next wave."""
     coverage = coverage_pool(list(FaultKind))
     rng.shuffle(coverage)
     kill_waves = {w for w in range(waves - 1) if w % 4 == 2}
@@ -143,26 +144,39 @@ def fault_schedule(
             continue
         left = sum(1 for w in range(wave, waves) if w not in kill_waves)
         count = max(rng.randint(*per_wave), -(-len(coverage) // left))
-        chosen: list[FaultKind] = []
+        chosen: list[tuple[FaultKind, bool]] = []  # (kind, drawn from the coverage list)
         while coverage and len(chosen) < count:
-            chosen.append(coverage.pop())
+            chosen.append((coverage.pop(), True))
         while len(chosen) < count:
             kind = rng.choice(coverage_pool(list(FaultKind)))
-            if kind not in chosen:
-                chosen.append(kind)
+            if kind not in [k for k, _ in chosen]:
+                chosen.append((kind, False))
         faults: list[Fault] = []
-        taken: set[str] = set()  # routers already hit this wave
-        for kind in chosen:
-            fault = draw_fault(kind, rng, lab)
-            for _ in range(50):
-                if fault.target not in taken:
-                    break
-                fault = draw_fault(kind, rng, lab)
-            if fault.target in lab.routers:
-                taken.add(fault.target)
+        taken: set[str] = set()
+        for kind, required in chosen:
+            fault = _free_fault(kind, rng, lab, taken)
+            if fault is None:
+                if required:
+                    coverage.append(kind)  # try again next wave
+                continue
+            taken |= _targets(fault)
             faults.append(fault)
         out.append(faults)
     return out
+
+
+def _targets(fault: Fault) -> set[str]:
+    return {t for t in fault.target.split("+") if t}
+
+
+def _free_fault(
+    kind: FaultKind, rng: random.Random, lab: LabFacts, taken: set[str]
+) -> Fault | None:
+    for _ in range(50):
+        fault = draw_fault(kind, rng, lab)
+        if not _targets(fault) & taken:
+            return fault
+    return None
 
 
 def coverage_pool(kinds: Sequence[FaultKind]) -> list[FaultKind]:

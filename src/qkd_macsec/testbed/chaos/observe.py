@@ -69,22 +69,45 @@ def device_evidence(fault: Fault, result: WaveResult) -> bool:
         return False
     texts = [device.error] if device is not None and device.error else []
     texts += [r.error for r in result.rotations.values() if r.error and fault.target in r.error]
+    if fault.kind in (FaultKind.SESSION_DROP, FaultKind.RPC_TIMEOUT):
+        return bool(texts)  # the session may die in staging, undo or verify: any report counts
     return any(p in text for text in texts for p in patterns)
 
 
-def fired(fault: Fault, result: WaveResult, device_faults: DeviceFaults | None) -> bool:
-    """Did the fault get a chance to act? A one-shot router fault is used up when it acts; a
-    lasting one acts if the wave had a session with the router while it was in place (known for
-    faults set before the wave; one set during it counts only when seen). KME and QKD link
-    faults act on the requests every forced wave makes."""
+#: For each link: the master's KME and the slaves' KMEs (which KMEs its key step asks).
+LinkKmes = dict[str, tuple[str, frozenset[str]]]
+
+_PROBABILISTIC = (FaultKind.KME_503, FaultKind.KME_DROP)  # act on a random share of requests
+_ON_PAIRS = (FaultKind.POOL_DEPLETED, FaultKind.KEY_EXPIRED, FaultKind.DEC_BEFORE_SYNC)
+
+
+def fired(
+    fault: Fault,
+    result: WaveResult,
+    device_faults: DeviceFaults | None,
+    link_kmes: LinkKmes,
+) -> bool:
+    """Must the fault show in the wave's counts? (Checked only when it did not.)
+
+    A one-shot router fault: when it was used up. A lasting one: when the router's session
+    nevertheless succeeded with it in place (a session that failed for another reason masks
+    it). A KME or QKD link fault: when the wave asked that KME (pair) for a key — except faults
+    that hit a random share of requests, which may miss every one of them.
+    """
     kind = fault.kind
+    device = result.devices.get(fault.target)
     if kind is FaultKind.COMMIT_ERROR:
         return device_faults is not None and device_faults.failing_commits == 0
     if kind is FaultKind.SESSION_DROP:
         return device_faults is not None and device_faults.drop_session_on is None
     if kind in (FaultKind.LOCK_HELD, FaultKind.RPC_TIMEOUT, FaultKind.ROUTER_DOWN):
-        return fault.during_s is None and fault.target in result.devices
+        return fault.during_s is None and device is not None and device.ok
     if kind is FaultKind.CLOCK_SKEW:
-        device = result.devices.get(fault.target)
         return device is not None and device.ok
-    return kind is not FaultKind.CONTROLLER_KILL
+    if kind in _PROBABILISTIC or kind is FaultKind.CONTROLLER_KILL:
+        return False
+    asked = [link_kmes[name] for name in result.rotations if name in link_kmes]
+    if kind in _ON_PAIRS:
+        a, _, b = fault.target.partition("+")
+        return any((m == a and b in s) or (m == b and a in s) for m, s in asked)
+    return any(fault.target == m or fault.target in s for m, s in asked)

@@ -19,6 +19,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from qkd_macsec.engine.controller import Controller, ControllerOptions
@@ -34,6 +35,7 @@ from qkd_macsec.testbed.chaos.faults import Fault, FaultKind, LabFacts, fault_sc
 from qkd_macsec.testbed.chaos.inject import FaultInjector
 from qkd_macsec.testbed.chaos.lab import ChaosLabShape, chaos_lab_document
 from qkd_macsec.testbed.chaos.observe import (
+    LinkKmes,
     device_evidence,
     fired,
     kme_evidence,
@@ -73,6 +75,7 @@ class _Run:
             group_links=shape.groups,
         )
         self.records: list[RequestRecord] = []
+        self.link_kmes: LinkKmes = {}
         self.waves_log = directory / "waves.jsonl"
         self.outputs: list[Path] = [self.waves_log]
 
@@ -110,6 +113,7 @@ class _Run:
     async def _campaign(self, testbed: Testbed) -> None:
         injector = FaultInjector(testbed, CLIENT_TIMEOUT_S)
         facts = _facts(testbed)
+        self.link_kmes = _link_kmes(testbed)
         length = self.options.max_waves if self.options.min_rotations else self.options.waves
         schedule = fault_schedule(self.rng, length, facts)
         controller = self._controller(testbed)
@@ -206,14 +210,14 @@ class _Run:
         stat = self.report.stat(fault.kind)
         stat.injected += 1
         seen = kme_evidence(fault, self.records, result) or device_evidence(fault, result)
-        shadowed = any(  # a router that is down cannot show a fault inside its sessions
+        shadowed = fault.kind is not FaultKind.ROUTER_DOWN and any(
             other.kind is FaultKind.ROUTER_DOWN and other.target == fault.target
             for other, _ in injector.active.values()
+        )  # a router that is down cannot show a fault inside its sessions
+        device_faults = (
+            None if fault.kind is FaultKind.ROUTER_DOWN else injector.device_faults(fault)
         )
-        if seen or fault.kind is FaultKind.ROUTER_DOWN:
-            acted = seen or fired(fault, result, None)
-        else:
-            acted = not shadowed and fired(fault, result, injector.device_faults(fault))
+        acted = seen or (not shadowed and fired(fault, result, device_faults, self.link_kmes))
         stat.fired += int(acted)
         stat.observed += int(seen)
 
@@ -292,6 +296,17 @@ class _Run:
         stat.fired += int(killed)
         stat.observed += int(killed)
 
+    def _log_outages(self, testbed: Testbed, link: str) -> None:
+        """When each wire of ``link`` was down (outages.jsonl), to line up with waves.jsonl."""
+        path = self.directory / "outages.jsonl"
+        if not path.exists():
+            write_private(path, b"")
+            self.outputs.append(path)
+        with path.open("a") as handle:
+            for wire in testbed.wires[link]:
+                spans = _down_spans(testbed.lab.fabric.timeline(wire))
+                handle.write(json.dumps({"link": link, "wire": wire, "down": spans}) + "\n")
+
     # -- the end state -----------------------------------------------------------------
     def _check(self, testbed: Testbed) -> None:
         report = self.report
@@ -315,6 +330,7 @@ class _Run:
                 report.max_outage_s = max(report.max_outage_s, outage)
                 if outage > 0:
                     report.problems.append(f"{link.name}: {outage:.1f} s of outage")
+                    self._log_outages(testbed, link.name)
         finally:
             journal.close()
         report.problems += [
@@ -328,6 +344,19 @@ class _Run:
         report.canary_files = sum(1 for f in files if f.exists())
         report.canary_hits = scan_files(files, secrets)
         report.problems += [f"secret found: {hit}" for hit in report.canary_hits]
+
+
+def _down_spans(timeline: list[tuple[float, bool, str | None]]) -> list[tuple[str, float]]:
+    """(UTC start, seconds) of every span a wire was down after it first came up."""
+    spans: list[tuple[str, float]] = []
+    seen_live = False
+    for i, (start, live, _ckn) in enumerate(timeline):
+        if live:
+            seen_live = True
+        elif seen_live and i + 1 < len(timeline):
+            stamp = datetime.fromtimestamp(start, UTC).isoformat(timespec="milliseconds")
+            spans.append((stamp, round(timeline[i + 1][0] - start, 3)))
+    return spans
 
 
 def _facts(testbed: Testbed) -> LabFacts:
@@ -345,6 +374,15 @@ def _facts(testbed: Testbed) -> LabFacts:
         kme_pairs=sorted(pairs),
         clock_tolerance_s=inventory.policy.clock_tolerance,
     )
+
+
+def _link_kmes(testbed: Testbed) -> LinkKmes:
+    inventory = testbed.inventory
+    out: LinkKmes = {}
+    for link in inventory.links:
+        kmes = [host.kme or "" for host, _ in inventory.link_ends(link)]
+        out[link.name] = (kmes[0], frozenset(kmes[1:]))
+    return out
 
 
 def _journal_files(testbed: Testbed) -> list[Path]:
