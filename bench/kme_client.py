@@ -38,7 +38,7 @@ START_TIMEOUT_S = 30.0
 KmeMode = Literal["process", "thread"]
 
 
-def run(seconds: float = 5, *, concurrency: int = 4, kme: KmeMode = "process") -> dict[str, Any]:
+def run(seconds: float = 5, *, concurrency: int = 2, kme: KmeMode = "process") -> dict[str, Any]:
     """Measure for ``seconds`` in total (half keep-alive, half new connections).
 
     Returns ``{"keep_alive": {...}, "new_connection": {...}, "target_pairs_per_s": 500, ...}``
@@ -191,7 +191,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("seconds", nargs="?", type=float, default=5.0)
     parser.add_argument("--kme", choices=["process", "thread"], default="process")
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="requests in flight (2 = one per core)"
+    )
     args = parser.parse_args(argv)
     mode: KmeMode = "thread" if args.kme == "thread" else "process"
     print(_table(run(args.seconds, concurrency=args.concurrency, kme=mode)))
