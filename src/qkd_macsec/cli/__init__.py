@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from qkd_macsec.cli import certs, demo, inventory, kme, onbox, rotation, sim
+from qkd_macsec.cli import certs, demo, inventory, kme, onbox, report, rotation, sim
 from qkd_macsec.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, CliError
 
 
@@ -29,6 +29,7 @@ cli.add_command(certs.group)
 cli.add_command(inventory.group)
 cli.add_command(onbox.group)
 cli.add_command(demo.demo)
+cli.add_command(report.report)
 cli.add_command(rotation.rotate)
 cli.add_command(rotation.run)
 cli.add_command(rotation.status)

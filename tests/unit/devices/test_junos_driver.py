@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from jnpr.junos import exception as ez
 from lxml import etree
 from ncclient.transport.errors import SSHUnknownHostError
@@ -61,6 +64,11 @@ class FakeRpc:
         return call
 
 
+def openssh_public_key() -> str:
+    key = Ed25519PrivateKey.generate().public_key()
+    return key.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
+
+
 class FakeDevice:
     instances: list[FakeDevice] = []
 
@@ -72,6 +80,10 @@ class FakeDevice:
         self.rpc = FakeRpc()
         self.ssh_config_text = Path(kwargs["ssh_config"]).read_text()
         self.ssh_config_mode = Path(kwargs["ssh_config"]).stat().st_mode
+        named = re.search(r'UserKnownHostsFile "([^"]+)"', self.ssh_config_text)
+        self.known_hosts_path = Path(named.group(1)) if named else None
+        self.known_hosts_text = self.known_hosts_path.read_text() if named else ""
+        self.known_hosts_mode = self.known_hosts_path.stat().st_mode if named else 0
         self.open_error: Exception | None = None
         FakeDevice.instances.append(self)
 
@@ -129,7 +141,9 @@ class FakeConfig:
 class Harness:
     def __init__(self, tmp_path: Path) -> None:
         self.known_hosts = tmp_path / "known_hosts"
-        self.known_hosts.write_text("[127.0.0.1]:830 ssh-ed25519 AAAA\n")
+        self.known_hosts.write_text(
+            f"[127.0.0.1]:830 {openssh_public_key()}\n[192.0.2.9]:830 {openssh_public_key()}\n"
+        )
         self.fail: dict[str, Exception] = {}
         self.diff: str | None = "\n[edit security]\n+   authentication-key-chains { ... }\n"
         self.configs: list[FakeConfig] = []
@@ -180,10 +194,16 @@ def test_open_verifies_host_keys_through_a_private_ssh_config(harness: Harness) 
     assert dev.kwargs["allow_agent"] is False
     assert dev.kwargs["gather_facts"] is False
     assert dev.kwargs["port"] == 830
-    assert f'UserKnownHostsFile "{harness.known_hosts.resolve()}"' in dev.ssh_config_text
     assert "StrictHostKeyChecking yes" in dev.ssh_config_text
     assert dev.ssh_config_mode & 0o077 == 0
     assert not Path(dev.kwargs["ssh_config"]).exists()  # only needed while connecting
+    # a private copy of just this target's entries (paramiko parses it on every connect)
+    assert dev.known_hosts_path is not None
+    assert dev.known_hosts_path != harness.known_hosts.resolve()
+    shared = harness.known_hosts.read_text().splitlines()
+    assert dev.known_hosts_text.splitlines() == [shared[0]]
+    assert dev.known_hosts_mode & 0o077 == 0
+    assert not dev.known_hosts_path.exists()
     assert driver.is_alive()
     driver.close()
     assert not driver.is_alive()
