@@ -15,6 +15,7 @@ from qkd_macsec.sim.netconf.handlers.common import (
     int_arg,
     invalid_value,
 )
+from qkd_macsec.sim.netconf.handlers.config_rpcs import lock_configuration, unlock_configuration
 from qkd_macsec.sim.netconf.xml import Element, element, local_name
 
 DATASTORES = ("running", "candidate")
@@ -73,22 +74,15 @@ async def edit_config(ctx: RpcContext, op: Element) -> Reply:
 
 @rpc("lock")
 async def lock(ctx: RpcContext, op: Element) -> Reply:
+    """RFC 6241 lock: the one shared candidate, as Junos' lock-configuration."""
     _datastore(op, "target")
-    try:
-        ctx.device.lock(ctx.session)
-    except DeviceOperationError as exc:
-        raise device_failure(exc) from None
-    return Reply(ok=True)
+    return await lock_configuration(ctx, op)
 
 
 @rpc("unlock")
 async def unlock(ctx: RpcContext, op: Element) -> Reply:
     _datastore(op, "target")
-    try:
-        ctx.device.unlock(ctx.session)
-    except DeviceOperationError as exc:
-        raise device_failure(exc) from None
-    return Reply(ok=True)
+    return await unlock_configuration(ctx, op)
 
 
 @rpc("commit")
