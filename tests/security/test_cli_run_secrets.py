@@ -2,7 +2,8 @@
 
 - no secret in the argv of any process the tool starts (an audit hook records every spawn);
 - every file the tool writes is 0600 (journal, log, trace);
-- a canary scan of stdout, stderr, log, trace and journal finds no password, CAK or private key.
+- a canary scan of stdout, stderr, log, trace, journal and syslog (a real UDP receiver) finds
+  no password, CAK or private key.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from qkd_macsec.testbed.builder import Testbed
+from support.syslog_receiver import SyslogReceiver
 
 from .conftest import RunCli, Scan
 
@@ -41,13 +43,28 @@ def test_cli_rotation_starts_writes_and_prints_no_secret(
     log_file, trace = tmp_path / "out" / "tool.log", tmp_path / "out" / "trace.log"
     args = ["-i", str(testbed.inventory_path), "-vv", "--log-file", str(log_file)]
     args += ["--trace", str(trace)]
+    syslog = SyslogReceiver("udp")
+    args += ["--syslog", syslog.address]
     monkeypatch.setenv("SPAWN_LOG", str(spawn_log))
-    runs = [
-        run_cli("rotate", *args, prelude=AUDIT_PRELUDE),
-        run_cli("rotate", "--force", *args, prelude=AUDIT_PRELUDE),
-    ]
-    for run in runs:
-        assert run.returncode == 0, run.stdout + run.stderr
+    try:
+        runs = [
+            run_cli("rotate", *args, prelude=AUDIT_PRELUDE),
+            run_cli("rotate", "--force", *args, prelude=AUDIT_PRELUDE),
+        ]
+        for run in runs:
+            assert run.returncode == 0, run.stdout + run.stderr
+        # syslog got every rotation of both runs as a structured record
+        links = [link.name for link in testbed.inventory.links]
+        frames = syslog.wait_until(
+            lambda got: (
+                sorted(f.params.get("link", "") for f in got if f.msgid == "ACTIVE") == sorted(links * 2)
+            )
+        )
+    finally:
+        syslog.close()
+    live = [f for f in frames if f.msgid == "ACTIVE"]
+    assert sorted(f.params["link"] for f in live) == sorted(links * 2)
+    assert all(f.severity == 5 and f.params.get("key_id") for f in live)  # notice
 
     # the scan works: it finds the CAKs on the routers themselves
     committed = testbed.lab.device("mx304-11").committed.to_set().encode()
@@ -67,4 +84,5 @@ def test_cli_rotation_starts_writes_and_prints_no_secret(
 
     outputs = b"".join((r.stdout + r.stderr).encode() for r in runs)
     outputs += b"".join(path.read_bytes() for path in written)
+    outputs += b"".join(syslog.frames)
     assert scan(testbed, outputs) == []

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from qkd_macsec.cli import certs, demo, inventory, kme, onbox, report, rotation, sim
+from qkd_macsec.cli import about, certs, demo, inventory, kme, onbox, report, rotation, sim
 from qkd_macsec.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, CliError
 
 
@@ -18,7 +18,14 @@ from qkd_macsec.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, CliError
     name="qkd-macsec",
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
-@click.version_option(package_name="qkd-macsec")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=about.print_version,
+    help="Show the version, Python and both OpenSSL builds, and exit.",
+)
 def cli() -> None:
     """Quantum-safe MACsec: QKD keys (ETSI GS QKD 014) as MACsec CAK/CKN, rotated hitlessly."""
 
@@ -34,6 +41,7 @@ cli.add_command(rotation.rotate)
 cli.add_command(rotation.run)
 cli.add_command(rotation.status)
 cli.add_command(rotation.config_group)
+cli.add_command(about.completion)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,6 +13,7 @@ import click
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, CliError
 from qkd_macsec.engine.inventory import Inventory, InventoryError, load_inventory
 from qkd_macsec.obs.logging import configure_logging
+from qkd_macsec.obs.syslog import FACILITIES, SyslogAddressError, parse_syslog_address
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,7 +23,7 @@ CRASH_ENV = "QKD_MACSEC_CRASH_AT"
 
 
 def operator_options(func: F) -> F:
-    """Shared options: -i, positional targets, -t, -v, -tr, --log-file, --json-logs."""
+    """Shared options: -i, positional targets, -t, -v, -tr, --log-file, --json-logs, --syslog."""
 
     @click.option(
         "-i",
@@ -52,15 +53,38 @@ def operator_options(func: F) -> F:
         "--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Rotating log file."
     )
     @click.option("--json-logs", is_flag=True, help="Log as JSON lines.")
+    @click.option(
+        "--syslog",
+        "syslog",
+        is_flag=False,
+        flag_value="",
+        default=None,
+        metavar="[ADDR]",
+        help="Also log to syslog (RFC 5424): udp://HOST[:PORT], tcp://HOST[:PORT], "
+        "unix:///PATH; alone: the local /dev/log.",
+    )
+    @click.option(
+        "--syslog-facility",
+        type=click.Choice(sorted(FACILITIES)),
+        default="daemon",
+        show_default=True,
+        help="Syslog facility.",
+    )
     @click.argument("targets", nargs=-1)
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
-        configure_logging(
-            verbosity=kwargs["verbose"],
-            log_file=kwargs["log_file"],
-            trace_file=kwargs["trace"],
-            json_lines=kwargs["json_logs"],
-        )
+        try:
+            syslog = None if kwargs["syslog"] is None else parse_syslog_address(kwargs["syslog"])
+            configure_logging(
+                verbosity=kwargs["verbose"],
+                log_file=kwargs["log_file"],
+                trace_file=kwargs["trace"],
+                json_lines=kwargs["json_logs"],
+                syslog=syslog,
+                syslog_facility=kwargs["syslog_facility"],
+            )
+        except SyslogAddressError as exc:
+            raise CliError(f"--syslog: {exc}", EXIT_BAD_INPUT) from None
         return func(**kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from qkd_macsec.cli.errors import EXIT_FAILED
 from qkd_macsec.cli.render import print_wave
 from qkd_macsec.obs.logging import configure_logging
-from qkd_macsec.testbed.demo import run_demo
+from qkd_macsec.report.tables import Column, FitTable, short_id
+from qkd_macsec.testbed.demo import DemoReport, run_demo
 
 
 @click.command()
@@ -24,6 +24,7 @@ from qkd_macsec.testbed.demo import run_demo
     help="Work directory (certificates, inventory, journal, logs). Default: a new temp dir.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary on stdout.")
+@click.option("--wide", is_flag=True, help="Full key IDs in the tables.")
 @click.option("-v", "--verbose", count=True)
 @click.option(
     "-tr",
@@ -32,7 +33,12 @@ from qkd_macsec.testbed.demo import run_demo
     help="Debug-level trace file (0600).",
 )
 def demo(
-    rotations: int, directory: Path | None, as_json: bool, verbose: int, trace: Path | None
+    rotations: int,
+    directory: Path | None,
+    as_json: bool,
+    wide: bool,
+    verbose: int,
+    trace: Path | None,
 ) -> None:
     """Seed lab (mx304-11, mx304-12, mx10008-23, mx10008-24): bootstrap, rotate, report."""
     configure_logging(verbosity=verbose, trace_file=trace, console=not as_json)
@@ -42,21 +48,9 @@ def demo(
         click.echo(json.dumps(report.summary(), indent=2))
     else:
         for wave in report.waves:
-            print_wave(console, wave)
-        table = Table(title="links after the demo", title_justify="left")
-        for column in ("link", "key ID", "kcv", "key age", "MKA live on newest", "outage", "keys"):
-            table.add_column(column)
-        for link in report.links:
-            table.add_row(
-                link.link,
-                link.key_id or "-",
-                link.kcv or "-",
-                f"{link.key_age_s:.1f}s" if link.key_age_s is not None else "-",
-                f"{link.wires_live_on_newest}/{link.wires}",
-                f"{link.outage_s:g}s",
-                str(link.rotations),
-            )
-        console.print(table)
+            print_wave(console, wave, wide=wide)
+        console.print(links_table(report, wide=wide))
+        console.print("live: wires whose MKA session runs on the newest key", style="dim")
         verdict = "[green]PASS[/]" if report.ok else "[red]FAIL[/]"
         console.print(
             f"{verdict}: {len(report.links)} link(s), {len(report.waves)} wave(s) in "
@@ -64,3 +58,30 @@ def demo(
         )
     if not report.ok:
         raise SystemExit(EXIT_FAILED)
+
+
+def links_table(report: DemoReport, *, wide: bool = False) -> FitTable:
+    """Per link after the demo: newest key, wires live on it, outage measured by the simulator."""
+    table = FitTable(
+        "links after the demo",
+        [
+            Column("link"),
+            Column("key ID"),
+            Column("kcv"),
+            Column("age", justify="right"),
+            Column("live", justify="right"),
+            Column("outage", justify="right"),
+            Column("keys", justify="right"),
+        ],
+    )
+    for link in report.links:
+        table.add_row(
+            link.link,
+            short_id(link.key_id, wide=wide),
+            link.kcv or "-",
+            f"{link.key_age_s:.1f}s" if link.key_age_s is not None else "-",
+            f"{link.wires_live_on_newest}/{link.wires}",
+            f"{link.outage_s:g}s",
+            str(link.rotations),
+        )
+    return table

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.table import Table
 
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, CliError
 from qkd_macsec.engine.inventory import (
@@ -21,6 +20,7 @@ from qkd_macsec.engine.inventory import (
     load_inventory,
 )
 from qkd_macsec.engine.inventory_seed import import_seed_targets, read_seed_targets
+from qkd_macsec.report.tables import Column, FitTable
 
 EXAMPLES = ("seed-lab",)
 
@@ -146,9 +146,18 @@ def _write_new(path: Path, text: str, force: bool) -> None:
 
 def _print_summary(inventory: Inventory) -> None:
     console = Console(file=sys.stdout, soft_wrap=False)
-    hosts = Table(title=f"hosts ({len(inventory.hosts)})", title_justify="left")
-    for column in ("host", "address", "user", "auth", "SAE ID", "KME", "groups"):
-        hosts.add_column(column, overflow="fold", no_wrap=column in ("host", "address"))
+    hosts = FitTable(
+        f"hosts ({len(inventory.hosts)})",
+        [
+            Column("host"),
+            Column("address"),
+            Column("user"),
+            Column("auth"),
+            Column("SAE ID"),
+            Column("KME"),
+            Column("groups", wrap=True),
+        ],
+    )
     for host in inventory.hosts.values():
         hosts.add_row(
             host.name,
@@ -159,9 +168,18 @@ def _print_summary(inventory: Inventory) -> None:
             host.kme or "-",
             ", ".join(host.groups) or "-",
         )
-    links = Table(title=f"links ({len(inventory.links)})", title_justify="left")
-    for column in ("link", "mode", "CA / key chain", "suite", "every", "master", "slaves"):
-        links.add_column(column, overflow="fold", no_wrap=column == "link")
+    links = FitTable(
+        f"links ({len(inventory.links)})",
+        [
+            Column("link"),
+            Column("mode"),
+            Column("CA / chain"),
+            Column("suite"),
+            Column("every"),
+            Column("master"),
+            Column("slaves"),
+        ],
+    )
     for link in inventory.links:
         links.add_row(
             link.name,

@@ -16,9 +16,10 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.text import Text
 
 from qkd_macsec.engine.results import WaveResult
+from qkd_macsec.report.tables import Column, FitTable, short_id
 
 
 def wave_summary(result: WaveResult) -> dict[str, object]:
@@ -56,20 +57,37 @@ def wave_summary(result: WaveResult) -> dict[str, object]:
     }
 
 
-def print_wave(console: Console, result: WaveResult, *, as_json: bool = False) -> None:
+def print_wave(
+    console: Console, result: WaveResult, *, as_json: bool = False, wide: bool = False
+) -> None:
     if as_json:
         console.print_json(json.dumps(wave_summary(result)))
         return
     if not result.rotations:
         console.print(f"wave {result.wave}: nothing due ({len(result.skipped)} link(s) skipped)")
         return
-    table = Table(title=f"wave {result.wave}", title_justify="left")
-    for column in ("link", "reason", "result", "key ID", "kcv", "slot", "note"):
-        table.add_column(column, no_wrap=column == "key ID")
+    table = FitTable(
+        f"wave {result.wave}",
+        [
+            Column("link"),
+            Column("why"),
+            Column("result"),
+            Column("key ID"),
+            Column("kcv"),
+            Column("slot", justify="right"),
+            Column("note", wrap=True, optional=True),
+        ],
+    )
     for name, r in sorted(result.rotations.items()):
-        status = "[green]ok[/]" if r.ok else f"[red]{r.phase.value.lower()}[/]"
+        status = Text("ok", style="green") if r.ok else Text(r.phase.value.lower(), style="red")
         table.add_row(
-            name, r.reason, status, r.key_id or "-", r.kcv or "-", str(r.slot), r.error or ""
+            name,
+            r.reason,
+            status,
+            short_id(r.key_id, wide=wide),
+            r.kcv or "-",
+            "-" if r.slot is None else str(r.slot),
+            r.error or "",
         )
     console.print(table)
     age = ((result.finished or datetime.now(UTC)) - result.started).total_seconds()

@@ -63,6 +63,7 @@ def start_metrics(
 @click.option("--force", "force_all", is_flag=True, help="Rotate every selected link now.")
 @click.option("--link", "links", multiple=True, help="Rotate this link now (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
+@click.option("--wide", is_flag=True, help="Full key IDs in the table.")
 def rotate(
     inventory_path: Path,
     targets: tuple[str, ...],
@@ -70,6 +71,7 @@ def rotate(
     force_all: bool,
     links: tuple[str, ...],
     as_json: bool,
+    wide: bool,
     **_: Any,
 ) -> None:
     """Run one rotation wave: every due link (or the forced ones), then exit.
@@ -86,7 +88,7 @@ def rotate(
             with wave_progress(sys.stderr.isatty() and not as_json) as progress:
                 controller.executor.progress = progress
                 result = await controller.rotate(force=links, all_links=force_all)
-        print_wave(Console(), result, as_json=as_json)
+        print_wave(Console(), result, as_json=as_json, wide=wide)
         return result
 
     result = asyncio.run(go())
@@ -145,8 +147,14 @@ def run(
 @operator_options
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--live", is_flag=True, help="Also read MKA state from the devices (read-only).")
+@click.option("--wide", is_flag=True, help="Full key IDs in the table.")
 def status(
-    inventory_path: Path, targets: tuple[str, ...], as_json: bool, live: bool, **_: Any
+    inventory_path: Path,
+    targets: tuple[str, ...],
+    as_json: bool,
+    live: bool,
+    wide: bool,
+    **_: Any,
 ) -> None:
     """Per link: key ID and age, last rotation, MKA state (--live), outage, failures.
 
@@ -172,7 +180,7 @@ def status(
     if as_json:
         click.echo(json.dumps(status_json(rows), indent=2))
     else:
-        Console().print(status_table(rows, now))
+        Console().print(status_table(rows, now, wide=wide))
     if any(row.needs_attention for row in rows):
         raise SystemExit(EXIT_FAILED)
 

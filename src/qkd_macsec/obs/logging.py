@@ -17,6 +17,14 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from qkd_macsec.obs.syslog import (
+    FACILITIES,
+    Rfc5424Formatter,
+    Rfc5424SyslogHandler,
+    SyslogAddress,
+    SyslogAddressError,
+)
+
 NOTICE = 25
 logging.addLevelName(NOTICE, "NOTICE")
 
@@ -137,10 +145,14 @@ def configure_logging(
     trace_file: Path | None = None,
     json_lines: bool = False,
     console: bool = True,
+    syslog: SyslogAddress | None = None,
+    syslog_facility: str = "daemon",
 ) -> None:
-    """Console at NOTICE (INFO with -v, DEBUG with -vv), optional rotating file and trace file.
+    """Console at NOTICE (INFO with -v, DEBUG with -vv), optional rotating file, trace file and
+    RFC 5424 syslog (at the console's level).
 
-    Every handler carries the redaction filter; files are created 0600.
+    Every handler carries the redaction filter; files are created 0600. A syslog destination
+    that cannot be opened raises :class:`~qkd_macsec.obs.syslog.SyslogAddressError`.
     """
     root = logging.getLogger(LOGGER_NAME)
     for handler in list(root.handlers):
@@ -167,6 +179,14 @@ def configure_logging(
         handlers.append(trace)
     for handler in handlers:
         handler.setFormatter(formatter)
+    if syslog is not None:
+        if syslog_facility not in FACILITIES:
+            raise SyslogAddressError(f"unknown syslog facility {syslog_facility!r}")
+        sink = Rfc5424SyslogHandler(syslog, FACILITIES[syslog_facility])
+        sink.setLevel(level)
+        sink.setFormatter(Rfc5424Formatter(scrub=redact))
+        handlers.append(sink)
+    for handler in handlers:
         handler.addFilter(RedactionFilter())
         root.addHandler(handler)
 

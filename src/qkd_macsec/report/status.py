@@ -12,12 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from rich.table import Table
+from rich.text import Text
 
 from qkd_macsec.devices.base import DeviceError, MkaSessionState
 from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.journal import Journal, Phase
 from qkd_macsec.engine.sessions import DriverFor, live_ckn, read_mka
+from qkd_macsec.report.tables import Column, FitTable, short_id
 
 #: Per device: its MKA sessions, or the (redacted) reason they could not be read.
 MkaReadings = Mapping[str, Sequence[MkaSessionState] | str]
@@ -170,27 +171,45 @@ def _age(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f}d"
 
 
-def status_table(rows: Sequence[LinkStatus], now: datetime) -> Table:
-    """The Rich table ``qkd-macsec status`` prints."""
-    table = Table(title="links")
-    for column in ("link", "key ID", "key age", "last rotation", "MKA", "outage", "failures"):
-        table.add_column(column, no_wrap=column in ("link", "key ID"))
-    table.add_column("note")
+def _compact_mka(row: LinkStatus) -> str:
+    """The MKA cell in a few characters: ``live 3/3`` or the counts of ends not on the newest."""
+    if row.ends is None:
+        return "-"
+    if row.mka.startswith("live on newest"):
+        return f"live {len(row.ends)}/{len(row.ends)}"
+    return row.mka
+
+
+def status_table(rows: Sequence[LinkStatus], now: datetime, *, wide: bool = False) -> FitTable:
+    """The table ``qkd-macsec status`` prints: readable at 80 columns (``--wide``: full IDs).
+
+    MKA and outage columns appear only when MKA state was read (``--live``).
+    """
+    live = any(row.ends is not None for row in rows)
+    columns = [
+        Column("link"),
+        Column("key ID"),
+        Column("age", justify="right"),
+        Column("last"),
+        *([Column("MKA"), Column("outage")] if live else []),
+        Column("fails", justify="right"),
+        Column("note", wrap=True, optional=True),
+    ]
+    table = FitTable("links", columns)
     for row in rows:
         last = "-"
         if row.last_rotation is not None:
-            last = f"{row.last_phase} {_age((now - row.last_rotation).total_seconds())} ago"
-        mka_style = "green" if row.mka.startswith("live on newest") else "yellow"
-        table.add_row(
-            row.link,
-            row.key_id or "-",
-            _age(row.key_age_s),
-            last,
-            f"[{mka_style}]{row.mka}[/]" if row.ends is not None else "-",
-            row.outage,
-            f"[red]{row.failures}[/]" if row.failures else "0",
+            last = f"{row.last_phase} {_age((now - row.last_rotation).total_seconds())}"
+        mka = _compact_mka(row)
+        cells: list[str | Text] = [row.link, short_id(row.key_id, wide=wide), _age(row.key_age_s)]
+        cells.append(last)
+        if live:
+            cells += [Text(mka, style="green" if mka.startswith("live") else "yellow"), row.outage]
+        cells += [
+            Text(str(row.failures), style="red") if row.failures else "0",
             row.last_error or "",
-        )
+        ]
+        table.add_row(*cells)
     return table
 
 
