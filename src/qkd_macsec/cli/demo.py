@@ -54,8 +54,9 @@ def demo(
         verdict = "[green]PASS[/]" if report.ok else "[red]FAIL[/]"
         console.print(
             f"{verdict}: {len(report.links)} link(s), {len(report.waves)} wave(s) in "
-            f"{report.seconds:.1f}s; work directory {report.directory}"
+            f"{report.seconds:.1f}s"
         )
+        console.print(f"work directory: {report.directory}", highlight=False, soft_wrap=True)
     if not report.ok:
         raise SystemExit(EXIT_FAILED)
 
