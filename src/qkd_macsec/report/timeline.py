@@ -49,8 +49,8 @@ MEANING = {
     "ok": "live on the new key, MKA confirmed on every end",
     "unverified": "the key took over, MKA not seen live on it before the verify timeout",
     "aborted": "undone: the link stayed on its previous key",
-    "failed": "could not be undone: needs attention (qkd-macsec status)",
-    "open": "still in progress (or interrupted: the next run recovers it)",
+    "failed": "could not be undone, needs attention: see qkd-macsec status",
+    "open": "in progress, or interrupted (the next run recovers it)",
 }
 
 
@@ -117,6 +117,12 @@ class ReportFiles:
     html: Path
     links: int
     rotations: int
+    counts: dict[str, int] = field(default_factory=dict)  # rotations by result
+
+    @property
+    def results(self) -> str:
+        """``49 ok, 3 unverified, ...`` (results with no rotation left out)."""
+        return ", ".join(f"{n} {name}" for name in OUTCOMES if (n := self.counts.get(name, 0)))
 
 
 def outcome(record: RotationRecord) -> str:
@@ -654,4 +660,5 @@ def write_report(
     png, page = out / PNG_NAME, out / HTML_NAME
     drawn = render_png(entries, png, now)
     render_html(entries, png, page, drawn, now)
-    return ReportFiles(png, page, len({e.link for e in entries}), len(entries))
+    counts = Counter(e.outcome for e in entries)
+    return ReportFiles(png, page, len({e.link for e in entries}), len(entries), dict(counts))
