@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -45,6 +46,7 @@ COLOURS = {
 }
 MARKERS = {"ok": "o", "unverified": "D", "aborted": "v", "failed": "X", "open": "s"}
 IN_FORCE = "#c8e6c9"
+_DIGITS = re.compile(r"(\d+)")
 MEANING = {
     "ok": "live on the new key, MKA confirmed on every end",
     "unverified": "the key took over, MKA not seen live on it before the verify timeout",
@@ -125,6 +127,11 @@ class ReportFiles:
         return ", ".join(f"{n} {name}" for name in OUTCOMES if (n := self.counts.get(name, 0)))
 
 
+def link_order(link: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key putting ``l2`` before ``l10``: digit runs compare as numbers."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(link))
+
+
 def outcome(record: RotationRecord) -> str:
     if record.phase is Phase.ACTIVE:
         return "ok" if record.error is None else "unverified"
@@ -187,7 +194,7 @@ def summarize(entries: Sequence[TimelineEntry]) -> Summary:
     for entry in entries:
         by_link[entry.link].append(entry)
     per_link = []
-    for link in sorted(by_link):
+    for link in sorted(by_link, key=link_order):
         rows = by_link[link]  # oldest first
         counts = Counter(e.outcome for e in rows)
         current = next((e for e in reversed(rows) if e.took_over is not None), None)
@@ -252,7 +259,9 @@ def render_png(entries: Sequence[TimelineEntry], path: Path, now: datetime) -> i
     latest: dict[str, datetime] = {}
     for entry in entries:
         latest[entry.link] = max(latest.get(entry.link, entry.ended), entry.ended)
-    links = sorted(sorted(latest, key=lambda k: latest[k], reverse=True)[:MAX_LINKS])
+    links = sorted(
+        sorted(latest, key=lambda k: latest[k], reverse=True)[:MAX_LINKS], key=link_order
+    )
     row = {link: index for index, link in enumerate(links)}
     summary = summarize(entries)
 
@@ -263,14 +272,13 @@ def render_png(entries: Sequence[TimelineEntry], path: Path, now: datetime) -> i
     speed = figure.add_subplot(grid[1], sharex=axes)
 
     for link, spans in in_force_spans(entries, now).items():
-        if link in row:
-            for start, end in spans:
-                axes.broken_barh(
-                    [(_num(start), _num(end) - _num(start))],
-                    (row[link] - 0.12, 0.24),
-                    facecolors=IN_FORCE,
-                    edgecolors="none",
-                )
+        if link in row:  # one collection per link: thousands of artists take seconds to add
+            axes.broken_barh(
+                [(_num(start), _num(end) - _num(start)) for start, end in spans],
+                (row[link] - 0.12, 0.24),
+                facecolors=IN_FORCE,
+                edgecolors="none",
+            )
     for name in OUTCOMES:
         mine = [e for e in entries if e.outcome == name and e.link in row]
         if not mine:
@@ -418,7 +426,7 @@ def _tooltip(entry: TimelineEntry) -> str:
 def render_svg(entries: Sequence[TimelineEntry], now: datetime) -> str:
     """The timeline as inline SVG: one ``<circle class="mark RESULT">`` per rotation, with a
     ``<title>`` (the browser's hover tooltip) holding its key ID, KCV and durations."""
-    links = sorted({e.link for e in entries})
+    links = sorted({e.link for e in entries}, key=link_order)
     row = {link: index for index, link in enumerate(links)}
     start = min((e.started for e in entries), default=now - timedelta(hours=1))
     end = max([now, *(e.ended for e in entries)])

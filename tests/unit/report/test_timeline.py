@@ -22,6 +22,7 @@ from qkd_macsec.report.timeline import (
     OUTAGE_NOT_MEASURED,
     PNG_NAME,
     in_force_spans,
+    link_order,
     summarize,
     time_ticks,
     timeline_entries,
@@ -282,3 +283,8 @@ def test_time_ticks_are_round_utc_instants() -> None:
     assert len(ticks) <= 10
     short = time_ticks(start, start + timedelta(seconds=40))
     assert short[0] == datetime(2026, 11, 26, 5, 47, 15, tzinfo=UTC)
+
+
+def test_links_sort_with_numbers_in_order() -> None:
+    links = ["l10", "l2", "p2p-11-12", "l1", "p2p-2-3", "ca-edge"]
+    assert sorted(links, key=link_order) == ["ca-edge", "l1", "l2", "l10", "p2p-2-3", "p2p-11-12"]
