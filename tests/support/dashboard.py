@@ -49,6 +49,8 @@ def expressions(dashboard: dict[str, Any]) -> Iterator[tuple[str, str]]:
         text = str(query.get("query", "") if isinstance(query, dict) else query)
         wrapped = _LABEL_VALUES.match(text)  # Grafana's label_values(metric, label)
         yield f"variable {variable['name']!r}", wrapped.group(1) if wrapped else text
+        if isinstance(query, dict) and query.get("metric"):  # the query editor's own field
+            yield f"variable {variable['name']!r} metric", str(query["metric"])
 
 
 def metric_names(expr: str) -> set[str]:
