@@ -1,4 +1,5 @@
-"""`qkd-macsec report --out DIR`: the journal's rotations as a PNG + HTML timeline per link."""
+"""`qkd-macsec report --out DIR`: the journal's rotations as a PNG and a self-contained HTML
+report (summary, per-link results, a UTC timeline with a mark per rotation)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from qkd_macsec.report.timeline import write_report
     help="Most recent rotations to include.",
 )
 def report(inventory_path: Path, targets: tuple[str, ...], out: Path, limit: int, **_: Any) -> None:
-    """Write a timeline of rotations and MKA verification per link from the journal."""
+    """Write a report of rotations and MKA verification per link, from the journal."""
     inventory = open_inventory(inventory_path, targets)
     journal_path = Path(inventory.policy.journal)
     if not journal_path.exists():
@@ -46,7 +47,8 @@ def report(inventory_path: Path, targets: tuple[str, ...], out: Path, limit: int
         raise CliError(f"--out {out}: {exc.strerror or exc}", EXIT_BAD_INPUT) from None
     finally:
         journal.close()
-    click.echo(f"{files.rotations} rotation(s) on {files.links} link(s)")
+    results = f": {files.results}" if files.rotations else ""
+    click.echo(f"{files.rotations} rotation(s) on {files.links} link(s){results}")
     click.echo(f"wrote {files.png}")
     click.echo(f"wrote {files.html}")
 

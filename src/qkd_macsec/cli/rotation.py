@@ -48,6 +48,7 @@ def start_metrics(
     metrics.watch_key_ages(
         [link.name for link in inventory.links], lambda link: journal.active_keys(link, 1)
     )
+    metrics.set_rotation_intervals({link.name: link.rotation_interval for link in inventory.links})
     for path, problem in metrics.record_certificates(inventory_certificates(inventory)).items():
         log.warning("certificate %s: %s (no days-left metric for it)", path, problem)
     try:

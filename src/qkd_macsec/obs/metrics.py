@@ -11,7 +11,7 @@ Names and meanings are documented in ``docs/metrics.md``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -159,6 +159,12 @@ class Metrics:
             ["link"],
             registry=r,
         )
+        self.rotation_interval = Gauge(
+            f"{PREFIX}_link_rotation_interval_seconds",
+            "The link's rotation interval from the inventory (compare with its key age).",
+            ["link"],
+            registry=r,
+        )
         self.last_wave = Gauge(
             f"{PREFIX}_last_wave_timestamp_seconds",
             "Unix time the last rotation wave finished.",
@@ -176,6 +182,12 @@ class Metrics:
     ) -> None:
         """Export each link's key age, read through ``active_key`` whenever scraped."""
         self.registry.register(_KeyAgeCollector(list(links), active_key, clock))
+
+    def set_rotation_intervals(self, intervals: Mapping[str, float]) -> None:
+        """Export each link's configured rotation interval, so a dashboard or alert can set
+        key age against it without knowing the inventory."""
+        for link, seconds in intervals.items():
+            self.rotation_interval.labels(link=link).set(seconds)
 
     def observe_kme_request(self, record: RequestRecord) -> None:
         """``ClientOptions.on_request`` hook: one HTTP attempt to a KME."""
