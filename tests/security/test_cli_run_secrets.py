@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from qkd_macsec.testbed.builder import Testbed
-from support.syslog_receiver import SyslogReceiver
+from support.syslog_receiver import Frame, SyslogReceiver
 
 from .conftest import RunCli, Scan
 
@@ -55,11 +55,12 @@ def test_cli_rotation_starts_writes_and_prints_no_secret(
             assert run.returncode == 0, run.stdout + run.stderr
         # syslog got every rotation of both runs as a structured record
         links = [link.name for link in testbed.inventory.links]
-        frames = syslog.wait_until(
-            lambda got: (
-                sorted(f.params.get("link", "") for f in got if f.msgid == "ACTIVE") == sorted(links * 2)
-            )
-        )
+
+        def every_rotation_logged(got: list[Frame]) -> bool:
+            active = [f.params.get("link", "") for f in got if f.msgid == "ACTIVE"]
+            return sorted(active) == sorted(links * 2)
+
+        frames = syslog.wait_until(every_rotation_logged)
     finally:
         syslog.close()
     live = [f for f in frames if f.msgid == "ACTIVE"]
