@@ -54,6 +54,7 @@ class FlatInfo:
     cak_children: frozenset[str]
     cak_names: tuple[str, ...]
     member_id: str
+    state: str
 
 
 def flat_infos(first_child: Any) -> list[FlatInfo]:
@@ -77,6 +78,7 @@ def flat_infos(first_child: Any) -> list[FlatInfo]:
                     if n.find("{*}cak-name") is not None
                 ),
                 member_id=(info.findtext("{*}member-identifier") or "").strip(),
+                state=(info.findtext("{*}interface-state") or "").strip(),
             )
         )
     return out
@@ -94,12 +96,15 @@ def assert_real_layout(reply: Any, *, detail: bool) -> None:
         assert all(_HEX_UPPER.fullmatch(name) for name in info.cak_names), info.cak_names
         assert _MEMBER_ID.fullmatch(info.member_id), info.member_id
         assert ("session-cak" in info.children) is detail
+        if detail and info.state.startswith("Secured"):
+            assert "session-live" in info.children
 
 
 def assert_same_shape(sim: Any, fixture: Any) -> None:
-    """The simulator's reply carries at least every element the fixture does, at each level."""
+    """The simulator's reply carries at least every element the fixture does, at each level
+    (``session-live`` only where a CAK is live: the fixtures' interfaces all are)."""
     sim_infos, fixture_infos = flat_infos(sim), flat_infos(fixture)
-    want = frozenset().union(*(i.children for i in fixture_infos))
+    want = frozenset().union(*(i.children for i in fixture_infos)) - {"session-live"}
     want_live = frozenset().union(*(i.live_children for i in fixture_infos))
     want_cak = frozenset().union(*(i.cak_children for i in fixture_infos))
     for info in sim_infos:
@@ -108,6 +113,10 @@ def assert_same_shape(sim: Any, fixture: Any) -> None:
             assert info.live_children >= want_live, sorted(want_live - info.live_children)
         if "session-cak" in info.children:
             assert info.cak_children >= want_cak, sorted(want_cak - info.cak_children)
+
+
+#: Labels of a live peer's lines: absent where no peer is live.
+PEER_LABELS = frozenset({"hold time", "lowest acceptable pn", "sci", "uptime"})
 
 
 def text_labels(text: str) -> list[set[str]]:
