@@ -198,7 +198,8 @@ def test_text_labels_of_the_fixtures() -> None:
         text_labels(fixture_text("mka_brief.txt")),
         text_labels(fixture_text("mka_detail.txt")),
     )
-    assert len(brief) == 2 and len(detail) == 1
+    assert len(brief) == 2
+    assert len(detail) == 1
     assert {"interface state", "cak name", "cak type", "member identifier"} <= brief[0]
     assert {"cak list", "status", "ether-type profile"} <= detail[0]
 
@@ -312,7 +313,8 @@ def test_rollover_syslog_lines() -> None:
     ]
     in_use, activated = events[4], events[5]
     assert in_use.ckn == CKN_PREVIOUS
-    assert activated.ckn != CKN_PREVIOUS and activated.names(CKN_PREVIOUS)  # cut mid-CKN
+    assert activated.ckn != CKN_PREVIOUS
+    assert activated.names(CKN_PREVIOUS)
     assert (activated.sci_out, activated.sci_in) == ("20ED47F6516C0001", "8452341E74200001")
     assert events[6].ckn == CKN_CA1_13
     assert (events[6].stamp, events[6].host, events[6].process) == (

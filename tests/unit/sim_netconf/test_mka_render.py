@@ -95,7 +95,8 @@ def test_detail_lists_every_cak_and_the_live_one() -> None:
 
 def test_no_sessions_is_one_empty_element() -> None:
     (empty,) = render_mka_sessions([])
-    assert empty.tag == "mka-session-information" and len(empty) == 0
+    assert empty.tag == "mka-session-information"
+    assert len(empty) == 0
     assert parse_mka_sessions(empty) == []
 
 
