@@ -216,6 +216,13 @@ def _cak_status(element: Element) -> str | None:
     return None
 
 
+def _cak_key_server(cak: Element, info: Element, live: bool) -> bool | None:
+    """The CAK's own ``key-server``, else the interface's when this is the live CAK (the
+    interface-level fields describe the session in use)."""
+    own = _key_server(cak)
+    return own if own is not None or not live else _key_server(info)
+
+
 def _flat_detail(info: Element) -> list[MkaSessionState]:
     interface = _required(info, "interface-name", "<mka-session-information>")
     interface_state = _text(info, "interface-state") or ""
@@ -241,7 +248,7 @@ def _flat_detail(info: Element) -> list[MkaSessionState]:
                 live=live,
                 raw_state=status or ("live" if live else interface_state),
                 member_id=_text(cak, "member-identifier") or member,
-                key_server=_key_server(cak) if _child(cak, "key-server") is not None else None,
+                key_server=_cak_key_server(cak, info, live),
                 interface_state=interface_state,
             )
         )
@@ -258,7 +265,7 @@ def _flat_detail(info: Element) -> list[MkaSessionState]:
                 live=True,
                 raw_state="live",
                 member_id=_text(live, "member-identifier") or member,
-                key_server=_key_server(live),
+                key_server=_cak_key_server(live, info, True),
                 interface_state=interface_state,
             )
         )

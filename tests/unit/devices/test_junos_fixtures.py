@@ -63,6 +63,7 @@ def test_flat_detail_lists_each_cak_live_from_session_live() -> None:
         ("et-2/0/2", CKN_2_0_2, "primary", True),
         ("et-2/0/2", CKN_PREVIOUS, "preceding", False),
     ]
+    assert [s.key_server for s in sessions] == [True, True, None]  # the interface's, if live
     assert sessions[2].member_id == "7D3EDBF6D8DAFB37BB4E005C"
     assert sessions[2].raw_state == "active"
     assert {s.interface_state for s in sessions} == {"Secured - Primary"}
