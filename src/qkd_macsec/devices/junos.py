@@ -431,8 +431,15 @@ class JunosDriver:
         return entries
 
     def mka_sessions(self, interfaces: Sequence[str] | None = None) -> list[MkaSessionState]:
+        """Every CAK's MKA session, from the *detail* form: only it lists each CAK with its
+        state (``session-live`` / ``session-cak``, evidence §3); the brief form names one CAK
+        per interface. PyEZ returns ``True`` for an ``<rpc-reply>`` without children: no
+        sessions."""
         wanted = None if interfaces is None else {validate_interface_name(i) for i in interfaces}
-        reply = self._call("mka", self._device().rpc.get_mka_session_information)
+        rpc = self._device().rpc
+        reply = self._call("mka", lambda: rpc.get_mka_session_information(detail=True))
+        if reply is True:
+            return []
         sessions: list[MkaSessionState] = self._call("mka", lambda: parse_mka_sessions(reply))
         return [s for s in sessions if wanted is None or s.interface in wanted]
 

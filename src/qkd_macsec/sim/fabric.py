@@ -17,6 +17,10 @@ Liveness compares what the peers would derive: the same CKN and the same ICK and
 For key-chain ends, a chain ``tolerance`` longer than the hold extends how long the preceding
 key is kept (the chain's clock-skew allowance).
 
+The same segments give the device's MACsec syslog (:meth:`Fabric.log_events`): a new primary
+CAK, a CAK activated on a link, a CKN the peer speaks that this end lacks, as real dot1xd logs
+them at a rollover (shared/reference/junos-field-evidence.md §4).
+
 A group CA (one master, several members) is modelled as one link per master-member pair; each
 link tracks the master's preceding key on its own.
 """
@@ -35,7 +39,7 @@ from datetime import UTC, datetime
 from qkd_macsec.macsec import derive_ick, derive_kek, key_check_value
 from qkd_macsec.sim.config import Configuration, InterfaceMacsec, macsec_interfaces
 
-__all__ = ["Fabric", "LinkEnd", "MkaSession"]
+__all__ = ["Fabric", "LinkEnd", "LogEvent", "MkaPeer", "MkaSession", "sci"]
 
 _NEVER = -math.inf
 
@@ -49,12 +53,28 @@ class LinkEnd:
         return f"{self.device}:{self.interface}"
 
 
+def sci(end: LinkEnd) -> str:
+    """A stable secure channel identifier for an end: ``MAC/port`` as Junos prints it
+    (``Outbound SCI: 20:ED:47:F6:51:64/1``, evidence §2), port 1, Juniper OUI 00:05:86."""
+    digest = hashlib.sha256(f"sci|{end.device}|{end.interface}".encode()).digest()
+    return "00:05:86:" + ":".join(f"{b:02X}" for b in digest[:3]) + "/1"
+
+
+@dataclass(frozen=True)
+class MkaPeer:
+    """A peer of a live session: its member identifier and outbound SCI."""
+
+    member_id: str
+    sci: str
+
+
 @dataclass
 class MkaSession:
     """One row of ``show security mka sessions`` for an interface.
 
     A primary session is "live" when its key is live on a link, else "in-progress"; a
     preceding session (the previous key, kept for the hold) is "live" or "active".
+    ``live_since`` is the real time the key became live on the link (None when not live).
     """
 
     interface: str
@@ -64,6 +84,32 @@ class MkaSession:
     member_id: str
     key_server: bool
     kcv: str
+    sci: str = ""
+    peers: tuple[MkaPeer, ...] = ()
+    live_since: float | None = None
+
+
+@dataclass(frozen=True, order=True)
+class LogEvent:
+    """A MACsec syslog event of one device at real time ``at`` (evidence §4 names the tags)."""
+
+    at: float
+    tag: str
+    interface: str = ""
+    ckn: str = ""
+    sci_out: str = ""
+    sci_in: str = ""
+
+
+PRIMARY_CAK_IN_USE = "DOT1XD_MACSEC_SC_PRIMARY_CAK_IN_USE"
+CAK_ACTIVATED = "DOT1XD_MACSEC_SC_CAK_ACTIVATED"
+UNKNOWN_CAK = "DOT1XD_MACSEC_SC_UNKNOWN_CAK_ERR"
+CKN_LENGTH_WARNING = "MACSEC_CKN_LENGTH_WARNING"
+#: Same-instant events in the order a device logs them: the commit's warning, the new primary,
+#: then the activation (evidence §4: PRIMARY_CAK_IN_USE precedes CAK_ACTIVATED).
+_LOG_ORDER = {CKN_LENGTH_WARNING: 0, PRIMARY_CAK_IN_USE: 1, UNKNOWN_CAK: 2, CAK_ACTIVATED: 3}
+#: Junos recommends a CKN of all 64 hex digits and logs a warning at commit otherwise (§4).
+FULL_CKN_DIGITS = 64
 
 
 @dataclass(frozen=True)
@@ -296,6 +342,34 @@ class Fabric:
                     out.extend(self._interface_sessions(LinkEnd(device, itf), views[itf], t))
             return out
 
+    def now(self) -> float:
+        """The fabric's real time (the clock every query defaults to)."""
+        return self._clock()
+
+    def log_events(self, device: str, until: float | None = None) -> list[LogEvent]:
+        """The device's MACsec syslog events up to ``until``, oldest first.
+
+        From each link's segments (interfaces on links; a peerless interface logs nothing):
+        a new active key on an end → ``PRIMARY_CAK_IN_USE``; a key becoming live on the link
+        → ``CAK_ACTIVATED`` (with both SCIs); the peer's active CKN missing from this end's
+        keys → ``UNKNOWN_CAK_ERR``, once per episode. Each commit configuring a CKN shorter
+        than 64 digits → mgd's ``MACSEC_CKN_LENGTH_WARNING``.
+        """
+        with self._lock:
+            t_end = self._clock() if until is None else until
+            found: set[LogEvent] = set()
+            for at, views in self._device(device).commits:
+                if at <= t_end and any(_short_ckn(view) for view in views.values()):
+                    found.add(LogEvent(at, CKN_LENGTH_WARNING))
+            for sim in self._by_device.get(device, []):
+                if sim.b is None:
+                    continue
+                self._advance(sim, t_end)
+                for end, peer, pick in ((sim.a, sim.b, 0), (sim.b, sim.a, 1)):
+                    if end.device == device:
+                        found.update(_end_events(sim.segments, end, peer, pick, t_end))
+            return sorted(found, key=lambda e: (e.at, _LOG_ORDER.get(e.tag, 9), e))
+
     # ------------------------------------------------------------ internals
 
     def _device(self, name: str) -> _Device:
@@ -431,6 +505,7 @@ class Fabric:
         self, end: LinkEnd, view: InterfaceMacsec, t: float
     ) -> list[MkaSession]:
         states: list[tuple[_EndState, _Key | None, LinkEnd | None]] = []
+        since: dict[tuple[str, bytes, bytes], float] = {}
         for sim in self._by_device.get(end.device, []):
             if sim.b is not None and end in (sim.a, sim.b):
                 self._advance(sim, t)
@@ -439,6 +514,10 @@ class Fabric:
                     continue
                 mine, peer = (seg.a, sim.b) if sim.a == end else (seg.b, sim.a)
                 states.append((mine, seg.live, peer))
+                if seg.live is not None:
+                    began = _live_since(sim, seg.live, t)
+                    ident = seg.live.ident
+                    since[ident] = min(since.get(ident, began), began)
         if not states:
             solo = self._solo.get(end)
             if solo is None:
@@ -469,6 +548,11 @@ class Fabric:
                     member_id=member_id(end, key.ckn),
                     key_server=is_live and self._is_key_server(end, view, peers, key.ckn, t),
                     kcv=key.kcv,
+                    sci=sci(end),
+                    peers=tuple(
+                        MkaPeer(member_id(p, key.ckn), sci(p)) for p in peers if p is not None
+                    ),
+                    live_since=since.get(key.ident) if is_live else None,
                 )
             )
         return out
@@ -505,3 +589,80 @@ def _live_key(a: _EndState, b: _EndState) -> _Key | None:
         if mine is not None and theirs is not None and mine.ident == theirs.ident:
             return mine
     return None
+
+
+def _live_since(sim: _LinkSim, key: _Key, t: float) -> float:
+    """When ``key`` last became live on the link, as of real time ``t``."""
+    i = bisect.bisect_right(sim.segments, t, key=lambda s: s.start) - 1
+    began = sim.segments[i].start
+    while i >= 0:
+        live = sim.segments[i].live
+        if live is None or live.ident != key.ident:
+            break
+        began = sim.segments[i].start
+        i -= 1
+    return began
+
+
+def _short_ckn(view: InterfaceMacsec) -> bool:
+    ckns = [view.static.ckn] if view.static is not None else [k.ckn for k in view.chain]
+    return any(len(ckn) < FULL_CKN_DIGITS for ckn in ckns)
+
+
+def _ckns(state: _EndState) -> set[str]:
+    return {k.ckn.lower() for k in (state.active, state.preceding) if k is not None}
+
+
+def _end_events(
+    segments: list[_Segment], end: LinkEnd, peer: LinkEnd, pick: int, t_end: float
+) -> set[LogEvent]:
+    """One end's dot1xd events from its link's segments (``pick``: 0 = end a, 1 = end b)."""
+    events: set[LogEvent] = set()
+    prev: _Segment | None = None
+    for seg in segments:
+        if seg.start > t_end:
+            break
+        mine, theirs = (seg.a, seg.b) if pick == 0 else (seg.b, seg.a)
+        before_mine = before_theirs = _EndState()
+        if prev is not None:
+            before_mine, before_theirs = (prev.a, prev.b) if pick == 0 else (prev.b, prev.a)
+        active = mine.active
+        if active is not None and (
+            before_mine.active is None or before_mine.active.ident != active.ident
+        ):
+            events.add(LogEvent(seg.start, PRIMARY_CAK_IN_USE, end.interface, active.ckn))
+        live = seg.live
+        if live is not None and (
+            prev is None or prev.live is None or prev.live.ident != live.ident
+        ):
+            events.add(
+                LogEvent(
+                    seg.start,
+                    CAK_ACTIVATED,
+                    end.interface,
+                    live.ckn,
+                    _sci_hex(sci(end)),
+                    _sci_hex(sci(peer)),
+                )
+            )
+        spoken = theirs.active
+        if (
+            spoken is not None
+            and _ckns(mine)
+            and spoken.ckn.lower() not in _ckns(mine)
+            and not (
+                before_theirs.active is not None
+                and before_theirs.active.ckn == spoken.ckn
+                and _ckns(before_mine)
+                and spoken.ckn.lower() not in _ckns(before_mine)
+            )
+        ):
+            events.add(LogEvent(seg.start, UNKNOWN_CAK, end.interface, spoken.ckn))
+        prev = seg
+    return events
+
+
+def _sci_hex(value: str) -> str:
+    """``00:05:86:AB:CD:EF/1`` → ``000586ABCDEF0001``, as the syslog prints an SCI (§4)."""
+    mac, _, port = value.partition("/")
+    return mac.replace(":", "").upper() + f"{int(port or 0):04X}"

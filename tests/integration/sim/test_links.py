@@ -13,6 +13,8 @@ import pytest
 from jnpr.junos import Device
 from jnpr.junos.utils.config import Config
 
+from qkd_macsec.devices.base import MkaSessionState
+from qkd_macsec.devices.junos_parse import parse_mka_sessions
 from qkd_macsec.sim.lab import LabThread
 
 OpenDevice = Callable[..., Device]
@@ -50,9 +52,9 @@ def commit(dev: Device, lines: str) -> None:
         cu.unlock()
 
 
-def mka(dev: Device) -> list[dict[str, str]]:
-    reply = dev.rpc.get_mka_session_information(summary=True)
-    return [{child.tag: child.text or "" for child in s} for s in reply.findall("mka-session")]
+def mka(dev: Device) -> list[MkaSessionState]:
+    """Every CAK's session, read as the driver reads it (real detail layout)."""
+    return parse_mka_sessions(dev.rpc.get_mka_session_information(detail=True))
 
 
 @pytest.fixture
@@ -72,12 +74,12 @@ def test_same_keys_go_live(
     assert lab.fabric.link_ckn(link) == ckn
     for dev in (a, b):
         sessions = mka(dev)
-        live = [s for s in sessions if s["session-status"] == "live"]
+        live = [s for s in sessions if s.live]
         assert len(live) == 1
-        assert live[0]["cak-name"] == ckn
-        assert live[0]["cak-type"] == "primary"
-        assert live[0]["interface-state"] == "Secured - Primary"
-        assert live[0]["interface-name"] == "et-0/0/9"
+        assert live[0].cak_name == ckn
+        assert live[0].cak_type == "primary"
+        assert live[0].interface_state == "Secured - Primary"
+        assert live[0].interface == "et-0/0/9"
 
 
 def test_different_caks_stay_down(open_device: OpenDevice, lab: LabThread, link: str) -> None:
@@ -88,9 +90,10 @@ def test_different_caks_stay_down(open_device: OpenDevice, lab: LabThread, link:
     assert not lab.fabric.link_live(link)
     sessions = mka(b)
     assert sessions
-    assert all(s["session-status"] != "live" for s in sessions)
-    assert all(s["interface-state"] == "Not secured" for s in sessions)
-    assert all(s["latest-sak-key-identifier"].endswith("/0") for s in sessions)
+    assert all(not s.live for s in sessions)
+    assert all(s.interface_state == "Not secured" for s in sessions)
+    brief = b.rpc.get_mka_session_information()
+    assert brief.findtext("latest-sak-key-identifier").endswith("/0")
 
 
 def test_key_chain_rollover_at_same_start_time_has_no_outage(
@@ -108,8 +111,8 @@ def test_key_chain_rollover_at_same_start_time_has_no_outage(
     assert lab.fabric.link_ckn(link) == old_ckn  # not yet
     wait_for(lambda: lab.fabric.link_ckn(link) == new_ckn, within=15)
     assert lab.fabric.outage_seconds(link) == 0.0
-    live = [s for s in mka(a) if s["session-status"] == "live"]
-    assert [s["cak-name"] for s in live] == [new_ckn]
+    live = [s for s in mka(a) if s.live]
+    assert [s.cak_name for s in live] == [new_ckn]
 
 
 def test_one_end_changing_key_early_shows_measured_outage(

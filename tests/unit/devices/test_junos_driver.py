@@ -37,6 +37,7 @@ from qkd_macsec.devices.base import (
 from qkd_macsec.devices.junos import JunosDriver, quiet_transport_loggers
 from qkd_macsec.devices.junos_names import ConfigRenderError
 from qkd_macsec.secret import Secret
+from support.junos_evidence import fixture_reply
 
 CANARY = bytes.fromhex("ca4a11" * 10 + "beef")
 CANARY_HEX = CANARY.hex()
@@ -53,9 +54,11 @@ def rpc_error(message: str) -> Any:
 class FakeRpc:
     def __init__(self) -> None:
         self.replies: dict[str, Any] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         def call(**kwargs: Any) -> Any:
+            self.calls.append((name, kwargs))
             value = self.replies[name]
             if isinstance(value, Exception):
                 raise value
@@ -408,6 +411,23 @@ def test_reads_parse_replies(harness: Harness) -> None:
     assert [e.slot for e in driver.key_chain("KC_core")] == [3, 4]
     rpc.replies["get_config"] = _reply("macsec_interfaces.xml")
     assert driver.macsec_bindings() == {"et-0/0/9": "CA_core", "ae0": "CA_ae"}
+
+
+def test_mka_reads_the_real_detail_form(harness: Harness) -> None:
+    driver = harness.driver()
+    driver.open()
+    rpc = FakeDevice.instances[0].rpc
+    rpc.replies["get_mka_session_information"] = fixture_reply("mka_detail.xml")
+    sessions = driver.mka_sessions(["et-2/0/2"])
+    assert rpc.calls[-1] == ("get_mka_session_information", {"detail": True})
+    assert [(s.cak_name[:8], s.live) for s in sessions] == [("3f5af4e5", True), ("328df9e4", False)]
+    rpc.replies["get_mka_session_information"] = True  # PyEZ: <rpc-reply> without children
+    assert driver.mka_sessions() == []
+    rpc.replies["get_mka_session_information"] = etree.fromstring(
+        "<mka-session-information><mka-peer/></mka-session-information>"
+    )
+    with pytest.raises(DeviceReplyError, match=r"r1: mka: .*<mka-peer>"):
+        driver.mka_sessions()
 
 
 def test_malformed_reads_raise_reply_errors(harness: Harness) -> None:

@@ -32,6 +32,7 @@ def test_parse_rejects_unbalanced_quotes() -> None:
         ("show security macsec connections", "get-macsec-connection-information", None),
         ("show system uptime", "get-system-uptime-information", None),
         ("show version invoke-on all-routing-engines", "get-software-information", None),
+        ("show log messages", "get-log", None),
     ],
 )
 def test_known_commands(line: str, rpc: str, interface: str | None) -> None:

@@ -25,13 +25,20 @@ class CliCommand:
 
     words: tuple[str, ...]
     rpc_name: str
-    args: tuple[str, ...] = ()  # flag arguments given to the RPC
+    args: tuple[str, ...] = ()  # RPC arguments: flags, or ``name=value`` for a text one
     text: Callable[[RpcContext, str | None], str] | None = None
     takes_interface: bool = False
 
 
-def _mka_text(ctx: RpcContext, interface: str | None) -> str:
-    return mka_rpcs.mka_sessions_text(mka_rpcs.fabric_sessions(ctx, interface))
+def _mka_text(form: str) -> Callable[[RpcContext, str | None], str]:
+    def render(ctx: RpcContext, interface: str | None) -> str:
+        return mka_rpcs.mka_text(ctx, interface, form)
+
+    return render
+
+
+def _log_text(ctx: RpcContext, _: str | None) -> str:
+    return mka_rpcs.log_messages_text(ctx)
 
 
 def _macsec_text(ctx: RpcContext, interface: str | None) -> str:
@@ -53,19 +60,24 @@ COMMANDS: tuple[CliCommand, ...] = (
         ("show", "security", "mka", "sessions", "summary"),
         "get-mka-session-information",
         ("summary",),
-        _mka_text,
+        _mka_text("summary"),
         True,
     ),
     CliCommand(
         ("show", "security", "mka", "sessions", "detail"),
         "get-mka-session-information",
         ("detail",),
-        _mka_text,
+        _mka_text("detail"),
         True,
     ),
     CliCommand(
-        ("show", "security", "mka", "sessions"), "get-mka-session-information", (), _mka_text, True
+        ("show", "security", "mka", "sessions"),
+        "get-mka-session-information",
+        (),
+        _mka_text("brief"),
+        True,
     ),
+    CliCommand(("show", "log", "messages"), "get-log", ("filename=messages",), _log_text),
     CliCommand(
         ("show", "security", "macsec", "connections"),
         "get-macsec-connection-information",
@@ -161,8 +173,9 @@ def xml_as_text(node: Element, depth: int = 0) -> str:
 def _rpc_element(cmd: CliCommand, interface: str | None) -> Element:
     node = element(cmd.rpc_name)
     for arg in cmd.args:
+        name, _, value = arg.partition("=")
         if arg != "invoke-on-all":
-            sub(node, arg)
+            sub(node, name, value or None)
     if interface is not None:
         sub(node, "interface-name", interface)
     return node
