@@ -29,7 +29,7 @@ from qkd_macsec.etsi014.errors import (
     KmeTransportError,
     KmeUnavailableError,
 )
-from qkd_macsec.etsi014.status_errors import about_keys_not_certificates
+from qkd_macsec.etsi014.status_errors import about_keys_not_certificates, names_other_parties
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,14 @@ def dec_keys_may_succeed_later(error: KmeError) -> bool:
     Unknown key (any dialect), any other 400 but an expired key (KMEs answer an unsynchronised
     key with "bad request", or "SAE not involved in any key exchange"), and a 401 that speaks
     of keys rather than of the client certificate. A 401 without a message, or about the
-    certificate, is a wrong identity: asking again cannot help.
+    certificate, is a wrong identity, and "not a slave of key ..." means the KME knows the key
+    and its slaves: asking again cannot help.
     """
     if isinstance(error, KeyNotFoundError):
         return True
     if not isinstance(error, KmeStatusError) or isinstance(error, KeyExpiredError):
+        return False
+    if names_other_parties(error.message):
         return False
     if error.status_code == 400:
         return True

@@ -66,6 +66,7 @@ _REFUSED = re.compile(
 )
 _SAE = re.compile(r"(?<![a-z])sae", re.IGNORECASE)
 _KEY = re.compile(r"\bkeys?\b|key_?ids?", re.IGNORECASE)
+_OTHER_PARTIES = re.compile(r"not\s+(a|an|the)\s+(slave|master)", re.IGNORECASE)
 _CERTIFICATE = re.compile(r"certificate|\bcert\b|\btls\b|\bssl\b", re.IGNORECASE)
 _HTML_START = re.compile(r"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
 _TAG_LEFT = re.compile(r"<[^>]*>?|>")
@@ -151,6 +152,11 @@ def about_keys_not_certificates(message: str) -> bool:
     """A refusal that speaks of keys and not of the client certificate (for dec_keys: maybe the
     key has not reached this KME yet, rather than a wrong identity)."""
     return bool(_KEY.search(message)) and not _CERTIFICATE.search(message)
+
+
+def names_other_parties(message: str) -> bool:
+    """The KME knows the key and says the caller is not its slave (or master): definitive."""
+    return bool(_OTHER_PARTIES.search(message))
 
 
 class _TextOfHtml(HTMLParser):

@@ -138,6 +138,8 @@ def test_json_mentioning_html_is_not_mistaken_for_a_page() -> None:
         (401, "", False),
         (401, "client certificate not authorised for these keys", False),
         (401, "unauthorized", False),
+        (401, "SAE sae-c is not a slave of key k-1", False),
+        (400, "SAE sae-c is not a slave of key k-1", False),
         (400, "key k-1 has expired", False),
         (403, "key expired", False),
         (403, "forbidden", False),
