@@ -1,4 +1,5 @@
-"""The embedded KME against hostile or careless clients, over real mutual TLS (issue 11, part 5).
+"""The embedded KME against hostile or careless clients, over real mutual TLS (issue 11, part 5),
+and the key source's group-size check against a real KME's ``max_SAE_ID_count``.
 
 Raw TLS streams (with a valid SAE client certificate) send what httpx would never send: a body
 that trickles in, a ``Content-Length`` far over the limit with no body behind it.
@@ -17,10 +18,15 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from qkd_macsec.engine.keysource import GroupTooLargeError, KeySource
+from qkd_macsec.engine.planner import KeyMode
+from qkd_macsec.engine.topology import EndSpec, LinkSpec
 from qkd_macsec.etsi014.client import ClientOptions, KmeClient
 from qkd_macsec.etsi014.errors import UnauthorizedError
 from qkd_macsec.kme.app import MAX_BODY
 from qkd_macsec.kme.wire import MAX_WIRE_INT
+from qkd_macsec.macsec import CipherSuite, CknMode
+from qkd_macsec.macsec.keys import DEFAULT_CKN_PREFIX
 
 ENC = "/api/v1/keys/mx304-12/enc_keys"
 
@@ -209,3 +215,44 @@ async def test_oversized_integers_are_400_not_500(
             answer = await a.post(ENC, **send)
     assert answer.status_code == 400
     assert answer.json() == {"message": message}
+
+
+def group_link(slaves: list[str]) -> LinkSpec:
+    return LinkSpec(
+        name="ca-group",
+        master=EndSpec("r-a", ("et-0/0/1",), "sae-a", "KME_A"),
+        slaves=tuple(EndSpec(f"r-{s}", ("et-0/0/1",), s, "KME_B") for s in slaves),
+        ca="CA_group",
+        key_chain="KC1",
+        suite=CipherSuite.GCM_AES_256,
+        mode=KeyMode.KEY_CHAIN,
+        rotation_interval=600,
+        ckn_prefix=DEFAULT_CKN_PREFIX,
+        ckn_mode=CknMode.PREFIX_UUID,
+    )
+
+
+async def test_group_ca_is_checked_against_the_kmes_max_sae_id_count(
+    kme_lab_factory: Any,
+) -> None:
+    saes = {"sae-a": "KME_A", "sae-b": "KME_B", "sae-c": "KME_B", "sae-d": "KME_B"}
+    lab = kme_lab_factory(saes=saes, kme_options={"max_sae_id_count": 1})
+    clients: dict[str, KmeClient] = {}
+
+    def client_for(sae_id: str) -> KmeClient:
+        if sae_id not in clients:
+            clients[sae_id] = KmeClient(lab.url_for_sae(sae_id), lab.identity(sae_id))
+        return clients[sae_id]
+
+    keys = KeySource(client_for, dec_keys_wait=2.0)
+    try:
+        stored_before = lab.network.service.pool_bits("KME_A", "KME_B")
+        with pytest.raises(GroupTooLargeError, match=r"accepts at most 1 \(max_SAE_ID_count\)"):
+            await keys.fetch(group_link(["sae-b", "sae-c", "sae-d"]))
+        assert lab.network.service.held_key_count() == 0  # nothing was issued
+        assert lab.network.service.pool_bits("KME_A", "KME_B") >= stored_before
+        fetched = await keys.fetch(group_link(["sae-b", "sae-c"]))  # one additional slave: fine
+        assert fetched.link == "ca-group"
+    finally:
+        for one in clients.values():
+            await one.aclose()
