@@ -97,4 +97,3 @@ def _rotation(warn: _Warn, field: str, seconds: float, link: str | None = None) 
             f"{format_duration(seconds)}{of} is over a week: keys stay in use far longer than "
             "QKD key rates require",
         )
-
