@@ -15,14 +15,14 @@ from tests.unit.inventory.conftest import base_doc
 REPO = Path(__file__).parents[3]
 
 
-def run(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+def run(home: Path, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "qkd_macsec", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": str(REPO)},
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "HOME": str(home)},
     )
 
 
@@ -53,7 +53,7 @@ def test_bad_inventory_exits_2_naming_file_and_field_without_traceback(
     change(doc)
     path = tmp_path / "inventory.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    result = run("inventory", "check", "--structure-only", str(path))
+    result = run(tmp_path, "inventory", "check", "--structure-only", str(path))
     assert result.returncode == 2, result.stderr
     assert f"{path}: {field}: " in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
@@ -85,8 +85,8 @@ def test_the_service_unit_forbids_core_dumps() -> None:
     assert "\nLimitCORE=0\n" in unit
 
 
-def test_status_help_says_what_exit_1_means() -> None:
-    result = run("status", "--help")
+def test_status_help_says_what_exit_1_means(tmp_path: Path) -> None:
+    result = run(tmp_path, "status", "--help")
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
     assert "Exit status:" in text
