@@ -7,9 +7,9 @@ against the KME's CA; a request without one is refused with the dialect's "unaut
 
 Request bodies are bounded in size and in time: a declared ``Content-Length`` above
 :data:`MAX_BODY` is refused (413) before a byte of the body is read, and a body that has not
-fully arrived ``body_timeout_s`` after the request started (a client that sends its headers and
-then dribbles the body) is cut off (408). Both answers close the connection, since the rest of
-the body is never read.
+fully arrived ``request_timeout_s`` after the headers (a client that sends its headers and then
+dribbles the body) is cut off (408). Both answers close the connection, since the rest of the
+body is never read. Slow headers are the HTTP protocol's job (:mod:`.tls_protocol`).
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 log = get_logger("kme")
 
 MAX_BODY = 1 << 20
-#: Seconds a request body may take to arrive in full (default of ``KmeSpec.body_timeout_s``).
-BODY_TIMEOUT_S = 10.0
+#: Seconds a request body may take to arrive in full (``KmeSpec.request_timeout_s``).
+REQUEST_TIMEOUT_S = 10.0
 _JSON = [(b"content-type", b"application/json")]
 _CLOSE = [(b"connection", b"close")]
 _DROP_WAIT_S = 2.0
@@ -128,14 +128,14 @@ class KmeApp:
         dialect: Dialect,
         faults: Faults | None = None,
         rng: random.Random | None = None,
-        body_timeout_s: float = BODY_TIMEOUT_S,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
-        if body_timeout_s <= 0:
-            raise ValueError("body_timeout_s must be positive")
+        if request_timeout_s <= 0:
+            raise ValueError("request_timeout_s must be positive")
         self.service = service
         self.kme_id = kme_id
         self.dialect = dialect
-        self.body_timeout_s = body_timeout_s
+        self.request_timeout_s = request_timeout_s
         self.faults = faults or Faults()
         self._rng = rng or random.Random(self.faults.seed)
 
@@ -173,7 +173,7 @@ class KmeApp:
         allowed = ("GET",) if endpoint == "status" else ("GET", "POST")
         if method not in allowed:
             raise _HttpError(405, f"{method} not allowed on {endpoint}")
-        body = await _read_body(scope, receive, self.body_timeout_s) if method == "POST" else b""
+        body = await _read_body(scope, receive, self.request_timeout_s) if method == "POST" else b""
         caller = caller_sae_id(scope)
         if caller is None:
             raise KmeServiceError(Fault.UNAUTHORIZED, "no client certificate")

@@ -50,7 +50,7 @@ class KmeNetwork:
             dialect=DIALECTS[kme.dialect],
             faults=kme.faults,
             rng=rng,
-            body_timeout_s=kme.body_timeout_s,
+            request_timeout_s=kme.request_timeout_s,
         )
         self.apps[kme_id] = app
         return app

@@ -97,7 +97,7 @@ async def test_401_carries_an_etsi_error_body(kme_lab: Any) -> None:
 
 
 async def test_a_slowly_dribbled_body_is_cut_off(kme_lab_factory: Any) -> None:
-    lab = kme_lab_factory(kme_options={"body_timeout_s": 0.5})
+    lab = kme_lab_factory(kme_options={"request_timeout_s": 0.5})
     body = json.dumps({"number": 1, "size": 256}).encode() + b" " * 200
     reader, writer = await open_tls(lab, "mx304-11")
     started = time.monotonic()
@@ -136,7 +136,7 @@ async def test_a_slowly_dribbled_body_is_cut_off(kme_lab_factory: Any) -> None:
 
 
 async def test_a_body_sent_in_time_in_pieces_is_accepted(kme_lab_factory: Any) -> None:
-    lab = kme_lab_factory(kme_options={"body_timeout_s": 5.0})
+    lab = kme_lab_factory(kme_options={"request_timeout_s": 5.0})
     body = json.dumps({"number": 1, "size": 256}).encode()
     reader, writer = await open_tls(lab, "mx304-11")
     try:
@@ -155,7 +155,7 @@ async def test_an_over_limit_content_length_is_refused_before_the_body(
     kme_lab_factory: Any, declared: int | str
 ) -> None:
     # A long body timeout: a prompt answer proves the KME did not wait for the body.
-    lab = kme_lab_factory(kme_options={"body_timeout_s": 60.0})
+    lab = kme_lab_factory(kme_options={"request_timeout_s": 60.0})
     reader, writer = await open_tls(lab, "mx304-11")
     started = time.monotonic()
     try:
@@ -256,3 +256,31 @@ async def test_group_ca_is_checked_against_the_kmes_max_sae_id_count(
     finally:
         for one in clients.values():
             await one.aclose()
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET /api/v1/keys/mx304-12/status HTTP/1.1\r\nHost: k"])
+async def test_slow_or_missing_headers_are_cut_off(kme_lab_factory: Any, sent: bytes) -> None:
+    lab = kme_lab_factory(kme_options={"request_timeout_s": 0.5})
+    reader, writer = await open_tls(lab, "mx304-11")
+    started = time.monotonic()
+    try:
+        writer.write(sent)
+        await writer.drain()
+        raw = await read_until_closed(reader, within=10.0)
+    finally:
+        await close(writer)
+    assert raw == b""  # closed without an answer: there is no request to answer
+    assert 0.4 <= time.monotonic() - started < 5.0
+
+
+async def test_kept_alive_connections_keep_working_past_the_header_timeout(
+    kme_lab_factory: Any,
+) -> None:
+    lab = kme_lab_factory(kme_options={"request_timeout_s": 0.3})
+    async with client(lab, "mx304-11") as a:
+        deadline = time.monotonic() + 1.0
+        answers = 0
+        while time.monotonic() < deadline:  # one connection, requests back to back for 1 s
+            assert (await a.get("/api/v1/keys/mx304-12/status")).status_code == 200
+            answers += 1
+    assert answers > 3

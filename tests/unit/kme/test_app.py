@@ -203,7 +203,7 @@ async def test_declared_oversize_body_is_refused_unread(make_app: Callable[..., 
 
 async def test_a_body_that_never_ends_times_out(make_app: Callable[..., KmeApp]) -> None:
     service = make_app().service
-    app = KmeApp(service, "KME_A", dialect=DIALECTS["etsi"], body_timeout_s=0.05)
+    app = KmeApp(service, "KME_A", dialect=DIALECTS["etsi"], request_timeout_s=0.05)
     never = asyncio.Event()
 
     async def receive() -> dict[str, Any]:
@@ -226,5 +226,5 @@ async def test_a_body_that_never_ends_times_out(make_app: Callable[..., KmeApp])
 
 
 def test_body_timeout_must_be_positive(make_app: Callable[..., KmeApp]) -> None:
-    with pytest.raises(ValueError, match="body_timeout_s"):
-        KmeApp(make_app().service, "KME_A", dialect=DIALECTS["etsi"], body_timeout_s=0)
+    with pytest.raises(ValueError, match="request_timeout_s"):
+        KmeApp(make_app().service, "KME_A", dialect=DIALECTS["etsi"], request_timeout_s=0)
