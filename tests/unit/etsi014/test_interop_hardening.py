@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from tests.unit.etsi014.conftest import FakeTime, ScriptedKme, container, error, ok
 
 from qkd_macsec.etsi014.client import KmeClient
@@ -200,3 +202,18 @@ async def test_dec_keys_does_not_wait_on_a_wrong_identity_or_an_expired_key(
             await client.get_keys_with_ids("sae-a", [ID_A], wait=5.0)
     assert len(kme.requests) == 1
     assert fake_time.sleeps == []
+
+
+@given(
+    st.lists(
+        st.sampled_from(["<p>", "</p>", "<b class='x'>", "<script>", "</script>", "&lt;", "&amp;"])
+        | st.text(max_size=20),
+        max_size=30,
+    )
+)
+def test_no_html_page_leaves_markup_in_the_message(parts: list[str]) -> None:
+    page = "<!DOCTYPE html><html><body>" + "".join(parts)
+    text = server_message(page.encode())
+    assert "<" not in text
+    assert ">" not in text
+    assert len(text) <= MAX_MESSAGE_CHARS
