@@ -68,7 +68,11 @@ _SAE = re.compile(r"(?<![a-z])sae", re.IGNORECASE)
 _KEY = re.compile(r"\bkeys?\b|key_?ids?", re.IGNORECASE)
 _OTHER_PARTIES = re.compile(r"not\s+(a|an|the)\s+(slave|master)", re.IGNORECASE)
 _CERTIFICATE = re.compile(r"certificate|\bcert\b|\btls\b|\bssl\b", re.IGNORECASE)
-_HTML_START = re.compile(r"\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S)
+# Leading comments allowed; each one cannot span a "-->" (a lazy ".*?" here backtracks
+# exponentially on a run of empty comments).
+_HTML_START = re.compile(
+    r"\s*(?:<!--(?:(?!-->).)*-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
+)
 _TAG_LEFT = re.compile(r"<[^>]*>?|>")
 #: Only the start of an HTML page is read: the message is cut to MAX_MESSAGE_CHARS anyway.
 _HTML_SCAN_CHARS = 64 * 1024
