@@ -1,7 +1,8 @@
 """The ``qkd-macsec`` command (Click + Rich). Each command group lives in its own module here.
 
 Exit codes: 0 success; 1 a rotation or operation failed; 2 bad input (inventory, options, files);
-3 a KME or device could not be reached; 130 interrupted.
+3 a KME or device could not be reached; 130 interrupted. Core dumps are disabled before any
+command runs (:mod:`.hardening`): the process holds keys in memory.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import click
 
 from qkd_macsec.cli import about, certs, demo, inventory, kme, onbox, report, rotation, sim
 from qkd_macsec.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, CliError
+from qkd_macsec.cli.hardening import disable_core_dumps
 
 
 @click.group(
@@ -46,6 +48,7 @@ cli.add_command(about.completion)
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: known errors become a one-line message and an exit code."""
+    disable_core_dumps()
     try:
         cli.main(args=argv, prog_name="qkd-macsec", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -17,6 +17,7 @@ from qkd_macsec.engine.inventory import (
     RotationMode,
     check_local_files,
     format_duration,
+    inventory_warnings,
     load_inventory,
 )
 from qkd_macsec.engine.inventory_seed import import_seed_targets, read_seed_targets
@@ -45,7 +46,13 @@ def group() -> None:
     help="Restrict to these hosts: keeps the links whose ends are all among them.",
 )
 def check(file: Path, structure_only: bool, only_hosts: tuple[str, ...]) -> None:
-    """Validate FILE and print its hosts and links (exit 2 on any problem)."""
+    """Validate FILE and print its hosts and links (exit 2 on any problem).
+
+    Valid but risky settings (no KME certificate check, unverified SSH host keys, rotation
+    intervals under a minute or over a week, timeouts longer than a rotation, clock tolerance
+    above the activation delay, a journal on /dev/null) are printed as warnings; they do not
+    change the exit status.
+    """
     inventory = _load(file)
     if only_hosts:
         try:
@@ -60,6 +67,8 @@ def check(file: Path, structure_only: bool, only_hosts: tuple[str, ...]) -> None
                 err=True,
             )
     _print_summary(inventory)
+    for warning in inventory_warnings(inventory):
+        click.secho(f"warning: {file}: {warning}", err=True, fg="yellow")
     problems = [] if structure_only else check_local_files(inventory)
     if problems:
         lines = "\n".join(f"  {file}: {p}" for p in problems)

@@ -159,7 +159,12 @@ def status(
 ) -> None:
     """Per link: key ID and age, last rotation, MKA state (--live), outage, failures.
 
-    Exit 1 if a rotation is open or failed.
+    \b
+    Exit status:
+      0  every link is settled: no rotation in flight, none whose last attempt FAILED
+      1  some link needs attention: a rotation is still open (in flight, or left by a crash;
+         the next rotate/run recovers it) or its last rotation FAILED (see the table)
+      2  bad input (inventory, options)
     """
     inventory = open_inventory(inventory_path, targets)
     ends = link_ends(inventory)

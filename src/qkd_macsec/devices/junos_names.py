@@ -12,7 +12,7 @@ Stable API (the inventory imports it): ``validate_interface_name``, ``validate_i
 ``validate_host``, ``validate_macro_name``, ``validate_macro_value``, ``validate_ckn``,
 ``validate_ckn_prefix``, ``validate_cak_hex``, ``validate_cak_bytes``, ``validate_slot``,
 ``validate_protocol``, ``validate_key_server_priority``, ``validate_transmit_interval_ms``,
-``validate_tolerance_s``, ``format_start_time``, ``is_valid``.
+``validate_tolerance_s``, ``format_start_time``, ``interface_identity``, ``is_valid``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ __all__ = [
     "MAX_SLOT",
     "ConfigRenderError",
     "format_start_time",
+    "interface_identity",
     "is_valid",
     "validate_ca_name",
     "validate_cak_bytes",
@@ -61,11 +62,13 @@ CKN_MAX_HEX = 64
 _SHOWN = 40  # how much of a bad value an error message repeats
 
 # Physical: type-fpc/pic/port, optional :channel, optional .unit (et-0/0/9, xe-1/0/0:2, ge-0/0/1.0).
+# Digits are ASCII [0-9]: Python's \d (and str.isdigit) also match '٣' and other Unicode digits.
 _PHYSICAL = re.compile(
-    r"(?:et|xe|ge|fe|mge|xle|fte|so)-(\d{1,2})/(\d{1,2})/(\d{1,3})(?::(\d{1,2}))?(?:\.(\d{1,5}))?"
+    r"(?:et|xe|ge|fe|mge|xle|fte|so)-([0-9]{1,2})/([0-9]{1,2})/([0-9]{1,3})"
+    r"(?::([0-9]{1,2}))?(?:\.([0-9]{1,5}))?"
 )
 # Aggregated Ethernet: ae0, ae12.0.
-_AGGREGATE = re.compile(r"ae(\d{1,4})(?:\.(\d{1,5}))?")
+_AGGREGATE = re.compile(r"ae([0-9]{1,4})(?:\.([0-9]{1,5}))?")
 _MAX_UNIT = 16385
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
@@ -102,6 +105,12 @@ def validate_interface_name(name: str) -> str:
     return name
 
 
+def interface_identity(name: str) -> str:
+    """The interface a (valid) name denotes, for spotting one interface claimed twice: unit 0
+    is the physical interface itself (``et-0/0/9.0`` is ``et-0/0/9``)."""
+    return name[:-2] if name.endswith(".0") else name
+
+
 def validate_identifier(name: str, what: str = "name") -> str:
     """A Junos object name (CA, key chain): ``[A-Za-z0-9][A-Za-z0-9_.-]{0,31}``."""
     name = _require_str(name, what)
@@ -129,7 +138,7 @@ def validate_hostname(name: str) -> str:
         not name
         or len(name) > 253
         or not all(_HOST_LABEL.fullmatch(label) for label in labels)
-        or labels[-1].isdigit()
+        or (labels[-1].isascii() and labels[-1].isdigit())
     ):
         raise ConfigRenderError(f"{_shown(name)} is not a valid host name")
     return name.lower()

@@ -250,7 +250,7 @@ def _kme(
         problems.append(f"{where}.name: the KME's host name is required")
         return None, True
     port = raw.get("port", 443)
-    if isinstance(port, str) and port.isdigit():
+    if isinstance(port, str) and port.isascii() and port.isdigit() and len(port) <= 5:
         port = int(port)
     if isinstance(port, bool) or not isinstance(port, int):
         problems.append(f"{where}.port: must be a number")

@@ -3,6 +3,11 @@
 The master end's SAE asks its KME for a key (enc_keys, naming every slave SAE: one key for a group
 CA); each slave end's SAE fetches the same key by ID from its own KME (dec_keys). Off-box the
 controller holds every copy and refuses to go on unless they are identical.
+
+Before a group CA's enc_keys, the master's KME ``status`` says how many additional slaves it
+accepts (``max_SAE_ID_count``); a larger group fails here, naming the numbers, rather than as
+a KME's bare 400. Key IDs are compared in canonical form (:func:`canonical_key_id`), so a KME
+repeating a UUID in upper case is still caught by the stale-key check.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from dataclasses import dataclass
 
 from qkd_macsec.engine.topology import LinkSpec
 from qkd_macsec.etsi014.client import KmeClient
+from qkd_macsec.etsi014.errors import KmeResponseError, KmeStatusError
+from qkd_macsec.etsi014.models import canonical_key_id
 from qkd_macsec.macsec import MacsecKey, derive_macsec_key
 from qkd_macsec.obs.logging import SECRETS, get_logger, notice
 
@@ -22,6 +29,10 @@ log = get_logger("engine.keys")
 
 class KeyFetchError(Exception):
     """The link's key could not be obtained or failed a check; nothing was installed."""
+
+
+class GroupTooLargeError(KeyFetchError):
+    """A group CA names more additional slaves than the master's KME accepts in one request."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class KeySource:
         loop = asyncio.get_running_loop()
         master = link.master
         slave_ids = [end.sae_id for end in link.slaves]
+        if len(slave_ids) > 1:
+            await self._check_group_size(link)
         started = loop.time()
         enc = await self._client_for(master.sae_id).get_keys(
             slave_ids[0],
@@ -59,7 +72,9 @@ class KeySource:
             raise KeyFetchError(f"{link.name}: enc_keys returned {len(enc)} keys, expected 1")
         master_key = enc[0]
         key_id = master_key.key_id
-        if link.keyid_check and key_id in recent_key_ids:
+        if link.keyid_check and canonical_key_id(key_id) in {
+            canonical_key_id(recent) for recent in recent_key_ids
+        }:
             raise KeyFetchError(
                 f"{link.name}: KME returned key ID {key_id} again (stale key ID; kme-keyid-check)"
             )
@@ -102,3 +117,37 @@ class KeySource:
                 extra={"link": link.name, "key_id": key_id},
             )
         return FetchedKey(link.name, macsec_key, enc_seconds, dec_seconds)
+
+    async def _check_group_size(self, link: LinkSpec) -> None:
+        """Refuse a group CA larger than the master's KME multicasts (``max_SAE_ID_count``).
+
+        A KME whose status cannot be read or parsed, or that leaves the count out, is not held
+        against the link: enc_keys goes ahead and that KME answers for itself.
+        """
+        slave_ids = [end.sae_id for end in link.slaves]
+        try:
+            status = await self._client_for(link.master.sae_id).get_status(slave_ids[0])
+        except (KmeStatusError, KmeResponseError) as exc:
+            log.warning(
+                "%s: status before the group enc_keys failed (%s); requesting anyway",
+                link.name,
+                exc,
+                extra={"link": link.name},
+            )
+            return
+        additional = len(slave_ids) - 1
+        if "max_sae_id_count" not in status.model_fields_set:
+            log.warning(
+                "%s: KME %s gives no max_SAE_ID_count; requesting the group key anyway",
+                link.name,
+                status.source_kme_id,
+                extra={"link": link.name},
+            )
+            return
+        if additional > status.max_sae_id_count:
+            raise GroupTooLargeError(
+                f"{link.name}: group CA of {len(slave_ids)} slaves needs {additional} "
+                f"additional_slave_SAE_IDs, but KME {status.source_kme_id} of master "
+                f"{link.master.sae_id} accepts at most {status.max_sae_id_count} "
+                "(max_SAE_ID_count); no key requested"
+            )

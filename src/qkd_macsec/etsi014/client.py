@@ -24,13 +24,14 @@ from qkd_macsec.etsi014.errors import (
     KeyNotFoundError,
     KmeError,
     KmeResponseError,
+    KmeStatusError,
     KmeTimeoutError,
     KmeTlsError,
     KmeTransportError,
 )
 from qkd_macsec.etsi014.models import JsonObject, KeyIdsRequest, KeyRequest, KmeStatus, QkdKey
 from qkd_macsec.etsi014.responses import parse_keys, parse_status
-from qkd_macsec.etsi014.retry import RetryPolicy, is_retryable
+from qkd_macsec.etsi014.retry import RetryPolicy, dec_keys_may_succeed_later, is_retryable
 from qkd_macsec.etsi014.status_errors import Endpoint, error_for_status
 from qkd_macsec.etsi014.tls import TlsIdentity
 from qkd_macsec.obs.logging import get_logger, notice, redact
@@ -211,7 +212,9 @@ class KmeClient:
         """dec_keys, as a slave SAE: the keys the master got, in the order asked.
 
         A key not (yet) known to this KME is asked for again with backoff until ``wait`` seconds
-        (default ``options.dec_keys_wait``) have passed, then :class:`KeyNotFoundError` is raised.
+        (default ``options.dec_keys_wait``) have passed, then the last error is raised (usually
+        :class:`KeyNotFoundError`; see :func:`.retry.dec_keys_may_succeed_later` for the other
+        answers that may mean "not there yet").
         ``size`` is not sent (the spec has no such parameter); when given, shorter keys are
         refused.
         """
@@ -237,16 +240,17 @@ class KmeClient:
                     wire = KeyIdsRequest(key_ids=ids).wire()
                     body = await self._call("POST", "dec_keys", path, json_body=wire)
                 break
-            except KeyNotFoundError:
+            except KmeStatusError as exc:
                 remaining = deadline - self._clock()
-                if remaining <= 0:
+                if remaining <= 0 or not dec_keys_may_succeed_later(exc):
                     raise
                 delay = min(self.options.retry.delay(retry, self._rng), remaining)
                 retry += 1
                 log.debug(
-                    "dec_keys %s: key IDs %s not there yet, asking again in %.2f s",
+                    "dec_keys %s: key IDs %s not there yet (HTTP %d), asking again in %.2f s",
                     master_sae_id,
                     ids,
+                    exc.status_code,
                     delay,
                 )
                 await self._sleep(delay)
@@ -376,7 +380,9 @@ class KmeClient:
 async def _read_limited(response: httpx.Response, limit: int, method: str, path: str) -> bytes:
     too_big = f"{method} {path}: answer exceeds the {limit}-byte limit"
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    # ASCII digits only ('²'.isdigit() is True); a length check first, as int() refuses
+    # more than 4300 digits.
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise KmeResponseError(too_big, method=method, path=path)
     chunks: list[bytes] = []
     total = 0

@@ -9,6 +9,10 @@ the KME may already have handed out a key. It is retried anyway: the orphaned ke
 material (its slave copy is never fetched and expires on the KME), while giving up would stall the
 rotation. dec_keys whose answer was lost may have consumed the key; the retry then reports
 :class:`KeyNotFoundError` and the caller starts over with a fresh key.
+
+Within its wait window, dec_keys also asks again after answers that may only mean "that key has
+not reached this KME yet" (:func:`dec_keys_may_succeed_later`): a failed dec_keys consumes
+nothing, so asking again costs only time, and foreign KMEs phrase that race many ways.
 """
 
 from __future__ import annotations
@@ -17,11 +21,15 @@ import random
 from dataclasses import dataclass
 
 from qkd_macsec.etsi014.errors import (
+    KeyExpiredError,
+    KeyNotFoundError,
     KmeError,
+    KmeStatusError,
     KmeTlsError,
     KmeTransportError,
     KmeUnavailableError,
 )
+from qkd_macsec.etsi014.status_errors import about_keys_not_certificates, names_other_parties
 
 
 @dataclass(frozen=True)
@@ -53,3 +61,23 @@ def is_retryable(error: KmeError) -> bool:
     if isinstance(error, KmeTlsError):
         return False
     return isinstance(error, KmeTransportError | KmeUnavailableError)
+
+
+def dec_keys_may_succeed_later(error: KmeError) -> bool:
+    """A dec_keys failure the same request may outgrow once the key reaches the slave's KME.
+
+    Unknown key (any dialect), any other 400 but an expired key (KMEs answer an unsynchronised
+    key with "bad request", or "SAE not involved in any key exchange"), and a 401 that speaks
+    of keys rather than of the client certificate. A 401 without a message, or about the
+    certificate, is a wrong identity, and "not a slave of key ..." means the KME knows the key
+    and its slaves: asking again cannot help.
+    """
+    if isinstance(error, KeyNotFoundError):
+        return True
+    if not isinstance(error, KmeStatusError) or isinstance(error, KeyExpiredError):
+        return False
+    if names_other_parties(error.message):
+        return False
+    if error.status_code == 400:
+        return True
+    return error.status_code == 401 and about_keys_not_certificates(error.message)

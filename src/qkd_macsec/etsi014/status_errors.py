@@ -3,10 +3,12 @@
 Status codes carry most of the meaning; the server's message settles what the code alone cannot
 (a 400 for an empty pool vs. an unknown key, a 404 for an unknown SAE vs. a consumed key).
 A *refusal* is a message saying the caller is not authorised, not a slave of the key, not served
-by this KME, an unknown SAE, or without a client certificate.
+by this KME, an unknown SAE, not involved in any key exchange, or without a client
+certificate. An HTML error page (a proxy's or an application server's) is reduced to its text.
 
 =====  ===========================================================================
-400    "not enough key material"/"insufficient"/... -> KeyPoolExhaustedError;
+400    "not enough key material"/"insufficient"/"exceeds the generated key count"/...
+       -> KeyPoolExhaustedError;
        "expired" -> KeyExpiredError; a refusal (above) -> UnauthorizedError;
        "not found" about keys -> KeyNotFoundError; otherwise KmeBadRequestError
 401    UnauthorizedError
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 from typing import Any, Literal
 
 from qkd_macsec.etsi014.errors import (
@@ -43,11 +46,13 @@ Endpoint = Literal["status", "enc_keys", "dec_keys"]
 MAX_MESSAGE_CHARS = 200
 _EXHAUSTED = re.compile(
     r"not\s+enough\s+key|insufficient|exhaust|deplet|out\s+of\s+key|pool\s+(is\s+)?empty"
-    r"|no\s+(more\s+)?keys?\s+(material\s+)?(is\s+|are\s+)?available",
+    r"|no\s+(more\s+)?keys?\s+(material\s+)?(is\s+|are\s+)?available"
+    r"|exceed\w*\s+(the\s+)?(generated|available|stored)\s+key",
     re.IGNORECASE,
 )
 _NOT_FOUND = re.compile(
-    r"not\s+(be\s+)?found|unknown|no\s+such|does\s+not\s+exist|already\s+(been\s+)?"
+    r"not\s+(be\s+)?found|unknown|no\s+such|(do|does)\s+not\s+exist|don'?t\s+exist"
+    r"|already\s+(been\s+)?"
     r"(consumed|delivered|retrieved|used|fetched)",
     re.IGNORECASE,
 )
@@ -56,11 +61,21 @@ _EXPIRED = re.compile(r"expir", re.IGNORECASE)
 _REFUSED = re.compile(
     r"authori[sz]|forbidden|not\s+allowed|permission|not\s+(a|an|the)\s+(slave|master)"
     r"|not\s+served|unknown\s+sae|(?<![a-z])sae\b.*\bnot\s+(found|known|registered)"
-    r"|client\s+certificate",
+    r"|client\s+certificate|not\s+involved\s+in",
     re.IGNORECASE,
 )
 _SAE = re.compile(r"(?<![a-z])sae", re.IGNORECASE)
 _KEY = re.compile(r"\bkeys?\b|key_?ids?", re.IGNORECASE)
+_OTHER_PARTIES = re.compile(r"not\s+(a|an|the)\s+(slave|master)", re.IGNORECASE)
+_CERTIFICATE = re.compile(r"certificate|\bcert\b|\btls\b|\bssl\b", re.IGNORECASE)
+# Leading comments allowed; each one cannot span a "-->" (a lazy ".*?" here backtracks
+# exponentially on a run of empty comments).
+_HTML_START = re.compile(
+    r"\s*(?:<!--(?:(?!-->).)*-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
+)
+_TAG_LEFT = re.compile(r"<[^>]*>?|>")
+#: Only the start of an HTML page is read: the message is cut to MAX_MESSAGE_CHARS anyway.
+_HTML_SCAN_CHARS = 64 * 1024
 _WHITESPACE = re.compile(r"\s+")
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -119,6 +134,8 @@ def server_message(body: bytes) -> str:
     if not body.strip():
         return ""
     text = body.decode("utf-8", errors="replace")
+    if _HTML_START.match(text[:_HTML_SCAN_CHARS]):
+        return _clean(html_text(text[:_HTML_SCAN_CHARS]))
     try:
         data: Any = json.loads(text)
     except (ValueError, RecursionError):
@@ -133,6 +150,64 @@ def server_message(body: bytes) -> str:
             parts.append("details: " + _as_text(data["details"]))
         return _clean("; ".join(parts) if parts else _as_text(data))
     return _clean(_as_text(data))
+
+
+def about_keys_not_certificates(message: str) -> bool:
+    """A refusal that speaks of keys and not of the client certificate (for dec_keys: maybe the
+    key has not reached this KME yet, rather than a wrong identity)."""
+    return bool(_KEY.search(message)) and not _CERTIFICATE.search(message)
+
+
+def names_other_parties(message: str) -> bool:
+    """The KME knows the key and says the caller is not its slave (or master): definitive."""
+    return bool(_OTHER_PARTIES.search(message))
+
+
+class _TextOfHtml(HTMLParser):
+    """Collects the visible text of a page (and its title), skipping scripts and styles."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title: list[str] = []
+        self.body: list[str] = []
+        self._skip = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag == "title":
+            self._in_title = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        elif tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        (self.title if self._in_title else self.body).append(data)
+
+
+def html_text(page: str) -> str:
+    """The words of an HTML error page, no markup: its title, then its text if that says more.
+
+    Application servers put the useful sentence in the body ("Message: key not found"),
+    proxies only in the title; entities are decoded and anything tag-like that is left (an
+    unterminated tag, an encoded ``&lt;script&gt;``) is removed.
+    """
+    parser = _TextOfHtml()
+    try:
+        parser.feed(page)
+        parser.close()
+    except (AssertionError, ValueError):  # malformed markup: keep what was read
+        pass
+    title = _WHITESPACE.sub(" ", " ".join(parser.title)).strip()
+    body = _WHITESPACE.sub(" ", " ".join(parser.body)).strip()
+    text = body if not title or body.startswith(title) else f"{title}: {body}" if body else title
+    return _TAG_LEFT.sub(" ", text)
 
 
 def _as_text(value: Any) -> str:

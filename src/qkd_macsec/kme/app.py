@@ -4,6 +4,12 @@ fault injection, and the dialect's error replies around :class:`KeyService`.
 The calling SAE is the subject CN of the client certificate, read from the ASGI ``tls``
 extension (``client_cert_chain[0]``). The TLS layer has already verified the certificate
 against the KME's CA; a request without one is refused with the dialect's "unauthorized".
+
+Request bodies are bounded in size and in time: a declared ``Content-Length`` above
+:data:`MAX_BODY` is refused (413) before a byte of the body is read, and a body that has not
+fully arrived ``request_timeout_s`` after the headers (a client that sends its headers and then
+dribbles the body) is cut off (408). Both answers close the connection, since the rest of the
+body is never read. Slow headers are the HTTP protocol's job (:mod:`.tls_protocol`).
 """
 
 from __future__ import annotations
@@ -42,16 +48,23 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 log = get_logger("kme")
 
 MAX_BODY = 1 << 20
+#: Seconds a request body may take to arrive in full (``KmeSpec.request_timeout_s``).
+REQUEST_TIMEOUT_S = 10.0
 _JSON = [(b"content-type", b"application/json")]
+_CLOSE = [(b"connection", b"close")]
 _DROP_WAIT_S = 2.0
 
 
 class _HttpError(Exception):
-    """A plain HTTP error outside the ETSI API (unknown path, wrong method, body too big)."""
+    """A plain HTTP error outside the ETSI API (unknown path, wrong method, body too big).
 
-    def __init__(self, status: int, message: str) -> None:
+    ``close``: the request body was not (fully) read, so the connection cannot be reused.
+    """
+
+    def __init__(self, status: int, message: str, *, close: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.close = close
 
 
 @functools.lru_cache(maxsize=1024)
@@ -71,17 +84,37 @@ def caller_sae_id(scope: Scope) -> str | None:
         return None
 
 
-async def _read_body(receive: Receive) -> bytes:
+def declared_length(scope: Scope) -> int | None:
+    """The request's ``Content-Length`` when it is plain ASCII digits (else None: the server's
+    HTTP parser has already refused malformed values, and chunked bodies declare none)."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            text = bytes(value).strip()
+            if text.isdigit():  # bytes.isdigit() is ASCII-only
+                return MAX_BODY + 1 if len(text) > 18 else int(text)
+    return None
+
+
+async def _read_body(scope: Scope, receive: Receive, timeout_s: float) -> bytes:
+    declared = declared_length(scope)
+    if declared is not None and declared > MAX_BODY:
+        raise _HttpError(413, f"request body larger than {MAX_BODY} bytes", close=True)
     body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _HttpError(400, "client disconnected")
-        body += message.get("body", b"")
-        if len(body) > MAX_BODY:
-            raise _HttpError(413, "request body too large")
-        if not message.get("more_body", False):
-            return bytes(body)
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise _HttpError(400, "client disconnected", close=True)
+                body += message.get("body", b"")
+                if len(body) > MAX_BODY:
+                    raise _HttpError(413, f"request body larger than {MAX_BODY} bytes", close=True)
+                if not message.get("more_body", False):
+                    return bytes(body)
+    except TimeoutError:
+        raise _HttpError(
+            408, f"request body not received within {timeout_s:g} s", close=True
+        ) from None
 
 
 class KmeApp:
@@ -95,10 +128,14 @@ class KmeApp:
         dialect: Dialect,
         faults: Faults | None = None,
         rng: random.Random | None = None,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
+        if request_timeout_s <= 0:
+            raise ValueError("request_timeout_s must be positive")
         self.service = service
         self.kme_id = kme_id
         self.dialect = dialect
+        self.request_timeout_s = request_timeout_s
         self.faults = faults or Faults()
         self._rng = rng or random.Random(self.faults.seed)
 
@@ -121,8 +158,9 @@ class KmeApp:
             await self._send_error(send, error)
             return
         except _HttpError as error:
+            log.debug("%s %s %s -> %d", self.kme_id, scope["method"], scope["path"], error.status)
             body = json.dumps({self.dialect.error_field: str(error)}).encode()
-            await _send(send, error.status, body)
+            await _send(send, error.status, body, close=error.close)
             return
         await _send(send, status, body)
 
@@ -135,7 +173,7 @@ class KmeApp:
         allowed = ("GET",) if endpoint == "status" else ("GET", "POST")
         if method not in allowed:
             raise _HttpError(405, f"{method} not allowed on {endpoint}")
-        body = await _read_body(receive) if method == "POST" else b""
+        body = await _read_body(scope, receive, self.request_timeout_s) if method == "POST" else b""
         caller = caller_sae_id(scope)
         if caller is None:
             raise KmeServiceError(Fault.UNAUTHORIZED, "no client certificate")
@@ -180,11 +218,12 @@ class KmeApp:
         return True
 
 
-async def _send(send: Send, status: int, body: bytes | None) -> None:
+async def _send(send: Send, status: int, body: bytes | None, *, close: bool = False) -> None:
     payload = body or b""
     headers = [
         *(_JSON if body is not None else []),
         (b"content-length", str(len(payload)).encode()),
+        *(_CLOSE if close else []),
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload, "more_body": False})

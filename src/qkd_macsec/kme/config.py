@@ -10,6 +10,7 @@ kmes:
     dialect: etsi                             # etsi | lenient (see kme/dialect.py)
     faults: {latency_ms: 0, error_503_rate: 0.0, drop_rate: 0.0, seed: null}
     max_key_per_request: 128
+    request_timeout_s: 10                     # headers, then body, each within this (slowloris)
 saes:
   - {id: mx304-11, kme: KME_A}
 links:
@@ -96,6 +97,9 @@ class KmeSpec(_Model):
     min_key_size: int = Field(default=64, ge=8)
     max_key_size: int = Field(default=8192, ge=8, le=1_048_576)
     max_sae_id_count: int = Field(default=4, ge=0, le=1000)
+    #: Seconds a request's headers may take to arrive (else the connection is closed), and then
+    #: its body (else 408): slow clients cannot hold connections open.
+    request_timeout_s: float = Field(default=10.0, gt=0, le=600)
     #: Key generation for master and slave SAEs attached to this same KME (no QKD link needed).
     local: PoolSpec = PoolSpec()
 

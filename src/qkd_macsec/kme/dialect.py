@@ -5,11 +5,13 @@
 | unknown / consumed key     | 400 ``message`` (spec text)   | 404 ``detail``                  |
 | expired key                | 400, same as not found        | 403 ``detail``                  |
 | pool empty                 | 503 "Not enough key material" | 400 "Not enough key material"   |
-| SAE not allowed / unknown  | 401, empty body               | 404 ``detail``                  |
+| SAE not allowed / unknown  | 401 ``message``               | 404 ``detail``                  |
 | bad request                | 400 ``message``               | 400 ``detail``                  |
 | injected outage            | 503 ``message``               | 503 ``detail``                  |
 
-Each row is a field of :class:`Dialect`, so a new KME's habits are data, not code.
+Each row is a field of :class:`Dialect`, so a new KME's habits are data, not code. The spec
+sends 401 without a body; the ``etsi`` dialect adds an ETSI Error body all the same, because at
+least one independent client crashes on an empty 401 and a spec-following client ignores it.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ ETSI = Dialect(
     expired_as_not_found=True,
     exhausted_status=503,
     unauthorized_status=401,
-    unauthorized_has_body=False,
+    unauthorized_has_body=True,
     error_field="message",
 )
 

@@ -45,7 +45,12 @@ class KmeNetwork:
         """The ASGI app of one KME of this network."""
         kme = self.kme(kme_id)
         app = KmeApp(
-            self.service, kme_id, dialect=DIALECTS[kme.dialect], faults=kme.faults, rng=rng
+            self.service,
+            kme_id,
+            dialect=DIALECTS[kme.dialect],
+            faults=kme.faults,
+            rng=rng,
+            request_timeout_s=kme.request_timeout_s,
         )
         self.apps[kme_id] = app
         return app

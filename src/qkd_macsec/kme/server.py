@@ -20,7 +20,7 @@ import uvicorn
 
 from qkd_macsec.kme.config import KmeSpec, Listen
 from qkd_macsec.kme.network import KmeNetwork
-from qkd_macsec.kme.tls_protocol import PeerCertHttpToolsProtocol
+from qkd_macsec.kme.tls_protocol import with_header_timeout
 from qkd_macsec.obs.logging import get_logger
 
 log = get_logger("kme")
@@ -115,10 +115,10 @@ class _KmeServer(uvicorn.Server):
         self.ready.set()
 
 
-def _config(app: Any, context: ssl.SSLContext) -> uvicorn.Config:
+def _config(app: Any, context: ssl.SSLContext, request_timeout_s: float) -> uvicorn.Config:
     return uvicorn.Config(
         app,
-        http=PeerCertHttpToolsProtocol,
+        http=with_header_timeout(request_timeout_s),
         ws="none",
         lifespan="off",
         log_config=None,
@@ -147,7 +147,7 @@ async def serve_network(network: KmeNetwork) -> AsyncIterator[RunningNetwork]:
         for kme in network.spec.kmes:
             context = server_ssl_context(kme)
             sock = _bind(kme.id, kme.listen)
-            server = _KmeServer(_config(network.app(kme.id), context))
+            server = _KmeServer(_config(network.app(kme.id), context, kme.request_timeout_s))
             task = asyncio.create_task(server.serve(sockets=[sock]), name=f"kme-{kme.id}")
             servers.append((server, task, sock))
             await _wait_ready(server, task, kme.id)

@@ -7,13 +7,18 @@ certificate from the TLS transport once per connection and adds
 ``scope["extensions"]["tls"]`` (ASGI TLS extension shape: ``client_cert_chain`` as PEM) to every
 request on it. It also offers ``scope["extensions"]["qkd_macsec.connection"]["abort"]``, used by
 the KME's fault injection to drop a connection without an answer.
+
+The httptools protocol also bounds how long a request's *headers* may take (uvicorn bounds only
+the idle time after a response): a connection that opens and sends nothing, or trickles its
+header lines, is closed after :attr:`PeerCertHttpToolsProtocol.header_timeout_s`. The body is
+bounded by the app (``KmeApp.body_timeout_s``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -69,8 +74,54 @@ class PeerCertH11Protocol(H11Protocol):
 
 class PeerCertHttpToolsProtocol(HttpToolsProtocol):
     """Pass as ``uvicorn.Config(http=PeerCertHttpToolsProtocol)`` (httptools: several times
-    cheaper per request than h11, which is what bounds key pairs per second)."""
+    cheaper per request than h11, which is what bounds key pairs per second).
+
+    :func:`with_header_timeout` makes a subclass with another ``header_timeout_s``.
+    """
+
+    header_timeout_s: ClassVar[float] = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.app = _with_connection_extensions(self.app, transport)
+        self._arm_header_timer()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._header_timer is None:  # a further request on a kept-alive connection
+            self._arm_header_timer()
+
+    def on_headers_complete(self) -> None:
+        self._disarm_header_timer()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def _arm_header_timer(self) -> None:
+        self._disarm_header_timer()
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+def with_header_timeout(seconds: float) -> type[PeerCertHttpToolsProtocol]:
+    """:class:`PeerCertHttpToolsProtocol` closing connections whose request headers take longer
+    than ``seconds`` (uvicorn takes a protocol class, not an instance)."""
+    if seconds <= 0:
+        raise ValueError("header timeout must be positive")
+    return type(
+        "PeerCertHttpToolsProtocol",
+        (PeerCertHttpToolsProtocol,),
+        {"header_timeout_s": float(seconds)},
+    )

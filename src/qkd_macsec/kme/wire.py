@@ -18,6 +18,10 @@ from qkd_macsec.kme.store import IssuedKey
 
 API_PREFIX = "/api/v1/keys/"
 ENDPOINTS = ("status", "enc_keys", "dec_keys")
+#: Largest ``number`` or ``size`` read from a request: far above any KME limit, and small
+#: enough that no arithmetic on it misbehaves (10**100 is a 400, not a 500).
+MAX_WIRE_INT = 2**31 - 1
+_MAX_QUERY_DIGITS = len(str(MAX_WIRE_INT))
 
 
 def _bad(message: str) -> KmeServiceError:
@@ -51,6 +55,8 @@ def _json_object(body: bytes) -> Mapping[str, Any]:
 def _positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise _bad(f"{name} must be a positive integer")
+    if value > MAX_WIRE_INT:
+        raise _bad(f"{name} must be at most {MAX_WIRE_INT}")
     return value
 
 
@@ -87,9 +93,14 @@ def _query_int(query: Mapping[str, Sequence[str]], name: str) -> int | None:
     values = query.get(name)
     if not values:
         return None
-    if len(values) != 1 or not values[0].isdigit():
+    # ASCII digits only: percent-decoding may yield '²', which str.isdigit() accepts and
+    # int() refuses; the length cap keeps int() away from its 4300-digit limit.
+    text = values[0] if len(values) == 1 else ""
+    if not (text.isascii() and text.isdigit()):
         raise _bad(f"{name} must be a positive integer")
-    return _positive_int(int(values[0]), name)
+    if len(text.lstrip("0")) > _MAX_QUERY_DIGITS:
+        raise _bad(f"{name} must be at most {MAX_WIRE_INT}")
+    return _positive_int(int(text), name)
 
 
 def parse_query(query_string: bytes) -> dict[str, list[str]]:

@@ -20,6 +20,7 @@ from jnpr.junos.utils.config import Config
 
 from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.inventory.model import Host
+from qkd_macsec.engine.inventory.schema import ssh_config_path_problem
 from qkd_macsec.onbox.build import SCRIPT_NAME, BuiltScript
 from qkd_macsec.onbox.config import OnboxOptions, router_lines
 from qkd_macsec.onbox.transfer import RemoteFile, Transfer, TransferError, login_for, upload
@@ -30,6 +31,12 @@ class DeployError(Exception):
 
 
 def _ssh_config(known_hosts: str) -> str:
+    """A private ssh_config naming ``known_hosts``, refused when the path could break out of
+    its quoted value (a quote and a newline would add a ``ProxyCommand``). The inventory
+    refuses such paths too; this checks the path actually written, after symlinks."""
+    problem = ssh_config_path_problem(known_hosts)
+    if problem is not None:
+        raise DeployError(f"known_hosts: {problem}")
     fd, name = tempfile.mkstemp(prefix="qkd-onbox-deploy-", suffix=".conf")
     with os.fdopen(fd, "w") as handle:
         handle.write(f'Host *\n  UserKnownHostsFile "{known_hosts}"\n  StrictHostKeyChecking yes\n')
@@ -41,7 +48,10 @@ def open_router(host: Host) -> Any:
     if host.known_hosts is None or not host.known_hosts.is_file():
         raise DeployError(f"{host.name}: known_hosts file not found; refusing to connect")
     password = host.resolve_password()
-    config = _ssh_config(str(host.known_hosts.resolve()))
+    try:
+        config = _ssh_config(str(host.known_hosts.resolve()))
+    except DeployError as exc:
+        raise DeployError(f"{host.name}: {exc}; refusing to connect") from None
     try:
         dev = Device(
             host=host.host,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from qkd_macsec.kme.app import KmeApp
+from qkd_macsec.kme.app import MAX_BODY, KmeApp
 from qkd_macsec.kme.config import Faults, NetworkSpec
 from qkd_macsec.kme.dialect import DIALECTS
 from qkd_macsec.kme.service import KeyService
@@ -166,3 +167,64 @@ async def test_fault_rates_are_seeded(make_app: Callable[..., KmeApp]) -> None:
         )
     assert runs[0] == runs[1]
     assert {200, 503} == set(runs[0])
+
+
+async def test_unauthorized_has_an_etsi_error_body(make_app: Callable[..., KmeApp]) -> None:
+    reply = await call(make_app(), "GET", "/api/v1/keys/sae-b/status", sae=None)
+    assert reply.status == 401
+    assert reply.headers[b"content-type"] == b"application/json"
+    assert reply.json() == {"message": "no client certificate"}
+
+
+async def test_declared_oversize_body_is_refused_unread(make_app: Callable[..., KmeApp]) -> None:
+    app = make_app()
+    received = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        received += 1
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/keys/sae-b/enc_keys",
+        "raw_path": b"/api/v1/keys/sae-b/enc_keys",
+        "query_string": b"",
+        "headers": [(b"content-length", str(MAX_BODY + 1).encode())],
+        "extensions": {"tls": {"client_cert_chain": [pem_for("sae-a")]}},
+    }
+    reply = Reply()
+    await app(scope, receive, reply.send)
+    assert reply.status == 413
+    assert received == 0
+    assert reply.headers[b"connection"] == b"close"
+
+
+async def test_a_body_that_never_ends_times_out(make_app: Callable[..., KmeApp]) -> None:
+    service = make_app().service
+    app = KmeApp(service, "KME_A", dialect=DIALECTS["etsi"], request_timeout_s=0.05)
+    never = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/v1/keys/sae-b/enc_keys",
+        "raw_path": b"/api/v1/keys/sae-b/enc_keys",
+        "query_string": b"",
+        "headers": [(b"content-length", b"10")],
+        "extensions": {"tls": {"client_cert_chain": [pem_for("sae-a")]}},
+    }
+    reply = Reply()
+    await asyncio.wait_for(app(scope, receive, reply.send), 5.0)
+    assert reply.status == 408
+    assert reply.headers[b"connection"] == b"close"
+
+
+def test_body_timeout_must_be_positive(make_app: Callable[..., KmeApp]) -> None:
+    with pytest.raises(ValueError, match="request_timeout_s"):
+        KmeApp(make_app().service, "KME_A", dialect=DIALECTS["etsi"], request_timeout_s=0)

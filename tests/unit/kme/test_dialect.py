@@ -36,7 +36,12 @@ def render(dialect_name: str, fault: Fault, message: str = "msg") -> tuple[int, 
             (503, {"message": NOT_ENOUGH_KEY_MATERIAL}),
             (400, {"detail": NOT_ENOUGH_KEY_MATERIAL}),
         ),
-        (Fault.UNAUTHORIZED, "unknown SAE x", (401, None), (404, {"detail": "unknown SAE x"})),
+        (
+            Fault.UNAUTHORIZED,
+            "unknown SAE x",
+            (401, {"message": "unknown SAE x"}),  # the spec says no body; see dialect.py
+            (404, {"detail": "unknown SAE x"}),
+        ),
         (
             Fault.BAD_REQUEST,
             "size shall be a multiple of 8",

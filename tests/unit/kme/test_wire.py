@@ -133,3 +133,41 @@ def test_any_json_object_is_parsed_or_refused_cleanly(data: dict[str, object]) -
 def test_deep_nesting_is_a_bad_request() -> None:
     with pytest.raises(KmeServiceError, match="not valid JSON"):
         parse_key_request_body(b"[" * 100_000)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("number", 10**100, "number must be at most 2147483647"),
+        ("size", 10**100, "size must be at most 2147483647"),
+        ("size", 2**31, "size must be at most 2147483647"),
+    ],
+)
+def test_oversized_integers_in_a_body_are_bad_requests(name: str, value: int, message: str) -> None:
+    with pytest.raises(KmeServiceError, match=message) as caught:
+        parse_key_request_body(json.dumps({name: value}).encode())
+    assert caught.value.fault is Fault.BAD_REQUEST
+
+
+def test_the_largest_integer_is_still_parsed() -> None:
+    assert parse_key_request_body(b'{"number": 2147483647}').number == 2**31 - 1
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (b"size=" + b"9" * 5000, "size must be at most"),
+        (b"number=" + str(10**100).encode(), "number must be at most"),
+        (b"size=%C2%B2", "size must be a positive integer"),  # '2' superscript: isdigit() True
+        (b"size=%D9%A3%D9%A2", "size must be a positive integer"),  # Arabic-Indic 32
+        (b"size=%EF%BC%93%EF%BC%92", "size must be a positive integer"),  # full-width 32
+        (b"size=1&size=2", "size must be a positive integer"),
+    ],
+)
+def test_query_integers_are_ascii_digits_of_bounded_length(query: bytes, message: str) -> None:
+    with pytest.raises(KmeServiceError, match=message):
+        parse_key_request_query(query)
+
+
+def test_query_leading_zeros_do_not_count_as_length() -> None:
+    assert parse_key_request_query(b"size=" + b"0" * 40 + b"256").size == 256

@@ -9,7 +9,8 @@ touched — every name that reaches Junos configuration is checked with
 
 Modules: ``schema`` (the file's shape), ``resolve`` (inheritance, paths, references),
 ``model`` (the resolved objects), ``loader`` (YAML → model), ``credentials``, ``durations``,
-``preflight`` (referenced files exist and are private).
+``preflight`` (referenced files exist and are private), ``sanity`` (valid but risky settings,
+reported as warnings).
 """
 
 from qkd_macsec.engine.inventory.credentials import SecretRef, private_file_problem
@@ -27,7 +28,12 @@ from qkd_macsec.engine.inventory.model import (
     SaeIdentity,
 )
 from qkd_macsec.engine.inventory.preflight import check_local_files
-from qkd_macsec.engine.inventory.schema import KNOWN_PLATFORMS, RotationMode
+from qkd_macsec.engine.inventory.sanity import inventory_warnings
+from qkd_macsec.engine.inventory.schema import (
+    KNOWN_PLATFORMS,
+    RotationMode,
+    ssh_config_path_problem,
+)
 
 __all__ = [
     "KNOWN_PLATFORMS",
@@ -45,8 +51,10 @@ __all__ = [
     "SecretRef",
     "check_local_files",
     "format_duration",
+    "inventory_warnings",
     "load_inventory",
     "parse_duration",
     "parse_inventory",
     "private_file_problem",
+    "ssh_config_path_problem",
 ]

@@ -6,9 +6,10 @@ import math
 import re
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
-_BARE = re.compile(r"\d+(?:\.\d+)?")
+# ASCII digits only: \d would also take '٣' (and float() would read it).
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
+_WHOLE = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d))+")
+_BARE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 MAX_SECONDS = 366 * 86400.0
 
 

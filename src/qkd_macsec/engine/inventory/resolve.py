@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from qkd_macsec.devices import junos_names
 from qkd_macsec.engine.inventory.credentials import SecretRef
 from qkd_macsec.engine.inventory.errors import InventoryError, field_path
 from qkd_macsec.engine.inventory.model import (
@@ -31,6 +32,7 @@ from qkd_macsec.engine.inventory.schema import (
     InventorySpec,
     LinkSpec,
     RotationMode,
+    ssh_config_path_problem,
 )
 
 
@@ -102,7 +104,11 @@ def _resolve_hosts(
             problems.add(f"{where}.user", "not set on the host, its groups or defaults")
         password = _password(_pick(layers, "password"), spec, base, display, problems)
         insecure = bool(_pick(layers, "insecure_host_keys")[0])
-        known_hosts = _as_path(_pick(layers, "known_hosts")[0], base)
+        picked_known_hosts, known_hosts_origin = _pick(layers, "known_hosts")
+        known_hosts = _as_path(picked_known_hosts, base)
+        unsafe = ssh_config_path_problem(str(known_hosts)) if known_hosts is not None else None
+        if unsafe is not None:  # the value was checked; this is the folder it is relative to
+            problems.add(f"{known_hosts_origin}.known_hosts", unsafe)
         if known_hosts is None and not insecure:
             problems.add(
                 f"{where}.known_hosts",
@@ -271,7 +277,14 @@ def _resolve_links(
             owner = (index, link.name)
             interfaces_field = f"{field}.interface" if end.interface else f"{field}.interfaces"
             for interface in end.interface_names:
-                claims.claim("interface", end.host, interface, owner, interfaces_field)
+                claims.claim(
+                    "interface",
+                    end.host,
+                    interface,
+                    owner,
+                    interfaces_field,
+                    identity=junos_names.interface_identity(interface),
+                )
             claims.claim(
                 "connectivity association",
                 end.host,
@@ -324,15 +337,30 @@ def _check_mode(link: LinkSpec, where: str, problems: _Problems) -> None:
 
 
 class _Claims:
-    """Per-host names (interfaces, CAs, key chains) each owned by one link."""
+    """Per-host names (interfaces, CAs, key chains) each owned by one link.
+
+    ``identity`` is what a name denotes when two spellings mean one thing (``et-0/0/9`` and
+    ``et-0/0/9.0``); the error quotes the other spelling so the operator sees the clash.
+    """
 
     def __init__(self, problems: _Problems) -> None:
-        self._owners: dict[tuple[str, str, str], tuple[int, str]] = {}
+        self._owners: dict[tuple[str, str, str], tuple[int, str, str]] = {}
         self._problems = problems
 
-    def claim(self, what: str, host: str, name: str, owner: tuple[int, str], field: str) -> None:
-        first = self._owners.setdefault((what, host, name), owner)
+    def claim(
+        self,
+        what: str,
+        host: str,
+        name: str,
+        owner: tuple[int, str],
+        field: str,
+        *,
+        identity: str | None = None,
+    ) -> None:
+        key = (what, host, name if identity is None else identity)
+        first = self._owners.setdefault(key, (*owner, name))
         if first[0] != owner[0]:
+            same = "" if first[2] == name else f" (as {first[2]!r}: the same {what})"
             self._problems.add(
-                field, f"{what} {name!r} on {host} is already used by link {first[1]!r}"
+                field, f"{what} {name!r} on {host} is already used by link {first[1]!r}{same}"
             )

@@ -82,6 +82,30 @@ def _path(value: object) -> Path:
     return Path(value).expanduser()
 
 
+# Characters that change what an ssh_config line means: a quote or backslash ends or escapes
+# the quoted value, a newline starts a new directive (``ProxyCommand ...``), '%' is a token.
+_SSH_CONFIG_UNSAFE = re.compile(r'["\\%\x00-\x1f\x7f]')
+
+
+def ssh_config_path_problem(path: str) -> str | None:
+    """Why ``path`` cannot be written into an ssh_config value, or None when it can."""
+    bad = _SSH_CONFIG_UNSAFE.search(path)
+    if bad is None:
+        return None
+    return (
+        f"{path[:60]!r} cannot be used in an ssh_config: it holds {bad.group()!r} "
+        "(quotes, backslashes, '%' and control characters such as newlines are refused)"
+    )
+
+
+def _ssh_config_path(value: object) -> Path:
+    path = _path(value)
+    problem = ssh_config_path_problem(str(path))
+    if problem is not None:
+        raise ValueError(problem)
+    return path
+
+
 def validate_kme_url(value: str) -> str:
     """An ``https://host[:port][/base]`` URL; no credentials, query or fragment."""
     try:
@@ -120,6 +144,8 @@ SaeId = Annotated[str, _pattern(_SAE_ID, "SAE ID")]
 UserName = Annotated[str, _pattern(_USER, "user name")]
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 FilePath = Annotated[Path, PlainValidator(_path)]
+#: A path written into an ssh_config (``UserKnownHostsFile "..."``) by on-box deploy.
+SshConfigPath = Annotated[Path, PlainValidator(_ssh_config_path)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 KmeUrl = Annotated[str, AfterValidator(validate_kme_url)]
 CknPrefix = Annotated[str, AfterValidator(junos_names.validate_ckn_prefix)]
@@ -157,7 +183,7 @@ class ConnectionSpec(_Spec):
     user: UserName | None = None
     password: Password = None
     ssh_key: FilePath | None = None
-    known_hosts: FilePath | None = None
+    known_hosts: SshConfigPath | None = None
     insecure_host_keys: StrictBool | None = None
     timeout: Annotated[Duration, Field(gt=0)] | None = None
     platform: Annotated[str, AfterValidator(_platform)] | None = None
@@ -199,8 +225,12 @@ class LinkEndSpec(_Spec):
         if self.interfaces is not None:
             if not self.interfaces:
                 raise ValueError("'interfaces' must not be empty")
-            if len(set(self.interfaces)) != len(self.interfaces):
-                raise ValueError("'interfaces' lists an interface twice")
+            same = [junos_names.interface_identity(name) for name in self.interfaces]
+            if len(set(same)) != len(same):
+                raise ValueError(
+                    "'interfaces' lists an interface twice (unit 0 is the interface itself: "
+                    "et-0/0/9.0 is et-0/0/9)"
+                )
         return self
 
     @property
