@@ -61,6 +61,11 @@ _DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\s+(\S+))?")
 _UTC_NAMES = frozenset({"UTC", "GMT", "Z", "UCT"})
 
 
+def _is_ascii_number(text: str) -> bool:
+    """``str.isdigit`` also accepts '²' or '٣', which ``int()`` then refuses or misreads."""
+    return text.isascii() and text.isdigit()
+
+
 class MalformedReplyError(ValueError):
     """A reply lacks an element the driver needs, or holds an unparsable value."""
 
@@ -579,7 +584,7 @@ def parse_key_chain(reply: Element, chain: str) -> list[ChainEntryState]:
         for key in _children(key_chain, "key"):
             where = f"key chain {chain} key"
             slot_text = _required(key, "name", where)
-            if not slot_text.isdigit():
+            if not _is_ascii_number(slot_text):
                 raise MalformedReplyError(f"{where} id {slot_text!r} is not a number")
             where = f"key chain {chain} key {slot_text}"
             entries.append(
@@ -624,7 +629,7 @@ def parse_key_chain_set(text: str, chain: str) -> list[ChainEntryState]:
             key[statement[0]] = statement[1]
     entries: list[ChainEntryState] = []
     for slot_text, statements in keys.items():
-        if not slot_text.isdigit():
+        if not _is_ascii_number(slot_text):
             raise MalformedReplyError(f"key chain {chain} key id {slot_text!r} is not a number")
         where = f"key chain {chain} key {slot_text}"
         for required in ("key-name", "start-time"):

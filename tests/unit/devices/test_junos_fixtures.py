@@ -331,3 +331,17 @@ def test_syslog_other_lines_skipped_changed_format_refused() -> None:
     changed = "Jul  5 18:39:36  r1 dot1xd[9]: DOT1XD_MACSEC_SC_CAK_ACTIVATED: ifd et-0/0/1\n"
     with pytest.raises(MalformedReplyError, match="DOT1XD_MACSEC_SC_CAK_ACTIVATED"):
         parse_macsec_log(changed)
+
+
+def test_key_ids_with_unicode_digits_are_malformed() -> None:
+    from lxml import etree
+
+    from qkd_macsec.devices.junos_parse import MalformedReplyError, parse_key_chain
+
+    reply = etree.fromstring(
+        "<configuration><security><authentication-key-chains><key-chain><name>KC</name>"
+        "<key><name>\u00b2</name><key-name>ab</key-name><start-time>2026-1-1.00:00:00</start-time>"
+        "</key></key-chain></authentication-key-chains></security></configuration>"
+    )
+    with pytest.raises(MalformedReplyError, match="is not a number"):
+        parse_key_chain(reply, "KC")
