@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from qkd_macsec.cli import certs, demo, inventory, kme, onbox, report, rotation, sim
+from qkd_macsec.cli import certs, demo, inventory, kme, onbox, preflight, report, rotation, sim
 from qkd_macsec.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, CliError
 
 
@@ -34,6 +34,7 @@ cli.add_command(rotation.rotate)
 cli.add_command(rotation.run)
 cli.add_command(rotation.status)
 cli.add_command(rotation.config_group)
+cli.add_command(preflight.preflight)
 
 
 def main(argv: list[str] | None = None) -> None:
