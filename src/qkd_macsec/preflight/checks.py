@@ -34,7 +34,9 @@ Router checks (name: severity when it fails — why):
 
 KME checks (per SAE and peer, and per link):
 
-* ``kme-tls``: blocker — the TLS handshake or the client certificate was refused.
+* ``kme-tls``: blocker — the TLS handshake or the client certificate was refused; also when the
+  KME hangs up on one SAE while answering others (TLS 1.3 checks the client certificate after
+  the handshake, so a refused certificate can look like a dropped connection).
 * ``kme``: unreachable — connection refused or timed out.
 * ``kme-status``: blocker — status refused (unknown or unauthorised SAE) or malformed.
 * ``key-size``: blocker when ``max_key_size`` < the cipher suite's CAK bits (or ``min_key_size``
@@ -62,6 +64,7 @@ from qkd_macsec.engine.topology import LinkSpec
 from qkd_macsec.etsi014.errors import (
     KmeResponseError,
     KmeStatusError,
+    KmeTimeoutError,
     KmeTlsError,
     KmeTransportError,
 )
@@ -302,12 +305,24 @@ def _conflict_findings(facts: RouterFacts, links: Sequence[LinkSpec]) -> list[Fi
 
 
 # ------------------------------------------------------------------------------------- KMEs
-def _kme_error(subject: str, probe: StatusProbe) -> Finding:
+def _kme_error(subject: str, probe: StatusProbe, answering: set[str]) -> Finding:
     error = probe.error
     assert error is not None
     where = f"{probe.sae}@{probe.kme}"
     if isinstance(error, KmeTlsError):
         return _kme(where, "kme-tls", Severity.BLOCKER, str(error))
+    if isinstance(error, KmeTransportError) and not isinstance(error, KmeTimeoutError):
+        if probe.kme in answering:
+            # Under TLS 1.3 a KME checks the client certificate after the handshake and may
+            # just hang up; it answered other SAEs, so this SAE's certificate is the suspect.
+            return _kme(
+                where,
+                "kme-tls",
+                Severity.BLOCKER,
+                f"{probe.kme} answers other SAEs but dropped this one: its client certificate "
+                f"is probably refused ({error})",
+            )
+        return _kme(where, "kme", Severity.UNREACHABLE, str(error))
     if isinstance(error, KmeTransportError):
         return _kme(where, "kme", Severity.UNREACHABLE, str(error))
     if isinstance(error, KmeStatusError | KmeResponseError):
@@ -318,11 +333,16 @@ def _kme_error(subject: str, probe: StatusProbe) -> Finding:
 def kme_findings(probes: Iterable[StatusProbe], links: Sequence[LinkSpec]) -> list[Finding]:
     """Status checks for every SAE/peer probe, then the size and SAE-count checks per link."""
     by_pair = {(p.sae, p.peer): p for p in probes}
+    answering = {
+        p.kme
+        for p in by_pair.values()
+        if p.status is not None or isinstance(p.error, KmeStatusError | KmeResponseError)
+    }
     out: list[Finding] = []
     for probe in by_pair.values():
         subject = f"{probe.sae}->{probe.peer}"
         if probe.error is not None:
-            out.append(_kme_error(subject, probe))
+            out.append(_kme_error(subject, probe, answering))
             continue
         status = probe.status
         assert status is not None
