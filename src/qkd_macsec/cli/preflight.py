@@ -21,7 +21,13 @@ from qkd_macsec.devices.base import DRIVERS, DeviceTarget, Driver, InvalidTarget
 from qkd_macsec.engine.controller import device_target, link_specs
 from qkd_macsec.engine.inventory import Inventory, InventoryError
 from qkd_macsec.engine.inventory.preflight import check_local_files
-from qkd_macsec.preflight import PreflightOptions, PreflightReport, Severity, run_preflight
+from qkd_macsec.preflight import (
+    Finding,
+    PreflightOptions,
+    PreflightReport,
+    Severity,
+    run_preflight,
+)
 
 STYLE = {
     Severity.OK: "[green]ok[/]",
@@ -41,24 +47,36 @@ def _targets(inventory: Inventory) -> dict[str, DeviceTarget]:
 
 
 def report_table(report: PreflightReport, *, show_all: bool) -> Table:
-    """Problems first-class; passing subjects collapse to one row unless ``show_all``."""
+    """Problems one row each; passed checks collapse to one row per router and one for all
+    KME probes, unless ``show_all``."""
     table = Table(title="preflight", title_justify="left", expand=False)
-    table.add_column("subject", max_width=24, overflow="fold")
-    table.add_column("check", max_width=16, no_wrap=True)
+    table.add_column("subject", max_width=22, overflow="fold")
+    table.add_column("check", max_width=14, overflow="fold")
     table.add_column("result", no_wrap=True)
     table.add_column("detail", overflow="fold", ratio=1)
-    by_subject: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    by_subject: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     for finding in report.findings:
         by_subject[(finding.kind.value, finding.subject)].append(finding)
     order = sorted(by_subject.items(), key=lambda item: (item[0][0] != "router", item[0][1]))
-    for (_, subject), findings in order:
+    kme_passed: list[Finding] = []
+    for (kind, subject), findings in order:
         passed = [f for f in findings if f.severity is Severity.OK]
         shown = findings if show_all else [f for f in findings if f.severity is not Severity.OK]
         for finding in shown:
             table.add_row(subject, finding.check, STYLE[finding.severity], finding.detail)
-        if not show_all and passed:
-            checks = ", ".join(dict.fromkeys(f.check for f in passed))
-            table.add_row(subject, f"{len(passed)} passed", STYLE[Severity.OK], checks)
+        if show_all or not passed:
+            continue
+        if kind == "kme":
+            kme_passed += passed
+            continue
+        checks = ", ".join(dict.fromkeys(f.check for f in passed))
+        table.add_row(subject, f"{len(passed)} passed", STYLE[Severity.OK], checks)
+    if kme_passed:
+        checks = ", ".join(dict.fromkeys(f.check for f in kme_passed))
+        subjects = len({f.subject for f in kme_passed})
+        table.add_row(
+            "KMEs", f"{len(kme_passed)} passed", STYLE[Severity.OK], f"{checks} ({subjects} probes)"
+        )
     return table
 
 

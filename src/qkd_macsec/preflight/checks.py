@@ -320,7 +320,7 @@ def _kme_error(subject: str, probe: StatusProbe, answering: set[str]) -> Finding
                 "kme-tls",
                 Severity.BLOCKER,
                 f"{probe.kme} answers other SAEs but dropped this one: its client certificate "
-                f"is probably refused ({error})",
+                f"is probably refused ({str(error).split(' (if this persists')[0]})",
             )
         return _kme(where, "kme", Severity.UNREACHABLE, str(error))
     if isinstance(error, KmeTransportError):

@@ -152,6 +152,8 @@ FAULTY: dict[str, tuple[str, dict[str, Any]]] = {
     "r-tz": ("set system time-zone Europe/Berlin", {}),
     "r-cert": ("", {}),  # its SAE certificate is replaced by one from another CA
     "r-keysize": ("", {}),  # its link needs 256-bit keys, the KMEs give at most 128
+    "r-login": ("", {"reject_auth": True}),
+    "r-hostkey": ("", {}),  # gets a new host key after known_hosts is written
 }
 GROUP_SLAVES = ("r-ntp", "r-clock", "r-tz")
 EXPECTED_BLOCKERS = {
@@ -165,6 +167,8 @@ EXPECTED_BLOCKERS = {
     ("router", "r-bound", "binding-conflict"),
     ("router", "r-nomacsec", "macsec"),
     ("router", "r-tz", "time-zone"),
+    ("router", "r-login", "login"),
+    ("router", "r-hostkey", "host-key"),
     ("kme", "r-cert@KME_B", "kme-tls"),
     ("kme", "p2p-r-keysize (hub->r-keysize)", "key-size"),
     ("kme", "p2p-r-keysize (r-keysize->hub)", "key-size"),
@@ -240,6 +244,7 @@ def test_one_fault_per_check_is_a_named_blocker_and_nothing_changes(
         policy={"clock_tolerance": "2s"},
     )
     inventory = replace_certificate(testbed, "r-cert")
+    testbed.lab.rotate_host_key("r-hostkey")
     before = snapshot(testbed)
     result = preflight(inventory, "--json")
     assert result.returncode == 1, result.stdout + result.stderr
