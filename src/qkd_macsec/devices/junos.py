@@ -506,7 +506,9 @@ class JunosDriver:
 
     def macsec_capable(self) -> bool:
         """Asks ``show security macsec connections``: a Junos without the feature refuses the
-        RPC as a syntax error naming it (the NETCONF ``unknown RPC`` reply shape, JUNOS.md)."""
+        RPC as an unknown one, ``rpc-error`` protocol/operation-failed "syntax error" with the
+        RPC in ``bad-element`` (the shape Junos gives input it does not know: Juniper/netconf-perl
+        issue #27; modelled in docs/simulator.md). Any other refusal raises."""
         try:
             self._device().rpc.get_macsec_connection_information()
         except ez.RpcError as err:

@@ -12,7 +12,7 @@ import functools
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -23,11 +23,11 @@ from qkd_macsec.engine.topology import LinkSpec
 from qkd_macsec.etsi014.client import ClientOptions, KmeClient
 from qkd_macsec.etsi014.errors import KmeError
 from qkd_macsec.etsi014.retry import RetryPolicy
-from qkd_macsec.etsi014.tls import TlsIdentity
+from qkd_macsec.etsi014.tls import TlsIdentity, TlsIdentityError
 from qkd_macsec.obs.logging import get_logger, redact
 from qkd_macsec.preflight.checks import key_findings, kme_findings, router_findings, status_pairs
 from qkd_macsec.preflight.facts import ClockReading, KeyProbe, RouterFacts, StatusProbe
-from qkd_macsec.preflight.model import Finding, PreflightReport
+from qkd_macsec.preflight.model import Finding, PreflightReport, Severity, Subject
 
 __all__ = ["PreflightOptions", "gather_router", "run_preflight"]
 
@@ -137,12 +137,17 @@ async def _gather_kmes(
     )
     clients: dict[str, KmeClient] = {}
     kme_of: dict[str, str] = {}
+    unusable: list[Finding] = []
     for host in inventory.hosts.values():
         if host.tls is None or host.kme is None or host.sae_id in clients:
             continue
         kme = inventory.kmes[host.kme]
         identity = TlsIdentity(host.tls.cert, host.tls.key, host.tls.ca, host.tls.verify)
-        clients[host.sae_id] = KmeClient(kme.url, identity, client_options)
+        try:
+            clients[host.sae_id] = KmeClient(kme.url, identity, client_options)
+        except TlsIdentityError as exc:  # e.g. a certificate and key that do not match
+            subject = f"{host.sae_id}@{host.kme}"
+            unusable.append(Finding(Subject.KME, subject, "kme-tls", Severity.BLOCKER, str(exc)))
         kme_of[host.sae_id] = host.kme
     try:
         pairs = status_pairs(links)
@@ -152,7 +157,7 @@ async def _gather_kmes(
                 for sae, peer in pairs
             )
         )
-        findings = kme_findings([p for p in probes if p.status or p.error], links)
+        findings = unusable + kme_findings([p for p in probes if p.status or p.error], links)
         if options.consume_key:
             usable = [
                 link
@@ -208,4 +213,4 @@ def run_preflight(
         (datetime.now(UTC) - started).total_seconds(),
     )
     unique = list(dict.fromkeys(findings))
-    return PreflightReport(tuple(replace(f) for f in unique))
+    return PreflightReport(tuple(unique))
