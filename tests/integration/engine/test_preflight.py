@@ -313,3 +313,17 @@ def test_bad_inventory_exits_2_without_contacting_anything(
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr
     assert opened == []
+
+
+def test_unreachable_kme_exits_3(testbed_factory: StartTestbed, seed_doc: dict[str, Any]) -> None:
+    testbed = testbed_factory(seed_doc)
+    document = yaml.safe_load(testbed.inventory_path.read_text())
+    document["kmes"]["KME_B"]["url"] = "https://127.0.0.1:1"  # nothing listens there
+    moved = testbed.directory / "kme-b-gone.yaml"
+    write_private(moved, yaml.safe_dump(document, sort_keys=False).encode())
+    result = preflight(moved, "--json")
+    assert result.returncode == 3, result.stdout + result.stderr
+    found = findings(result)
+    on_b = {h for h, spec in document["hosts"].items() if spec["kme"] == "KME_B"}
+    assert by_severity(found, "unreachable") == {("kme", f"{h}@KME_B", "kme") for h in on_b}
+    assert not by_severity(found, "blocker")
