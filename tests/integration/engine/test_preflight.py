@@ -6,6 +6,7 @@ are compared before and after."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -72,6 +73,7 @@ def preflight(inventory: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, "COLUMNS": "80"},  # the table must fit an 80-column terminal
     )
 
 
