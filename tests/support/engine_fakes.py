@@ -138,7 +138,8 @@ class FakeDriver:
     def macsec_config(self) -> MacsecConfigState:
         return MacsecConfigState(cas={}, bindings={})  # the fake does not model CAs
 
-    def commit_check(self) -> None: ...
+    def commit_check(self) -> bool:
+        return True
 
 
 class FakeKeys(KeySource):

@@ -370,9 +370,12 @@ class Driver(Protocol):
     def macsec_config(self) -> MacsecConfigState:
         """Committed connectivity associations and interface bindings (no secrets)."""
 
-    def commit_check(self) -> None:
+    def commit_check(self) -> bool:
         """Lock, ``commit check`` the unchanged candidate, unlock: proves the login may commit
-        without changing anything. Raises :class:`DevicePermissionError` when it may not."""
+        without changing anything. Raises :class:`DevicePermissionError` when it may not.
+
+        Returns False, having checked nothing, when a ``commit confirmed`` is pending: on Junos
+        ``commit check`` confirms it (stops its rollback), which would change the device."""
 
 
 DriverFactory = Callable[[DeviceTarget], Driver]

@@ -66,6 +66,7 @@ from qkd_macsec.devices.junos_parse import (
     key_chain_filter,
     macsec_filter,
     macsec_interfaces_filter,
+    parse_commit_confirm_pending,
     parse_device_time,
     parse_interface_information,
     parse_key_chain,
@@ -529,16 +530,24 @@ class JunosDriver:
         state: MacsecConfigState = self._call("get-config", lambda: parse_macsec_config(reply))
         return state
 
-    def commit_check(self) -> None:
+    def commit_check(self) -> bool:
         """Lock, ``commit check`` with nothing loaded, unlock (always). Nothing is committed:
         ``<commit-configuration><check/>`` only validates the candidate (JUNOS.md, PyEZ
-        ``Config.commit_check``); with no change loaded the candidate is the active config."""
+        ``Config.commit_check``); with no change loaded the candidate is the active config.
+        But ``commit check`` also confirms a pending ``commit confirmed`` (a Junos CLI tip
+        recorded in public notes: "a commit check is enough to stop the rollback"), so the
+        commit history is read first, under the lock, and nothing is checked if one may be
+        pending."""
         cu = self._config_factory(self._device())
         phase = "lock"
         try:
             cu.lock()
-            phase = "commit"
             try:
+                phase = "commit-information"
+                reply = self._device().rpc.get_commit_information()
+                if parse_commit_confirm_pending(reply):
+                    return False
+                phase = "commit"
                 cu.commit_check()
             finally:
                 self._unlock(cu)
@@ -549,6 +558,7 @@ class JunosDriver:
                     f"{phase}: the login may not commit ({_Scrubber()(_any_message(err))})",
                 ) from None
             raise self._translate(err, phase, _Scrubber()) from None
+        return True
 
 
 #: Junos' answer to a login whose class lacks the ``configure`` permission.

@@ -30,6 +30,7 @@ __all__ = [
     "key_chain_filter",
     "macsec_filter",
     "macsec_interfaces_filter",
+    "parse_commit_confirm_pending",
     "parse_device_time",
     "parse_interface_information",
     "parse_key_chain",
@@ -400,3 +401,25 @@ def parse_macsec_config(reply: Element) -> MacsecConfigState:
             pre_shared_key_chain=_text(ca, "pre-shared-key-chain"),
         )
     return MacsecConfigState(cas=cas, bindings=parse_macsec_bindings(reply))
+
+
+_CONFIRM_PENDING = re.compile(r"commit confirmed, rollback in", re.IGNORECASE)
+
+
+def parse_commit_confirm_pending(reply: Element) -> bool:
+    """``get-commit-information`` → does the newest commit carry "commit confirmed, rollback in
+    Nmins" (``<comment>``; ``<log>`` is the user's comment)? The shape NAPALM's Junos driver
+    tests record (napalm ``test/junos`` commit-pending fixtures). Junos keeps that text on the
+    entry after it is confirmed by ``commit check``, so True means "may be pending"."""
+    if reply is None:
+        raise MalformedReplyError("empty commit-information reply")
+    entries = list(_descendants(reply, "commit-history"))
+    if not entries:
+        return False
+
+    def sequence(entry: Element) -> int:
+        text = _text(entry, "sequence-number") or ""
+        return int(text) if text.isdigit() else 1 << 30
+
+    newest = min(entries, key=sequence)
+    return bool(_CONFIRM_PENDING.search(_text(newest, "comment") or ""))

@@ -7,7 +7,8 @@ Router checks (name: severity when it fails — why):
 * ``login``: blocker — the credentials are refused.
 * ``commit``: blocker — ``commit check`` on an unchanged candidate is refused (the login's class
   lacks configure/commit permission) or fails (the active configuration does not pass its own
-  checks, so no commit of ours could); warning when another session holds the lock right now.
+  checks, so no commit of ours could); warning when another session holds the lock right now,
+  or when a ``commit confirmed`` may be pending (``commit check`` would confirm it: not run).
 * ``facts``: ok with version and model, warning when unreadable (informational).
 * ``clock``: blocker when the device clock is surely further than ``clock_tolerance`` from ours
   (start-times are computed from measured clocks; beyond the tolerance the guard that keeps both

@@ -91,7 +91,11 @@ def gather_router(driver: Driver, name: str, links: Sequence[LinkSpec]) -> Route
             if entries is not None:
                 facts.chains[chain] = entries
         try:
-            driver.commit_check()
+            if not driver.commit_check():
+                facts.errors["commit"] = (
+                    "not tested: a commit confirmed may be pending and commit check would "
+                    "confirm it; run preflight again once it is confirmed or rolled back"
+                )
         except DeviceError as exc:
             facts.commit_error = exc
     finally:

@@ -4,10 +4,18 @@ the refusals preflight must tell apart (no commit permission, absent interface, 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
-from qkd_macsec.devices.base import DRIVERS, DevicePermissionError, DeviceTarget, Driver
+from qkd_macsec.devices.base import (
+    DRIVERS,
+    ChangeSet,
+    DevicePermissionError,
+    DeviceTarget,
+    Driver,
+    KeyChainEntry,
+)
 from qkd_macsec.secret import Secret
 from qkd_macsec.sim.lab import Lab, LabThread, run_lab_in_thread
 
@@ -112,7 +120,7 @@ def test_commit_check_changes_nothing_and_names_a_missing_permission(
 ) -> None:
     device = lab.device("old")
     committed, commits = device.committed, len(device.history)
-    drivers["old"].commit_check()
+    assert drivers["old"].commit_check() is True
     assert device.committed == committed
     assert len(device.history) == commits
     assert device.lock_holder is None
@@ -121,3 +129,18 @@ def test_commit_check_changes_nothing_and_names_a_missing_permission(
         drivers["old"].commit_check()
     assert device.lock_holder is None  # unlocked although the check was refused
     assert len(device.history) == commits
+
+
+def test_commit_check_never_confirms_a_pending_commit_confirmed(
+    lab: LabThread, drivers: dict[str, Driver]
+) -> None:
+    device = lab.device("new")
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    entry = KeyChainEntry("KC1", 1, "ab" * 32, Secret(bytes(16)), start)
+    drivers["new"].apply(ChangeSet(add_entries=[entry]), comment="pending", confirm_minutes=5)
+    assert device.confirm_pending
+    commits = len(device.history)
+    assert drivers["new"].commit_check() is False
+    assert device.confirm_pending  # still pending: its rollback was not stopped
+    assert len(device.history) == commits
+    assert device.lock_holder is None

@@ -10,14 +10,19 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from qkd_macsec.devices.base import DRIVERS, ChangeSet, KeyChainEntry
+from qkd_macsec.engine.controller import device_target
+from qkd_macsec.macsec.keys import DEFAULT_CKN_PREFIX
 from qkd_macsec.pki.ca import create_ca, issue_client_cert, save_issued
 from qkd_macsec.pki.files import write_private
+from qkd_macsec.secret import Secret
 from qkd_macsec.sim.config import Configuration
 from qkd_macsec.testbed.builder import Testbed
 from support.testbed import StartTestbed
@@ -156,6 +161,7 @@ FAULTY: dict[str, tuple[str, dict[str, Any]]] = {
     "r-keysize": ("", {}),  # its link needs 256-bit keys, the KMEs give at most 128
     "r-login": ("", {"reject_auth": True}),
     "r-hostkey": ("", {}),  # gets a new host key after known_hosts is written
+    "r-confirm": ("", {}),  # a commit confirmed is pending: commit check must not run
 }
 GROUP_SLAVES = ("r-ntp", "r-clock", "r-tz")
 EXPECTED_BLOCKERS = {
@@ -233,6 +239,21 @@ def replace_certificate(testbed: Testbed, host: str) -> Path:
     return path
 
 
+def start_commit_confirmed(testbed: Testbed, host: str) -> None:
+    """Commit a key-chain entry on ``host`` with ``commit confirmed 5``, left unconfirmed."""
+    ckn = DEFAULT_CKN_PREFIX + "0" * 32
+    entry = KeyChainEntry(
+        f"KC_{host.replace('-', '_')}", 1, ckn, Secret(bytes(16)), datetime(2030, 1, 1, tzinfo=UTC)
+    )
+    driver = DRIVERS.create(device_target(testbed.inventory, host), "junos")
+    driver.open()
+    try:
+        driver.apply(ChangeSet(add_entries=[entry]), comment="test", confirm_minutes=5)
+    finally:
+        driver.close()
+    assert testbed.lab.device(host).confirm_pending
+
+
 def test_one_fault_per_check_is_a_named_blocker_and_nothing_changes(
     testbed_factory: StartTestbed, seed_doc: dict[str, Any]
 ) -> None:
@@ -247,6 +268,7 @@ def test_one_fault_per_check_is_a_named_blocker_and_nothing_changes(
     )
     inventory = replace_certificate(testbed, "r-cert")
     testbed.lab.rotate_host_key("r-hostkey")
+    start_commit_confirmed(testbed, "r-confirm")
     before = snapshot(testbed)
     result = preflight(inventory, "--json")
     assert result.returncode == 1, result.stdout + result.stderr
@@ -255,6 +277,8 @@ def test_one_fault_per_check_is_a_named_blocker_and_nothing_changes(
     assert not by_severity(found, "unreachable")
     hub_problems = [f for f in found if f["subject"] == HUB and f["severity"] != "ok"]
     assert hub_problems == []
+    assert by_severity(found, "warning") == {("router", "r-confirm", "commit")}
+    assert testbed.lab.device("r-confirm").confirm_pending  # not confirmed by preflight
     assert_unchanged(testbed, before)
     secret_texts = (CA_CAK, CA_CAK.upper(), "QKD_ROUTER_PASSWORD=")
     assert not any(text in result.stdout + result.stderr for text in secret_texts)

@@ -9,6 +9,7 @@ from lxml import etree
 
 from qkd_macsec.devices.junos_parse import (
     MalformedReplyError,
+    parse_commit_confirm_pending,
     parse_interface_information,
     parse_macsec_config,
     parse_ntp_status,
@@ -118,3 +119,20 @@ def test_time_zone_and_macsec_config_without_secrets() -> None:
     assert config.cas["CA2"].pre_shared_key_chain == "KC2"
     assert config.bindings == {"et-0/0/1": "CA2"}
     assert "$9$" not in repr(config)
+
+
+def test_commit_confirm_pending_reads_the_newest_entry() -> None:
+    pending = xml(
+        "<commit-information><commit-history><sequence-number>0</sequence-number>"
+        "<comment>commit confirmed, rollback in 10mins</comment><log>napalm</log>"
+        "</commit-history><commit-history><sequence-number>1</sequence-number>"
+        "</commit-history></commit-information>"
+    )
+    assert parse_commit_confirm_pending(pending)
+    older = xml(
+        "<commit-information><commit-history><sequence-number>0</sequence-number>"
+        "</commit-history><commit-history><sequence-number>1</sequence-number>"
+        "<comment>commit confirmed, rollback in 10mins</comment></commit-history>"
+        "</commit-information>"
+    )
+    assert not parse_commit_confirm_pending(older)

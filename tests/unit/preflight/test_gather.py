@@ -17,7 +17,7 @@ class Flaky(FakeDriver):
     def ntp_status(self) -> NtpState:
         raise DeviceReplyError(self.router.name, "ntp: unexpected reply")
 
-    def commit_check(self) -> None:
+    def commit_check(self) -> bool:
         raise DeviceTimeoutError(self.router.name, "commit: no reply within 30s")
 
     def close(self) -> None:

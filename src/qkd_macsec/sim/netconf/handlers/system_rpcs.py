@@ -137,6 +137,9 @@ def commit_information(device: SimDevice) -> Element:
         sub(entry, "user", record.user)
         sub(entry, "client", record.client)
         entry.append(_date_time(device, record.at))
+        if index == 0 and device.confirm_pending:
+            # Shape: napalm's Junos commit-pending fixture (<comment> beside <log>).
+            sub(entry, "comment", "commit confirmed, rollback in 10mins")
         if record.comment:
             sub(entry, "log", record.comment)
     return info
