@@ -142,7 +142,12 @@ async def _gather_kmes(
     clients: dict[str, KmeClient] = {}
     kme_of: dict[str, str] = {}
     unusable: list[Finding] = []
+    ends = {end.device for link in links for end in link.ends}
     for host in inventory.hosts.values():
+        if host.tls is None and host.name in ends:
+            subject = f"{host.sae_id}@{host.kme or '?'}"
+            detail = f"hosts.{host.name}.tls is not set: no client certificate for this SAE"
+            unusable.append(Finding(Subject.KME, subject, "kme-tls", Severity.BLOCKER, detail))
         if host.tls is None or host.kme is None or host.sae_id in clients:
             continue
         kme = inventory.kmes[host.kme]
