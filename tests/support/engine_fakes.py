@@ -13,8 +13,12 @@ from qkd_macsec.devices.base import (
     ChangeSet,
     CommitResult,
     DeviceCommitError,
+    DeviceFacts,
     DeviceTimeoutError,
+    InterfaceState,
+    MacsecConfigState,
     MkaSessionState,
+    NtpState,
 )
 from qkd_macsec.engine.keysource import FetchedKey, KeySource
 from qkd_macsec.engine.planner import KeyMode
@@ -112,6 +116,30 @@ class FakeDriver:
 
     def macsec_bindings(self) -> dict[str, str]:
         return {}
+
+    # Read-only preflight verbs: a healthy, empty router.
+    def facts(self) -> DeviceFacts:
+        return DeviceFacts(hostname=self.router.name, model="fake", version="0.0")
+
+    def interfaces(self, names: Sequence[str]) -> dict[str, InterfaceState]:
+        return {
+            name: InterfaceState(name, exists=True, admin_up=True, oper_up=True) for name in names
+        }
+
+    def ntp_status(self) -> NtpState:
+        return NtpState(True, "leap_none", "sync_ntp", 2, 0.1, "leap_none, sync_ntp")
+
+    def time_zone(self) -> str | None:
+        return None
+
+    def macsec_capable(self) -> bool:
+        return True
+
+    def macsec_config(self) -> MacsecConfigState:
+        return MacsecConfigState(cas={}, bindings={})  # the fake does not model CAs
+
+    def commit_check(self) -> bool:
+        return True
 
 
 class FakeKeys(KeySource):

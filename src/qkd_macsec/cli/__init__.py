@@ -11,7 +11,18 @@ import sys
 
 import click
 
-from qkd_macsec.cli import about, certs, demo, inventory, kme, onbox, report, rotation, sim
+from qkd_macsec.cli import (
+    about,
+    certs,
+    demo,
+    inventory,
+    kme,
+    onbox,
+    preflight,
+    report,
+    rotation,
+    sim,
+)
 from qkd_macsec.cli.errors import EXIT_FAILED, EXIT_INTERRUPTED, CliError
 from qkd_macsec.cli.hardening import disable_core_dumps
 
@@ -43,6 +54,7 @@ cli.add_command(rotation.rotate)
 cli.add_command(rotation.run)
 cli.add_command(rotation.status)
 cli.add_command(rotation.config_group)
+cli.add_command(preflight.preflight)
 cli.add_command(about.completion)
 
 

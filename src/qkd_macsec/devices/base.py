@@ -15,6 +15,7 @@ redacted so that no CAK or password ever shows in a message)::
      ├── DeviceLockError             the configuration is locked by someone else
      ├── DeviceLoadError             the device refused the configuration lines
      ├── DeviceCommitError           the commit (or its checks) failed
+     ├── DevicePermissionError       the login lacks a permission (e.g. to commit)
      └── DeviceReplyError            a malformed or unexpected reply
 
 Bad *input* (an unsafe name, a CAK of the wrong length) is refused before any I/O with
@@ -36,6 +37,7 @@ from qkd_macsec.secret import Secret
 
 __all__ = [
     "DRIVERS",
+    "CaConfigState",
     "ChainEntryState",
     "ChangeSet",
     "CommitResult",
@@ -43,9 +45,11 @@ __all__ = [
     "DeviceCommitError",
     "DeviceConnectError",
     "DeviceError",
+    "DeviceFacts",
     "DeviceHostKeyError",
     "DeviceLoadError",
     "DeviceLockError",
+    "DevicePermissionError",
     "DeviceReplyError",
     "DeviceTarget",
     "DeviceTimeoutError",
@@ -53,10 +57,13 @@ __all__ = [
     "Driver",
     "DriverFactory",
     "DriverRegistry",
+    "InterfaceState",
     "InvalidTargetError",
     "KeyChainEntry",
     "MacsecBinding",
+    "MacsecConfigState",
     "MkaSessionState",
+    "NtpState",
     "StaticKey",
     "UnknownPlatformError",
 ]
@@ -109,6 +116,10 @@ class DeviceCommitError(DeviceError):
 
 class DeviceReplyError(DeviceError):
     """The device answered something malformed or unexpected."""
+
+
+class DevicePermissionError(DeviceError):
+    """The login may connect but lacks a permission the tool needs (configure, commit)."""
 
 
 class InvalidTargetError(ValueError):
@@ -256,6 +267,57 @@ class CommitResult:
     seconds: float
 
 
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What the device says it is (``show version``)."""
+
+    hostname: str
+    model: str
+    version: str
+
+
+@dataclass(frozen=True)
+class InterfaceState:
+    """A physical interface as ``show interfaces NAME`` reports it; ``exists`` False when the
+    device says there is no such interface."""
+
+    name: str
+    exists: bool
+    admin_up: bool | None = None
+    oper_up: bool | None = None
+
+
+@dataclass(frozen=True)
+class NtpState:
+    """``show ntp status``: ``synchronised`` only when the daemon reports a sync source and a
+    stratum below 16; ``raw_status`` is the device's status line, for the operator."""
+
+    synchronised: bool
+    leap: str | None
+    sync_source: str | None
+    stratum: int | None
+    offset_ms: float | None
+    raw_status: str
+
+
+@dataclass(frozen=True)
+class CaConfigState:
+    """A committed ``security macsec connectivity-association`` (never with a CAK)."""
+
+    name: str
+    cipher_suite: str | None
+    pre_shared_key_ckn: str | None
+    pre_shared_key_chain: str | None
+
+
+@dataclass(frozen=True)
+class MacsecConfigState:
+    """The committed MACsec settings preflight compares with the inventory."""
+
+    cas: dict[str, CaConfigState]
+    bindings: dict[str, str]  # interface -> connectivity-association
+
+
 # ------------------------------------------------------------------------------------- contract
 @runtime_checkable
 class Driver(Protocol):
@@ -289,6 +351,31 @@ class Driver(Protocol):
 
     def macsec_bindings(self) -> dict[str, str]:
         """Committed ``security macsec interfaces``: interface -> connectivity-association."""
+
+    # Read-only verbs used by ``preflight`` (none of them changes the device).
+    def facts(self) -> DeviceFacts:
+        """Host name, model and software version."""
+
+    def interfaces(self, names: Sequence[str]) -> dict[str, InterfaceState]:
+        """The state of each named physical interface (``exists`` False when absent)."""
+
+    def ntp_status(self) -> NtpState: ...
+
+    def time_zone(self) -> str | None:
+        """The configured ``system time-zone`` (None when unset: the device runs on UTC)."""
+
+    def macsec_capable(self) -> bool:
+        """True when the device answers its MACsec operational command (the feature exists)."""
+
+    def macsec_config(self) -> MacsecConfigState:
+        """Committed connectivity associations and interface bindings (no secrets)."""
+
+    def commit_check(self) -> bool:
+        """Lock, ``commit check`` the unchanged candidate, unlock: proves the login may commit
+        without changing anything. Raises :class:`DevicePermissionError` when it may not.
+
+        Returns False, having checked nothing, when a ``commit confirmed`` is pending: on Junos
+        ``commit check`` confirms it (stops its rollback), which would change the device."""
 
 
 DriverFactory = Callable[[DeviceTarget], Driver]

@@ -17,6 +17,7 @@ the redaction filter, and exception texts from the device are scrubbed and never
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
@@ -31,6 +32,7 @@ import paramiko  # type: ignore[import-untyped]
 from jnpr.junos import Device
 from jnpr.junos import exception as ez
 from jnpr.junos.utils.config import Config
+from lxml import etree
 from ncclient.operations import rpc as _nc_rpc  # noqa: F401  (creates its logger now)
 from ncclient.transport import errors as nc_transport
 from ncclient.transport import session as nc_session
@@ -44,24 +46,37 @@ from qkd_macsec.devices.base import (
     DeviceCommitError,
     DeviceConnectError,
     DeviceError,
+    DeviceFacts,
     DeviceHostKeyError,
     DeviceLoadError,
     DeviceLockError,
+    DevicePermissionError,
     DeviceReplyError,
     DeviceTarget,
     DeviceTimeoutError,
     DeviceUnreachableError,
+    InterfaceState,
+    MacsecConfigState,
     MkaSessionState,
+    NtpState,
 )
 from qkd_macsec.devices.junos_names import validate_interface_name, validate_key_chain_name
 from qkd_macsec.devices.junos_parse import (
     MalformedReplyError,
     key_chain_filter,
+    macsec_filter,
     macsec_interfaces_filter,
+    parse_commit_confirm_pending,
     parse_device_time,
+    parse_interface_information,
     parse_key_chain,
     parse_macsec_bindings,
+    parse_macsec_config,
     parse_mka_sessions,
+    parse_ntp_status,
+    parse_software_information,
+    parse_time_zone,
+    time_zone_filter,
 )
 from qkd_macsec.devices.junos_render import MASK, render_set, render_set_masked
 from qkd_macsec.obs.logging import SECRETS, RedactionFilter, get_logger, redact
@@ -456,6 +471,127 @@ class JunosDriver:
                 filter_xml=filter_xml, options={"database": "committed", "format": "xml"}
             ),
         )
+
+    # ------------------------------------------------------------------ preflight (read-only)
+    def facts(self) -> DeviceFacts:
+        reply = self._call("facts", self._device().rpc.get_software_information)
+        facts: DeviceFacts = self._call("facts", lambda: parse_software_information(reply))
+        return facts
+
+    def interfaces(self, names: Sequence[str]) -> dict[str, InterfaceState]:
+        """One ``show interfaces NAME terse`` per name. Junos answers an absent interface with
+        an rpc-error "device NAME not found" (the CLI's ``error: device ge-0/0/0 not found``,
+        seen on vQFX in public lab notes), which becomes ``exists=False`` here."""
+        rpc = self._device().rpc
+        states: dict[str, InterfaceState] = {}
+        for name in names:
+            validate_interface_name(name)
+            try:
+                reply = rpc.get_interface_information(interface_name=name, terse=True)
+            except ez.RpcError as err:
+                timed_out = any(isinstance(c, ez.RpcTimeoutError) for c in _causes(err))
+                if not timed_out and "not found" in _rpc_message(err).lower():
+                    states[name] = InterfaceState(name=name, exists=False)
+                    continue
+                raise self._translate(err, "interfaces", _Scrubber()) from None
+            except Exception as err:
+                raise self._translate(err, "interfaces", _Scrubber()) from None
+            state: InterfaceState = self._call(
+                "interfaces", functools.partial(parse_interface_information, reply, name)
+            )
+            states[name] = state
+        return states
+
+    def ntp_status(self) -> NtpState:
+        reply = self._call("ntp", self._device().rpc.get_ntp_status)
+        state: NtpState = self._call("ntp", lambda: parse_ntp_status(reply))
+        return state
+
+    def time_zone(self) -> str | None:
+        reply = self._get_config(time_zone_filter())
+        zone: str | None = self._call("get-config", lambda: parse_time_zone(reply))
+        return zone
+
+    def macsec_capable(self) -> bool:
+        """Asks ``show security macsec connections``: a Junos without the feature refuses the
+        RPC as an unknown one, ``rpc-error`` protocol/operation-failed "syntax error" with the
+        RPC in ``bad-element`` (the shape Junos gives input it does not know: Juniper/netconf-perl
+        issue #27; modelled in docs/simulator.md). Any other refusal raises."""
+        try:
+            self._device().rpc.get_macsec_connection_information()
+        except ez.RpcError as err:
+            timed_out = any(isinstance(c, ez.RpcTimeoutError) for c in _causes(err))
+            details = err.rpc_error if isinstance(err.rpc_error, dict) else {}
+            unknown = "syntax error" in _rpc_message(err).lower() or (
+                details.get("bad_element") == "get-macsec-connection-information"
+            )
+            if unknown and not timed_out:
+                return False
+            raise self._translate(err, "macsec", _Scrubber()) from None
+        except Exception as err:
+            raise self._translate(err, "macsec", _Scrubber()) from None
+        return True
+
+    def macsec_config(self) -> MacsecConfigState:
+        reply = self._get_config(macsec_filter())
+        state: MacsecConfigState = self._call("get-config", lambda: parse_macsec_config(reply))
+        return state
+
+    def commit_check(self) -> bool:
+        """Lock, ``commit check`` with nothing loaded, unlock (always). Nothing is committed:
+        ``<commit-configuration><check/>`` only validates the candidate (JUNOS.md, PyEZ
+        ``Config.commit_check``); with no change loaded the candidate is the active config.
+        But ``commit check`` also confirms a pending ``commit confirmed`` (a Junos CLI tip
+        recorded in public notes: "a commit check is enough to stop the rollback"), so the
+        commit history is read first, under the lock, and nothing is checked if one may be
+        pending."""
+        cu = self._config_factory(self._device())
+        phase = "lock"
+        try:
+            cu.lock()
+            try:
+                phase = "commit-information"
+                reply = self._device().rpc.get_commit_information()
+                if parse_commit_confirm_pending(reply):
+                    return False
+                phase = "commit"
+                cu.commit_check()
+            finally:
+                self._unlock(cu)
+        except Exception as err:
+            if _permission_denied(err):
+                raise DevicePermissionError(
+                    self.name,
+                    f"{phase}: the login may not commit ({_Scrubber()(_any_message(err))})",
+                ) from None
+            raise self._translate(err, phase, _Scrubber()) from None
+        return True
+
+
+#: Junos' answer to a login whose class lacks the ``configure`` permission.
+_PERMISSION_WORDS = ("permission denied", "access denied", "not authorized", "access-denied")
+
+
+def _any_message(err: BaseException) -> str:
+    return _rpc_message(err) if isinstance(err, ez.RpcError) else str(err)
+
+
+def _permission_denied(err: BaseException) -> bool:
+    for cause in _causes(err):
+        text = _any_message(cause).lower()
+        if isinstance(cause, ez.RpcError) and cause.rsp is not None:
+            text += " " + _etree_text(cause.rsp).lower()
+        if any(word in text for word in _PERMISSION_WORDS):
+            return True
+    return False
+
+
+def _etree_text(node: Any) -> str:
+    """All text and tags of an lxml element (to match an error-tag), never raising."""
+    try:
+        return str(etree.tostring(node, encoding="unicode"))
+    except Exception:
+        return ""
 
 
 def _count_diff_lines(diff: object) -> int:

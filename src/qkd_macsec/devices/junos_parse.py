@@ -31,21 +31,37 @@ from typing import Any
 
 from lxml import etree
 
-from qkd_macsec.devices.base import ChainEntryState, MkaSessionState
+from qkd_macsec.devices.base import (
+    CaConfigState,
+    ChainEntryState,
+    DeviceFacts,
+    InterfaceState,
+    MacsecConfigState,
+    MkaSessionState,
+    NtpState,
+)
 
 __all__ = [
     "MacsecLogEvent",
     "MalformedReplyError",
     "key_chain_filter",
+    "macsec_filter",
     "macsec_interfaces_filter",
+    "parse_commit_confirm_pending",
     "parse_device_time",
+    "parse_interface_information",
     "parse_key_chain",
     "parse_key_chain_set",
     "parse_macsec_bindings",
+    "parse_macsec_config",
     "parse_macsec_log",
     "parse_mka_sessions",
     "parse_mka_sessions_text",
+    "parse_ntp_status",
+    "parse_software_information",
     "parse_start_time",
+    "parse_time_zone",
+    "time_zone_filter",
 ]
 
 Element = Any  # lxml.etree._Element (lxml ships no stubs here)
@@ -658,3 +674,176 @@ def parse_macsec_bindings(reply: Element) -> dict[str, str]:
         if ca:
             bindings[name] = ca
     return bindings
+
+
+# ------------------------------------------------------------------- preflight (read-only facts)
+# Added for ``qkd-macsec preflight``; kept together at the end of the file to ease merging.
+_VERSION_IN_COMMENT = re.compile(r"\[([^\]]+)\]")
+_NTP_STATUS_WORDS = re.compile(r"\b(leap_\w+)\s*,\s*(sync_\w+)")
+_NTP_FIELD = re.compile(r"\b(stratum|offset)=\s*(-?[\d.]+)")
+#: ``sync_unspec``: no source selected; ``sync_local``: the local clock driver (not UTC).
+_NTP_UNSYNCED_SOURCES = frozenset({"sync_unspec", "sync_local"})
+
+
+def parse_software_information(reply: Element) -> DeviceFacts:
+    """``get-software-information`` → host name, model, version (first routing engine).
+
+    Newer releases carry ``<junos-version>``; older ones only the package comment
+    ``JUNOS Software Release [12.3R1.7]``, which is used as the fallback.
+    """
+    if reply is None:
+        raise MalformedReplyError("empty software-information reply")
+    info = reply if _local(reply.tag) == "software-information" else None
+    if info is None:
+        info = next(iter(_descendants(reply, "software-information")), None)
+    if info is None:
+        raise MalformedReplyError(f"expected <software-information>, got <{_local(reply.tag)}>")
+    version = _text(info, "junos-version")
+    if not version:
+        for package in _children(info, "package-information"):
+            match = _VERSION_IN_COMMENT.search(_text(package, "comment") or "")
+            if match:
+                version = match.group(1).strip()
+                break
+    if not version:
+        raise MalformedReplyError("<software-information> without a Junos version")
+    return DeviceFacts(
+        hostname=_text(info, "host-name") or "",
+        model=_text(info, "product-model") or _text(info, "product-name") or "",
+        version=version,
+    )
+
+
+def parse_interface_information(reply: Element, name: str) -> InterfaceState:
+    """``get-interface-information`` for one interface → its state (absent when not listed)."""
+    if reply is None:
+        raise MalformedReplyError("empty interface-information reply")
+    for physical in _descendants(reply, "physical-interface"):
+        if _text(physical, "name") != name:
+            continue
+        admin, oper = _text(physical, "admin-status"), _text(physical, "oper-status")
+        return InterfaceState(
+            name=name,
+            exists=True,
+            admin_up=None if admin is None else admin.lower() == "up",
+            oper_up=None if oper is None else oper.lower() == "up",
+        )
+    return InterfaceState(name=name, exists=False)
+
+
+def parse_ntp_status(reply: Element) -> NtpState:
+    """``get-ntp-status`` → synchronisation state, from either reply shape Junos uses.
+
+    Older releases put ntpq's ``rv`` text inside ``<output>`` (``status=0644 leap_none,
+    sync_ntp, ... stratum=4, ... offset=1.847``); 24.4 answers ``<ntp-status>`` with
+    ``<status>0618 leap_none, sync_ntp, ...</status>``, ``<stratum>``, ``<offset>``
+    (czerwonk/junos_exporter issue #315, EX4300 18.4R3 and EX4100 24.4R2). Anything without
+    a status line (ntpd not running, NTP not configured) is reported as not synchronised.
+    """
+    if reply is None:
+        raise MalformedReplyError("empty NTP reply")
+    structured = reply if _local(reply.tag) == "ntp-status" else None
+    if structured is None:
+        structured = next(iter(_descendants(reply, "ntp-status")), None)
+    fields: dict[str, str] = {}
+    if structured is not None:
+        status = _text(structured, "status") or ""
+        for name in ("stratum", "offset"):
+            value = _text(structured, name)
+            if value:
+                fields[name] = value
+    else:
+        texts = [str(node.text) for node in _descendants(reply, "output") if node.text]
+        if not texts and reply.text:
+            texts = [str(reply.text)]
+        status = " ".join(" ".join(texts).split())
+        for match in _NTP_FIELD.finditer(status):
+            fields.setdefault(match.group(1), match.group(2))
+    words = _NTP_STATUS_WORDS.search(status)
+    leap, source = (words.group(1), words.group(2)) if words else (None, None)
+    stratum = int(float(fields["stratum"])) if "stratum" in fields else None
+    offset = float(fields["offset"]) if "offset" in fields else None
+    synchronised = (
+        leap is not None
+        and leap != "leap_alarm"
+        and source not in _NTP_UNSYNCED_SOURCES
+        and stratum is not None
+        and stratum < 16
+    )
+    if words:
+        line = status[max(0, words.start() - 5) :].split(",")
+        raw = ", ".join(part.strip() for part in line[:2])
+    else:
+        raw = status[:120] or "no NTP status line"
+    return NtpState(
+        synchronised=synchronised,
+        leap=leap,
+        sync_source=source,
+        stratum=stratum,
+        offset_ms=offset,
+        raw_status=raw,
+    )
+
+
+def time_zone_filter() -> Element:
+    configuration = etree.Element("configuration")
+    etree.SubElement(etree.SubElement(configuration, "system"), "time-zone")
+    return configuration
+
+
+def parse_time_zone(reply: Element) -> str | None:
+    """``system time-zone`` from a ``<configuration>`` reply (None when unset)."""
+    zone = _path(_configuration(reply), "system", "time-zone")
+    if zone is None or not (zone.text or "").strip():
+        return None
+    return str(zone.text).strip()
+
+
+def macsec_filter() -> Element:
+    """``get-configuration`` subtree filter for the whole ``security macsec`` hierarchy."""
+    configuration = etree.Element("configuration")
+    etree.SubElement(etree.SubElement(configuration, "security"), "macsec")
+    return configuration
+
+
+def parse_macsec_config(reply: Element) -> MacsecConfigState:
+    """Connectivity associations (suite, pre-shared-key CKN, key chain) and bindings.
+
+    The CAK of a ``pre-shared-key`` is never read out of the reply.
+    """
+    macsec = _path(_configuration(reply), "security", "macsec")
+    if macsec is None:
+        return MacsecConfigState(cas={}, bindings={})
+    cas: dict[str, CaConfigState] = {}
+    for ca in _children(macsec, "connectivity-association"):
+        name = _required(ca, "name", "<connectivity-association>")
+        psk = _child(ca, "pre-shared-key")
+        cas[name] = CaConfigState(
+            name=name,
+            cipher_suite=_text(ca, "cipher-suite"),
+            pre_shared_key_ckn=None if psk is None else (_text(psk, "ckn") or "").lower(),
+            pre_shared_key_chain=_text(ca, "pre-shared-key-chain"),
+        )
+    return MacsecConfigState(cas=cas, bindings=parse_macsec_bindings(reply))
+
+
+_CONFIRM_PENDING = re.compile(r"commit confirmed, rollback in", re.IGNORECASE)
+
+
+def parse_commit_confirm_pending(reply: Element) -> bool:
+    """``get-commit-information`` → does the newest commit carry "commit confirmed, rollback in
+    Nmins" (``<comment>``; ``<log>`` is the user's comment)? The shape NAPALM's Junos driver
+    tests record (napalm ``test/junos`` commit-pending fixtures). Junos keeps that text on the
+    entry after it is confirmed by ``commit check``, so True means "may be pending"."""
+    if reply is None:
+        raise MalformedReplyError("empty commit-information reply")
+    entries = list(_descendants(reply, "commit-history"))
+    if not entries:
+        return False
+
+    def sequence(entry: Element) -> int:
+        text = _text(entry, "sequence-number") or ""
+        return int(text) if text.isdigit() else 1 << 30
+
+    newest = min(entries, key=sequence)
+    return bool(_CONFIRM_PENDING.search(_text(newest, "comment") or ""))

@@ -66,6 +66,10 @@ class CommitFailed(DeviceOperationError):
         super().__init__("; ".join(message for _, message in problems))
 
 
+class PermissionDenied(DeviceOperationError):
+    """The login's class lacks the permission for this operation."""
+
+
 class RollbackUnavailable(DeviceOperationError):
     def __init__(self, index: int) -> None:
         super().__init__(f"rollback {index} does not exist")
@@ -83,6 +87,11 @@ class Faults:
     hang_rpcs: set[str] = field(default_factory=set)  # never answer these RPCs
     refuse_connections: bool = False  # stop listening
     reject_auth: bool = False  # listen, but refuse every login
+    # Preflight faults (the checks `qkd-macsec preflight` must catch):
+    commit_denied: bool = False  # the login's class lacks configure: commit (check) refused
+    ntp_unsynchronised: bool = False  # ntpd has no sync source (stratum 16, sync_unspec)
+    absent_interfaces: set[str] = field(default_factory=set)  # "device X not found"
+    unsupported_rpcs: set[str] = field(default_factory=set)  # answered as unknown RPCs
 
 
 @dataclass
@@ -371,6 +380,8 @@ class SimDevice:
     ) -> None:
         """Check and (unless ``check_only``) activate the candidate."""
         with self._state:
+            if self.faults.commit_denied:
+                raise PermissionDenied("permission denied")
             self._require_edit(session)
         latency = self.faults.commit_latency_s
         if latency > 0 and not check_only:

@@ -75,6 +75,10 @@ class FaultsSpec(BaseModel):
     hang_rpcs: set[str] = Field(default_factory=set)
     refuse_connections: bool = False
     reject_auth: bool = False
+    commit_denied: bool = False
+    ntp_unsynchronised: bool = False
+    absent_interfaces: set[str] = Field(default_factory=set)
+    unsupported_rpcs: set[str] = Field(default_factory=set)
 
 
 class DeviceSpec(BaseModel):

@@ -34,6 +34,8 @@ class TestbedOptions:
     kme_link: Mapping[str, Any] = field(default_factory=dict)  # QKD link settings (rate, ...)
     kme_options: Mapping[str, Any] = field(default_factory=dict)  # per-KME settings (faults, ...)
     policy: Mapping[str, Any] = field(default_factory=dict)  # overrides of the inventory policy
+    device_config: Mapping[str, str] = field(default_factory=dict)  # router -> initial set lines
+    device_faults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # sim.lab faults
 
 
 @dataclass
@@ -108,6 +110,8 @@ def start_testbed(
                 "password_env": PASSWORD_ENV,
                 "commit_latency_s": options.commit_latency_s,
                 "clock_offset_s": options.clock_offsets.get(name, 0.0),
+                "config": options.device_config.get(name, ""),
+                "faults": dict(options.device_faults.get(name, {})),
             }
             for name in hosts
         ],

@@ -41,13 +41,20 @@ def test_contract_lists_the_engine_verbs() -> None:
     assert CONTRACT_METHODS == [
         "apply",
         "close",
+        "commit_check",
         "confirm_commit",
         "device_time",
+        "facts",
+        "interfaces",
         "is_alive",
         "key_chain",
         "macsec_bindings",
+        "macsec_capable",
+        "macsec_config",
         "mka_sessions",
+        "ntp_status",
         "open",
+        "time_zone",
     ]
 
 

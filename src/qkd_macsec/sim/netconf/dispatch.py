@@ -72,5 +72,6 @@ def _load_handlers() -> None:
         config_rpcs,
         ietf_rpcs,
         mka_rpcs,
+        preflight_rpcs,
         system_rpcs,
     )

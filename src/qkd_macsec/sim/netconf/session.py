@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from qkd_macsec.obs.logging import get_logger
 from qkd_macsec.sim.netconf.dispatch import Reply, RpcContext, handler_for
-from qkd_macsec.sim.netconf.errors import RpcErrorInfo, RpcFailure
+from qkd_macsec.sim.netconf.errors import RpcErrorInfo, RpcFailure, unknown_rpc
 from qkd_macsec.sim.netconf.framing import FrameDecoder, FramingError, frame
 from qkd_macsec.sim.netconf.xml import BASE_10, BASE_11, XmlInputError, hello, parse, rpc_reply
 
@@ -135,6 +135,8 @@ class NetconfSession:
             return None
         if self.device.hangs(name):
             return None
+        if name in self.device.faults.unsupported_rpcs:  # e.g. a platform without MACsec
+            return self._errors(attributes, unknown_rpc(name).errors)
         context = RpcContext(self.device, self.info, self._fabric)
         try:
             reply: Reply = await handler_for(name)(context, op)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qkd_macsec.sim.config import ConfigError
-from qkd_macsec.sim.device import CommitFailed, DeviceOperationError, LockDenied
+from qkd_macsec.sim.device import CommitFailed, DeviceOperationError, LockDenied, PermissionDenied
 from qkd_macsec.sim.netconf.errors import RpcErrorInfo, RpcFailure
 from qkd_macsec.sim.netconf.xml import Element, local_name
 
@@ -54,6 +54,10 @@ def device_failure(exc: DeviceOperationError, wrapper: tuple[str, ...] = ()) -> 
             exc.message, tag="lock-denied", session_id=exc.holder_session, path="[edit]"
         )
         return RpcFailure([info], wrapper)
+    if isinstance(exc, PermissionDenied):
+        # An authorization refusal is not a commit-check finding: a top-level rpc-error with
+        # the RFC 6241 tag access-denied, not wrapped in <commit-results>.
+        return RpcFailure([RpcErrorInfo(exc.message, tag="access-denied", type="application")])
     if isinstance(exc, CommitFailed):
         errors = [
             RpcErrorInfo(message, tag="operation-failed", type="application", path=path)

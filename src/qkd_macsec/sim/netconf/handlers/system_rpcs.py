@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from qkd_macsec.sim.config.macsec_view import macsec_interfaces
 from qkd_macsec.sim.netconf.dispatch import Reply, RpcContext, rpc
 from qkd_macsec.sim.netconf.errors import failure, unknown_rpc
 from qkd_macsec.sim.netconf.handlers.common import text_arg
+from qkd_macsec.sim.netconf.handlers.preflight_rpcs import interface_information
 from qkd_macsec.sim.netconf.xml import JUNOS_NS, Element, element, sub
 
 if TYPE_CHECKING:
@@ -137,6 +137,9 @@ def commit_information(device: SimDevice) -> Element:
         sub(entry, "user", record.user)
         sub(entry, "client", record.client)
         entry.append(_date_time(device, record.at))
+        if index == 0 and device.confirm_pending:
+            # Shape: napalm's Junos commit-pending fixture (<comment> beside <log>).
+            sub(entry, "comment", "commit confirmed, rollback in 10mins")
         if record.comment:
             sub(entry, "log", record.comment)
     return info
@@ -230,15 +233,7 @@ async def get_interface_information(ctx: RpcContext, op: Element) -> Reply:
         for address in ("128.0.0.1/2", "128.0.0.4/2"):
             sub(sub(family, "interface-address"), "ifa-local", address)
         return Reply([info])
-    wanted = text_arg(op, "interface-name")
-    for name in sorted(macsec_interfaces(ctx.device.committed)):
-        if wanted and wanted != name:
-            continue
-        physical = sub(info, "physical-interface")
-        sub(physical, "name", name)
-        sub(physical, "admin-status", "up")
-        sub(physical, "oper-status", "up")
-    return Reply([info])
+    return interface_information(ctx, text_arg(op, "interface-name"))
 
 
 @rpc("file-show")
