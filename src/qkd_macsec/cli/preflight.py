@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from qkd_macsec.cli.common import open_inventory, operator_options
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, CliError
@@ -28,12 +28,13 @@ from qkd_macsec.preflight import (
     Severity,
     run_preflight,
 )
+from qkd_macsec.report.tables import Column, FitTable
 
 STYLE = {
-    Severity.OK: "[green]ok[/]",
-    Severity.WARNING: "[yellow]warn[/]",
-    Severity.BLOCKER: "[red]BLOCK[/]",
-    Severity.UNREACHABLE: "[red]unreach[/]",
+    Severity.OK: Text("ok", style="green"),
+    Severity.WARNING: Text("warn", style="yellow"),
+    Severity.BLOCKER: Text("BLOCK", style="red"),
+    Severity.UNREACHABLE: Text("unreach", style="red"),
 }
 
 
@@ -46,14 +47,13 @@ def _targets(inventory: Inventory) -> dict[str, DeviceTarget]:
         raise CliError(str(exc).splitlines()[0], EXIT_BAD_INPUT) from None
 
 
-def report_table(report: PreflightReport, *, show_all: bool) -> Table:
+def report_table(report: PreflightReport, *, show_all: bool) -> FitTable:
     """Problems one row each; passed checks collapse to one row per router and one for all
     KME probes, unless ``show_all``."""
-    table = Table(title="preflight", title_justify="left", expand=False)
-    table.add_column("subject", max_width=22, overflow="fold")
-    table.add_column("check", max_width=14, overflow="fold")
-    table.add_column("result", no_wrap=True)
-    table.add_column("detail", overflow="fold", ratio=1)
+    table = FitTable(
+        "preflight",
+        [Column("subject"), Column("check"), Column("result"), Column("detail", wrap=True)],
+    )
     by_subject: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     for finding in report.findings:
         by_subject[(finding.kind.value, finding.subject)].append(finding)

@@ -168,3 +168,21 @@ def test_status_from_a_real_journal_fits(tmp_path: Path) -> None:
     finally:
         journal.close()
     assert status_table(rows, NOW).layout(80) == "grid"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_preflight_table_fits(width: int) -> None:
+    from qkd_macsec.cli.preflight import report_table
+    from qkd_macsec.preflight import Finding, PreflightReport, Severity
+    from qkd_macsec.preflight.model import Subject
+
+    ntp = "NTP is not synchronised (sync_unspec, stratum 16): start-times would drift apart"
+    findings = (
+        Finding(Subject.ROUTER, "mx10008-23", "ntp", Severity.BLOCKER, ntp),
+        Finding(Subject.ROUTER, "mx10008-23", "commit", Severity.OK, "commit check passed"),
+        Finding(Subject.ROUTER, "mx304-11", "reachable", Severity.UNREACHABLE, LONG_ERROR),
+        Finding(Subject.KME, "mx304-11->mx304-12", "kme-status", Severity.OK, "ok"),
+    )
+    text = render(report_table(PreflightReport(findings), show_all=False), width)
+    headers = ["subject", "check", "result", "detail"]
+    assert_readable(text, width, headers, ["mx10008-23", "BLOCK", "unreach"], [ntp, LONG_ERROR])
