@@ -13,7 +13,13 @@ from lxml import etree
 from qkd_macsec.onbox.artifact import runtime as runtime_module
 from qkd_macsec.onbox.artifact.derive import ckn_for
 from qkd_macsec.onbox.artifact.handoff import Offer
-from qkd_macsec.onbox.artifact.runtime import Paths, RouterIo, Runtime, RuntimeFailure
+from qkd_macsec.onbox.artifact.runtime import (
+    Paths,
+    PeerUnreachable,
+    RouterIo,
+    Runtime,
+    RuntimeFailure,
+)
 from qkd_macsec.onbox.artifact.settings import LinkSettings, Peer
 from qkd_macsec.onbox.artifact.state import load_state
 
@@ -60,9 +66,20 @@ class FakeRouter(RouterIo):
         self.clock = 1_800_000_000.0
         self.peers: dict[str, Runtime] = {}
         self.unreachable: set[str] = set()
+        self.lose_answers: set[str] = set()  # the peer acts, but its answer never comes back
+        self.withdraws_fail = 0  # this many withdraw calls find the peer unreachable
+        self.withdraw_calls: list[float] = []  # clock at each withdraw call
+        self.sleeps: list[float] = []
+        self.published: dict[str, Path] = {}  # peer SAE -> its published/ directory (SCP)
+        self.others: list[FakeRouter] = []  # routers whose clocks move with ours
 
     def now(self) -> float:
         return self.clock
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        for router in [self, *self.others]:
+            router.clock += seconds
 
     def read_config(self) -> Any:
         root = etree.Element("configuration")
@@ -109,14 +126,28 @@ class FakeRouter(RouterIo):
         return self.kme.dec(key_id)
 
     def call_peer(self, link: LinkSettings, peer: Peer, action: str, message: str) -> str:
+        if action == "withdraw":
+            self.withdraw_calls.append(self.clock)
+            if self.withdraws_fail > 0:
+                self.withdraws_fail -= 1
+                raise PeerUnreachable(f"cannot open NETCONF to peer {peer.host}:{peer.port}")
         if peer.sae in self.unreachable:
-            raise RuntimeFailure(f"cannot open NETCONF to peer {peer.host}:{peer.port}")
+            raise PeerUnreachable(f"cannot open NETCONF to peer {peer.host}:{peer.port}")
         runtime = self.peers[peer.sae]
         answer = runtime.accept(message) if action == "accept" else runtime.withdraw(message)
+        if peer.sae in self.lose_answers:
+            raise RuntimeFailure("peer op-script failed: RPCTimeoutError")
         return "some output\n" + answer.to_json() + "\n"
 
+    def _remote(self, peer: Peer, name: str) -> str | None:
+        path = self.published[peer.sae] / name
+        return path.read_text() if path.exists() else None
+
     def fetch_published(self, link: LinkSettings, peer: Peer) -> str | None:
-        return None
+        return self._remote(peer, f"{link.link}.json")
+
+    def fetch_ack(self, link: LinkSettings, peer: Peer) -> str | None:
+        return self._remote(peer, f"{link.link}.ack.json")
 
     def log(self, message: str) -> None:
         self.logs.append(message)
@@ -151,12 +182,18 @@ class Pair:
         self.b = FakeRouter("b", dict(SLAVE_MACROS), self.kme)
         self.slave = self.runtime(self.b, "b")
         self.a.peers["sae-b"] = self.slave
+        self.a.others.append(self.b)
+        self.a.published["sae-b"] = tmp / "b" / "pub"
+        self.b.published["sae-a"] = tmp / "a" / "pub"
 
     def runtime(self, io: FakeRouter, name: str) -> Runtime:
         return Runtime(io, Paths(str(self.tmp / name / "state.json"), str(self.tmp / name / "pub")))
 
     def master(self) -> Runtime:
         return self.runtime(self.a, "a")  # a fresh process per event, as on the router
+
+    def pull(self) -> Any:
+        return self.runtime(self.b, "b").on_timer()  # the slave's own timer (SCP transport)
 
     def tick(self, advance: float = 0.0) -> Any:
         self.a.clock += advance
