@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,7 @@ class FakeRouter(RouterIo):
         self.clock = 1_800_000_000.0
         self.peers: dict[str, Runtime] = {}
         self.unreachable: set[str] = set()
-        self.lose_answers: set[str] = set()  # the peer acts, but its answer never comes back
+        self.lose_answers: set[str] = set()  # the peer acts on an offer, its answer is lost
         self.withdraws_fail = 0  # this many withdraw calls find the peer unreachable
         self.withdraw_calls: list[float] = []  # clock at each withdraw call
         self.sleeps: list[float] = []
@@ -135,7 +136,7 @@ class FakeRouter(RouterIo):
             raise PeerUnreachable(f"cannot open NETCONF to peer {peer.host}:{peer.port}")
         runtime = self.peers[peer.sae]
         answer = runtime.accept(message) if action == "accept" else runtime.withdraw(message)
-        if peer.sae in self.lose_answers:
+        if action == "accept" and peer.sae in self.lose_answers:
             raise RuntimeFailure("peer op-script failed: RPCTimeoutError")
         return "some output\n" + answer.to_json() + "\n"
 
@@ -366,3 +367,179 @@ def test_no_key_material_in_state_logs_or_commit_comments(pair: Pair, tmp_path: 
     for key in keys:
         for text in texts:
             assert key.hex() not in text
+
+
+# ---------------------------------------------------------------- issue 11: the same rules on-box
+
+
+def withdraw_message(key_id: str, slot: int) -> str:
+    return f'{{"type": "withdraw", "link": "{LINK}", "key_ID": "{key_id}", "slot": {slot}}}'
+
+
+def test_withdraw_retried_with_backoff_until_delivered_removes_both(pair: Pair) -> None:
+    pair.tick()
+    before = pair.a.ckns()
+    pair.a.lose_answers.add("sae-b")  # the slave stages, its answer is lost: it may hold it
+    pair.a.withdraws_fail = 2  # ... and the first two withdraws cannot reach it
+    report = pair.tick(advance=200)
+    assert "rotation withdrawn" in report.failed[LINK]
+    assert len(pair.a.withdraw_calls) == 3
+    assert pair.a.sleeps == [0.5, 1.0]
+    assert pair.a.ckns() == before == pair.b.ckns()
+    assert pair.state("a").pending is None
+    assert pair.state("b").current.key_id == pair.state("a").current.key_id
+
+
+def test_withdraw_undelivered_until_start_master_keeps_the_key_the_peer_may_hold(
+    pair: Pair,
+) -> None:
+    pair.tick()
+    old = pair.state("a").current
+    pair.a.lose_answers.add("sae-b")
+    pair.a.withdraws_fail = 1000  # the slave stays unreachable
+    report = pair.tick(advance=200)
+    assert "withdraw not delivered" in report.failed[LINK]
+    state = pair.state("a")
+    pending = state.pending
+    assert pending is not None
+    assert pending.kept
+    assert state.diverged
+    # retries stopped before the start-time, leaving the margin (5 s: less than a third of 30 s)
+    assert pair.a.withdraw_calls[-1] <= pending.start - 5
+    assert pair.a.clock <= pending.start - 5
+    assert len(pair.a.withdraw_calls) > 2
+    # both ends hold the new entry next to the old: whichever the slave is on, the master has it
+    assert (
+        pair.a.ckns()
+        == pair.b.ckns()
+        == {old.slot: ckn_for(old.key_id), 1: ckn_for(pending.key_id)}
+    )
+    assert state.current == old
+
+    # After T the slave is reachable again: its withdraw refuses (started) — it is on the key —
+    # so the master adopts it, and as no tag confirmed the CAK, re-keys within 5 s.
+    pair.a.lose_answers.clear()
+    pair.a.withdraws_fail = 0
+    pair.a.sleeps.clear()
+    report = pair.tick(advance=pending.start - pair.a.clock + 1)
+    assert report.recovered == [LINK]
+    assert report.rotated == [LINK]
+    assert report.ok
+    assert pair.a.sleeps
+    assert sum(pair.a.sleeps) <= 5.0
+    state = pair.state("a")
+    assert state.previous[0].key_id == pending.key_id  # adopted, then rotated from it
+    assert not state.diverged
+    assert state.pending is None
+    assert pair.a.ckns() == pair.b.ckns()
+    staged = {old.key_id, pending.key_id, state.current.key_id}  # previous, current, new
+    assert set(pair.a.ckns().values()) == {ckn_for(k) for k in staged}
+
+
+def test_kept_entry_is_removed_when_the_peer_later_says_it_never_had_it(pair: Pair) -> None:
+    pair.tick()
+    before = pair.a.ckns()
+    pair.kme.fail_dec = True  # the slave refuses (not staged) ...
+    pair.a.lose_answers.add("sae-b")  # ... but the refusal is lost: the master cannot know
+    pair.a.withdraws_fail = 1000
+    pair.tick(advance=200)
+    pending = pair.state("a").pending
+    assert pending is not None
+    assert pending.kept
+    assert pair.a.ckns() != before  # kept: the slave might have staged it
+    pair.a.lose_answers.clear()
+    pair.a.withdraws_fail = 0
+    report = pair.tick(advance=pending.start - pair.a.clock + 1)  # past T: the ends differ now
+    assert report.recovered == [LINK]
+    # the slave answered "not here", so the master removed its entry, back on the shared key;
+    # the re-key right after fails again (the slave's KME is still down) and is withdrawn
+    assert pair.a.ckns() == before == pair.b.ckns()
+    assert pair.state("a").pending is None
+
+
+def test_unreachable_at_connect_needs_no_withdraw(pair: Pair) -> None:
+    pair.tick()
+    pair.a.unreachable.add("sae-b")
+    pair.tick(advance=200)
+    assert pair.a.withdraw_calls == []  # the offer never reached it: nothing to withdraw
+    assert not pair.state("a").diverged
+
+
+def test_peer_withdraw_removes_a_pending_entry_but_never_a_started_one(pair: Pair) -> None:
+    pair.tick()
+    pair.tick(advance=200)
+    state = pair.state("b")
+    current = state.current
+    start = pair.b.chain[current.slot]["start-time"]
+    assert pair.b.clock < current.start  # staged, not started: removable
+    # now past its start-time in the slave's clock: refused, and said to be held
+    pair.b.clock = current.start
+    ack = pair.slave.withdraw(withdraw_message(current.key_id, current.slot))
+    assert not ack.ok
+    assert ack.held
+    assert "started" in ack.reason
+    assert pair.b.chain[current.slot]["start-time"] == start
+    assert pair.state("b").current == current
+    assert any("refused to withdraw" in line for line in pair.b.logs)
+    # an entry with no readable start-time is in use at once: also kept
+    pair.b.chain[current.slot]["start-time"] = ""
+    assert pair.slave.withdraw(withdraw_message(current.key_id, current.slot)).held
+    # one second before its start-time it is still pending, and goes
+    pair.b.chain[current.slot]["start-time"] = start
+    pair.b.clock = current.start - 1
+    assert pair.slave.withdraw(withdraw_message(current.key_id, current.slot)).ok
+    assert current.slot not in pair.b.chain
+
+
+def scp_pair(pair: Pair) -> Pair:
+    pair.a.macros["transport"] = "scp"
+    pair.b.macros["transport"] = "scp"
+    return pair
+
+
+def test_scp_master_adopts_only_after_the_slave_confirms(pair: Pair) -> None:
+    scp_pair(pair)
+    pair.tick()
+    published = pair.state("a").pending
+    assert published is not None
+    assert pair.state("a").current is None  # staged and published, not adopted
+    assert pair.tick(advance=1000).skipped[LINK].startswith(f"key {published.key_id} not confirmed")
+    assert pair.state("a").pending == published  # still waiting: no new rotation meanwhile
+    assert pair.kme.counter == 1
+    assert pair.pull().rotated == [LINK]  # the slave fetches, stages, writes its ack
+    ack = json.loads((pair.tmp / "b" / "pub" / f"{LINK}.ack.json").read_text())
+    assert ack["ok"]
+    assert ack["key_ID"] == published.key_id
+    report = pair.tick()
+    assert any("confirmed key" in line for line in pair.a.logs)
+    assert pair.state("a").current.key_id == published.key_id
+    assert report.rotated == [LINK]  # long due (1000 s later): the next key goes out
+    assert pair.a.ckns() == {
+        0: ckn_for(published.key_id),
+        1: ckn_for(pair.state("a").pending.key_id),
+    }
+
+
+def test_scp_wrong_tag_is_not_adopted(pair: Pair) -> None:
+    scp_pair(pair)
+    pair.tick()
+    pair.kme.tamper = True
+    pair.pull()
+    pair.tick()
+    state = pair.state("a")
+    assert state.current is None
+    assert state.pending is not None
+    assert "not confirmed" in pair.tick().skipped[LINK]
+
+
+def test_scp_refusal_unpublishes_and_removes_the_masters_entry(pair: Pair) -> None:
+    scp_pair(pair)
+    pair.tick()
+    pair.b.clock = pair.a.clock = pair.state("a").pending.start + 100  # even past T
+    pair.kme.fail_dec = True
+    assert LINK in pair.pull().failed
+    report = pair.tick()
+    assert "removed" in report.failed[LINK]
+    assert pair.a.chain == {} == pair.b.chain
+    assert not (pair.tmp / "a" / "pub" / f"{LINK}.json").exists()
+    assert pair.state("a").pending is None

@@ -408,13 +408,18 @@ class Runtime:
             self._save()
             self.io.log(f"link {link.link}: every peer is on {pending.key_id}: adopted")
             return ADOPTED
-        if held:  # group CA: some members hold it, others do not; a re-key moves all on
+        state.pending = None
+        if held:
+            # Group CA: some members are on it, others never had it; no key is shared by all.
+            # Keep ours (we then share a key with each member) and re-key promptly: the next
+            # stage prunes this entry everywhere as it is neither current nor previous.
             state.diverged = True
             self.io.log(
                 f"link {link.link}: {', '.join(held)} hold {pending.key_id}, others do not: re-key"
             )
-        self._remove_local(link, pending.key_id, pending.slot)
-        state.pending = None
+        else:  # no peer holds it: remove ours, every end stays on the current key
+            state.diverged = False
+            self._remove_local(link, pending.key_id, pending.slot)
         self._save()
         return WITHDRAWN
 
