@@ -21,6 +21,7 @@ from qkd_macsec.onbox.artifact.runtime import (
     Runtime,
     RuntimeFailure,
 )
+from qkd_macsec.onbox.artifact.rules import link_due
 from qkd_macsec.onbox.artifact.settings import LinkSettings, Peer
 from qkd_macsec.onbox.artifact.state import load_state
 
@@ -542,4 +543,45 @@ def test_scp_refusal_unpublishes_and_removes_the_masters_entry(pair: Pair) -> No
     assert "removed" in report.failed[LINK]
     assert pair.a.chain == {} == pair.b.chain
     assert not (pair.tmp / "a" / "pub" / f"{LINK}.json").exists()
+    assert pair.state("a").pending is None
+
+
+def test_scp_slave_that_died_before_its_ack_answers_held_and_master_re_keys(pair: Pair) -> None:
+    scp_pair(pair)
+    pair.tick()
+    key_id = pair.state("a").pending.key_id
+    pair.pull()
+    (pair.tmp / "b" / "pub" / f"{LINK}.ack.json").unlink()  # the run died before writing it
+    assert pair.pull().skipped[LINK].startswith("same key ID")  # kme-keyid-check: no KME call
+    ack = json.loads((pair.tmp / "b" / "pub" / f"{LINK}.ack.json").read_text())
+    assert (ack["key_ID"], ack["held"], ack["confirm"]) == (key_id, True, "")
+    pair.tick()
+    state = pair.state("a")
+    assert state.current.key_id == key_id  # the slave has it: adopted ...
+    assert state.diverged  # ... unverified, so re-keyed within 5 s
+    assert rules_due_soon(state, pair.a.clock)
+
+
+def rules_due_soon(state: Any, now: float) -> bool:
+    return link_due(
+        state.current.start, 100, now + 5, state.failures, state.last_failure, state.diverged
+    )[0]
+
+
+def test_scp_slave_that_died_before_saving_state_removes_its_entry_and_refuses(
+    pair: Pair,
+) -> None:
+    scp_pair(pair)
+    pair.tick()
+    pair.pull()
+    assert pair.b.chain  # staged ...
+    (pair.tmp / "b" / "state.json").unlink()  # ... but the run died before recording it
+    (pair.tmp / "b" / "pub" / f"{LINK}.ack.json").unlink()
+    assert "404" in pair.pull().failed[LINK]  # the KME handed the key out once already
+    assert pair.b.chain == {}  # not started: removed before refusing
+    ack = json.loads((pair.tmp / "b" / "pub" / f"{LINK}.ack.json").read_text())
+    assert ack["ok"] is False
+    assert ack["held"] is False
+    pair.tick()
+    assert pair.a.chain == {}
     assert pair.state("a").pending is None

@@ -444,6 +444,7 @@ class Runtime:
         assert pending is not None
         waiting: list[str] = []
         refused: list[str] = []
+        unverified = False
         for peer in link.peers:
             if peer.sae in pending.acked:
                 continue
@@ -455,6 +456,9 @@ class Runtime:
                 continue
             if ack is None or (ack.key_ID, ack.slot) != (pending.key_id, pending.slot):
                 waiting.append(peer.sae)  # not pulled yet (or its ack is for an older key)
+            elif ack.held:  # it is on the key (staged by a run that died before its ack)
+                pending.acked.append(peer.sae)
+                unverified = True
             elif not ack.ok:
                 refused.append(f"{peer.sae}: {ack.reason}")
             elif ack.confirm != pending.confirm:
@@ -481,6 +485,10 @@ class Runtime:
             return False
         state.adopt(KeyRecord(pending.key_id, pending.slot, pending.start), KEEP_PREVIOUS)
         state.pending = None
+        if unverified:  # no tag proved the same CAK: re-key soon (the diverged rule)
+            state.diverged = True
+            state.failures = 1
+            state.last_failure = self.io.now()
         self._save()
         self.io.log(f"link {link.link}: every slave confirmed key {pending.key_id}: adopted")
         return True
@@ -592,17 +600,61 @@ class Runtime:
         last = state.current.key_id if state.current else None
         if keyid_is_stale(last, offer.key_ID, link.keyid_check):
             report.skipped[link.link] = f"same key ID {offer.key_ID} (kme-keyid-check)"
+            self._ack_again(link, offer, config)
             return
         try:
             tag = self._accept(offer)
         except (RuntimeFailure, DerivationError, HandoffError, ValueError) as exc:
-            # Tell the master we did NOT stage it, so it can remove its own entry.
-            refusal = Ack(offer.link, offer.key_ID, offer.slot, False, reason=str(exc))
-            write_atomic(self.paths.ack(link.link), refusal.to_json().encode(), 0o644)
+            self._refuse_pulled(link, offer, str(exc))
             raise
         ack = Ack(offer.link, offer.key_ID, offer.slot, True, confirm=tag)
         write_atomic(self.paths.ack(link.link), ack.to_json().encode(), 0o644)
         report.rotated.append(link.link)
+
+    def _ack_again(self, link: LinkSettings, offer: Offer, config: Any) -> None:
+        """A run that staged this key died before writing its ack: answer ``held`` (we are on
+        it, or will be at T) so the master is not left waiting; no tag (the CAK is not kept),
+        so the master re-keys soon."""
+        try:
+            with open(self.paths.ack(link.link), encoding="utf-8") as handle:
+                if parse_ack(handle.read(8192)).key_ID == offer.key_ID:
+                    return
+        except (OSError, HandoffError):
+            pass
+        ckn = ckn_for(offer.key_ID, link.ckn_prefix, link.ckn_mode)
+        if chain_entries(config, link.key_chain).get(offer.slot, ("", ""))[0] != ckn:
+            return
+        answer = Ack(
+            offer.link, offer.key_ID, offer.slot, False, reason="staged earlier", held=True
+        )
+        write_atomic(self.paths.ack(link.link), answer.to_json().encode(), 0o644)
+
+    def _refuse_pulled(self, link: LinkSettings, offer: Offer, why: str) -> None:
+        """Tell the master (ack file) that we do not hold the pulled key, so it removes its own.
+
+        Only if true: a run that crashed after staging this very entry leaves it in our chain
+        while the KME no longer hands out the key. Such an entry is removed first if it has not
+        started; if it has, we are on it and say so (``held``) instead of refusing. Without a
+        readable configuration we write nothing: the master keeps waiting, which is safe.
+        """
+        try:
+            config = self.io.read_config()
+            ckn = ckn_for(offer.key_ID, link.ckn_prefix, link.ckn_mode)
+            entry = chain_entries(config, link.key_chain).get(offer.slot)
+            held = False
+            if entry is not None and entry[0] == ckn:
+                held = entry_started(entry[1], self.io.now())
+                if not held:
+                    self.io.commit_lines(
+                        removal_lines(link.key_chain, [offer.slot]),
+                        f"qkd-onbox {link.link} withdraw {offer.key_ID}",
+                        None,
+                    )
+        except (RuntimeFailure, DerivationError) as exc:
+            self.io.log(f"link {link.link}: no answer for key {offer.key_ID} written: {exc}")
+            return
+        answer = Ack(offer.link, offer.key_ID, offer.slot, False, reason=why, held=held)
+        write_atomic(self.paths.ack(link.link), answer.to_json().encode(), 0o644)
 
 
 def entry_started(start_text: str, now: float) -> bool:
