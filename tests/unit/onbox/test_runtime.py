@@ -14,6 +14,7 @@ from lxml import etree
 from qkd_macsec.onbox.artifact import runtime as runtime_module
 from qkd_macsec.onbox.artifact.derive import ckn_for
 from qkd_macsec.onbox.artifact.handoff import Offer
+from qkd_macsec.onbox.artifact.rules import link_due
 from qkd_macsec.onbox.artifact.runtime import (
     Paths,
     PeerUnreachable,
@@ -21,7 +22,6 @@ from qkd_macsec.onbox.artifact.runtime import (
     Runtime,
     RuntimeFailure,
 )
-from qkd_macsec.onbox.artifact.rules import link_due
 from qkd_macsec.onbox.artifact.settings import LinkSettings, Peer
 from qkd_macsec.onbox.artifact.state import load_state
 
