@@ -585,3 +585,25 @@ def test_scp_slave_that_died_before_saving_state_removes_its_entry_and_refuses(
     pair.tick()
     assert pair.a.chain == {}
     assert pair.state("a").pending is None
+
+
+def test_crash_before_the_offer_needs_no_withdraw(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair.tick()
+    before = pair.a.ckns()
+
+    def crash(name: str) -> None:
+        if name == "after-local-stage":
+            raise SystemExit(70)
+
+    monkeypatch.setattr(runtime_module, "crash_point", crash)
+    with pytest.raises(SystemExit):
+        pair.tick(advance=200)
+    monkeypatch.undo()
+    pair.a.unreachable.add("sae-b")  # even with the peer down, recovery knows it has nothing
+    report = pair.tick()
+    assert report.recovered == [LINK]
+    assert pair.a.withdraw_calls == []
+    assert pair.a.ckns() == before == pair.b.ckns()
+    assert pair.state("a").pending is None

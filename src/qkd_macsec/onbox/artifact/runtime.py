@@ -243,7 +243,10 @@ class Runtime:
             self.io.log(f"link {link.link}: key {key_id} has {len(key) * 8} bits, truncated")
         ckn = ckn_for(key_id, link.ckn_prefix, link.ckn_mode)
         expected = confirmation_tag(cak, key_id)
-        state.pending = PendingRotation(key_id, slot, start, keep, slaves, transport=link.transport)
+        # No peer has been offered it yet: a crash before the offer needs no withdraw.
+        state.pending = PendingRotation(
+            key_id, slot, start, keep, slaves, absent=list(slaves), transport=link.transport
+        )
         if link.transport == "scp":
             state.pending.confirm = expected
         self._save()  # the intent is on disk before the device changes
@@ -264,6 +267,8 @@ class Runtime:
             self._publish(link, offer)
             self._save()
             return
+        state.pending.absent = []
+        self._save()  # from here on a peer may hold it
         problems = self._offer_all(link, offer, expected, state)
         crash_point("after-peer-ack")
         if problems:
