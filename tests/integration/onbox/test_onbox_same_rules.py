@@ -34,7 +34,7 @@ def bootstrap(kit: Any, bed: Testbed, harness: OnboxHarness, delay_s: float) -> 
 def test_withdraw_undelivered_until_start_both_ends_go_to_the_new_key(
     onbox_factory: Any, kit: Any
 ) -> None:
-    delay = 6.0  # room for a few withdraw retries before the margin (2 s) ahead of T
+    delay = 9.0  # room for a few withdraw retries before the margin (3 s) ahead of T
     bed, harness = onbox_factory([LINK], delay_s=delay)
     old = bootstrap(kit, bed, harness, delay)
     slave = harness.routers[SLAVE]
@@ -72,6 +72,36 @@ def test_withdraw_undelivered_until_start_both_ends_go_to_the_new_key(
     assert kit.chain_slots(bed, MASTER, IFACE) == kit.chain_slots(bed, SLAVE, IFACE)
     assert bed.outage_seconds(LINK) == 0.0
     kit.assert_no_key_material(bed, harness, result.stdout + result.stderr)
+
+
+def test_withdraw_delivered_on_a_retry_both_ends_stay_on_the_old_key(
+    onbox_factory: Any, kit: Any
+) -> None:
+    delay = 9.0  # the offer takes seconds under load; leave a window for retries before T - 3 s
+    bed, harness = onbox_factory([LINK], delay_s=delay)
+    old = bootstrap(kit, bed, harness, delay)
+    slave = harness.routers[SLAVE]
+    slave.extra_env["QKD_ONBOX_CRASH_AT"] = "peer-after-stage"
+    slave.unreachable_after.add("accept")
+    results: list[RunResult] = []
+    run = threading.Thread(target=lambda: results.append(harness.fire_timer(MASTER)))
+    run.start()
+    try:
+        kit.wait_for(lambda: "retry 2 in" in harness.trace(MASTER), 30, "a failed withdraw")
+        slave.extra_env.clear()
+        bed.lab.refuse_connections(SLAVE, False)  # back before T: a later retry gets through
+    finally:
+        run.join(60)
+    assert [r.returncode for r in results] == [1]
+    assert "rotation withdrawn" in harness.trace(MASTER)
+    assert "withdrew key" in harness.trace(SLAVE)
+    assert list(kit.chain_slots(bed, MASTER, IFACE).values()) == [old]
+    assert list(kit.chain_slots(bed, SLAVE, IFACE).values()) == [old]
+    assert kit.state_of(harness, MASTER)["links"][LINK]["pending"] is None
+    until = time.time() + delay + 1.0  # past the withdrawn key's start-time
+    kit.wait_for(lambda: time.time() >= until, delay + 5, "the withdrawn start-time")
+    assert bed.live_ckns(LINK) == [old]
+    assert bed.outage_seconds(LINK) == 0.0
 
 
 def test_withdraw_of_a_started_entry_is_refused(onbox_factory: Any, kit: Any) -> None:
