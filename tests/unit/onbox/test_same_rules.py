@@ -14,7 +14,7 @@ from qkd_macsec.engine.planner import PlanPolicy
 from qkd_macsec.engine.planner import retry_delay as planner_retry_delay
 from qkd_macsec.onbox.artifact import main as entry
 from qkd_macsec.onbox.artifact import rules
-from qkd_macsec.onbox.artifact.handoff import Offer, Withdraw, parse_ack
+from qkd_macsec.onbox.artifact.handoff import Ack, HandoffError, Offer, Withdraw, parse_ack
 from qkd_macsec.onbox.artifact.state import LockHeld, StateLock
 
 
@@ -129,3 +129,13 @@ def test_op_script_run_refuses_while_the_lock_is_held(
     assert answer.reason.startswith("busy")
     assert not answer.held
     assert json.loads(message)["type"] in ("offer", "withdraw")
+
+
+def test_ack_held_round_trips_and_must_be_bool() -> None:
+    ack = Ack("L1", "kid-1", 3, False, reason="entry has started: kept", held=True)
+    assert parse_ack(ack.to_json()) == ack
+    body = json.loads(ack.to_json())
+    del body["held"]  # an older peer: not held
+    assert parse_ack(json.dumps(body)).held is False
+    with pytest.raises(HandoffError, match="held"):
+        parse_ack(json.dumps({**body, "held": "yes"}))
