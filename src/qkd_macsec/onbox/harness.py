@@ -65,6 +65,9 @@ class RouterHost:
     root: Path
     env: dict[str, str]
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Fault: once an op-script run with one of these actions has finished (its answer still
+    #: goes back), the router stops accepting connections, as if it went down right after.
+    unreachable_after: set[str] = field(default_factory=set)
 
     @property
     def home(self) -> Path:
@@ -172,6 +175,9 @@ class OnboxHarness:
                 await proc.wait()
                 return ""
             self._keep_stderr(router, err)
+            if args.get("action") in router.unreachable_after:
+                router.unreachable_after.clear()
+                await self.testbed.lab.running.refuse_connections(router.name)
             return out.decode(errors="replace")
 
         return run
@@ -202,6 +208,24 @@ class OnboxHarness:
         )
         self._keep_stderr(host, done.stderr)
         return RunResult(router, done.returncode, done.stdout.decode(), done.stderr.decode())
+
+    def run_op(self, router: str, action: str, message: str) -> RunResult:
+        """Run ``router``'s op script as a peer's hand-off would (``-action``, ``-message``)."""
+        host = self.routers[router]
+        done = subprocess.run(
+            [sys.executable, str(host.op_script), "-action", action, "-message", message],
+            env=host.environment(),
+            cwd=str(host.home),
+            capture_output=True,
+            timeout=SCRIPT_TIMEOUT_S,
+            check=False,
+        )
+        self._keep_stderr(host, done.stderr)
+        return RunResult(router, done.returncode, done.stdout.decode(), done.stderr.decode())
+
+    def state_lock_path(self, router: str) -> Path:
+        """The runtime's lock file (``flock`` on it to hold off that router's runs)."""
+        return self.routers[router].home / "qkd" / "state" / "state.json.lock"
 
     def masters(self) -> list[str]:
         return sorted({link.master.host for link in self.inventory.links})

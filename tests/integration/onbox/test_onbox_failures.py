@@ -19,19 +19,19 @@ LINK = "p2p-11-12"
 DELAY_S = 3.0
 
 
-def bootstrap(kit: Any, bed: Testbed, harness: OnboxHarness) -> str:
+def bootstrap(kit: Any, bed: Testbed, harness: OnboxHarness, delay: float = DELAY_S) -> str:
     result = harness.fire_timer("mx304-11")
     assert result.returncode == 0, harness.trace("mx304-11")
     ckn = derive_ckn(kit.current_key_id(harness, "mx304-11", LINK))
-    kit.wait_for(lambda: bed.live_ckns(LINK) == [ckn], DELAY_S + 10, "bootstrap key live")
+    kit.wait_for(lambda: bed.live_ckns(LINK) == [ckn], delay + 10, "bootstrap key live")
     kit.wait_until_due(harness, "mx304-11", LINK)
     return ckn
 
 
-def assert_stays_on(kit: Any, bed: Testbed, ckn: str) -> None:
+def assert_stays_on(kit: Any, bed: Testbed, ckn: str, delay: float = DELAY_S) -> None:
     """Past the start-time the failed rotation would have had, both ends are still on ``ckn``."""
-    until = time.time() + DELAY_S + 1.5
-    kit.wait_for(lambda: time.time() >= until, DELAY_S + 5, "the would-be start-time")
+    until = time.time() + delay + 1.5
+    kit.wait_for(lambda: time.time() >= until, delay + 5, "the would-be start-time")
     assert bed.live_ckns(LINK) == [ckn]
     assert bed.outage_seconds(LINK) == 0.0
 
@@ -98,8 +98,9 @@ def test_peer_kme_failing_master_withdraws(onbox_factory: Any, kit: Any) -> None
 def test_master_crash_mid_exchange_is_recovered(
     onbox_factory: Any, kit: Any, crash_at: str
 ) -> None:
-    bed, harness = onbox_factory([LINK], delay_s=DELAY_S)
-    old = bootstrap(kit, bed, harness)
+    delay = 6.0  # the rerun must come before T (past it, the slave keeps the entry: adopted)
+    bed, harness = onbox_factory([LINK], delay_s=delay)
+    old = bootstrap(kit, bed, harness, delay)
 
     crashed = harness.fire_timer("mx304-11", {"QKD_ONBOX_CRASH_AT": crash_at})
 
@@ -121,7 +122,7 @@ def test_master_crash_mid_exchange_is_recovered(
     assert half not in master.values()
     assert half not in slave.values()
     assert master == slave
-    kit.wait_for(lambda: bed.live_ckns(LINK) == [new], DELAY_S + 10, "rotation after recovery")
+    kit.wait_for(lambda: bed.live_ckns(LINK) == [new], delay + 10, "rotation after recovery")
     assert bed.outage_seconds(LINK) == 0.0
 
 
@@ -140,8 +141,11 @@ def test_peer_with_unknown_host_key_is_refused(onbox_factory: Any, kit: Any) -> 
 
 
 def test_peer_crash_after_staging_is_withdrawn(onbox_factory: Any, kit: Any) -> None:
-    bed, harness = onbox_factory([LINK], delay_s=DELAY_S)
-    old = bootstrap(kit, bed, harness)
+    # The withdraw must reach the peer before T: past T the peer keeps the entry (it has
+    # started) and both ends go to it instead. 3 s is too short when the peer's run is slow.
+    delay = 6.0
+    bed, harness = onbox_factory([LINK], delay_s=delay)
+    old = bootstrap(kit, bed, harness, delay)
     harness.routers["mx304-12"].extra_env["QKD_ONBOX_CRASH_AT"] = "peer-after-stage"
 
     result = harness.fire_timer("mx304-11")
@@ -152,4 +156,4 @@ def test_peer_crash_after_staging_is_withdrawn(onbox_factory: Any, kit: Any) -> 
     master, slave = slots(kit, bed)  # the peer had staged it; the master's withdraw removed it
     assert list(master.values()) == [old]
     assert list(slave.values()) == [old]
-    assert_stays_on(kit, bed, old)
+    assert_stays_on(kit, bed, old, delay)

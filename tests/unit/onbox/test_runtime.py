@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,14 @@ from lxml import etree
 from qkd_macsec.onbox.artifact import runtime as runtime_module
 from qkd_macsec.onbox.artifact.derive import ckn_for
 from qkd_macsec.onbox.artifact.handoff import Offer
-from qkd_macsec.onbox.artifact.runtime import Paths, RouterIo, Runtime, RuntimeFailure
+from qkd_macsec.onbox.artifact.rules import link_due
+from qkd_macsec.onbox.artifact.runtime import (
+    Paths,
+    PeerUnreachable,
+    RouterIo,
+    Runtime,
+    RuntimeFailure,
+)
 from qkd_macsec.onbox.artifact.settings import LinkSettings, Peer
 from qkd_macsec.onbox.artifact.state import load_state
 
@@ -60,9 +68,20 @@ class FakeRouter(RouterIo):
         self.clock = 1_800_000_000.0
         self.peers: dict[str, Runtime] = {}
         self.unreachable: set[str] = set()
+        self.lose_answers: set[str] = set()  # the peer acts on an offer, its answer is lost
+        self.withdraws_fail = 0  # this many withdraw calls find the peer unreachable
+        self.withdraw_calls: list[float] = []  # clock at each withdraw call
+        self.sleeps: list[float] = []
+        self.published: dict[str, Path] = {}  # peer SAE -> its published/ directory (SCP)
+        self.others: list[FakeRouter] = []  # routers whose clocks move with ours
 
     def now(self) -> float:
         return self.clock
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        for router in [self, *self.others]:
+            router.clock += seconds
 
     def read_config(self) -> Any:
         root = etree.Element("configuration")
@@ -109,14 +128,28 @@ class FakeRouter(RouterIo):
         return self.kme.dec(key_id)
 
     def call_peer(self, link: LinkSettings, peer: Peer, action: str, message: str) -> str:
+        if action == "withdraw":
+            self.withdraw_calls.append(self.clock)
+            if self.withdraws_fail > 0:
+                self.withdraws_fail -= 1
+                raise PeerUnreachable(f"cannot open NETCONF to peer {peer.host}:{peer.port}")
         if peer.sae in self.unreachable:
-            raise RuntimeFailure(f"cannot open NETCONF to peer {peer.host}:{peer.port}")
+            raise PeerUnreachable(f"cannot open NETCONF to peer {peer.host}:{peer.port}")
         runtime = self.peers[peer.sae]
         answer = runtime.accept(message) if action == "accept" else runtime.withdraw(message)
+        if action == "accept" and peer.sae in self.lose_answers:
+            raise RuntimeFailure("peer op-script failed: RPCTimeoutError")
         return "some output\n" + answer.to_json() + "\n"
 
+    def _remote(self, peer: Peer, name: str) -> str | None:
+        path = self.published[peer.sae] / name
+        return path.read_text() if path.exists() else None
+
     def fetch_published(self, link: LinkSettings, peer: Peer) -> str | None:
-        return None
+        return self._remote(peer, f"{link.link}.json")
+
+    def fetch_ack(self, link: LinkSettings, peer: Peer) -> str | None:
+        return self._remote(peer, f"{link.link}.ack.json")
 
     def log(self, message: str) -> None:
         self.logs.append(message)
@@ -151,12 +184,18 @@ class Pair:
         self.b = FakeRouter("b", dict(SLAVE_MACROS), self.kme)
         self.slave = self.runtime(self.b, "b")
         self.a.peers["sae-b"] = self.slave
+        self.a.others.append(self.b)
+        self.a.published["sae-b"] = tmp / "b" / "pub"
+        self.b.published["sae-a"] = tmp / "a" / "pub"
 
     def runtime(self, io: FakeRouter, name: str) -> Runtime:
         return Runtime(io, Paths(str(self.tmp / name / "state.json"), str(self.tmp / name / "pub")))
 
     def master(self) -> Runtime:
         return self.runtime(self.a, "a")  # a fresh process per event, as on the router
+
+    def pull(self) -> Any:
+        return self.runtime(self.b, "b").on_timer()  # the slave's own timer (SCP transport)
 
     def tick(self, advance: float = 0.0) -> Any:
         self.a.clock += advance
@@ -329,3 +368,242 @@ def test_no_key_material_in_state_logs_or_commit_comments(pair: Pair, tmp_path: 
     for key in keys:
         for text in texts:
             assert key.hex() not in text
+
+
+# ---------------------------------------------------------------- issue 11: the same rules on-box
+
+
+def withdraw_message(key_id: str, slot: int) -> str:
+    return f'{{"type": "withdraw", "link": "{LINK}", "key_ID": "{key_id}", "slot": {slot}}}'
+
+
+def test_withdraw_retried_with_backoff_until_delivered_removes_both(pair: Pair) -> None:
+    pair.tick()
+    before = pair.a.ckns()
+    pair.a.lose_answers.add("sae-b")  # the slave stages, its answer is lost: it may hold it
+    pair.a.withdraws_fail = 2  # ... and the first two withdraws cannot reach it
+    report = pair.tick(advance=200)
+    assert "rotation withdrawn" in report.failed[LINK]
+    assert len(pair.a.withdraw_calls) == 3
+    assert pair.a.sleeps == [0.5, 1.0]
+    assert pair.a.ckns() == before == pair.b.ckns()
+    assert pair.state("a").pending is None
+    assert pair.state("b").current.key_id == pair.state("a").current.key_id
+
+
+def test_withdraw_undelivered_until_start_master_keeps_the_key_the_peer_may_hold(
+    pair: Pair,
+) -> None:
+    pair.tick()
+    old = pair.state("a").current
+    pair.a.lose_answers.add("sae-b")
+    pair.a.withdraws_fail = 1000  # the slave stays unreachable
+    report = pair.tick(advance=200)
+    assert "withdraw not delivered" in report.failed[LINK]
+    state = pair.state("a")
+    pending = state.pending
+    assert pending is not None
+    assert pending.kept
+    assert state.diverged
+    # retries stopped before the start-time, leaving the margin (5 s: less than a third of 30 s)
+    assert pair.a.withdraw_calls[-1] <= pending.start - 5
+    assert pair.a.clock <= pending.start - 5
+    assert len(pair.a.withdraw_calls) > 2
+    # both ends hold the new entry next to the old: whichever the slave is on, the master has it
+    assert (
+        pair.a.ckns()
+        == pair.b.ckns()
+        == {old.slot: ckn_for(old.key_id), 1: ckn_for(pending.key_id)}
+    )
+    assert state.current == old
+
+    # After T the slave is reachable again: its withdraw refuses (started) — it is on the key —
+    # so the master adopts it, and as no tag confirmed the CAK, re-keys within 5 s.
+    pair.a.lose_answers.clear()
+    pair.a.withdraws_fail = 0
+    pair.a.sleeps.clear()
+    report = pair.tick(advance=pending.start - pair.a.clock + 1)
+    assert report.recovered == [LINK]
+    assert report.rotated == [LINK]
+    assert report.ok
+    assert pair.a.sleeps
+    assert sum(pair.a.sleeps) <= 5.0
+    state = pair.state("a")
+    assert state.previous[0].key_id == pending.key_id  # adopted, then rotated from it
+    assert not state.diverged
+    assert state.pending is None
+    assert pair.a.ckns() == pair.b.ckns()
+    staged = {old.key_id, pending.key_id, state.current.key_id}  # previous, current, new
+    assert set(pair.a.ckns().values()) == {ckn_for(k) for k in staged}
+
+
+def test_kept_entry_is_removed_when_the_peer_later_says_it_never_had_it(pair: Pair) -> None:
+    pair.tick()
+    before = pair.a.ckns()
+    pair.kme.fail_dec = True  # the slave refuses (not staged) ...
+    pair.a.lose_answers.add("sae-b")  # ... but the refusal is lost: the master cannot know
+    pair.a.withdraws_fail = 1000
+    pair.tick(advance=200)
+    pending = pair.state("a").pending
+    assert pending is not None
+    assert pending.kept
+    assert pair.a.ckns() != before  # kept: the slave might have staged it
+    pair.a.lose_answers.clear()
+    pair.a.withdraws_fail = 0
+    report = pair.tick(advance=pending.start - pair.a.clock + 1)  # past T: the ends differ now
+    assert report.recovered == [LINK]
+    # the slave answered "not here", so the master removed its entry, back on the shared key;
+    # the re-key right after fails again (the slave's KME is still down) and is withdrawn
+    assert pair.a.ckns() == before == pair.b.ckns()
+    assert pair.state("a").pending is None
+
+
+def test_unreachable_at_connect_needs_no_withdraw(pair: Pair) -> None:
+    pair.tick()
+    pair.a.unreachable.add("sae-b")
+    pair.tick(advance=200)
+    assert pair.a.withdraw_calls == []  # the offer never reached it: nothing to withdraw
+    assert not pair.state("a").diverged
+
+
+def test_peer_withdraw_removes_a_pending_entry_but_never_a_started_one(pair: Pair) -> None:
+    pair.tick()
+    pair.tick(advance=200)
+    state = pair.state("b")
+    current = state.current
+    start = pair.b.chain[current.slot]["start-time"]
+    assert pair.b.clock < current.start  # staged, not started: removable
+    # now past its start-time in the slave's clock: refused, and said to be held
+    pair.b.clock = current.start
+    ack = pair.slave.withdraw(withdraw_message(current.key_id, current.slot))
+    assert not ack.ok
+    assert ack.held
+    assert "started" in ack.reason
+    assert pair.b.chain[current.slot]["start-time"] == start
+    assert pair.state("b").current == current
+    assert any("refused to withdraw" in line for line in pair.b.logs)
+    # an entry with no readable start-time is in use at once: also kept
+    pair.b.chain[current.slot]["start-time"] = ""
+    assert pair.slave.withdraw(withdraw_message(current.key_id, current.slot)).held
+    # one second before its start-time it is still pending, and goes
+    pair.b.chain[current.slot]["start-time"] = start
+    pair.b.clock = current.start - 1
+    assert pair.slave.withdraw(withdraw_message(current.key_id, current.slot)).ok
+    assert current.slot not in pair.b.chain
+
+
+def scp_pair(pair: Pair) -> Pair:
+    pair.a.macros["transport"] = "scp"
+    pair.b.macros["transport"] = "scp"
+    return pair
+
+
+def test_scp_master_adopts_only_after_the_slave_confirms(pair: Pair) -> None:
+    scp_pair(pair)
+    pair.tick()
+    published = pair.state("a").pending
+    assert published is not None
+    assert pair.state("a").current is None  # staged and published, not adopted
+    assert pair.tick(advance=1000).skipped[LINK].startswith(f"key {published.key_id} not confirmed")
+    assert pair.state("a").pending == published  # still waiting: no new rotation meanwhile
+    assert pair.kme.counter == 1
+    assert pair.pull().rotated == [LINK]  # the slave fetches, stages, writes its ack
+    ack = json.loads((pair.tmp / "b" / "pub" / f"{LINK}.ack.json").read_text())
+    assert ack["ok"]
+    assert ack["key_ID"] == published.key_id
+    report = pair.tick()
+    assert any("confirmed key" in line for line in pair.a.logs)
+    assert pair.state("a").current.key_id == published.key_id
+    assert report.rotated == [LINK]  # long due (1000 s later): the next key goes out
+    assert pair.a.ckns() == {
+        0: ckn_for(published.key_id),
+        1: ckn_for(pair.state("a").pending.key_id),
+    }
+
+
+def test_scp_wrong_tag_is_not_adopted(pair: Pair) -> None:
+    scp_pair(pair)
+    pair.tick()
+    pair.kme.tamper = True
+    pair.pull()
+    pair.tick()
+    state = pair.state("a")
+    assert state.current is None
+    assert state.pending is not None
+    assert "not confirmed" in pair.tick().skipped[LINK]
+
+
+def test_scp_refusal_unpublishes_and_removes_the_masters_entry(pair: Pair) -> None:
+    scp_pair(pair)
+    pair.tick()
+    pair.b.clock = pair.a.clock = pair.state("a").pending.start + 100  # even past T
+    pair.kme.fail_dec = True
+    assert LINK in pair.pull().failed
+    report = pair.tick()
+    assert "removed" in report.failed[LINK]
+    assert pair.a.chain == {} == pair.b.chain
+    assert not (pair.tmp / "a" / "pub" / f"{LINK}.json").exists()
+    assert pair.state("a").pending is None
+
+
+def test_scp_slave_that_died_before_its_ack_answers_held_and_master_re_keys(pair: Pair) -> None:
+    scp_pair(pair)
+    pair.tick()
+    key_id = pair.state("a").pending.key_id
+    pair.pull()
+    (pair.tmp / "b" / "pub" / f"{LINK}.ack.json").unlink()  # the run died before writing it
+    assert pair.pull().skipped[LINK].startswith("same key ID")  # kme-keyid-check: no KME call
+    ack = json.loads((pair.tmp / "b" / "pub" / f"{LINK}.ack.json").read_text())
+    assert (ack["key_ID"], ack["held"], ack["confirm"]) == (key_id, True, "")
+    pair.tick()
+    state = pair.state("a")
+    assert state.current.key_id == key_id  # the slave has it: adopted ...
+    assert state.diverged  # ... unverified, so re-keyed within 5 s
+    assert rules_due_soon(state, pair.a.clock)
+
+
+def rules_due_soon(state: Any, now: float) -> bool:
+    return link_due(
+        state.current.start, 100, now + 5, state.failures, state.last_failure, state.diverged
+    )[0]
+
+
+def test_scp_slave_that_died_before_saving_state_removes_its_entry_and_refuses(
+    pair: Pair,
+) -> None:
+    scp_pair(pair)
+    pair.tick()
+    pair.pull()
+    assert pair.b.chain  # staged ...
+    (pair.tmp / "b" / "state.json").unlink()  # ... but the run died before recording it
+    (pair.tmp / "b" / "pub" / f"{LINK}.ack.json").unlink()
+    assert "404" in pair.pull().failed[LINK]  # the KME handed the key out once already
+    assert pair.b.chain == {}  # not started: removed before refusing
+    ack = json.loads((pair.tmp / "b" / "pub" / f"{LINK}.ack.json").read_text())
+    assert ack["ok"] is False
+    assert ack["held"] is False
+    pair.tick()
+    assert pair.a.chain == {}
+    assert pair.state("a").pending is None
+
+
+def test_crash_before_the_offer_needs_no_withdraw(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pair.tick()
+    before = pair.a.ckns()
+
+    def crash(name: str) -> None:
+        if name == "after-local-stage":
+            raise SystemExit(70)
+
+    monkeypatch.setattr(runtime_module, "crash_point", crash)
+    with pytest.raises(SystemExit):
+        pair.tick(advance=200)
+    monkeypatch.undo()
+    pair.a.unreachable.add("sae-b")  # even with the peer down, recovery knows it has nothing
+    report = pair.tick()
+    assert report.recovered == [LINK]
+    assert pair.a.withdraw_calls == []
+    assert pair.a.ckns() == before == pair.b.ckns()
+    assert pair.state("a").pending is None

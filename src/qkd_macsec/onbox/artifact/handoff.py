@@ -2,7 +2,9 @@
 
 ``offer``    master → peer: {link, key_ID, slot, start_time, keep, master}; the peer fetches the key
              with dec_keys, stages it and answers ``ack`` (ok + confirmation tag) or a refusal.
-``withdraw`` master → peer: remove the staged entry for {link, key_ID, slot} (idempotent).
+``withdraw`` master → peer: remove the staged entry for {link, key_ID, slot} (idempotent). Only a
+             pending entry is removed: one whose start-time has passed in the peer's clock is
+             kept and the answer says so (``ok`` false, ``held`` true: "I am on this key").
 The seed's SCP transport uses the same ``offer`` body as the master's published key-ID file.
 """
 
@@ -48,6 +50,7 @@ class Ack:
     ok: bool
     confirm: str = ""
     reason: str = ""
+    held: bool = False  # withdraw refused: the entry is present and its start-time has passed
 
     def to_json(self) -> str:
         body = asdict(self)
@@ -133,7 +136,10 @@ def parse_ack(text: str) -> Ack:
     reason = body.get("reason", "")
     if not isinstance(confirm, str) or not isinstance(reason, str):
         raise HandoffError("ack: confirm and reason must be strings")
-    return Ack(link, key_id, slot, ok, confirm, reason[:500])
+    held = body.get("held", False)
+    if not isinstance(held, bool):
+        raise HandoffError("ack: field 'held' is not bool")
+    return Ack(link, key_id, slot, ok, confirm, reason[:500], held)
 
 
 def parse_withdraw(text: str) -> Withdraw:

@@ -14,6 +14,7 @@ try:
 except ImportError:  # off the router (unit tests): trace to stderr
     jcs = None
 
+from qkd_macsec.onbox.artifact.handoff import Ack, HandoffError, parse_offer, parse_withdraw
 from qkd_macsec.onbox.artifact.junos_io import (
     PASSWORD_ENV,
     RouterIoError,
@@ -25,11 +26,21 @@ from qkd_macsec.onbox.artifact.junos_io import (
     read_config,
 )
 from qkd_macsec.onbox.artifact.kme import KmeCallError, KmeEndpoint, dec_key, enc_key
-from qkd_macsec.onbox.artifact.runtime import Paths, RouterIo, Runtime, RuntimeFailure
+from qkd_macsec.onbox.artifact.runtime import (
+    Paths,
+    PeerUnreachable,
+    RouterIo,
+    Runtime,
+    RuntimeFailure,
+)
 from qkd_macsec.onbox.artifact.settings import LinkSettings, Peer
+from qkd_macsec.onbox.artifact.state import LockHeld, StateLock
 
 REMOTE_HOME = "/var/home/remote"  # the script user's home on every router
 QKD_DIR = "qkd"
+# An op-script run (a master's offer or withdraw) waits this long for a run of ours to finish
+# before refusing; the master treats a refused offer as "not staged" and retries a withdraw.
+PEER_LOCK_WAIT_S = 10.0
 
 
 def home() -> str:
@@ -116,7 +127,7 @@ class JunosIo(RouterIo):
                 os.environ.get(PASSWORD_ENV),
             )
         except RouterIoError as exc:
-            raise RuntimeFailure(f"{exc}") from None
+            raise PeerUnreachable(f"{exc}") from None
         try:
             return call_peer_script(dev, action, message)
         except RouterIoError as exc:
@@ -125,10 +136,17 @@ class JunosIo(RouterIo):
             close_quietly(dev)
 
     def fetch_published(self, link: LinkSettings, peer: Peer) -> str | None:
+        return self._scp_get(link, peer, f"{link.link}.json")
+
+    def fetch_ack(self, link: LinkSettings, peer: Peer) -> str | None:
+        return self._scp_get(link, peer, f"{link.link}.ack.json")
+
+    def _scp_get(self, link: LinkSettings, peer: Peer, name: str) -> str | None:
+        """One file of the peer's ``published/`` over SCP (host key verified); None if absent."""
         from jnpr.junos import Device
         from jnpr.junos.utils.scp import SCP
 
-        remote = f"{REMOTE_HOME}/{QKD_DIR}/published/{link.link}.json"
+        remote = f"{REMOTE_HOME}/{QKD_DIR}/published/{name}"
         key = self._ssh_key()
         dev = Device(
             host=peer.host,
@@ -169,7 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     io = JunosIo()
     paths = Paths(qkd_path("state", "state.json"), qkd_path("published"))
+    lock = StateLock(paths.state, 0.0 if args.action == "timer" else PEER_LOCK_WAIT_S)
     try:
+        try:
+            lock.acquire()
+        except LockHeld as exc:
+            if args.action == "timer":  # overlapping timer events: the running one carries on
+                trace(f"{exc}: this run exits")
+                return 0
+            print(busy_answer(args.action, args.message, str(exc)).to_json())
+            return 0
         runtime = Runtime(io, paths)
         if args.action == "accept":
             print(runtime.accept(args.message).to_json())
@@ -190,3 +217,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         io.close()
+        lock.release()
+
+
+def busy_answer(action: str, message: str, why: str) -> Ack:
+    """The refusal an op-script run gives while another run holds the lock (nothing staged or
+    removed): for the rotation the message names, so the master can match it."""
+    try:
+        body = parse_offer(message) if action == "accept" else parse_withdraw(message)
+    except HandoffError as exc:
+        return Ack("invalid", "invalid", 0, False, reason=str(exc))
+    return Ack(body.link, body.key_ID, body.slot, False, reason=f"busy: {why}")

@@ -1,6 +1,7 @@
-"""Planner rules shared with off-box (``qkd_macsec.engine.planner``): slots, due time, start-time.
+"""Planner rules shared with off-box (``qkd_macsec.engine.planner``): slots, due time, start-time,
+retry back-off (including the "diverged: re-key within 5 s" cap) and the withdraw retry window.
 
-Pure functions; a unit test checks ``next_free_slot`` against the off-box planner's ``next_slot``.
+Pure functions; unit tests check ``next_free_slot`` and ``retry_delay`` against the off-box planner.
 """
 
 from __future__ import annotations
@@ -24,9 +25,64 @@ def next_free_slot(used: list[int] | set[int] | frozenset[int], after: int | Non
     raise AssertionError("unreachable")
 
 
+# Off-box ``PlanPolicy`` defaults, mirrored (a unit test compares them).
+RETRY_BASE_S = 30.0
+RETRY_MAX_S = 3600.0
+DIVERGED_RETRY_S = 5.0
+# Withdraw retries: first wait, cap per wait, attempts per peer, and the safety margin before the
+# entry's start-time by which the master must have decided whether to keep its own entry.
+WITHDRAW_FIRST_WAIT_S = 0.5
+WITHDRAW_MAX_WAIT_S = 8.0
+WITHDRAW_MAX_ATTEMPTS = 10
+WITHDRAW_MARGIN_MAX_S = 5.0
+
+
 def rotation_due(last_start: float | None, interval_s: float, now: float) -> bool:
     """A link is due when it has no key yet, or its current key started ``interval_s`` ago."""
     return last_start is None or now >= last_start + interval_s
+
+
+def retry_delay(failures: int, interval_s: float, diverged: bool = False) -> float:
+    """Back-off after ``failures`` consecutive failures (the planner's ``retry_delay``): doubling
+    from 30 s, capped at the interval; capped at 5 s when the ends may hold different keys, because
+    MKA keeps the preceding key only for a short hold and the link drops when it expires."""
+    if failures <= 0:
+        return 0.0
+    delay = min(RETRY_BASE_S * float(2 ** (failures - 1)), interval_s, RETRY_MAX_S)
+    return min(delay, DIVERGED_RETRY_S) if diverged else delay
+
+
+def link_due(
+    last_start: float | None,
+    interval_s: float,
+    now: float,
+    failures: int = 0,
+    last_failure: float | None = None,
+    diverged: bool = False,
+) -> tuple[bool, str, float | None]:
+    """(due, why not, when) as the planner's ``plan_link`` decides it: due by interval, held back
+    by the failure back-off, and due for a retry once the back-off ends even if not due by
+    interval (a diverged link must be re-keyed, not left until its next interval)."""
+    if failures > 0 and last_failure is not None:
+        retry_at = last_failure + retry_delay(failures, interval_s, diverged)
+        if now < retry_at:
+            return False, f"backing off after {failures} failure(s)", retry_at
+        return True, "", None
+    if rotation_due(last_start, interval_s, now):
+        return True, "", None
+    assert last_start is not None
+    return False, "not due", last_start + interval_s
+
+
+def withdraw_deadline(start: float, delay_s: float) -> float:
+    """The instant by which withdraw retries stop: before the entry's start-time by a margin (a
+    third of the activation delay, at most 5 s) left for the master's own commit."""
+    return start - min(WITHDRAW_MARGIN_MAX_S, delay_s / 3.0)
+
+
+def withdraw_wait(attempt: int) -> float:
+    """Seconds to wait before withdraw retry ``attempt`` (1-based): 0.5, 1, 2, 4, 8, 8, ..."""
+    return min(WITHDRAW_FIRST_WAIT_S * float(2 ** max(0, attempt - 1)), WITHDRAW_MAX_WAIT_S)
 
 
 def start_time_text(epoch: float) -> str:
