@@ -227,4 +227,9 @@ def test_adopt_keeps_one_previous_and_keyid_check() -> None:
     assert state.kept_slots() == [2, 1]
     assert keyid_is_stale("k2", "k2", True)
     assert not keyid_is_stale("k2", "k2", False)
+    # the same UUID respelled (upper case, no dashes) is the same key, as off-box
+    key_id = "d9b6fa63-dd88-47d2-8afe-94fcecf40d19"
+    assert keyid_is_stale(key_id, key_id.upper(), True)
+    assert keyid_is_stale(key_id, key_id.replace("-", ""), True)
+    assert not keyid_is_stale(key_id, "d9b6fa63-dd88-47d2-8afe-94fcecf40d1a", True)
     assert not keyid_is_stale(None, "k2", True)

@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -157,7 +158,22 @@ def save_state(path: str, links: dict[str, LinkState]) -> None:
 def keyid_is_stale(last_key_id: str | None, offered_key_id: str, check: bool) -> bool:
     """The seed's ``kme-keyid-check``: with the check on, an offered key ID equal to the last one
     this end used is stale (no KME call); with it off the KME is asked regardless."""
-    return check and last_key_id is not None and last_key_id == offered_key_id
+    return check and last_key_id is not None and _same_key_id(last_key_id, offered_key_id)
+
+
+def _same_key_id(a: str, b: str) -> bool:
+    """Key IDs compared as the off-box check does (``etsi014.models.canonical_key_id``): a UUID
+    in another case or without dashes is the same key, so a KME re-sending a key cannot slip
+    past the check by respelling its ID. (Kept here: the artifact imports no off-box code.)"""
+
+    def canonical(key_id: str) -> str:
+        text = key_id.strip()
+        try:
+            return str(uuid.UUID(text)) if len(text.replace("-", "")) == 32 else key_id
+        except ValueError:
+            return key_id
+
+    return canonical(a) == canonical(b)
 
 
 class LockHeld(Exception):
