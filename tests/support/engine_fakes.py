@@ -12,6 +12,7 @@ from qkd_macsec.devices.base import (
     ChainEntryState,
     ChangeSet,
     CommitResult,
+    DeviceClock,
     DeviceCommitError,
     DeviceTimeoutError,
     MkaSessionState,
@@ -65,8 +66,8 @@ class FakeDriver:
     def is_alive(self) -> bool:
         return True
 
-    def device_time(self) -> datetime:
-        return datetime.now(UTC)
+    def device_time(self) -> DeviceClock:
+        return DeviceClock(datetime.now(UTC))
 
     def apply(
         self, changes: ChangeSet, *, comment: str, confirm_minutes: int | None = None

@@ -23,7 +23,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from qkd_macsec.devices.base import (
     ChangeSet,
     CommitResult,
     DeviceAuthError,
+    DeviceClock,
     DeviceCommitError,
     DeviceConnectError,
     DeviceError,
@@ -58,7 +58,7 @@ from qkd_macsec.devices.junos_parse import (
     MalformedReplyError,
     key_chain_filter,
     macsec_interfaces_filter,
-    parse_device_time,
+    parse_device_clock,
     parse_key_chain,
     parse_macsec_bindings,
     parse_mka_sessions,
@@ -73,8 +73,15 @@ log = get_logger("devices.junos")
 
 #: Loggers of the transport libraries: ncclient logs every RPC and reply in full at DEBUG.
 TRANSPORT_LOGGERS = ("ncclient", "paramiko", "jnpr")
-#: Deleting an absent statement is a warning on Junos; removal of a pruned key is idempotent.
+#: Warnings ignored BY NAME (PyEZ's ``ignore_warning``: each pattern is a case-insensitive
+#: regex; the call still raises when any warning matches none, or any error is present).
+#: Load: deleting an absent statement warns "statement not found" (field evidence §6); removal
+#: of a pruned key is idempotent, so that warning is harmless.
 IGNORED_LOAD_WARNINGS = ["statement not found"]
+#: Commit: a CKN shorter than 64 hex digits is committed with mgd's MACSEC_CKN_LENGTH_WARNING
+#: (field evidence §4: "recommend configuring all 64 hexadecimal digits of pre-shared-key ckn");
+#: the commit took effect, so it must not read as a failure.
+IGNORED_COMMIT_WARNINGS = ["recommend configuring all 64 hexadecimal digits"]
 _MAX_MESSAGE = 400
 _quiet_lock = threading.Lock()
 
@@ -385,7 +392,10 @@ class JunosDriver:
             diff_lines = _count_diff_lines(diff)
             if diff_lines:
                 phase = "commit"
-                options: dict[str, Any] = {"comment": comment}
+                options: dict[str, Any] = {
+                    "comment": comment,
+                    "ignore_warning": IGNORED_COMMIT_WARNINGS,
+                }
                 if confirm_minutes is not None:
                     options["confirm"] = confirm_minutes
                 cu.commit(**options)
@@ -412,15 +422,18 @@ class JunosDriver:
         cu = self._config_factory(self._device())
         self._call("lock", cu.lock)
         try:
-            self._call("commit", lambda: cu.commit(comment=comment))
+            self._call(
+                "commit",
+                lambda: cu.commit(comment=comment, ignore_warning=IGNORED_COMMIT_WARNINGS),
+            )
         finally:
             self._unlock(cu)
 
     # ------------------------------------------------------------------------------ reads
-    def device_time(self) -> datetime:
+    def device_time(self) -> DeviceClock:
         reply = self._call("uptime", self._device().rpc.get_system_uptime_information)
-        now: datetime = self._call("uptime", lambda: parse_device_time(reply))
-        return now
+        clock: DeviceClock = self._call("uptime", lambda: parse_device_clock(reply))
+        return clock
 
     def key_chain(self, chain: str) -> list[ChainEntryState]:
         name = validate_key_chain_name(chain)

@@ -15,12 +15,13 @@ from typing import Any
 
 from lxml import etree
 
-from qkd_macsec.devices.base import ChainEntryState, MkaSessionState
+from qkd_macsec.devices.base import ChainEntryState, DeviceClock, MkaSessionState
 
 __all__ = [
     "MalformedReplyError",
     "key_chain_filter",
     "macsec_interfaces_filter",
+    "parse_device_clock",
     "parse_device_time",
     "parse_key_chain",
     "parse_macsec_bindings",
@@ -31,7 +32,7 @@ __all__ = [
 Element = Any  # lxml.etree._Element (lxml ships no stubs here)
 
 _START_TIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})\.(\d{2}):(\d{2})(?::(\d{2}))?(?:\s+([+-])(\d{2})(\d{2}))?"
+    r"(\d{4})-(\d{1,2})-(\d{1,2})\.(\d{2}):(\d{2})(?::(\d{2}))?(?:\s+([+-])(\d{2})(\d{2}))?"
 )
 _DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\s+(\S+))?")
 _UTC_NAMES = frozenset({"UTC", "GMT", "Z", "UCT"})
@@ -116,30 +117,48 @@ def parse_mka_sessions(reply: Element) -> list[MkaSessionState]:
 
 
 # ----------------------------------------------------------------------------------- device time
-def parse_device_time(reply: Element) -> datetime:
-    """``get-system-uptime-information`` → the device clock (aware, UTC).
+def parse_device_clock(reply: Element) -> DeviceClock:
+    """``get-system-uptime-information`` → the device clock and its zone offset.
 
-    Prefers the ``junos:seconds`` attribute of ``current-time/date-time``; falls back to the text
-    (``2026-11-26 10:15:00 UTC``), which is accepted only when it is in UTC.
+    Junos prints ``current-time/date-time`` as LOCAL wall-clock time with the zone abbreviation
+    (``2026-12-01 08:30:58 CET``) and the same instant as epoch seconds in ``junos:seconds``: the
+    difference between the two is the offset of the device's ``system time-zone`` now. Without
+    the attribute only a text in UTC is accepted (an abbreviation such as CET names no offset
+    reliably). Offsets are rounded to the minute (every real zone offset is whole minutes).
     """
     for current in _descendants(reply, "current-time"):
         date_time = _child(current, "date-time")
         if date_time is None:
             continue
+        text = (date_time.text or "").strip()
+        match = _DATE_TIME.fullmatch(text)
+        epoch: int | None = None
         for attr, value in date_time.attrib.items():
             if _local(attr) == "seconds":
                 try:
-                    return datetime.fromtimestamp(int(value), UTC)
+                    epoch = int(value)
+                    now = datetime.fromtimestamp(epoch, UTC)
                 except (ValueError, OverflowError, OSError):
                     raise MalformedReplyError(f"bad seconds attribute {value!r}") from None
-        match = _DATE_TIME.fullmatch((date_time.text or "").strip())
         if match is None:
-            raise MalformedReplyError(f"unparsable device time {date_time.text!r}")
-        zone = match.group(2)
-        if zone is not None and zone.upper() not in _UTC_NAMES:
-            raise MalformedReplyError(f"device time in zone {zone!r} without seconds attribute")
-        return datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+            raise MalformedReplyError(f"unparsable device time {text!r}")
+        wall = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S")
+        if epoch is None:
+            zone = match.group(2)
+            if zone is not None and zone.upper() not in _UTC_NAMES:
+                raise MalformedReplyError(f"device time in zone {zone!r} without seconds attribute")
+            return DeviceClock(wall.replace(tzinfo=UTC), timedelta(0))
+        offset_s = (wall.replace(tzinfo=UTC) - now).total_seconds()
+        offset = timedelta(minutes=round(offset_s / 60))
+        if abs(offset) >= timedelta(hours=24):
+            raise MalformedReplyError(f"device time {text!r} disagrees with its seconds attribute")
+        return DeviceClock(now, offset)
     raise MalformedReplyError("uptime reply without <current-time><date-time>")
+
+
+def parse_device_time(reply: Element) -> datetime:
+    """``get-system-uptime-information`` → the device clock (aware, UTC)."""
+    return parse_device_clock(reply).now
 
 
 # ------------------------------------------------------------------------------- configuration

@@ -16,6 +16,7 @@ from qkd_macsec.devices.base import (
     ChainEntryState,
     ChangeSet,
     CommitResult,
+    DeviceClock,
     DeviceCommitError,
     DeviceConnectError,
     DeviceError,
@@ -77,23 +78,40 @@ class StageOutcome:
     device: str
     commit: CommitResult | None = None
     clock_offset: float = 0.0  # device clock minus controller clock, seconds
+    utc_offset: timedelta = timedelta(0)  # the device's system time-zone offset when staged
     pruned: list[tuple[str, int]] = field(default_factory=list)
     seconds: float = 0.0
 
 
-def _measure_offset(driver: Driver) -> float:
+@dataclass(frozen=True)
+class SessionClock:
+    """A device clock as measured in one session: its skew against the controller and the
+    offset of its ``system time-zone``."""
+
+    skew_s: float = 0.0  # device clock minus controller clock, seconds
+    utc_offset: timedelta = timedelta(0)
+
+
+def _measure_offset(driver: Driver) -> SessionClock:
+    """Skew against the controller's midpoint of the RPC, and the device's zone offset (both
+    from one ``get-system-uptime-information``)."""
     before = time.time()
-    device_now = driver.device_time()
+    reading: DeviceClock = driver.device_time()
     after = time.time()
     midpoint = datetime.fromtimestamp((before + after) / 2, UTC)
-    if device_now.tzinfo is None:
-        device_now = device_now.replace(tzinfo=UTC)
-    return (device_now - midpoint).total_seconds()
+    return SessionClock((reading.now - midpoint).total_seconds(), reading.utc_offset)
 
 
-def to_device_time(instant: datetime, clock_offset: float) -> datetime:
-    """A real instant as the device's naive local (UTC) time, rounded to Junos' whole seconds."""
-    local = instant + timedelta(seconds=clock_offset)
+def to_device_time(instant: datetime, clock: SessionClock) -> datetime:
+    """A real instant as the device's naive local wall-clock time (its skew and zone offset
+    applied), rounded to Junos' whole seconds.
+
+    Junos takes a key-chain ``start-time`` in the device's ``system time-zone`` (field evidence
+    §1: "junos automatically sets the UTC offset in start-time to the configured system
+    time-zone"). The offset is the one measured now: a zone that changes offset (DST) between
+    now and ``instant`` is not seen (docs/simulator.md, "Time zones").
+    """
+    local = instant.astimezone(UTC) + timedelta(seconds=clock.skew_s) + clock.utc_offset
     return datetime.fromtimestamp(round(local.timestamp()), UTC).replace(tzinfo=None)
 
 
@@ -143,7 +161,9 @@ def _prepare(
     driver: Driver, device: str, items: Sequence[StageItem], outcome: StageOutcome
 ) -> ChangeSet:
     """The wave's change set for one device: bindings, new entries in device time, pruning."""
-    outcome.clock_offset = _measure_offset(driver)
+    clock = _measure_offset(driver)
+    outcome.clock_offset = clock.skew_s
+    outcome.utc_offset = clock.utc_offset
     changes = ChangeSet(bindings=[], add_entries=[], remove_entries=[], static_keys=[])
     for item in items:
         changes.bindings.extend(item.bindings)
@@ -151,7 +171,7 @@ def _prepare(
             changes.static_keys.append(item.static)
         if item.entry is None or item.chain is None:
             continue
-        local_start = to_device_time(item.entry.start_time, outcome.clock_offset)
+        local_start = to_device_time(item.entry.start_time, clock)
         entry = KeyChainEntry(
             chain=item.entry.chain,
             slot=item.entry.slot,
@@ -163,14 +183,14 @@ def _prepare(
         changes.add_entries.append(entry)
         if item.bindings:
             continue  # bootstrap: nothing of ours to prune yet
-        device_now = datetime.now(UTC) + timedelta(seconds=outcome.clock_offset)
+        device_now = to_device_time(datetime.now(UTC), clock)
         states = driver.key_chain(item.chain)
-        if any(state.start_time.replace(tzinfo=None) >= local_start for state in states):
+        if any(_wall(state, clock.utc_offset) >= local_start for state in states):
             raise StageTooLateError(
                 device, f"{item.chain} already has an entry starting at or after the new one"
             )
         keep = set(item.keep_slots) | {entry.slot}
-        in_force = active_entry(states, device_now.replace(tzinfo=None))
+        in_force = active_entry(states, device_now, clock.utc_offset)
         if in_force is not None:
             keep.add(in_force.slot)  # never prune what the device runs on now
         changes.remove_entries.extend(
@@ -179,10 +199,22 @@ def _prepare(
     return changes
 
 
-def active_entry(states: Sequence[ChainEntryState], device_now: datetime) -> ChainEntryState | None:
-    """The entry a key chain runs on at ``device_now``: the latest start-time already passed."""
-    passed = [s for s in states if s.start_time.replace(tzinfo=None) <= device_now]
-    return max(passed, key=lambda s: s.start_time.replace(tzinfo=None), default=None)
+def _wall(state: ChainEntryState, utc_offset: timedelta) -> datetime:
+    """A read-back start-time as naive device wall-clock time. Junos reads it back with the
+    zone offset (field evidence §1), so it parses aware; a naive one is already wall-clock."""
+    when = state.start_time
+    if when.tzinfo is None:
+        return when
+    return (when.astimezone(UTC) + utc_offset).replace(tzinfo=None)
+
+
+def active_entry(
+    states: Sequence[ChainEntryState], device_now: datetime, utc_offset: timedelta = timedelta(0)
+) -> ChainEntryState | None:
+    """The entry a key chain runs on at ``device_now`` (naive device wall-clock time in a zone
+    ``utc_offset`` from UTC): the latest start-time already passed."""
+    passed = [s for s in states if _wall(s, utc_offset) <= device_now]
+    return max(passed, key=lambda s: _wall(s, utc_offset), default=None)
 
 
 def remove_entries(
