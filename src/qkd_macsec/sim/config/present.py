@@ -113,7 +113,16 @@ def present(root: Node, schema: Schema, zone: tzinfo) -> None:
 
 
 def decode_loaded(root: Node, schema: Schema) -> None:
-    """Decode ``$9$`` secrets a load brought in (Junos accepts its own read-back)."""
-    for node, cs, _ in walk_schema(root, schema):
-        if cs is not None and cs.secret and node.value is not None:
+    """Store what a load brought in the way the device keeps it: ``$9$`` secrets decoded (Junos
+    accepts its own read-back) and key-chain start-times as plain ``YYYY-MM-DD.HH:MM:SS``
+    wall-clock time (a read-back's `` +hhmm`` dropped, seconds added), so a read-back loaded
+    again is the same configuration."""
+    for node, cs, parent in walk_schema(root, schema):
+        if node.value is None or node.key is not None:
+            continue
+        if cs is not None and cs.secret:
             node.value = decode_secret(node.value)
+        elif _is_chain_start_time(node, parent):
+            wall = parse_start_time(node.value)
+            if wall is not None:
+                node.value = wall.strftime("%Y-%m-%d.%H:%M:%S")

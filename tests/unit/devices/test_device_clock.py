@@ -1,0 +1,88 @@
+"""The device clock and its zone offset from ``get-system-uptime-information``, and start-times
+written in the device's own wall-clock time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from lxml import etree
+
+from qkd_macsec.devices.base import ChainEntryState, DeviceClock
+from qkd_macsec.devices.junos_parse import (
+    MalformedReplyError,
+    parse_device_clock,
+    parse_start_time,
+)
+from qkd_macsec.engine.sessions import SessionClock, active_entry, to_device_time
+
+NS = "http://xml.juniper.net/junos/23.4R1/junos"
+
+
+def uptime(text: str, seconds: int | None) -> etree._Element:
+    attr = f' junos:seconds="{seconds}"' if seconds is not None else ""
+    return etree.fromstring(
+        f'<system-uptime-information xmlns:junos="{NS}"><current-time>'
+        f"<date-time{attr}>{text}</date-time></current-time></system-uptime-information>"
+    )
+
+
+EPOCH = int(datetime(2026, 12, 1, 7, 30, 58, tzinfo=UTC).timestamp())
+
+
+@pytest.mark.parametrize(
+    ("text", "offset"),
+    [
+        ("2026-12-01 08:30:58 CET", timedelta(hours=1)),  # the form the brief quotes
+        ("2026-12-01 07:30:58 UTC", timedelta(0)),
+        ("2026-12-01 02:30:58 EST", timedelta(hours=-5)),
+        ("2026-12-01 13:00:58 IST", timedelta(hours=5, minutes=30)),
+        ("2026-12-01 08:30:59 CET", timedelta(hours=1)),  # the second ticked between the two
+    ],
+)
+def test_offset_is_local_text_minus_epoch(text: str, offset: timedelta) -> None:
+    clock = parse_device_clock(uptime(text, EPOCH))
+    assert clock.now == datetime(2026, 12, 1, 7, 30, 58, tzinfo=UTC)
+    assert clock.utc_offset == offset
+
+
+def test_without_seconds_only_utc_text_is_trusted() -> None:
+    assert parse_device_clock(uptime("2026-12-01 07:30:58 UTC", None)) == DeviceClock(
+        datetime(2026, 12, 1, 7, 30, 58, tzinfo=UTC)
+    )
+    with pytest.raises(MalformedReplyError, match="zone 'CET'"):
+        parse_device_clock(uptime("2026-12-01 08:30:58 CET", None))
+    with pytest.raises(MalformedReplyError, match="unparsable"):
+        parse_device_clock(uptime("yesterday", EPOCH))
+    with pytest.raises(MalformedReplyError, match="disagrees"):
+        parse_device_clock(uptime("2026-12-09 08:30:58 CET", EPOCH))
+
+
+def test_device_clock_refuses_naive_now_and_absurd_offsets() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        DeviceClock(datetime(2026, 12, 1))
+    with pytest.raises(ValueError, match="offset"):
+        DeviceClock(datetime(2026, 12, 1, tzinfo=UTC), timedelta(hours=25))
+
+
+def test_start_time_written_in_the_device_zone_with_its_skew() -> None:
+    instant = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
+    assert to_device_time(instant, SessionClock()) == datetime(2026, 12, 1, 9, 0, 0)
+    berlin = SessionClock(skew_s=0.4, utc_offset=timedelta(hours=1))
+    assert to_device_time(instant, berlin) == datetime(2026, 12, 1, 10, 0, 0)
+    new_york = SessionClock(skew_s=-2.6, utc_offset=timedelta(hours=-5))
+    assert to_device_time(instant, new_york) == datetime(2026, 12, 1, 3, 59, 57)
+
+
+def test_read_back_start_times_compare_in_the_device_zone() -> None:
+    # Junos reads back "2026-12-1.10:00:00 +0100": parsed aware (09:00 UTC).
+    states = [
+        ChainEntryState("KC", 1, "aa", parse_start_time('"2026-12-1.10:00:00 +0100"')),
+        ChainEntryState("KC", 2, "bb", parse_start_time('"2026-12-1.11:00:00 +0100"')),
+    ]
+    plus_one = timedelta(hours=1)
+    assert active_entry(states, datetime(2026, 12, 1, 10, 30), plus_one) == states[0]
+    assert active_entry(states, datetime(2026, 12, 1, 11, 0), plus_one) == states[1]
+    assert active_entry(states, datetime(2026, 12, 1, 9, 59, 59), plus_one) is None
+    # on UTC wall time the same instants are an hour earlier
+    assert active_entry(states, datetime(2026, 12, 1, 10, 0), timedelta(0)) == states[1]
