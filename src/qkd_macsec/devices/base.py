@@ -166,11 +166,14 @@ class DeviceClock:
     ``now`` is aware UTC (the device's idea of the instant, skew included); ``utc_offset`` is the
     offset of its configured ``system time-zone`` at ``now``. Junos reads a key-chain
     ``start-time`` as wall-clock time in that zone (field evidence §1), so start-times must be
-    written in it.
+    written in it. ``zone``: the configured zone's name when the driver read it (``None``: not
+    read, or not configured); it lets the engine use the offset in force at a FUTURE instant,
+    which differs from ``utc_offset`` across a DST change.
     """
 
     now: datetime
     utc_offset: timedelta = timedelta(0)
+    zone: str | None = None
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:

@@ -62,6 +62,8 @@ from qkd_macsec.devices.junos_parse import (
     parse_key_chain,
     parse_macsec_bindings,
     parse_mka_sessions,
+    parse_time_zone,
+    time_zone_filter,
 )
 from qkd_macsec.devices.junos_render import MASK, render_set, render_set_masked
 from qkd_macsec.obs.logging import SECRETS, RedactionFilter, get_logger, redact
@@ -431,9 +433,14 @@ class JunosDriver:
 
     # ------------------------------------------------------------------------------ reads
     def device_time(self) -> DeviceClock:
+        """The clock and zone offset from ``get-system-uptime-information`` (local text +
+        ``junos:seconds``), and the configured ``system time-zone`` name (one more small
+        get-configuration) so the engine can tell the offset at a future instant across DST."""
         reply = self._call("uptime", self._device().rpc.get_system_uptime_information)
         clock: DeviceClock = self._call("uptime", lambda: parse_device_clock(reply))
-        return clock
+        zone_reply = self._get_config(time_zone_filter())
+        zone: str | None = self._call("get-config", lambda: parse_time_zone(zone_reply))
+        return DeviceClock(clock.now, clock.utc_offset, zone)
 
     def key_chain(self, chain: str) -> list[ChainEntryState]:
         name = validate_key_chain_name(chain)

@@ -27,6 +27,8 @@ __all__ = [
     "parse_macsec_bindings",
     "parse_mka_sessions",
     "parse_start_time",
+    "parse_time_zone",
+    "time_zone_filter",
 ]
 
 Element = Any  # lxml.etree._Element (lxml ships no stubs here)
@@ -154,6 +156,20 @@ def parse_device_clock(reply: Element) -> DeviceClock:
             raise MalformedReplyError(f"device time {text!r} disagrees with its seconds attribute")
         return DeviceClock(now, offset)
     raise MalformedReplyError("uptime reply without <current-time><date-time>")
+
+
+def time_zone_filter() -> Element:
+    """``get-configuration`` subtree filter for ``system time-zone``."""
+    configuration = etree.Element("configuration")
+    etree.SubElement(etree.SubElement(configuration, "system"), "time-zone")
+    return configuration
+
+
+def parse_time_zone(reply: Element) -> str | None:
+    """The configured ``system time-zone`` name, None when not configured (Junos: UTC)."""
+    zone = _path(_configuration(reply), "system", "time-zone")
+    text = (zone.text or "").strip() if zone is not None else ""
+    return text or None
 
 
 def parse_device_time(reply: Element) -> datetime:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qkd_macsec.devices.base import (
     ChainEntryState,
@@ -85,34 +86,68 @@ class StageOutcome:
 
 @dataclass(frozen=True)
 class SessionClock:
-    """A device clock as measured in one session: its skew against the controller and the
-    offset of its ``system time-zone``."""
+    """A device clock as measured in one session: its skew against the controller, the offset
+    of its ``system time-zone`` now, and the zone's rules when known (for DST)."""
 
     skew_s: float = 0.0  # device clock minus controller clock, seconds
     utc_offset: timedelta = timedelta(0)
+    zone: tzinfo | None = None  # None: use utc_offset for every instant
+
+
+class StageAmbiguousTimeError(StageTooLateError):
+    """The activation instant is wall-clock time that occurs twice in the device's zone (the
+    hour repeated when DST ends): a Junos start-time carries no offset, so it cannot say which."""
+
+
+def _zone(name: str | None, now: datetime, measured: timedelta) -> tzinfo | None:
+    """The device's zone rules, trusted only if they agree with the offset it reports now."""
+    if name is None:
+        return UTC if measured == timedelta(0) else None  # Junos' default zone is UTC
+    if name.upper() in ("UTC", "GMT"):
+        zone: tzinfo = UTC
+    else:
+        try:
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+    return zone if now.astimezone(zone).utcoffset() == measured else None
 
 
 def _measure_offset(driver: Driver) -> SessionClock:
-    """Skew against the controller's midpoint of the RPC, and the device's zone offset (both
-    from one ``get-system-uptime-information``)."""
+    """Skew against the controller's midpoint of the RPC, and the device's zone (offset now and
+    rules), all read in this session (``Driver.device_time``)."""
     before = time.time()
     reading: DeviceClock = driver.device_time()
     after = time.time()
     midpoint = datetime.fromtimestamp((before + after) / 2, UTC)
-    return SessionClock((reading.now - midpoint).total_seconds(), reading.utc_offset)
+    skew = (reading.now - midpoint).total_seconds()
+    return SessionClock(
+        skew, reading.utc_offset, _zone(reading.zone, reading.now, reading.utc_offset)
+    )
 
 
 def to_device_time(instant: datetime, clock: SessionClock) -> datetime:
-    """A real instant as the device's naive local wall-clock time (its skew and zone offset
-    applied), rounded to Junos' whole seconds.
+    """A real instant as the device's naive local wall-clock time (its skew and zone applied),
+    rounded to Junos' whole seconds.
 
     Junos takes a key-chain ``start-time`` in the device's ``system time-zone`` (field evidence
     §1: "junos automatically sets the UTC offset in start-time to the configured system
-    time-zone"). The offset is the one measured now: a zone that changes offset (DST) between
-    now and ``instant`` is not seen (docs/simulator.md, "Time zones").
+    time-zone"). With the zone's rules the offset is the one in force AT ``instant`` (a DST
+    change between staging and activation is honoured); without them, the offset measured now.
     """
-    local = instant.astimezone(UTC) + timedelta(seconds=clock.skew_s) + clock.utc_offset
-    return datetime.fromtimestamp(round(local.timestamp()), UTC).replace(tzinfo=None)
+    whole = device_instant(instant, clock)
+    if clock.zone is not None:
+        return whole.astimezone(clock.zone).replace(tzinfo=None)
+    return (whole + clock.utc_offset).replace(tzinfo=None)
+
+
+def is_ambiguous(wall: datetime, clock: SessionClock) -> bool:
+    """True when ``wall`` happens twice in the device's zone (DST ending)."""
+    if clock.zone is None:
+        return False
+    first = wall.replace(tzinfo=clock.zone, fold=0).utcoffset()
+    second = wall.replace(tzinfo=clock.zone, fold=1).utcoffset()
+    return first != second
 
 
 def stage_device(
@@ -172,6 +207,12 @@ def _prepare(
         if item.entry is None or item.chain is None:
             continue
         local_start = to_device_time(item.entry.start_time, clock)
+        if is_ambiguous(local_start, clock):
+            raise StageAmbiguousTimeError(
+                device,
+                f"activation falls in the repeated hour of the device's DST change "
+                f"({local_start:%Y-%m-%d %H:%M:%S} local); not staged",
+            )
         entry = KeyChainEntry(
             chain=item.entry.chain,
             slot=item.entry.slot,
@@ -183,14 +224,17 @@ def _prepare(
         changes.add_entries.append(entry)
         if item.bindings:
             continue  # bootstrap: nothing of ours to prune yet
-        device_now = to_device_time(datetime.now(UTC), clock)
+        # Compare instants on the device's clock, not wall times (which repeat across DST):
+        # read-back start-times carry the zone offset (field evidence §1) and parse aware.
+        device_now = device_instant(datetime.now(UTC), clock)
+        device_start = device_instant(item.entry.start_time, clock)
         states = driver.key_chain(item.chain)
-        if any(_wall(state, clock.utc_offset) >= local_start for state in states):
+        if any(_aware(state.start_time) >= device_start for state in states):
             raise StageTooLateError(
                 device, f"{item.chain} already has an entry starting at or after the new one"
             )
         keep = set(item.keep_slots) | {entry.slot}
-        in_force = active_entry(states, device_now, clock.utc_offset)
+        in_force = active_entry(states, device_now)
         if in_force is not None:
             keep.add(in_force.slot)  # never prune what the device runs on now
         changes.remove_entries.extend(
@@ -199,22 +243,23 @@ def _prepare(
     return changes
 
 
-def _wall(state: ChainEntryState, utc_offset: timedelta) -> datetime:
-    """A read-back start-time as naive device wall-clock time. Junos reads it back with the
-    zone offset (field evidence §1), so it parses aware; a naive one is already wall-clock."""
-    when = state.start_time
-    if when.tzinfo is None:
-        return when
-    return (when.astimezone(UTC) + utc_offset).replace(tzinfo=None)
+def _aware(when: datetime) -> datetime:
+    """A read-back start-time as an aware instant (a naive one is taken as UTC)."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-def active_entry(
-    states: Sequence[ChainEntryState], device_now: datetime, utc_offset: timedelta = timedelta(0)
-) -> ChainEntryState | None:
-    """The entry a key chain runs on at ``device_now`` (naive device wall-clock time in a zone
-    ``utc_offset`` from UTC): the latest start-time already passed."""
-    passed = [s for s in states if _wall(s, utc_offset) <= device_now]
-    return max(passed, key=lambda s: _wall(s, utc_offset), default=None)
+def device_instant(instant: datetime, clock: SessionClock) -> datetime:
+    """A real instant on the device's clock (skew applied), whole seconds, aware UTC."""
+    shifted = instant.astimezone(UTC) + timedelta(seconds=clock.skew_s)
+    return datetime.fromtimestamp(round(shifted.timestamp()), UTC)
+
+
+def active_entry(states: Sequence[ChainEntryState], device_now: datetime) -> ChainEntryState | None:
+    """The entry a key chain runs on at ``device_now`` (the device clock; naive = UTC): the
+    latest start-time already passed. Instants, not wall times, so any zone compares right."""
+    now = _aware(device_now)
+    passed = [s for s in states if _aware(s.start_time) <= now]
+    return max(passed, key=lambda s: _aware(s.start_time), default=None)
 
 
 def remove_entries(

@@ -4,6 +4,7 @@ written in the device's own wall-clock time."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from lxml import etree
@@ -13,8 +14,15 @@ from qkd_macsec.devices.junos_parse import (
     MalformedReplyError,
     parse_device_clock,
     parse_start_time,
+    parse_time_zone,
 )
-from qkd_macsec.engine.sessions import SessionClock, active_entry, to_device_time
+from qkd_macsec.engine.sessions import (
+    SessionClock,
+    _zone,
+    active_entry,
+    is_ambiguous,
+    to_device_time,
+)
 
 NS = "http://xml.juniper.net/junos/23.4R1/junos"
 
@@ -74,15 +82,50 @@ def test_start_time_written_in_the_device_zone_with_its_skew() -> None:
     assert to_device_time(instant, new_york) == datetime(2026, 12, 1, 3, 59, 57)
 
 
-def test_read_back_start_times_compare_in_the_device_zone() -> None:
+def test_zone_rules_give_the_offset_at_the_activation_instant() -> None:
+    """Measured at 01:59:58 CET, just before Berlin springs forward (2027-03-28 01:00 UTC):
+    the activation 5 s later is 03:00:03 CEST, not 02:00:03 (a time that does not exist)."""
+    instant = datetime(2027, 3, 28, 1, 0, 3, tzinfo=UTC)
+    measured_only = SessionClock(0.0, timedelta(hours=1))
+    with_rules = SessionClock(0.0, timedelta(hours=1), ZoneInfo("Europe/Berlin"))
+    assert to_device_time(instant, measured_only) == datetime(2027, 3, 28, 2, 0, 3)
+    assert to_device_time(instant, with_rules) == datetime(2027, 3, 28, 3, 0, 3)
+
+
+def test_repeated_hour_when_dst_ends_is_detected() -> None:
+    berlin = SessionClock(0.0, timedelta(hours=2), ZoneInfo("Europe/Berlin"))
+    # 2026-10-25 01:00 UTC: 03:00 CEST becomes 02:00 CET, so 02:00..03:00 happens twice.
+    wall = to_device_time(datetime(2026, 10, 25, 1, 0, 5, tzinfo=UTC), berlin)
+    assert wall == datetime(2026, 10, 25, 2, 0, 5)
+    assert is_ambiguous(wall, berlin)
+    assert not is_ambiguous(datetime(2026, 10, 25, 3, 0, 5), berlin)
+    assert not is_ambiguous(wall, SessionClock(0.0, timedelta(hours=2)))  # no rules: no claim
+
+
+def test_zone_rules_are_trusted_only_when_they_match_the_measured_offset() -> None:
+    now = datetime(2026, 12, 1, 7, 30, tzinfo=UTC)
+    assert _zone("Europe/Berlin", now, timedelta(hours=1)) == ZoneInfo("Europe/Berlin")
+    assert _zone("Europe/Berlin", now, timedelta(hours=2)) is None  # device disagrees
+    assert _zone("Atlantis/Capital", now, timedelta(0)) is None
+    assert _zone(None, now, timedelta(0)) is UTC  # Junos' default
+    assert _zone(None, now, timedelta(hours=1)) is None
+
+
+def test_read_back_start_times_compare_as_instants() -> None:
     # Junos reads back "2026-12-1.10:00:00 +0100": parsed aware (09:00 UTC).
     states = [
         ChainEntryState("KC", 1, "aa", parse_start_time('"2026-12-1.10:00:00 +0100"')),
         ChainEntryState("KC", 2, "bb", parse_start_time('"2026-12-1.11:00:00 +0100"')),
     ]
-    plus_one = timedelta(hours=1)
-    assert active_entry(states, datetime(2026, 12, 1, 10, 30), plus_one) == states[0]
-    assert active_entry(states, datetime(2026, 12, 1, 11, 0), plus_one) == states[1]
-    assert active_entry(states, datetime(2026, 12, 1, 9, 59, 59), plus_one) is None
-    # on UTC wall time the same instants are an hour earlier
-    assert active_entry(states, datetime(2026, 12, 1, 10, 0), timedelta(0)) == states[1]
+    assert active_entry(states, datetime(2026, 12, 1, 9, 30, tzinfo=UTC)) == states[0]
+    assert active_entry(states, datetime(2026, 12, 1, 10, 0, tzinfo=UTC)) == states[1]
+    assert active_entry(states, datetime(2026, 12, 1, 8, 59, 59, tzinfo=UTC)) is None
+    assert active_entry(states, datetime(2026, 12, 1, 10, 0)) == states[1]  # naive = UTC
+
+
+def test_time_zone_from_configuration() -> None:
+    reply = etree.fromstring(
+        "<configuration><system><time-zone>Europe/Berlin</time-zone></system></configuration>"
+    )
+    assert parse_time_zone(reply) == "Europe/Berlin"
+    assert parse_time_zone(etree.fromstring("<configuration/>")) is None
