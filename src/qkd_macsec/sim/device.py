@@ -211,7 +211,7 @@ class SimDevice:
     def time_zone(self) -> tzinfo:
         """The committed ``system time-zone`` (UTC when unset, Junos' default)."""
         with self._state:
-            return zone_of(self._history[0].config.root)
+            return zone_of(self._history[0].config.effective_root())
 
     def local_time_text(self, real: float) -> str:
         """The device clock at real time ``real`` as Junos prints it: local wall-clock time in
@@ -405,7 +405,7 @@ class SimDevice:
             problems: list[CommitCheckError] = candidate.check()
             if problems:
                 raise CommitFailed([(p.path, str(p)) for p in problems])
-            warnings = commit_warnings(candidate.root)
+            warnings = commit_warnings(candidate.effective_root())
             if check_only:
                 # `commit check` also confirms a pending `commit confirmed`.
                 self._cancel_confirm()

@@ -157,3 +157,47 @@ def test_deleting_an_absent_statement_warns() -> None:
     cfg = config()
     cfg.load_set("delete security authentication-key-chains key-chain KC key 9")
     assert cfg.warnings == ["line 1: statement not found"]
+
+
+def chain_with_two_keys(*extra: str) -> Configuration:
+    return config(
+        None,
+        "set security authentication-key-chains key-chain KC key 2 key-name " + "dd" * 32,
+        f"set security authentication-key-chains key-chain KC key 2 secret {CAK}",
+        "set security authentication-key-chains key-chain KC key 2 start-time 2026-07-06.16:45",
+        *extra,
+    )
+
+
+def test_deactivated_key_reads_back_inactive_and_takes_no_effect() -> None:
+    path = "security authentication-key-chains key-chain KC key 2"
+    cfg = chain_with_two_keys(f"deactivate {path}")
+    assert [k.ckn for k in macsec_interfaces(cfg)["et-0/0/9"].chain] == [CKN]
+    shown = every_readback(cfg)
+    assert re.search(r"^\s+inactive: key 2 \{$", shown["text"], re.M)
+    assert f"\ndeactivate {path}\n" in shown["set"]
+    assert '<key inactive="inactive"><name>2</name>' in shown["xml"]
+    keys = json.loads(shown["json"])["configuration"]["security"]["authentication-key-chains"]
+    assert keys["key-chain"][0]["key"][1]["@"] == {"inactive": True}
+    for loader in ("load_set", "load_text", "load_xml"):  # the read-back loads back the same
+        again = Configuration()
+        source = {"load_set": shown["set"], "load_text": shown["text"]}.get(loader)
+        getattr(again, loader)(source if source is not None else cfg.presented().to_xml())
+        assert again == cfg, loader
+    cfg.load_set(f"activate {path}")
+    assert [k.ckn for k in macsec_interfaces(cfg)["et-0/0/9"].chain] == [CKN, "dd" * 32]
+
+
+def test_deactivated_time_zone_falls_back_to_utc_and_unknown_paths_warn() -> None:
+    cfg = config(None, "set system time-zone Europe/Berlin", "deactivate system time-zone")
+    assert '"2026-7-5.16:45:00 +0000"' in cfg.presented().to_set()
+    assert "inactive: time-zone Europe/Berlin;" in cfg.presented().to_text()
+    cfg.load_set("deactivate security macsec connectivity-association NOPE")
+    assert cfg.warnings == ["line 1: statement not found"]
+
+
+def test_inactive_statement_is_not_commit_checked() -> None:
+    bad = "set security authentication-key-chains key-chain KC key 2 start-time 2026-07-05.16:45"
+    assert chain_with_two_keys(bad).check()  # two keys with the same start-time
+    path = "security authentication-key-chains key-chain KC key 2"
+    assert chain_with_two_keys(bad, f"deactivate {path}").check() == []

@@ -123,7 +123,7 @@ class Configuration:
         """A copy as Junos shows it: ``$9$`` secrets, start-times normalised with the zone
         offset (``sim.config.present``). Every read-back goes through this."""
         out = self.copy()
-        present(out.root, self.schema, zone_of(self.root))
+        present(out.root, self.schema, zone_of(self.effective_root()))
         return out
 
     def filtered(self, filter_xml: Any | None) -> Configuration:
@@ -140,5 +140,10 @@ class Configuration:
         as Junos never shows them in clear."""
         return diff_trees(older.root, self.root, self.schema, mask=mask_secrets)
 
+    def effective_root(self) -> Node:
+        """The tree without deactivated statements: what the device acts on."""
+        return self.root.without_inactive()
+
     def check(self) -> list[CommitCheckError]:
-        return check_tree(self.root)
+        """Commit checks over what takes effect (inactive statements are not checked)."""
+        return check_tree(self.effective_root())

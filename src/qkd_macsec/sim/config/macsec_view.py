@@ -91,7 +91,7 @@ def _chain_keys(chain: Node, suite: str, zone: tzinfo) -> tuple[ChainKey, ...]:
 
 def macsec_interfaces(cfg: Configuration) -> dict[str, InterfaceMacsec]:
     """Interfaces under ``security macsec interfaces`` bound to an existing CA."""
-    root = cfg.root
+    root = cfg.effective_root()  # deactivated statements have no effect
     zone = zone_of(root)
     macsec = root.get("security", "macsec")
     if macsec is None:
