@@ -249,8 +249,9 @@ def _aware(when: datetime) -> datetime:
 
 
 def device_instant(instant: datetime, clock: SessionClock) -> datetime:
-    """A real instant on the device's clock (skew applied), whole seconds, aware UTC."""
-    shifted = instant.astimezone(UTC) + timedelta(seconds=clock.skew_s)
+    """A real instant on the device's clock (skew applied), whole seconds, aware UTC (a naive
+    instant is taken as UTC)."""
+    shifted = _aware(instant).astimezone(UTC) + timedelta(seconds=clock.skew_s)
     return datetime.fromtimestamp(round(shifted.timestamp()), UTC)
 
 

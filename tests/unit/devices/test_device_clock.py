@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from lxml import etree
 
-from qkd_macsec.devices.base import ChainEntryState, DeviceClock
+from qkd_macsec.devices.base import ChainEntryState, ChangeSet, DeviceClock, KeyChainEntry
 from qkd_macsec.devices.junos_parse import (
     MalformedReplyError,
     parse_device_clock,
@@ -18,11 +18,15 @@ from qkd_macsec.devices.junos_parse import (
 )
 from qkd_macsec.engine.sessions import (
     SessionClock,
+    StageFailed,
+    StageItem,
     _zone,
     active_entry,
     is_ambiguous,
+    stage_device,
     to_device_time,
 )
+from qkd_macsec.secret import Secret
 
 NS = "http://xml.juniper.net/junos/23.4R1/junos"
 
@@ -129,3 +133,40 @@ def test_time_zone_from_configuration() -> None:
     )
     assert parse_time_zone(reply) == "Europe/Berlin"
     assert parse_time_zone(etree.fromstring("<configuration/>")) is None
+
+
+class AutumnRouter:
+    """A router in Europe/Berlin whose clock reads 10 s before DST ends (2026-10-25 01:00 UTC,
+    03:00 CEST → 02:00 CET): an activation 15 s away is 02:00:05, a time that happens twice."""
+
+    name = "mx-autumn"
+
+    def __init__(self) -> None:
+        self.applied: list[ChangeSet] = []
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def device_time(self) -> DeviceClock:
+        return DeviceClock(
+            datetime(2026, 10, 25, 0, 59, 50, tzinfo=UTC), timedelta(hours=2), "Europe/Berlin"
+        )
+
+    def key_chain(self, chain: str) -> list[ChainEntryState]:
+        return []
+
+    def apply(self, changes: ChangeSet, *, comment: str) -> None:
+        self.applied.append(changes)
+
+
+def test_staging_into_the_repeated_hour_is_refused_before_any_commit() -> None:
+    router = AutumnRouter()
+    entry = KeyChainEntry(
+        "KC", 3, "ab" * 32, Secret(bytes(32)), datetime.now(UTC) + timedelta(seconds=15)
+    )
+    item = StageItem(1, "l1", entry, None, "KC", frozenset(), ())
+    with pytest.raises(StageFailed, match="repeated hour") as excinfo:
+        stage_device(lambda _: router, router.name, [item], comment="t", not_after=None)  # type: ignore[arg-type, return-value]
+    assert excinfo.value.maybe_committed is False
+    assert router.applied == []
