@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -85,6 +86,7 @@ IGNORED_LOAD_WARNINGS = ["statement not found"]
 #: the commit took effect, so it must not read as a failure.
 IGNORED_COMMIT_WARNINGS = ["recommend configuring all 64 hexadecimal digits"]
 _MAX_MESSAGE = 400
+_DOLLAR9 = re.compile(r"\$9\$[^\s\"';]+")
 _quiet_lock = threading.Lock()
 
 
@@ -160,6 +162,8 @@ class _Scrubber:
         cleaned = str(text)
         for value in self._hex:
             cleaned = cleaned.replace(value, MASK)
+        # Junos shows secrets as $9$… (field evidence §1): obfuscated, not encrypted.
+        cleaned = _DOLLAR9.sub("$9$" + MASK, cleaned)
         cleaned = redact(cleaned).replace("\n", " ").strip()
         return cleaned if len(cleaned) <= _MAX_MESSAGE else cleaned[: _MAX_MESSAGE - 3] + "..."
 
