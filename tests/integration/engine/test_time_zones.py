@@ -98,7 +98,7 @@ async def test_dst_change_between_staging_and_activation(
     testbed = testbed_factory(
         p2p_only(seed_doc),
         time_zones={BERLIN_END: "Europe/Berlin"},
-        policy={"min_activation_delay": "10s"},
+        policy={"min_activation_delay": "14s"},
     )
     measured: dict[str, sessions.SessionClock] = {}
     real_measure = sessions._measure_offset
@@ -112,9 +112,10 @@ async def test_dst_change_between_staging_and_activation(
     async with Controller(testbed.inventory) as controller:
         assert (await controller.rotate()).ok
         assert_switched_together(testbed, controller)
-        # The Berlin clock now reads 4 s before the change; staging measures it (CET, +0100)
-        # well inside those 4 s, and the activation comes >= 10 s later, after the change.
-        skew = SPRING_FORWARD.timestamp() - 4.0 - time.time()
+        # The Berlin clock now reads 6 s before the change; staging measures it (CET, +0100)
+        # well inside those 6 s (KME calls on loopback come first), and the activation comes
+        # >= 14 s after the measurement, so after the change.
+        skew = SPRING_FORWARD.timestamp() - 6.0 - time.time()
         testbed.lab.device(BERLIN_END).set_clock_offset(skew)
         result = await controller.rotate(all_links=True)
         assert result.ok, result.failed_links
