@@ -12,6 +12,7 @@ from qkd_macsec.devices.base import (
     ChainEntryState,
     ChangeSet,
     CommitResult,
+    DeviceClock,
     DeviceCommitError,
     DeviceFacts,
     DeviceTimeoutError,
@@ -69,8 +70,8 @@ class FakeDriver:
     def is_alive(self) -> bool:
         return True
 
-    def device_time(self) -> datetime:
-        return datetime.now(UTC)
+    def device_time(self) -> DeviceClock:
+        return DeviceClock(datetime.now(UTC))
 
     def apply(
         self, changes: ChangeSet, *, comment: str, confirm_minutes: int | None = None
@@ -128,9 +129,6 @@ class FakeDriver:
 
     def ntp_status(self) -> NtpState:
         return NtpState(True, "leap_none", "sync_ntp", 2, 0.1, "leap_none, sync_ntp")
-
-    def time_zone(self) -> str | None:
-        return None
 
     def macsec_capable(self) -> bool:
         return True

@@ -28,7 +28,7 @@ import importlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -42,6 +42,7 @@ __all__ = [
     "ChangeSet",
     "CommitResult",
     "DeviceAuthError",
+    "DeviceClock",
     "DeviceCommitError",
     "DeviceConnectError",
     "DeviceError",
@@ -170,11 +171,40 @@ class DeviceTarget:
 
 
 @dataclass(frozen=True)
+class DeviceClock:
+    """A device's clock as read in one session: the instant it reports and its zone offset.
+
+    ``now`` is aware UTC (the device's idea of the instant, skew included); ``utc_offset`` is the
+    offset of its configured ``system time-zone`` at ``now``. Junos reads a key-chain
+    ``start-time`` as wall-clock time in that zone (field evidence §1), so start-times must be
+    written in it. ``zone``: the configured zone's name when the driver read it (``None``: not
+    read, or not configured); it lets the engine use the offset in force at a FUTURE instant,
+    which differs from ``utc_offset`` across a DST change.
+    """
+
+    now: datetime
+    utc_offset: timedelta = timedelta(0)
+    zone: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None:
+            raise ValueError("DeviceClock.now must be timezone-aware")
+        if abs(self.utc_offset) >= timedelta(hours=24):
+            raise ValueError(f"UTC offset {self.utc_offset} is not a time-zone offset")
+        object.__setattr__(self, "now", self.now.astimezone(UTC))
+
+    def local(self, instant: datetime) -> datetime:
+        """``instant`` (aware) as naive wall-clock time in the device zone, at this offset."""
+        return (instant.astimezone(UTC) + self.utc_offset).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
 class KeyChainEntry:
     """One key of an authentication key chain: the hitless-rollover unit.
 
-    ``cak`` holds the raw CAK bytes (16 or 32). ``start_time``: an aware datetime is converted to
-    UTC (the device clock is taken as UTC); a naive one is written as is (device-local).
+    ``cak`` holds the raw CAK bytes (16 or 32). ``start_time``: naive = the device's local
+    wall-clock time, written as is (the engine converts with ``to_device_time``); an aware one is
+    converted to UTC, which is right only for a device on UTC.
     ``suite``, when given, pins the CAK length; otherwise the chain's binding in the same
     :class:`ChangeSet` (if any) does, else 16 or 32 bytes are accepted.
     """
@@ -332,8 +362,9 @@ class Driver(Protocol):
 
     def is_alive(self) -> bool: ...
 
-    def device_time(self) -> datetime:
-        """The device clock as an aware UTC datetime (start-time scheduling, skew checks)."""
+    def device_time(self) -> DeviceClock:
+        """The device clock and its zone offset, read in one RPC (start-time scheduling: a
+        start-time is written in the device's own zone, skew included)."""
 
     def apply(
         self, changes: ChangeSet, *, comment: str, confirm_minutes: int | None = None
@@ -360,9 +391,6 @@ class Driver(Protocol):
         """The state of each named physical interface (``exists`` False when absent)."""
 
     def ntp_status(self) -> NtpState: ...
-
-    def time_zone(self) -> str | None:
-        """The configured ``system time-zone`` (None when unset: the device runs on UTC)."""
 
     def macsec_capable(self) -> bool:
         """True when the device answers its MACsec operational command (the feature exists)."""

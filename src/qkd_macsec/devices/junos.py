@@ -20,11 +20,11 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from qkd_macsec.devices.base import (
     ChangeSet,
     CommitResult,
     DeviceAuthError,
+    DeviceClock,
     DeviceCommitError,
     DeviceConnectError,
     DeviceError,
@@ -67,7 +68,7 @@ from qkd_macsec.devices.junos_parse import (
     macsec_filter,
     macsec_interfaces_filter,
     parse_commit_confirm_pending,
-    parse_device_time,
+    parse_device_clock,
     parse_interface_information,
     parse_key_chain,
     parse_macsec_bindings,
@@ -88,9 +89,17 @@ log = get_logger("devices.junos")
 
 #: Loggers of the transport libraries: ncclient logs every RPC and reply in full at DEBUG.
 TRANSPORT_LOGGERS = ("ncclient", "paramiko", "jnpr")
-#: Deleting an absent statement is a warning on Junos; removal of a pruned key is idempotent.
+#: Warnings ignored BY NAME (PyEZ's ``ignore_warning``: each pattern is a case-insensitive
+#: regex; the call still raises when any warning matches none, or any error is present).
+#: Load: deleting an absent statement warns "statement not found" (field evidence §6); removal
+#: of a pruned key is idempotent, so that warning is harmless.
 IGNORED_LOAD_WARNINGS = ["statement not found"]
+#: Commit: a CKN shorter than 64 hex digits is committed with mgd's MACSEC_CKN_LENGTH_WARNING
+#: (field evidence §4: "recommend configuring all 64 hexadecimal digits of pre-shared-key ckn");
+#: the commit took effect, so it must not read as a failure.
+IGNORED_COMMIT_WARNINGS = ["recommend configuring all 64 hexadecimal digits"]
 _MAX_MESSAGE = 400
+_DOLLAR9 = re.compile(r"\$9\$[^\s\"';]+")
 _quiet_lock = threading.Lock()
 
 
@@ -166,6 +175,8 @@ class _Scrubber:
         cleaned = str(text)
         for value in self._hex:
             cleaned = cleaned.replace(value, MASK)
+        # Junos shows secrets as $9$… (field evidence §1): obfuscated, not encrypted.
+        cleaned = _DOLLAR9.sub("$9$" + MASK, cleaned)
         cleaned = redact(cleaned).replace("\n", " ").strip()
         return cleaned if len(cleaned) <= _MAX_MESSAGE else cleaned[: _MAX_MESSAGE - 3] + "..."
 
@@ -400,7 +411,10 @@ class JunosDriver:
             diff_lines = _count_diff_lines(diff)
             if diff_lines:
                 phase = "commit"
-                options: dict[str, Any] = {"comment": comment}
+                options: dict[str, Any] = {
+                    "comment": comment,
+                    "ignore_warning": IGNORED_COMMIT_WARNINGS,
+                }
                 if confirm_minutes is not None:
                     options["confirm"] = confirm_minutes
                 cu.commit(**options)
@@ -427,15 +441,23 @@ class JunosDriver:
         cu = self._config_factory(self._device())
         self._call("lock", cu.lock)
         try:
-            self._call("commit", lambda: cu.commit(comment=comment))
+            self._call(
+                "commit",
+                lambda: cu.commit(comment=comment, ignore_warning=IGNORED_COMMIT_WARNINGS),
+            )
         finally:
             self._unlock(cu)
 
     # ------------------------------------------------------------------------------ reads
-    def device_time(self) -> datetime:
+    def device_time(self) -> DeviceClock:
+        """The clock and zone offset from ``get-system-uptime-information`` (local text +
+        ``junos:seconds``), and the configured ``system time-zone`` name (one more small
+        get-configuration) so the engine can tell the offset at a future instant across DST."""
         reply = self._call("uptime", self._device().rpc.get_system_uptime_information)
-        now: datetime = self._call("uptime", lambda: parse_device_time(reply))
-        return now
+        clock: DeviceClock = self._call("uptime", lambda: parse_device_clock(reply))
+        zone_reply = self._get_config(time_zone_filter())
+        zone: str | None = self._call("get-config", lambda: parse_time_zone(zone_reply))
+        return DeviceClock(clock.now, clock.utc_offset, zone)
 
     def key_chain(self, chain: str) -> list[ChainEntryState]:
         name = validate_key_chain_name(chain)
@@ -506,11 +528,6 @@ class JunosDriver:
         reply = self._call("ntp", self._device().rpc.get_ntp_status)
         state: NtpState = self._call("ntp", lambda: parse_ntp_status(reply))
         return state
-
-    def time_zone(self) -> str | None:
-        reply = self._get_config(time_zone_filter())
-        zone: str | None = self._call("get-config", lambda: parse_time_zone(reply))
-        return zone
 
     def macsec_capable(self) -> bool:
         """Asks ``show security macsec connections``: a Junos without the feature refuses the

@@ -34,6 +34,7 @@ from lxml import etree
 from qkd_macsec.devices.base import (
     CaConfigState,
     ChainEntryState,
+    DeviceClock,
     DeviceFacts,
     InterfaceState,
     MacsecConfigState,
@@ -48,6 +49,7 @@ __all__ = [
     "macsec_filter",
     "macsec_interfaces_filter",
     "parse_commit_confirm_pending",
+    "parse_device_clock",
     "parse_device_time",
     "parse_interface_information",
     "parse_key_chain",
@@ -503,30 +505,62 @@ def parse_macsec_log(text: str) -> list[MacsecLogEvent]:
 
 
 # ----------------------------------------------------------------------------------- device time
-def parse_device_time(reply: Element) -> datetime:
-    """``get-system-uptime-information`` → the device clock (aware, UTC).
+def parse_device_clock(reply: Element) -> DeviceClock:
+    """``get-system-uptime-information`` → the device clock and its zone offset.
 
-    Prefers the ``junos:seconds`` attribute of ``current-time/date-time``; falls back to the text
-    (``2026-11-26 10:15:00 UTC``), which is accepted only when it is in UTC.
+    Junos prints ``current-time/date-time`` as LOCAL wall-clock time with the zone abbreviation
+    (``2026-12-01 08:30:58 CET``) and the same instant as epoch seconds in ``junos:seconds``: the
+    difference between the two is the offset of the device's ``system time-zone`` now. Without
+    the attribute only a text in UTC is accepted (an abbreviation such as CET names no offset
+    reliably). Offsets are rounded to the minute (every real zone offset is whole minutes).
     """
     for current in _descendants(reply, "current-time"):
         date_time = _child(current, "date-time")
         if date_time is None:
             continue
+        text = (date_time.text or "").strip()
+        match = _DATE_TIME.fullmatch(text)
+        epoch: int | None = None
         for attr, value in date_time.attrib.items():
             if _local(attr) == "seconds":
                 try:
-                    return datetime.fromtimestamp(int(value), UTC)
+                    epoch = int(value)
+                    now = datetime.fromtimestamp(epoch, UTC)
                 except (ValueError, OverflowError, OSError):
                     raise MalformedReplyError(f"bad seconds attribute {value!r}") from None
-        match = _DATE_TIME.fullmatch((date_time.text or "").strip())
         if match is None:
-            raise MalformedReplyError(f"unparsable device time {date_time.text!r}")
-        zone = match.group(2)
-        if zone is not None and zone.upper() not in _UTC_NAMES:
-            raise MalformedReplyError(f"device time in zone {zone!r} without seconds attribute")
-        return datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+            raise MalformedReplyError(f"unparsable device time {text!r}")
+        wall = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S")
+        if epoch is None:
+            zone = match.group(2)
+            if zone is not None and zone.upper() not in _UTC_NAMES:
+                raise MalformedReplyError(f"device time in zone {zone!r} without seconds attribute")
+            return DeviceClock(wall.replace(tzinfo=UTC), timedelta(0))
+        offset_s = (wall.replace(tzinfo=UTC) - now).total_seconds()
+        offset = timedelta(minutes=round(offset_s / 60))
+        if abs(offset) >= timedelta(hours=24):
+            raise MalformedReplyError(f"device time {text!r} disagrees with its seconds attribute")
+        return DeviceClock(now, offset)
     raise MalformedReplyError("uptime reply without <current-time><date-time>")
+
+
+def time_zone_filter() -> Element:
+    """``get-configuration`` subtree filter for ``system time-zone``."""
+    configuration = etree.Element("configuration")
+    etree.SubElement(etree.SubElement(configuration, "system"), "time-zone")
+    return configuration
+
+
+def parse_time_zone(reply: Element) -> str | None:
+    """The configured ``system time-zone`` name, None when not configured (Junos: UTC)."""
+    zone = _path(_configuration(reply), "system", "time-zone")
+    text = (zone.text or "").strip() if zone is not None else ""
+    return text or None
+
+
+def parse_device_time(reply: Element) -> datetime:
+    """``get-system-uptime-information`` → the device clock (aware, UTC)."""
+    return parse_device_clock(reply).now
 
 
 # ------------------------------------------------------------------------------- configuration
@@ -783,20 +817,6 @@ def parse_ntp_status(reply: Element) -> NtpState:
         offset_ms=offset,
         raw_status=raw,
     )
-
-
-def time_zone_filter() -> Element:
-    configuration = etree.Element("configuration")
-    etree.SubElement(etree.SubElement(configuration, "system"), "time-zone")
-    return configuration
-
-
-def parse_time_zone(reply: Element) -> str | None:
-    """``system time-zone`` from a ``<configuration>`` reply (None when unset)."""
-    zone = _path(_configuration(reply), "system", "time-zone")
-    if zone is None or not (zone.text or "").strip():
-        return None
-    return str(zone.text).strip()
 
 
 def macsec_filter() -> Element:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qkd_macsec.devices.base import (
     ChainEntryState,
     ChangeSet,
     CommitResult,
+    DeviceClock,
     DeviceCommitError,
     DeviceConnectError,
     DeviceError,
@@ -77,24 +79,75 @@ class StageOutcome:
     device: str
     commit: CommitResult | None = None
     clock_offset: float = 0.0  # device clock minus controller clock, seconds
+    utc_offset: timedelta = timedelta(0)  # the device's system time-zone offset when staged
     pruned: list[tuple[str, int]] = field(default_factory=list)
     seconds: float = 0.0
 
 
-def _measure_offset(driver: Driver) -> float:
+@dataclass(frozen=True)
+class SessionClock:
+    """A device clock as measured in one session: its skew against the controller, the offset
+    of its ``system time-zone`` now, and the zone's rules when known (for DST)."""
+
+    skew_s: float = 0.0  # device clock minus controller clock, seconds
+    utc_offset: timedelta = timedelta(0)
+    zone: tzinfo | None = None  # None: use utc_offset for every instant
+
+
+class StageAmbiguousTimeError(StageTooLateError):
+    """The activation instant is wall-clock time that occurs twice in the device's zone (the
+    hour repeated when DST ends): a Junos start-time carries no offset, so it cannot say which."""
+
+
+def _zone(name: str | None, now: datetime, measured: timedelta) -> tzinfo | None:
+    """The device's zone rules, trusted only if they agree with the offset it reports now."""
+    if name is None:
+        return UTC if measured == timedelta(0) else None  # Junos' default zone is UTC
+    if name.upper() in ("UTC", "GMT"):
+        zone: tzinfo = UTC
+    else:
+        try:
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+    return zone if now.astimezone(zone).utcoffset() == measured else None
+
+
+def _measure_offset(driver: Driver) -> SessionClock:
+    """Skew against the controller's midpoint of the RPC, and the device's zone (offset now and
+    rules), all read in this session (``Driver.device_time``)."""
     before = time.time()
-    device_now = driver.device_time()
+    reading: DeviceClock = driver.device_time()
     after = time.time()
     midpoint = datetime.fromtimestamp((before + after) / 2, UTC)
-    if device_now.tzinfo is None:
-        device_now = device_now.replace(tzinfo=UTC)
-    return (device_now - midpoint).total_seconds()
+    skew = (reading.now - midpoint).total_seconds()
+    return SessionClock(
+        skew, reading.utc_offset, _zone(reading.zone, reading.now, reading.utc_offset)
+    )
 
 
-def to_device_time(instant: datetime, clock_offset: float) -> datetime:
-    """A real instant as the device's naive local (UTC) time, rounded to Junos' whole seconds."""
-    local = instant + timedelta(seconds=clock_offset)
-    return datetime.fromtimestamp(round(local.timestamp()), UTC).replace(tzinfo=None)
+def to_device_time(instant: datetime, clock: SessionClock) -> datetime:
+    """A real instant as the device's naive local wall-clock time (its skew and zone applied),
+    rounded to Junos' whole seconds.
+
+    Junos takes a key-chain ``start-time`` in the device's ``system time-zone`` (field evidence
+    §1: "junos automatically sets the UTC offset in start-time to the configured system
+    time-zone"). With the zone's rules the offset is the one in force AT ``instant`` (a DST
+    change between staging and activation is honoured); without them, the offset measured now.
+    """
+    whole = device_instant(instant, clock)
+    if clock.zone is not None:
+        return whole.astimezone(clock.zone).replace(tzinfo=None)
+    return (whole + clock.utc_offset).replace(tzinfo=None)
+
+
+def is_ambiguous(wall: datetime, clock: SessionClock) -> bool:
+    """True when ``wall`` happens twice in the device's zone (DST ending)."""
+    if clock.zone is None:
+        return False
+    first = wall.replace(tzinfo=clock.zone, fold=0).utcoffset()
+    second = wall.replace(tzinfo=clock.zone, fold=1).utcoffset()
+    return first != second
 
 
 def stage_device(
@@ -143,7 +196,9 @@ def _prepare(
     driver: Driver, device: str, items: Sequence[StageItem], outcome: StageOutcome
 ) -> ChangeSet:
     """The wave's change set for one device: bindings, new entries in device time, pruning."""
-    outcome.clock_offset = _measure_offset(driver)
+    clock = _measure_offset(driver)
+    outcome.clock_offset = clock.skew_s
+    outcome.utc_offset = clock.utc_offset
     changes = ChangeSet(bindings=[], add_entries=[], remove_entries=[], static_keys=[])
     for item in items:
         changes.bindings.extend(item.bindings)
@@ -151,7 +206,13 @@ def _prepare(
             changes.static_keys.append(item.static)
         if item.entry is None or item.chain is None:
             continue
-        local_start = to_device_time(item.entry.start_time, outcome.clock_offset)
+        local_start = to_device_time(item.entry.start_time, clock)
+        if is_ambiguous(local_start, clock):
+            raise StageAmbiguousTimeError(
+                device,
+                f"activation falls in the repeated hour of the device's DST change "
+                f"({local_start:%Y-%m-%d %H:%M:%S} local); not staged",
+            )
         entry = KeyChainEntry(
             chain=item.entry.chain,
             slot=item.entry.slot,
@@ -163,14 +224,17 @@ def _prepare(
         changes.add_entries.append(entry)
         if item.bindings:
             continue  # bootstrap: nothing of ours to prune yet
-        device_now = datetime.now(UTC) + timedelta(seconds=outcome.clock_offset)
+        # Compare instants on the device's clock, not wall times (which repeat across DST):
+        # read-back start-times carry the zone offset (field evidence §1) and parse aware.
+        device_now = device_instant(datetime.now(UTC), clock)
+        device_start = device_instant(item.entry.start_time, clock)
         states = driver.key_chain(item.chain)
-        if any(state.start_time.replace(tzinfo=None) >= local_start for state in states):
+        if any(_aware(state.start_time) >= device_start for state in states):
             raise StageTooLateError(
                 device, f"{item.chain} already has an entry starting at or after the new one"
             )
         keep = set(item.keep_slots) | {entry.slot}
-        in_force = active_entry(states, device_now.replace(tzinfo=None))
+        in_force = active_entry(states, device_now)
         if in_force is not None:
             keep.add(in_force.slot)  # never prune what the device runs on now
         changes.remove_entries.extend(
@@ -179,10 +243,24 @@ def _prepare(
     return changes
 
 
+def _aware(when: datetime) -> datetime:
+    """A read-back start-time as an aware instant (a naive one is taken as UTC)."""
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def device_instant(instant: datetime, clock: SessionClock) -> datetime:
+    """A real instant on the device's clock (skew applied), whole seconds, aware UTC (a naive
+    instant is taken as UTC)."""
+    shifted = _aware(instant).astimezone(UTC) + timedelta(seconds=clock.skew_s)
+    return datetime.fromtimestamp(round(shifted.timestamp()), UTC)
+
+
 def active_entry(states: Sequence[ChainEntryState], device_now: datetime) -> ChainEntryState | None:
-    """The entry a key chain runs on at ``device_now``: the latest start-time already passed."""
-    passed = [s for s in states if s.start_time.replace(tzinfo=None) <= device_now]
-    return max(passed, key=lambda s: s.start_time.replace(tzinfo=None), default=None)
+    """The entry a key chain runs on at ``device_now`` (the device clock; naive = UTC): the
+    latest start-time already passed. Instants, not wall times, so any zone compares right."""
+    now = _aware(device_now)
+    passed = [s for s in states if _aware(s.start_time) <= now]
+    return max(passed, key=lambda s: _aware(s.start_time), default=None)
 
 
 def remove_entries(

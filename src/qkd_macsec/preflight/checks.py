@@ -13,10 +13,12 @@ Router checks (name: severity when it fails — why):
 * ``clock``: blocker when the device clock is surely further than ``clock_tolerance`` from ours
   (start-times are computed from measured clocks; beyond the tolerance the guard that keeps both
   ends switching together is exceeded), warning when the estimate exceeds half of it.
-* ``time-zone``: blocker when ``system time-zone`` is not UTC. Junos reads a written start-time
-  in its configured zone (junos-field-evidence.md §1) and the driver writes UTC times
-  (``KeyChainEntry``), so the ends would switch hours apart. Relax to a warning once the driver
-  converts start-times into the device's zone.
+* ``time-zone``: ok with the zone and its offset now. Junos reads a written start-time in its
+  configured zone (junos-field-evidence.md §1); the engine writes each start-time in the
+  device's local time, from the offset measured in the staging session and, across a DST change,
+  from the zone's rules. Warning when the controller's tz database does not know the zone (a DST
+  change between staging and activation would then be missed) or when its rules disagree with
+  the offset the device reports (an outdated tz database on one side).
 * ``ntp``: blocker when ``show ntp status`` shows no sync source (leap_alarm, sync_unspec,
   sync_local, stratum 16): the README requires NTP; clocks that drift apart break hitless rollover.
 * ``interface``: blocker when an inventory interface does not exist; warning when it is
@@ -53,6 +55,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qkd_macsec.devices.base import (
     DeviceAuthError,
@@ -76,7 +80,6 @@ from qkd_macsec.preflight.model import Finding, Severity, Subject
 __all__ = ["key_findings", "kme_findings", "router_findings"]
 
 UTC_ZONES = frozenset({"UTC", "GMT", "Etc/UTC", "Etc/GMT", "Universal", "Zulu", "UCT"})
-TIME_ZONE_SEVERITY = Severity.BLOCKER  # see the module docstring
 _HEX = re.compile(r"^[0-9a-f]+$")
 
 
@@ -162,14 +165,37 @@ def _time_zone_finding(facts: RouterFacts) -> Finding:
     if "time-zone" in facts.errors:
         return _router(name, "time-zone", Severity.WARNING, facts.errors["time-zone"])
     zone = facts.time_zone
+    offset = facts.clock.utc_offset if facts.clock is not None else timedelta(0)
     if zone is None or zone in UTC_ZONES:
         return _router(name, "time-zone", Severity.OK, zone or "UTC (not set)")
-    return _router(
-        name,
-        "time-zone",
-        TIME_ZONE_SEVERITY,
-        f"system time-zone {zone}: start-times are written in UTC and would be read in {zone}",
-    )
+    shown = f"{zone} (UTC{_offset_text(offset)} now)"
+    try:
+        rules = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return _router(
+            name,
+            "time-zone",
+            Severity.WARNING,
+            f"{shown}: unknown to this controller's tz database; start-times use the measured "
+            "offset, so a DST change between staging and activation would be missed",
+        )
+    if facts.clock is not None and facts.clock.device_now is not None:
+        expected = facts.clock.device_now.astimezone(rules).utcoffset()
+        if expected is not None and expected != offset:
+            return _router(
+                name,
+                "time-zone",
+                Severity.WARNING,
+                f"{shown}: this controller's tz database says UTC{_offset_text(expected)}; "
+                "update the tz data on one side",
+            )
+    return _router(name, "time-zone", Severity.OK, f"{shown}; start-times written in local time")
+
+
+def _offset_text(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _ntp_finding(facts: RouterFacts) -> Finding:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Literal
 
 from qkd_macsec.devices.base import (
@@ -25,6 +26,9 @@ class ClockReading:
 
     low: float
     high: float
+    utc_offset: timedelta = timedelta(0)  # of the device's zone, now
+    device_now: datetime | None = None  # the instant the device reported (aware UTC)
+    zone: str | None = None  # configured ``system time-zone`` (None: unset, UTC)
 
     @property
     def estimate(self) -> float:

@@ -57,10 +57,16 @@ def _clock(driver: Driver) -> ClockReading:
     before = time.time()
     device = driver.device_time()
     after = time.time()
-    seconds = device.astimezone(UTC).timestamp()
+    seconds = device.now.timestamp()
     # The device clock is read in whole seconds: its true value is in [seconds, seconds + 1).
     whole = seconds == int(seconds)
-    return ClockReading(low=seconds - after, high=seconds + (1.0 if whole else 0.0) - before)
+    return ClockReading(
+        low=seconds - after,
+        high=seconds + (1.0 if whole else 0.0) - before,
+        utc_offset=device.utc_offset,
+        device_now=device.now,
+        zone=device.zone,
+    )
 
 
 def gather_router(driver: Driver, name: str, links: Sequence[LinkSpec]) -> RouterFacts:
@@ -74,7 +80,8 @@ def gather_router(driver: Driver, name: str, links: Sequence[LinkSpec]) -> Route
     try:
         facts.facts = _step(facts, "facts", driver.facts)
         facts.clock = _step(facts, "clock", lambda: _clock(driver))
-        facts.time_zone = _step(facts, "time-zone", driver.time_zone)
+        if facts.clock is not None:
+            facts.time_zone = facts.clock.zone
         facts.ntp = _step(facts, "ntp", driver.ntp_status)
         wanted = [
             interface

@@ -6,8 +6,9 @@ from other threads (faults, clock offset, reading the committed config) are guar
 
 Junos behaviour modelled here (as PyEZ drives it): ONE shared candidate per device, locked by at
 most one session (``lock-configuration``); a lock is released, and its uncommitted changes
-discarded, when its session drops; 50 rollback entries (0 = active); ``commit confirmed N`` rolls
-back automatically unless a later commit (or ``commit check``) confirms it in time.
+discarded, when its session drops or it unlocks; 50 rollback entries (0 = active);
+``commit confirmed N`` rolls back automatically unless a later commit (or ``commit check``)
+confirms it in time.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -29,6 +30,8 @@ from lxml import etree
 from qkd_macsec.obs.logging import get_logger, notice
 from qkd_macsec.secret import Secret
 from qkd_macsec.sim.config import CommitCheckError, Configuration
+from qkd_macsec.sim.config.checks import CommitWarning, commit_warnings
+from qkd_macsec.sim.config.zone import zone_abbreviation, zone_of
 
 if TYPE_CHECKING:
     from qkd_macsec.sim.fabric import Fabric
@@ -213,6 +216,19 @@ class SimDevice:
         """The device's own clock: real time plus its offset (UTC)."""
         return datetime.fromtimestamp(self._clock() + self._clock_offset_s, tz=UTC)
 
+    @property
+    def time_zone(self) -> tzinfo:
+        """The committed ``system time-zone`` (UTC when unset, Junos' default)."""
+        with self._state:
+            return zone_of(self._history[0].config.effective_root())
+
+    def local_time_text(self, real: float) -> str:
+        """The device clock at real time ``real`` as Junos prints it: local wall-clock time in
+        its zone with the zone abbreviation (``2026-12-01 08:30:58 CET``)."""
+        moment = datetime.fromtimestamp(real + self._clock_offset_s, tz=UTC)
+        zone = self.time_zone
+        return f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S} {zone_abbreviation(moment, zone)}"
+
     # ---- faults -------------------------------------------------------------------------
     def set_faults(self, **changes: object) -> None:
         """Change fault fields by name (thread-safe); listeners (the SSH listener) are told."""
@@ -300,6 +316,10 @@ class SimDevice:
             if self._lock_holder != session:
                 raise DeviceOperationError("configuration database is not locked by this session")
             self._lock_holder = None
+            # "If the NETCONF session ends or the application emits <unlock-configuration/>
+            # before the candidate configuration is committed, all changes made to the candidate
+            # are discarded" (Juniper, <lock-configuration/> tag summary, Junos XML protocol).
+            self._candidate = self._history[0].config.copy()
 
     @property
     def lock_holder(self) -> SessionInfo | None:
@@ -377,8 +397,9 @@ class SimDevice:
         check_only: bool = False,
         confirm_minutes: float | None = None,
         comment: str | None = None,
-    ) -> None:
-        """Check and (unless ``check_only``) activate the candidate."""
+    ) -> list[CommitWarning]:
+        """Check and (unless ``check_only``) activate the candidate; returns the warnings the
+        commit answers with (it succeeded all the same)."""
         with self._state:
             if self.faults.commit_denied:
                 raise PermissionDenied("permission denied")
@@ -395,16 +416,18 @@ class SimDevice:
             problems: list[CommitCheckError] = candidate.check()
             if problems:
                 raise CommitFailed([(p.path, str(p)) for p in problems])
+            warnings = commit_warnings(candidate.effective_root())
             if check_only:
                 # `commit check` also confirms a pending `commit confirmed`.
                 self._cancel_confirm()
-                return
+                return warnings
             restore = self._history[0].config
             self._activate(candidate, session.user, comment)
             if confirm_minutes is not None:
                 self._arm_confirm(restore, confirm_minutes)
             else:
                 self._cancel_confirm()
+            return warnings
 
     def _activate(self, config: Configuration, user: str, comment: str | None) -> None:
         at = self._clock()

@@ -9,6 +9,7 @@ devices:
     user: lab
     password_env: LAB_PASSWORD   # or password: ..., or authorized_keys: ["ssh-ed25519 AAAA..."]
     clock_offset_s: 0
+    time_zone: Europe/Berlin     # optional: `set system time-zone` (IANA name, UTC, GMT)
     commit_latency_s: 0
     base11: false           # advertise base:1.1 (chunked framing)
     files_dir: /tmp/r1      # optional: serve this directory as the router's "/" (SFTP/SCP)
@@ -43,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from qkd_macsec.obs.logging import SECRETS, get_logger, notice
 from qkd_macsec.secret import Secret
 from qkd_macsec.sim.config import ConfigError, Configuration
+from qkd_macsec.sim.config.zone import resolve_zone
 from qkd_macsec.sim.device import DeviceProfile, SimDevice, UserAccount
 from qkd_macsec.sim.fabric import Fabric, LinkEnd
 from qkd_macsec.sim.files import attach_file_store
@@ -89,6 +91,8 @@ class DeviceSpec(BaseModel):
     password_env: str | None = None
     authorized_keys: list[str] = Field(default_factory=list)
     clock_offset_s: float = 0.0
+    #: ``system time-zone`` in the initial configuration (Junos reads start-times in it).
+    time_zone: str | None = None
     commit_latency_s: float = Field(default=0.0, ge=0)
     base11: bool = False
     files_dir: Path | None = None  # the router's file system, served over SFTP/SCP
@@ -103,6 +107,15 @@ class DeviceSpec(BaseModel):
         if isinstance(value, str):
             SECRETS.add(value)
             return Secret.from_text(value)
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None and resolve_zone(value) is None:
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -208,6 +221,8 @@ def _describe(exc: ValidationError) -> str:
 
 def build_device(spec: DeviceSpec, fabric: Fabric, minute_s: float) -> SimDevice:
     config = Configuration.empty()
+    if spec.time_zone is not None:
+        config.load_set(f"set system time-zone {spec.time_zone}")
     if spec.config.strip():
         try:
             config.load_set(spec.config)

@@ -30,6 +30,7 @@ class TestbedOptions:
     __test__ = False  # not a pytest test class
     commit_latency_s: float = 0.0
     clock_offsets: Mapping[str, float] = field(default_factory=dict)
+    time_zones: Mapping[str, str] = field(default_factory=dict)  # router -> system time-zone
     preceding_hold_s: float = 30.0
     kme_link: Mapping[str, Any] = field(default_factory=dict)  # QKD link settings (rate, ...)
     kme_options: Mapping[str, Any] = field(default_factory=dict)  # per-KME settings (faults, ...)
@@ -112,6 +113,7 @@ def start_testbed(
                 "clock_offset_s": options.clock_offsets.get(name, 0.0),
                 "config": options.device_config.get(name, ""),
                 "faults": dict(options.device_faults.get(name, {})),
+                "time_zone": options.time_zones.get(name),
             }
             for name in hosts
         ],

@@ -38,7 +38,7 @@ def test_key_chain_rollover_goes_live_hitlessly(
     lab: LabThread, make_driver: MakeDriver, link: str
 ) -> None:
     r1, r2 = opened(make_driver, "r1", "r2")
-    start = r1.device_time() + timedelta(seconds=1)
+    start = r1.device_time().now + timedelta(seconds=1)
     first = ChangeSet(bindings=[BINDING], add_entries=[entry(1, CKN_A, bytes(range(32)), start)])
     for driver in (r1, r2):
         result = driver.apply(first, comment="qkd-macsec initial")
@@ -47,7 +47,7 @@ def test_key_chain_rollover_goes_live_hitlessly(
     assert r1.macsec_bindings() == {"et-0/0/9": "CA_core"}
     wait_for(lambda: live_ckn(r1) == CKN_A and live_ckn(r2) == CKN_A, "first key live")
 
-    start = r1.device_time() + timedelta(seconds=1)
+    start = r1.device_time().now + timedelta(seconds=1)
     second = ChangeSet(add_entries=[entry(2, CKN_B, bytes(range(1, 33)), start)])
     for driver in (r1, r2):
         assert driver.apply(second, comment="qkd-macsec rotate").changed

@@ -72,8 +72,8 @@ def test_facts_time_zone_and_macsec_config(drivers: dict[str, Driver]) -> None:
     old = drivers["old"]
     facts = old.facts()
     assert (facts.hostname, facts.model, facts.version) == ("old", "mx304", "23.4R2-S3.9")
-    assert old.time_zone() == "Europe/Berlin"
-    assert drivers["new"].time_zone() is None
+    assert old.device_time().zone == "Europe/Berlin"
+    assert drivers["new"].device_time().zone is None
     config = old.macsec_config()
     assert config.bindings == {"et-0/0/9": "CA1"}
     ca = config.cas["CA1"]

@@ -7,7 +7,7 @@ in any log or exception.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -46,9 +46,10 @@ def test_open_verifies_host_key_and_reads_the_device_clock(
     lab.device("r2").set_clock_offset(300.0)
     r1, r2 = opened(make_driver, "r1", "r2")
     assert r1.is_alive()
-    skew = (r2.device_time() - r1.device_time()).total_seconds()
+    skew = (r2.device_time().now - r1.device_time().now).total_seconds()
     assert 290 <= skew <= 310
-    assert r1.device_time().tzinfo is not None
+    assert r1.device_time().now.tzinfo is not None
+    assert r1.device_time().utc_offset == timedelta(0)
     r1.close()
     assert not r1.is_alive()
 

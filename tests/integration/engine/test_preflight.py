@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -156,7 +157,7 @@ FAULTY: dict[str, tuple[str, dict[str, Any]]] = {
         {},
     ),
     "r-nomacsec": ("", {"unsupported_rpcs": ["get-macsec-connection-information"]}),
-    "r-tz": ("set system time-zone Europe/Berlin", {}),
+    "r-tz": ("set system time-zone Europe/Berlin", {}),  # not a fault: start-times are local
     "r-cert": ("", {}),  # its SAE certificate is replaced by one from another CA
     "r-keysize": ("", {}),  # its link needs 256-bit keys, the KMEs give at most 128
     "r-login": ("", {"reject_auth": True}),
@@ -174,7 +175,6 @@ EXPECTED_BLOCKERS = {
     ("router", "r-chain", "chain-conflict"),
     ("router", "r-bound", "binding-conflict"),
     ("router", "r-nomacsec", "macsec"),
-    ("router", "r-tz", "time-zone"),
     ("router", "r-login", "login"),
     ("router", "r-hostkey", "host-key"),
     ("kme", "r-cert@KME_B", "kme-tls"),
@@ -278,6 +278,9 @@ def test_one_fault_per_check_is_a_named_blocker_and_nothing_changes(
     hub_problems = [f for f in found if f["subject"] == HUB and f["severity"] != "ok"]
     assert hub_problems == []
     assert by_severity(found, "warning") == {("router", "r-confirm", "commit")}
+    zone = next(f for f in found if f["subject"] == "r-tz" and f["check"] == "time-zone")
+    assert zone["severity"] == "ok"
+    assert re.match(r"Europe/Berlin \(UTC\+0[12]:00 now\); start-times written", zone["detail"])
     assert testbed.lab.device("r-confirm").confirm_pending  # not confirmed by preflight
     assert_unchanged(testbed, before)
     secret_texts = (CA_CAK, CA_CAK.upper(), "QKD_ROUTER_PASSWORD=")

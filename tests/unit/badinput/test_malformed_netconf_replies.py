@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from lxml import etree
 
 from qkd_macsec.devices.base import (
     ChainEntryState,
+    DeviceClock,
     DeviceReplyError,
     DeviceTarget,
     MacsecBinding,
@@ -158,7 +158,7 @@ def test_driver_reads_return_typed_values_or_a_reply_error(
         assert "r1" in str(outcome)
         assert "pw-canary-123" not in str(outcome)
     elif read == "time":
-        assert isinstance(outcome, datetime)
+        assert isinstance(outcome, DeviceClock)
     elif read == "chain":
         assert isinstance(outcome, list)
         assert all(isinstance(e, ChainEntryState) for e in outcome)
@@ -181,7 +181,7 @@ class UnreadableRouter(FakeDriver):
 
     broken: tuple[str, str] = ("", "")
 
-    def device_time(self) -> datetime:
+    def device_time(self) -> DeviceClock:
         self._maybe_fail("time")
         return super().device_time()
 

@@ -54,7 +54,6 @@ def test_contract_lists_the_engine_verbs() -> None:
         "mka_sessions",
         "ntp_status",
         "open",
-        "time_zone",
     ]
 
 

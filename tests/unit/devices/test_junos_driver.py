@@ -23,6 +23,7 @@ from ncclient.transport.errors import SSHUnknownHostError
 from qkd_macsec.devices.base import (
     ChangeSet,
     DeviceAuthError,
+    DeviceClock,
     DeviceCommitError,
     DeviceConnectError,
     DeviceHostKeyError,
@@ -34,7 +35,11 @@ from qkd_macsec.devices.base import (
     DeviceUnreachableError,
     KeyChainEntry,
 )
-from qkd_macsec.devices.junos import JunosDriver, quiet_transport_loggers
+from qkd_macsec.devices.junos import (
+    IGNORED_COMMIT_WARNINGS,
+    JunosDriver,
+    quiet_transport_loggers,
+)
 from qkd_macsec.devices.junos_names import ConfigRenderError
 from qkd_macsec.secret import Secret
 from support.junos_evidence import fixture_reply
@@ -281,7 +286,11 @@ def test_apply_locks_loads_diffs_commits_unlocks(harness: Harness) -> None:
     assert load_kwargs["format"] == "set"
     assert isinstance(load_args[0], str)
     assert CANARY_HEX in load_args[0]
-    assert cu.calls[3][2] == {"comment": "qkd rotate", "confirm": 5}
+    assert cu.calls[3][2] == {
+        "comment": "qkd rotate",
+        "confirm": 5,
+        "ignore_warning": IGNORED_COMMIT_WARNINGS,
+    }
     assert result.changed is True
     assert result.diff_lines == 1
     assert result.device == "r1"
@@ -405,7 +414,7 @@ def test_reads_parse_replies(harness: Harness) -> None:
     rpc.replies["get_system_uptime_information"] = _reply("uptime.xml")
     rpc.replies["get_mka_session_information"] = _reply("mka_sessions.xml")
     rpc.replies["get_config"] = _reply("key_chain.xml")
-    assert driver.device_time() == datetime(2026, 11, 26, 10, 15, tzinfo=UTC)
+    assert driver.device_time() == DeviceClock(datetime(2026, 11, 26, 10, 15, tzinfo=UTC))
     assert {s.interface for s in driver.mka_sessions(["et-0/0/10"])} == {"et-0/0/10"}
     assert len(driver.mka_sessions()) == 3
     assert [e.slot for e in driver.key_chain("KC_core")] == [3, 4]

@@ -96,7 +96,7 @@ def test_load_text_override_replaces_everything(action: str) -> None:
         ("system { host-name r1 }", "missing ';'"),
         ("}", "unbalanced"),
         ("system { host-name { x; } }", "not a container"),
-        ("inactive: system { host-name r1; }", "not supported"),
+        ("protect: system { host-name r1; }", "not supported"),  # inactive: is supported
         ("delete: system { }", "delete:"),
     ],
 )

@@ -70,8 +70,9 @@ def test_quoted_and_unquoted_values_are_the_same(line: str) -> None:
     assert chain is not None
     entry = chain.find("key", "3")
     assert entry is not None
-    assert entry.leaf("start-time") == "2026-11-26.10:15"
-    assert 'start-time "2026-11-26.10:15"' in cfg.to_set()
+    assert entry.leaf("start-time") == "2026-11-26.10:15:00"  # stored with seconds (evidence §1)
+    assert 'start-time "2026-11-26.10:15:00"' in cfg.to_set()
+    assert 'start-time "2026-11-26.10:15:00 +0000"' in cfg.presented().to_set()
 
 
 def test_values_with_spaces_and_quotes_are_quoted_on_output() -> None:

@@ -76,3 +76,16 @@ def test_clock_offset_reaches_the_fabric_and_device_time() -> None:
 def test_hostname_follows_committed_config(make_device: MakeDevice) -> None:
     assert make_device(config="set system host-name edge-7").hostname == "edge-7"
     assert make_device(config="set system location building z").hostname == "r1"
+
+
+async def test_unlock_without_commit_discards_the_candidate(make_device: MakeDevice) -> None:
+    """Juniper, <lock-configuration/>: unlocking before a commit discards the changes."""
+    device = make_device()
+    session = device.open_session("lab", "peer", lambda: None)
+    device.lock(session)
+    with device.editing(session) as work:
+        work.load_set("set system location building gone")
+    assert device.candidate() != device.committed
+    device.unlock(session)
+    assert device.candidate() == device.committed
+    device.lock(session)  # and nothing blocks the next lock

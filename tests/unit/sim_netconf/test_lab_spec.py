@@ -42,6 +42,7 @@ def test_valid_lab_and_password_hidden() -> None:
         (base(name="bad name"), "devices.0.name"),
         (base(colour="red"), "colour"),
         ({"devices": "r1"}, "devices"),
+        (base(time_zone="Mars/Olympus_Mons"), "unknown time zone 'Mars/Olympus_Mons'"),
     ],
 )
 def test_invalid_labs_name_the_problem(data: dict[str, object], needle: str) -> None:
@@ -71,3 +72,14 @@ async def test_unset_password_env_and_bad_initial_config_fail_at_start(
     with pytest.raises(LabError, match="initial config"):
         async with broken.serve():
             pass
+
+
+def test_time_zone_becomes_system_time_zone_of_the_device() -> None:
+    from qkd_macsec.sim.fabric import Fabric
+    from qkd_macsec.sim.lab import build_device
+
+    lab = Lab.from_dict(base(time_zone="Europe/Berlin", config="set system host-name r1"))
+    device = build_device(lab.spec.devices[0], Fabric(), 60.0)
+    assert "set system time-zone Europe/Berlin" in device.committed.to_set()
+    assert str(device.time_zone) == "Europe/Berlin"
+    assert device.local_time_text(1796110200.0) == "2026-12-01 08:30:00 CET"  # 07:30 UTC

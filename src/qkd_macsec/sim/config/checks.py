@@ -8,18 +8,26 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from qkd_macsec.sim.config.errors import CommitCheckError
 from qkd_macsec.sim.config.tree import Node
+from qkd_macsec.sim.config.zone import resolve_zone
 
 DEFAULT_CIPHER_SUITE = "gcm-aes-128"
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _START_FORMATS = ("%Y-%m-%d.%H:%M:%S", "%Y-%m-%d.%H:%M")
+#: A read-back start-time loaded again: `` +hhmm`` after the wall-clock time (evidence §1).
+_OFFSET_SUFFIX = re.compile(r"\s+[+-]\d{4}$")
 
 
 def parse_start_time(text: str) -> datetime | None:
-    """A key-chain / generate-event start-time as a naive device-local datetime, or None."""
+    """A key-chain / generate-event start-time as a naive device-local datetime, or None.
+
+    The `` +hhmm`` a read-back carries is dropped: it is the device zone's own offset, so the
+    wall-clock time before it is what the device means (a round trip of its own output)."""
+    text = _OFFSET_SUFFIX.sub("", text.strip())
     for fmt in _START_FORMATS:
         try:
             return datetime.strptime(text, fmt)
@@ -65,6 +73,41 @@ class _Findings:
     def check(self, path: str, problem: str | None) -> None:
         if problem is not None:
             self.add(path, problem)
+
+
+#: mgd's text for a CKN shorter than 64 hex digits (real ACX7348 syslog, field evidence §4,
+#: ``MACSEC_CKN_LENGTH_WARNING``). The commit still succeeds. That it also reaches the NETCONF
+#: client as an <rpc-error> of severity warning is inferred (evidence §6: "commits warn too").
+CKN_LENGTH_WARNING = (
+    "To maximize security, recommend configuring all 64 hexadecimal digits of pre-shared-key ckn"
+)
+
+
+@dataclass(frozen=True)
+class CommitWarning:
+    path: str
+    message: str
+
+
+def commit_warnings(root: Node) -> list[CommitWarning]:
+    """Warnings a commit of ``root`` answers with: one CKN-length warning per CA whose
+    pre-shared-key ckn, or whose chain's key-name, is shorter than 64 hex digits."""
+    macsec = root.get("security", "macsec")
+    if macsec is None:
+        return []
+    container = root.get("security", "authentication-key-chains")
+    chains = {kc.key: kc for kc in container.find_all("key-chain")} if container else {}
+    out: list[CommitWarning] = []
+    for ca in macsec.find_all("connectivity-association"):
+        psk = ca.find("pre-shared-key")
+        ckns = [psk.leaf("ckn")] if psk is not None else []
+        chain = chains.get(ca.leaf("pre-shared-key-chain"))
+        if chain is not None:
+            ckns += [key.leaf("key-name") for key in chain.find_all("key")]
+        if any(ckn is not None and len(ckn) < 64 for ckn in ckns):
+            path = f"[edit security macsec connectivity-association {ca.key}]"
+            out.append(CommitWarning(path, CKN_LENGTH_WARNING))
+    return out
 
 
 def check_tree(root: Node) -> list[CommitCheckError]:
@@ -177,6 +220,9 @@ def _check_system(root: Node, found: _Findings) -> None:
     system = root.get("system")
     if system is None:
         return
+    zone = system.leaf("time-zone")
+    if zone is not None and resolve_zone(zone) is None:
+        found.add("system", f"time-zone '{zone}' is not a known time zone")
     for mapping in system.find_all("static-host-mapping"):
         path = f"system static-host-mapping {mapping.key}"
         for family, parser in (("inet", ipaddress.IPv4Address), ("inet6", ipaddress.IPv6Address)):

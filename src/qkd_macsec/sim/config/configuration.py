@@ -10,11 +10,13 @@ from qkd_macsec.sim.config.checks import check_tree
 from qkd_macsec.sim.config.diff import diff_trees
 from qkd_macsec.sim.config.errors import CommitCheckError, ConfigSyntaxError
 from qkd_macsec.sim.config.jsonform import load_json_into, to_json
+from qkd_macsec.sim.config.present import decode_loaded, present
 from qkd_macsec.sim.config.render import set_lines, text_lines
 from qkd_macsec.sim.config.schema import ROOT, Schema
 from qkd_macsec.sim.config.setform import load_set_into
 from qkd_macsec.sim.config.textform import load_text_into
 from qkd_macsec.sim.config.tree import Node, new_root
+from qkd_macsec.sim.config.zone import zone_of
 
 TEXT_ACTIONS = ("merge", "replace", "override", "update")
 
@@ -59,6 +61,10 @@ class Configuration:
     def _load(self, apply: Callable[[Node], list[str] | None], *, fresh: bool = False) -> None:
         work = new_root() if fresh else self.root.copy()
         warnings = apply(work)
+        try:
+            decode_loaded(work, self.schema)
+        except ValueError as exc:
+            raise ConfigSyntaxError(f"syntax error: {exc}") from None
         self.root = work
         self.warnings = list(warnings or [])
 
@@ -113,6 +119,13 @@ class Configuration:
     def to_json(self) -> str:
         return to_json(self.root, self.schema)
 
+    def presented(self) -> Configuration:
+        """A copy as Junos shows it: ``$9$`` secrets, start-times normalised with the zone
+        offset (``sim.config.present``). Every read-back goes through this."""
+        out = self.copy()
+        present(out.root, self.schema, zone_of(self.effective_root()))
+        return out
+
     def filtered(self, filter_xml: Any | None) -> Configuration:
         """The part selected by a subtree filter (``<configuration>`` or one top element)."""
         if filter_xml is None:
@@ -127,5 +140,10 @@ class Configuration:
         as Junos never shows them in clear."""
         return diff_trees(older.root, self.root, self.schema, mask=mask_secrets)
 
+    def effective_root(self) -> Node:
+        """The tree without deactivated statements: what the device acts on."""
+        return self.root.without_inactive()
+
     def check(self) -> list[CommitCheckError]:
-        return check_tree(self.root)
+        """Commit checks over what takes effect (inactive statements are not checked)."""
+        return check_tree(self.effective_root())

@@ -11,6 +11,9 @@ from qkd_macsec.sim.config.render import runs
 from qkd_macsec.sim.config.schema import Kind, Schema
 from qkd_macsec.sim.config.tree import Node, add_value, ensure_container, ensure_entry, set_leaf
 
+#: Junos JSON metadata of a deactivated statement (read-back only; loads ignore "@" keys).
+INACTIVE = {"inactive": True}
+
 
 def _schema_for(schema: Schema | None, name: str) -> Schema | None:
     if schema is not None and name == schema.hidden_list:
@@ -37,6 +40,11 @@ def _object(node: Node, schema: Schema | None) -> dict[str, Any]:
             out[first.name] = [None]
         else:
             out[first.name] = _object(first, cs)
+            if first.inactive:
+                out[first.name]["@"] = INACTIVE
+            continue
+        if first.inactive and first.key is None:
+            out[f"@{first.name}"] = INACTIVE  # Junos JSON: a leaf's attributes beside it
     return out
 
 
@@ -51,6 +59,8 @@ def _entry(node: Node, cs: Schema | None) -> dict[str, Any]:
             ]
         return obj
     obj.update(_object(node, cs))
+    if node.inactive:
+        obj["@"] = INACTIVE
     return obj
 
 

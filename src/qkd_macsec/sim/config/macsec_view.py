@@ -9,7 +9,7 @@ configuration has passed ``check()`` already.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from qkd_macsec.sim.config.checks import (
@@ -19,6 +19,7 @@ from qkd_macsec.sim.config.checks import (
     parse_start_time,
     suite_hex_len,
 )
+from qkd_macsec.sim.config.zone import wall_to_utc, zone_of
 
 if TYPE_CHECKING:
     from qkd_macsec.sim.config.configuration import Configuration
@@ -38,7 +39,9 @@ class ChainKey:
     key_id: int
     ckn: str
     cak: bytes = field(repr=False)
-    start: datetime = datetime.min  # device-local naive UTC; min when no start-time
+    #: Naive UTC on the DEVICE's clock (its skew not applied): the written wall-clock time read
+    #: in the configured system time-zone (evidence §1). ``min`` when there is no start-time.
+    start: datetime = datetime.min
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def _usable(ckn: str | None, cak: str | None, suite: str) -> bool:
     )
 
 
-def _chain_keys(chain: Node, suite: str) -> tuple[ChainKey, ...]:
+def _chain_keys(chain: Node, suite: str, zone: tzinfo) -> tuple[ChainKey, ...]:
     keys: list[ChainKey] = []
     for key in chain.find_all("key"):
         ckn, cak = key.leaf("key-name"), key.leaf("secret")
@@ -80,13 +83,16 @@ def _chain_keys(chain: Node, suite: str) -> tuple[ChainKey, ...]:
         start = parse_start_time(start_text) if start_text is not None else datetime.min
         if start is None:
             continue
+        if start_text is not None:
+            start = wall_to_utc(start, zone)
         keys.append(ChainKey(int(key.key or 0), ckn.lower(), zero_filled_cak(cak, suite), start))
     return tuple(sorted(keys, key=lambda k: (k.start, k.key_id)))
 
 
 def macsec_interfaces(cfg: Configuration) -> dict[str, InterfaceMacsec]:
     """Interfaces under ``security macsec interfaces`` bound to an existing CA."""
-    root = cfg.root
+    root = cfg.effective_root()  # deactivated statements have no effect
+    zone = zone_of(root)
     macsec = root.get("security", "macsec")
     if macsec is None:
         return {}
@@ -110,7 +116,7 @@ def macsec_interfaces(cfg: Configuration) -> dict[str, InterfaceMacsec]:
                 static = StaticKey(ckn.lower(), zero_filled_cak(cak, suite))
         chain_name = ca.leaf("pre-shared-key-chain")
         chain_node = chains.get(chain_name) if chain_name is not None else None
-        chain = _chain_keys(chain_node, suite) if chain_node is not None else ()
+        chain = _chain_keys(chain_node, suite, zone) if chain_node is not None else ()
         mka = ca.find("mka")
         prio_text = mka.leaf("key-server-priority") if mka is not None else None
         priority = (

@@ -269,3 +269,45 @@ def delete(cursor: Cursor, words: list[Token], *, line: int | None = None) -> bo
                 break
             trail[k - 1][0].remove(child_node)
     return found
+
+
+def locate(cursor: Cursor, words: list[Token]) -> Node | None:
+    """The node a statement path names (``activate`` / ``deactivate`` / ``inactive:``), None
+    when absent. Words after a leaf's name (its value) are ignored."""
+    if cursor.pending is not None:
+        words = [cursor.pending, *words]
+    node, schema = cursor.node, cursor.schema
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if is_punct(w):
+            return None
+        cs = lookup(schema, w)
+        rest = words[i + 1 :]
+        if cs is None and schema is not None and schema.hidden_list:
+            entry = node.find(schema.hidden_list, w)
+            if entry is None:
+                return None
+            node, schema = entry, schema.children[schema.hidden_list]
+            i += 1
+            continue
+        kind = cs.kind if cs is not None else None
+        if kind in (Kind.LIST, Kind.MACRO) or (
+            kind is None and rest and not is_punct(rest[0]) and node.find(w, rest[0]) is not None
+        ):
+            if not rest:
+                return None
+            found = node.find(w, rest[0])
+            if found is None:
+                return None
+            node, schema = found, cs
+            i += 2
+            continue
+        child = node.find(w)
+        if child is None:
+            return None
+        if child.value is not None or kind in (Kind.LEAF, Kind.FLAG):
+            return child
+        node, schema = child, cs
+        i += 1
+    return node if i else None

@@ -79,6 +79,23 @@ def _set_node(
     out: list[str],
     mask: bool,
 ) -> None:
+    _set_statement(child, parent_schema, cs, prefix, out, mask)
+    if child.inactive:
+        # `display set` lists a deactivated statement, then `deactivate` for it.
+        if _is_positional(child, parent_schema):
+            out.append(" ".join(["deactivate", *prefix]))
+        else:
+            out.append(" ".join(["deactivate", *prefix, *path_words(child, parent_schema)]))
+
+
+def _set_statement(
+    child: Node,
+    parent_schema: Schema | None,
+    cs: Schema | None,
+    prefix: list[str],
+    out: list[str],
+    mask: bool,
+) -> None:
     if child.value is not None and child.key is None:
         if _is_positional(child, parent_schema):
             out.append(" ".join(["set", *prefix, quote(child.value)]))
@@ -122,7 +139,8 @@ def text_lines(
         ):
             out.append(f"{pad}{first.name} {{")
             for entry in run:
-                out.extend(_entry_text(entry, quote(entry.key or ""), cs, depth + 1, mask))
+                lines = _entry_text(entry, quote(entry.key or ""), cs, depth + 1, mask)
+                out.extend(_inactive(lines, entry, depth + 1))
             out.append(f"{pad}}}")
             continue
         for child in run:
@@ -130,7 +148,21 @@ def text_lines(
     return out
 
 
+def _inactive(lines: list[str], node: Node, depth: int) -> list[str]:
+    """``inactive: `` before a deactivated statement's first line, as Junos shows it."""
+    if not node.inactive or not lines:
+        return lines
+    pad = INDENT * depth
+    return [pad + "inactive: " + lines[0][len(pad) :], *lines[1:]]
+
+
 def _node_text(
+    node: Node, parent_schema: Schema | None, cs: Schema | None, depth: int, mask: bool
+) -> list[str]:
+    return _inactive(_node_text_plain(node, parent_schema, cs, depth, mask), node, depth)
+
+
+def _node_text_plain(
     node: Node, parent_schema: Schema | None, cs: Schema | None, depth: int, mask: bool
 ) -> list[str]:
     pad = INDENT * depth

@@ -103,7 +103,10 @@ TRACEOPTIONS = container(
     }
 )
 
-CAK_PAIR = Schema(Kind.CONTAINER, {"ckn": LEAF, "cak": SECRET_LEAF}, closed=True)
+#: ``oneliner``: `set ... pre-shared-key ckn X cak Y` sets both on one line, as the Junos CLI
+#: takes several leaves of one container in one statement (Juniper's MACsec static-CAK examples
+#: write `pre-shared-key ckn <ckn> cak <cak>`). Text still shows braces: cak is a secret.
+CAK_PAIR = Schema(Kind.CONTAINER, {"ckn": LEAF, "cak": SECRET_LEAF}, closed=True, oneliner=True)
 
 CONNECTIVITY_ASSOCIATION = keyed(
     {

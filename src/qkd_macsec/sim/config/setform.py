@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qkd_macsec.sim.config.errors import ConfigSyntaxError, shown
-from qkd_macsec.sim.config.paths import Cursor, apply, delete
+from qkd_macsec.sim.config.paths import Cursor, apply, delete, locate
 from qkd_macsec.sim.config.schema import Schema
 from qkd_macsec.sim.config.tokens import tokenize
 from qkd_macsec.sim.config.tree import Node
@@ -27,6 +27,13 @@ def load_set_into(root: Node, schema: Schema, text: str) -> list[str]:
         elif verb == "delete":
             if not delete(Cursor(root, schema), rest, line=number):
                 warnings.append(f"line {number}: statement not found")
+        elif verb in ("activate", "deactivate"):
+            # Junos keeps a deactivated statement (shown `inactive:`) without effect.
+            target = locate(Cursor(root, schema), rest)
+            if target is None or target is root:
+                warnings.append(f"line {number}: statement not found")
+            else:
+                target.inactive = verb == "deactivate"
         else:
             raise ConfigSyntaxError(f"syntax error: unknown command '{shown(verb)}'", line=number)
     return warnings

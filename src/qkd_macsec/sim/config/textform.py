@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from qkd_macsec.sim.config.errors import ConfigSyntaxError
-from qkd_macsec.sim.config.paths import Cursor, apply, delete, enter
+from qkd_macsec.sim.config.paths import Cursor, apply, delete, enter, locate
 from qkd_macsec.sim.config.schema import Schema
 from qkd_macsec.sim.config.tokens import Token, is_punct, tokenize
 from qkd_macsec.sim.config.tree import Node
 
-_TAGS = {"replace:": "replace", "delete:": "delete"}
-_UNSUPPORTED_TAGS = frozenset({"inactive:", "protect:", "active:", "unprotect:"})
+_TAGS = {"replace:": "replace", "delete:": "delete", "inactive:": "inactive"}
+_UNSUPPORTED_TAGS = frozenset({"protect:", "active:", "unprotect:"})
 
 
 def load_text_into(root: Node, schema: Schema, text: str, *, honour_replace: bool) -> list[str]:
@@ -33,7 +33,10 @@ def load_text_into(root: Node, schema: Schema, text: str, *, honour_replace: boo
                 raise ConfigSyntaxError("'delete:' must tag a statement ending in ';'", line=line)
             if tag == "replace" and honour_replace:
                 delete(stack[-1], words, line=line)
-            stack.append(enter(stack[-1], words, line=line))
+            inner = enter(stack[-1], words, line=line)
+            if tag == "inactive" and inner.pending is None:
+                inner.node.inactive = True
+            stack.append(inner)
             words, tag = [], None
         elif is_punct(token, "}"):
             if words:
@@ -69,3 +72,7 @@ def _statement(
     if tag == "replace" and honour_replace:
         delete(cursor, words, line=line)
     apply(cursor, words, line=line)
+    if tag == "inactive":
+        target = locate(cursor, words)
+        if target is not None:
+            target.inactive = True

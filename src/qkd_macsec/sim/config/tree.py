@@ -23,6 +23,8 @@ class Node:
     value: str | None = field(default=None, repr=False)  # may be a CAK: never in repr
     children: list[Node] = field(default_factory=list)
     multi: bool = False
+    #: ``deactivate``d: kept and shown (``inactive:``), but without effect (Junos semantics).
+    inactive: bool = False
 
     @property
     def identity(self) -> Identity:
@@ -30,7 +32,24 @@ class Node:
         return (self.name, self.key, self.value if self.multi else None)
 
     def copy(self) -> Node:
-        return Node(self.name, self.key, self.value, [c.copy() for c in self.children], self.multi)
+        return Node(
+            self.name,
+            self.key,
+            self.value,
+            [c.copy() for c in self.children],
+            self.multi,
+            self.inactive,
+        )
+
+    def without_inactive(self) -> Node:
+        """A copy without deactivated statements: what takes effect."""
+        return Node(
+            self.name,
+            self.key,
+            self.value,
+            [c.without_inactive() for c in self.children if not c.inactive],
+            self.multi,
+        )
 
     def find(self, name: str, key: str | None = None) -> Node | None:
         for child in self.children:
@@ -80,6 +99,7 @@ class Node:
             self.key or "",
             self.value is None,
             self.value or "",
+            self.inactive,
             tuple(sorted((c.canonical() for c in self.children), key=repr)),
         )
 

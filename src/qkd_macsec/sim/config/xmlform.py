@@ -43,6 +43,8 @@ def _children_to_xml(parent: Element, children: list[Node], schema: Schema | Non
     for child in children:
         cs = lookup(schema, child.name) if child.name != _hidden(schema) else _entry(schema)
         el = etree.SubElement(parent, child.name)
+        if child.inactive:
+            el.set("inactive", "inactive")  # Junos XML for a deactivated statement
         if child.key is not None:
             etree.SubElement(el, cs.key_name if cs is not None else "name").text = child.key
             if cs is not None and cs.kind is Kind.MACRO:
@@ -150,6 +152,7 @@ def _load_children(node: Node, schema: Schema | None, parent_el: Element, warns:
             if op == _DELETE:
                 continue
             entry = ensure_entry(node, name, key)
+            _mark(entry, el)
             if kind is Kind.MACRO:
                 _load_macro(entry, el)
             else:
@@ -176,7 +179,7 @@ def _load_children(node: Node, schema: Schema | None, parent_el: Element, warns:
                     f"syntax error: invalid {name} '{shown(leaf_value or '')}' "
                     f"(expected one of {', '.join(cs.choices)})"
                 )
-            set_leaf(node, name, leaf_value)
+            _mark(set_leaf(node, name, leaf_value), el)
         else:
             existing = node.find(name)
             if op == _DELETE:
@@ -187,7 +190,17 @@ def _load_children(node: Node, schema: Schema | None, parent_el: Element, warns:
                 continue
             if op == _REPLACE and existing is not None:
                 node.remove(existing)
-            _load_children(ensure_container(node, name), cs, el, warns)
+            container = ensure_container(node, name)
+            _mark(container, el)
+            _load_children(container, cs, el, warns)
+
+
+def _mark(node: Node, el: Element) -> None:
+    """``inactive="inactive"`` deactivates, ``active="active"`` activates (Junos XML)."""
+    if el.get("inactive") == "inactive":
+        node.inactive = True
+    elif el.get("active") == "active":
+        node.inactive = False
 
 
 def _guess_kind(el: Element, siblings: list[Element]) -> Kind:

@@ -192,7 +192,7 @@ def _rpc_probe(cmd: CliCommand, interface: str | None) -> Reply:
 def _show_configuration(ctx: RpcContext, path: list[str], pipes: list[str], fmt: str) -> Reply:
     if "display xml rpc" in pipes:
         raise failure("display xml rpc is not available for show configuration")
-    config = ctx.device.committed
+    config = ctx.device.committed.presented()  # $9$ secrets, normalised start-times
     if path:
         config = config.filtered(path_filter(path))
     if "display set" in pipes:

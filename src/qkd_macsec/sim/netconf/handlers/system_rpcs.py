@@ -12,7 +12,6 @@ A single-RE MX answers the virtual-chassis, cluster, satellite and switching-tab
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from lxml import etree
@@ -156,8 +155,9 @@ def _date_time(device: SimDevice, real: float) -> Element:
 
 
 def _local(device: SimDevice, real: float) -> str:
-    moment = datetime.fromtimestamp(real + device.clock_offset_s, tz=UTC)
-    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+    """Local wall-clock time in the device's ``system time-zone`` with its abbreviation, as
+    real Junos prints ``date-time`` (the ``junos:seconds`` attribute carries the epoch)."""
+    return device.local_time_text(real)
 
 
 def _stamp(device: SimDevice, real: float) -> str:
