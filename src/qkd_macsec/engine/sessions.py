@@ -36,6 +36,11 @@ class StageTooLateError(DeviceError):
     """The session reached the device too close to the activation instant to stage safely."""
 
 
+class BootstrapRefused(DeviceError):
+    """A first key was planned but the chain already holds entries: the initial configuration
+    is never applied over keys in force (another journal's, or a lost journal's)."""
+
+
 class StageFailed(DeviceError):
     """Staging on one device failed. ``maybe_committed``: the failure came while the commit was
     in flight (timeout, dropped session, malformed reply), so the entry may be on the device and
@@ -50,7 +55,13 @@ class StageFailed(DeviceError):
 
 
 #: Failures after which Junos certainly did not commit: the candidate was refused or discarded.
-_NOT_COMMITTED = (DeviceLockError, DeviceLoadError, DeviceCommitError, StageTooLateError)
+_NOT_COMMITTED = (
+    DeviceLockError,
+    DeviceLoadError,
+    DeviceCommitError,
+    StageTooLateError,
+    BootstrapRefused,
+)
 
 
 def _describe(exc: BaseException) -> str:
@@ -161,10 +172,15 @@ def _prepare(
             suite=item.entry.suite,
         )
         changes.add_entries.append(entry)
-        if item.bindings:
-            continue  # bootstrap: nothing of ours to prune yet
-        device_now = datetime.now(UTC) + timedelta(seconds=outcome.clock_offset)
         states = driver.key_chain(item.chain)
+        if item.bindings:  # bootstrap: nothing of ours to prune, and nothing else may be there
+            if states:
+                raise BootstrapRefused(
+                    device,
+                    f"{item.chain} already holds {len(states)} entry(ies); not bootstrapping",
+                )
+            continue
+        device_now = datetime.now(UTC) + timedelta(seconds=outcome.clock_offset)
         if any(state.start_time.replace(tzinfo=None) >= local_start for state in states):
             raise StageTooLateError(
                 device, f"{item.chain} already has an entry starting at or after the new one"
@@ -173,6 +189,9 @@ def _prepare(
         in_force = active_entry(states, device_now.replace(tzinfo=None))
         if in_force is not None:
             keep.add(in_force.slot)  # never prune what the device runs on now
+        # ... nor an entry still to come (another controller's pending rotation)
+        now_naive = device_now.replace(tzinfo=None)
+        keep.update(s.slot for s in states if s.start_time.replace(tzinfo=None) > now_naive)
         changes.remove_entries.extend(
             (item.chain, state.slot) for state in states if state.slot not in keep
         )
