@@ -1,7 +1,7 @@
 """The ``qkd-macsec`` command (Click + Rich). Each command group lives in its own module here.
 
 Exit codes: 0 success; 1 a rotation or operation failed; 2 bad input (inventory, options, files);
-3 a KME or device could not be reached; 130 interrupted.
+3 a KME or device could not be reached; 4 another controller holds the journal; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ cli.add_command(demo.demo)
 cli.add_command(report.report)
 cli.add_command(rotation.rotate)
 cli.add_command(rotation.run)
+cli.add_command(rotation.recover)
+cli.add_command(rotation.adopt)
 cli.add_command(rotation.status)
 cli.add_command(rotation.config_group)
 

@@ -53,6 +53,7 @@ def wave_summary(result: WaveResult) -> dict[str, object]:
             for name, d in result.devices.items()
         },
         "skipped": result.skipped,
+        "conflicts": result.conflicts,
     }
 
 
@@ -60,6 +61,8 @@ def print_wave(console: Console, result: WaveResult, *, as_json: bool = False) -
     if as_json:
         console.print_json(json.dumps(wave_summary(result)))
         return
+    for name, why in sorted(result.conflicts.items()):
+        console.print(f"[red]{name}: not rotated[/]: {why}")
     if not result.rotations:
         console.print(f"wave {result.wave}: nothing due ({len(result.skipped)} link(s) skipped)")
         return
