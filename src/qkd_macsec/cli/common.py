@@ -14,7 +14,7 @@ import click
 
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_LEASE_HELD, CliError
 from qkd_macsec.engine.inventory import Inventory, InventoryError, load_inventory
-from qkd_macsec.engine.lease import Lease, LeaseError, acquire_journal
+from qkd_macsec.engine.lease import Lease, LeaseError, LeaseHeldError, acquire_journal
 from qkd_macsec.obs.logging import configure_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -119,8 +119,15 @@ def wait_option(func: F) -> F:
 def journal_lease(inventory: Inventory, command: str, wait: float) -> Iterator[Lease]:
     """Hold the journal's lease around a command that changes routers; exit 4 if another
     controller holds it. Taken before the event loop starts, so Ctrl-C interrupts a wait."""
+    journal = inventory.policy.journal
     try:
-        lease = acquire_journal(inventory.policy.journal, command, wait=wait)
+        try:
+            lease = acquire_journal(journal, command)
+        except LeaseHeldError as exc:
+            if wait <= 0:
+                raise
+            click.echo(f"note: waiting: {exc}", err=True)
+            lease = acquire_journal(journal, command, wait=wait)
     except LeaseError as exc:
         raise CliError(str(exc), EXIT_LEASE_HELD) from None
     try:
