@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -191,3 +193,37 @@ async def test_pre_shared_key_link_without_history_is_not_bootstrapped(
         assert newest.reason == "forced"
         assert result.ok, result.failed_links
         assert_hitless_on_newest(testbed, controller.journal)
+
+
+def test_adopt_command_records_what_the_routers_run_on(
+    testbed_factory: StartTestbed, seed_doc: dict[str, Any]
+) -> None:
+    testbed = testbed_factory(seed_doc)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "qkd_macsec", *args, "-i", str(testbed.inventory_path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert cli("rotate").returncode == 0
+    before = live(testbed)
+    forget(testbed.inventory.policy.journal)
+    adopted = cli("adopt")
+    assert adopted.returncode == 0, adopted.stdout + adopted.stderr
+    for link in testbed.wires:
+        assert f"{link}: adopt: every end runs on" in adopted.stdout
+    again = cli("adopt")
+    assert again.returncode == 0
+    for link in testbed.wires:
+        assert f"{link}: in-sync:" in again.stdout
+    journal = Journal(testbed.inventory.policy.journal)
+    try:
+        for link, ckns in before.items():
+            (row,) = journal.rotations(link)
+            assert (row.reason, row.ckn) == ("adopted", ckns[0])
+    finally:
+        journal.close()
+    assert live(testbed) == before
