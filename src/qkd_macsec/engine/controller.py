@@ -212,8 +212,8 @@ class Controller:
         forced = set(force) | set(recovered.force)
         if all_links:
             forced |= {link.name for link in self.links}
-        candidates = self.executor.plan(force=forced).links
-        self.conflicts = blocked(await self.adopt(candidates)) if candidates else {}
+        candidates = set(self.executor.plan(force=forced).links) | recovered.links
+        self.conflicts = blocked(await self.adopt(sorted(candidates))) if candidates else {}
         plan = self.executor.plan(force=forced, blocked=self.conflicts)
         late = [r for r in plan.rotations if r.link not in candidates]  # due meanwhile: unread
         for rotation in late:

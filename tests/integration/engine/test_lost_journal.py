@@ -227,3 +227,47 @@ def test_adopt_command_records_what_the_routers_run_on(
     finally:
         journal.close()
     assert live(testbed) == before
+
+
+async def test_journal_restored_from_a_copy_taken_mid_rotation(
+    testbed_factory: StartTestbed, seed_doc: dict[str, Any]
+) -> None:
+    """The copy shows a rotation in flight that in truth finished and was followed by another:
+    recovery must neither undo it from some ends nor wait for MKA to come back to it."""
+    testbed = testbed_factory(seed_doc, policy={"min_activation_delay": "6s"})
+    path = testbed.inventory.policy.journal
+    backup = path.with_name("backup.sqlite")
+    async with Controller(testbed.inventory) as controller:
+        assert (await controller.rotate()).ok
+        wave = asyncio.create_task(controller.rotate(all_links=True))
+        deadline = time.monotonic() + 30
+        while {
+            r.phase for link in testbed.wires for r in controller.journal.rotations(link, 1)
+        } != {Phase.STAGED}:
+            assert not wave.done(), "the wave ended before it was seen in flight"
+            assert time.monotonic() < deadline, "never seen in flight"
+            await asyncio.sleep(0.02)
+        with sqlite3.connect(backup) as copy, sqlite3.connect(path) as source:
+            source.backup(copy)
+        assert (await wave).ok
+        assert (await controller.rotate(all_links=True)).ok
+    before = live(testbed)
+    forget(path)
+    backup.rename(path)
+
+    async with Controller(testbed.inventory) as controller:
+        (stale,) = controller.journal.open_rotations()[:1]
+        result = await controller.rotate(all_links=True)
+        assert result.ok, result.failed_links
+        for link, ckns in before.items():
+            newest, adopted, recovered = controller.journal.rotations(link, limit=3)
+            assert recovered.phase is Phase.ACTIVE
+            assert "superseded" in (recovered.error or "")
+            assert (adopted.reason, adopted.ckn) == ("adopted", ckns[0])
+            assert newest.reason == "forced"
+        assert controller.journal.get(stale.id).phase is Phase.ACTIVE
+        # straight to ACTIVE: recovery did not re-stage it and wait for MKA on the stale key
+        kinds = [kind for _, kind, _ in controller.journal.events(stale.id)]
+        assert kinds.count("STAGED") == 1
+        assert kinds[-1] == "ACTIVE"
+        assert_hitless_on_newest(testbed, controller.journal)
