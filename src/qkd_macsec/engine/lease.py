@@ -168,7 +168,8 @@ class FileLeaseBackend:
 
     def __init__(self, journal: Path | str) -> None:
         self.journal = Path(journal)
-        self.path = lock_path(self.journal)
+        # Resolved: a journal reached through a symlink or another relative path is one journal.
+        self.path = lock_path(self.journal.resolve())
 
     def _read(self, fd: int) -> LeaseHolder | None:
         try:

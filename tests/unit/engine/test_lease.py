@@ -122,3 +122,14 @@ def test_a_deleted_lock_file_is_noticed_by_the_holder(tmp_path: Path) -> None:
 
 def test_in_memory_journal_needs_no_lease() -> None:
     acquire_journal(":memory:", "test").check()
+
+
+def test_a_journal_reached_through_a_symlink_is_one_journal(tmp_path: Path) -> None:
+    real = tmp_path / "var" / "journal.sqlite"
+    real.parent.mkdir()
+    link = tmp_path / "journal.sqlite"
+    link.symlink_to(real)
+    held = acquire_journal(real, "run")
+    with pytest.raises(LeaseHeldError):
+        acquire_journal(link, "rotate")
+    held.release()
