@@ -137,6 +137,7 @@ class Controller:
         self._on_wave = on_wave  # observability hook (metrics): called after every wave
         options = options or ControllerOptions()
         policy = inventory.policy
+        self.links = link_specs(inventory)  # bad input fails before the lease is taken
         self.lease = lease or acquire_journal(policy.journal, "controller")
         try:
             self.journal = Journal(policy.journal)
@@ -151,7 +152,6 @@ class Controller:
         self._kme_options = kme_options
         self._clients: dict[str, KmeClient] = {}
         self._targets: dict[str, DeviceTarget] = {}
-        self.links = link_specs(inventory)
         executor_options = ExecutorOptions(
             max_workers=options.max_workers or policy.max_workers,
             min_activation_delay=options.min_activation_delay
