@@ -233,6 +233,13 @@ class Controller:
         """Rotate links as they fall due until ``stop`` is set; a wave in progress completes."""
         notice(log, "scheduler started for %d link(s)", len(self.links))
         certificates = CertificateWatch(self.inventory)
+        try:  # every link once at start, due or not: the journal may be new, lost or restored
+            await self.recover()
+            self.conflicts = blocked(await self.adopt())
+        except LeaseError:
+            raise
+        except Exception:
+            log.exception("reconciliation at start failed; each wave reconciles its links")
         while not stop.is_set():
             try:
                 for warning in certificates.poll(datetime.now(UTC)):  # at most once a day
