@@ -1,8 +1,9 @@
 """The ``qkd-macsec`` command (Click + Rich). Each command group lives in its own module here.
 
 Exit codes: 0 success; 1 a rotation or operation failed; 2 bad input (inventory, options, files);
-3 a KME or device could not be reached; 130 interrupted. Core dumps are disabled before any
-command runs (:mod:`.hardening`): the process holds keys in memory.
+3 a KME or device could not be reached; 4 another controller holds the journal; 130 interrupted.
+Core dumps are disabled before any command runs (:mod:`.hardening`): the process holds keys in
+memory.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ cli.add_command(demo.demo)
 cli.add_command(report.report)
 cli.add_command(rotation.rotate)
 cli.add_command(rotation.run)
+cli.add_command(rotation.recover)
+cli.add_command(rotation.adopt)
 cli.add_command(rotation.status)
 cli.add_command(rotation.config_group)
 cli.add_command(preflight.preflight)

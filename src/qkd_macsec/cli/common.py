@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from qkd_macsec.cli.errors import EXIT_BAD_INPUT, CliError
+from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_LEASE_HELD, CliError
 from qkd_macsec.engine.inventory import Inventory, InventoryError, load_inventory
+from qkd_macsec.engine.lease import Lease, LeaseError, LeaseHeldError, acquire_journal
 from qkd_macsec.obs.logging import configure_logging
 from qkd_macsec.obs.syslog import FACILITIES, SyslogAddressError, parse_syslog_address
 
@@ -118,3 +121,42 @@ def crash_hook_from_env() -> Callable[[str], None] | None:
             os._exit(99)
 
     return crash
+
+
+def wait_option(func: F) -> F:
+    """``--wait [SECONDS]``: queue behind a controller that holds the journal (no value: as
+    long as it takes) instead of exiting with code 4 at once."""
+    return click.option(
+        "--wait",
+        "wait",
+        type=click.FloatRange(min=0),
+        is_flag=False,
+        flag_value=math.inf,
+        default=0.0,
+        metavar="[SECONDS]",
+        help="If another controller holds the journal, wait for it (up to SECONDS) "
+        "instead of exiting with code 4. Put it after the targets, or use --wait=SECONDS.",
+    )(func)
+
+
+@contextmanager
+def journal_lease(inventory: Inventory, command: str, wait: float) -> Iterator[Lease]:
+    """Hold the journal's lease around a command that changes routers; exit 4 if another
+    controller holds it. Taken before the event loop starts, so Ctrl-C interrupts a wait."""
+    journal = inventory.policy.journal
+    try:
+        try:
+            lease = acquire_journal(journal, command)
+        except LeaseHeldError as exc:
+            if wait <= 0:
+                raise
+            click.echo(f"note: waiting: {exc}", err=True)
+            lease = acquire_journal(journal, command, wait=wait)
+    except LeaseError as exc:
+        raise CliError(str(exc), EXIT_LEASE_HELD) from None
+    try:
+        yield lease
+    except LeaseError as exc:  # lost while running (its lock file was replaced)
+        raise CliError(str(exc), EXIT_LEASE_HELD) from None
+    finally:
+        lease.release()

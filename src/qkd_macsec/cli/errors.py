@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 3
+EXIT_LEASE_HELD = 4  # another controller holds the journal
 EXIT_INTERRUPTED = 130
 
 

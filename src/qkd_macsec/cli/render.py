@@ -54,6 +54,7 @@ def wave_summary(result: WaveResult) -> dict[str, object]:
             for name, d in result.devices.items()
         },
         "skipped": result.skipped,
+        "conflicts": result.conflicts,
     }
 
 
@@ -63,6 +64,8 @@ def print_wave(
     if as_json:
         console.print_json(json.dumps(wave_summary(result)))
         return
+    for name, why in sorted(result.conflicts.items()):
+        console.print(f"[red]{name}: not rotated[/]: {why}")
     if not result.rotations:
         console.print(f"wave {result.wave}: nothing due ({len(result.skipped)} link(s) skipped)")
         return

@@ -13,7 +13,13 @@ from typing import Any
 import click
 from rich.console import Console
 
-from qkd_macsec.cli.common import crash_hook_from_env, open_inventory, operator_options
+from qkd_macsec.cli.common import (
+    crash_hook_from_env,
+    journal_lease,
+    open_inventory,
+    operator_options,
+    wait_option,
+)
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE, CliError
 from qkd_macsec.cli.render import print_wave, wave_progress
 from qkd_macsec.devices.base import DRIVERS
@@ -26,6 +32,9 @@ from qkd_macsec.engine.controller import (
 )
 from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.journal import Journal
+from qkd_macsec.engine.lease import Lease
+from qkd_macsec.engine.reconcile import Decision
+from qkd_macsec.engine.recovery import RecoveryResult
 from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.obs.logging import get_logger, notice, redact
 from qkd_macsec.obs.metrics import Metrics, MetricsServer, inventory_certificates
@@ -65,6 +74,7 @@ def start_metrics(
 @click.option("--link", "links", multiple=True, help="Rotate this link now (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
 @click.option("--wide", is_flag=True, help="Full key IDs in the table.")
+@wait_option
 def rotate(
     inventory_path: Path,
     targets: tuple[str, ...],
@@ -73,18 +83,23 @@ def rotate(
     links: tuple[str, ...],
     as_json: bool,
     wide: bool,
+    wait: float,
     **_: Any,
 ) -> None:
     """Run one rotation wave: every due link (or the forced ones), then exit.
 
-    Exit 0 when every rotated link is live on its new key, 1 if any failed, 3 if every
-    failure was a KME or router that could not be reached.
+    Exit 0 when every rotated link is live on its new key, 1 if any failed or was left alone
+    because its routers disagree with the journal, 3 if every failure was a KME or router that
+    could not be reached, 4 if another controller holds the journal.
     """
     inventory = open_inventory(inventory_path, targets)
 
-    async def go() -> WaveResult:
+    async def go(lease: Lease) -> WaveResult:
         async with Controller(
-            inventory, ControllerOptions(max_workers=threads), crash_hook=crash_hook_from_env()
+            inventory,
+            ControllerOptions(max_workers=threads),
+            crash_hook=crash_hook_from_env(),
+            lease=lease,
         ) as controller:
             with wave_progress(sys.stderr.isatty() and not as_json) as progress:
                 controller.executor.progress = progress
@@ -92,9 +107,90 @@ def rotate(
         print_wave(Console(), result, as_json=as_json, wide=wide)
         return result
 
-    result = asyncio.run(go())
+    with journal_lease(inventory, "rotate", wait) as lease:
+        result = asyncio.run(go(lease))
     if not result.ok:
         raise SystemExit(EXIT_UNREACHABLE if result.only_unreachable else EXIT_FAILED)
+    if result.conflicts:
+        raise SystemExit(EXIT_FAILED)
+
+
+@click.command()
+@operator_options
+@wait_option
+def recover(
+    inventory_path: Path, targets: tuple[str, ...], threads: int | None, wait: float, **_: Any
+) -> None:
+    """Finish or undo every rotation a crash left open (reads the routers), then exit.
+
+    Exit 1 if a rotation stays open (a router could not be reached), 4 if another controller
+    holds the journal.
+    """
+    inventory = open_inventory(inventory_path, targets)
+
+    async def go(lease: Lease) -> RecoveryResult:
+        async with Controller(
+            inventory, ControllerOptions(max_workers=threads), lease=lease
+        ) as controller:
+            return await controller.recover()
+
+    with journal_lease(inventory, "recover", wait) as lease:
+        result = asyncio.run(go(lease))
+    click.echo(
+        f"recovery: {len(result.finished)} finished, {len(result.undone)} undone, "
+        f"{len(result.force)} to re-key, {len(result.still_open)} still open"
+    )
+    for link, why in sorted(result.still_open.items()):
+        click.echo(f"{link}: still open: {why}")
+    if result.still_open:
+        raise SystemExit(EXIT_FAILED)
+
+
+@click.command()
+@operator_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable verdicts.")
+@wait_option
+def adopt(
+    inventory_path: Path,
+    targets: tuple[str, ...],
+    threads: int | None,
+    as_json: bool,
+    wait: float,
+    **_: Any,
+) -> None:
+    """Take the routers' keys as the journal's: after a lost or restored journal.
+
+    Recovers open rotations, then reads every link end: a key every end runs on but the journal
+    does not know as current is recorded as the link's active key ("adopted"), so the next
+    rotation goes forward from it. Changes no router. Exit 1 if a link's ends disagree (or hold
+    a newer entry than the journal knows), 4 if another controller holds the journal.
+    """
+    inventory = open_inventory(inventory_path, targets)
+
+    async def go(lease: Lease) -> list[Decision]:
+        async with Controller(
+            inventory, ControllerOptions(max_workers=threads), lease=lease
+        ) as controller:
+            await controller.recover()
+            return await controller.adopt()
+
+    with journal_lease(inventory, "adopt", wait) as lease:
+        decisions = asyncio.run(go(lease))
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    d.link: {"verdict": d.verdict.value, "message": d.message, "ckn": d.ckn}
+                    for d in decisions
+                },
+                indent=2,
+            )
+        )
+    else:
+        for d in sorted(decisions, key=lambda d: d.link):
+            click.echo(f"{d.link}: {d.verdict.value}: {d.message}")
+    if any(d.verdict.blocks for d in decisions):
+        raise SystemExit(EXIT_FAILED)
 
 
 @click.command()
@@ -107,6 +203,7 @@ def rotate(
     help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics (0: any free port, logged).",
 )
 @click.option("--metrics-addr", default="127.0.0.1", show_default=True, help="Metrics address.")
+@wait_option
 def run(
     inventory_path: Path,
     targets: tuple[str, ...],
@@ -114,13 +211,17 @@ def run(
     check_interval: float,
     metrics_port: int | None,
     metrics_addr: str,
+    wait: float,
     **_: Any,
 ) -> None:
-    """Keep every link on fresh keys until SIGTERM/SIGINT (a wave in progress completes)."""
+    """Keep every link on fresh keys until SIGTERM/SIGINT (a wave in progress completes).
+
+    Holds the journal for as long as it runs: a cron ``rotate`` on the same journal exits 4.
+    """
     inventory = open_inventory(inventory_path, targets)
     metrics = Metrics() if metrics_port is not None else None
 
-    async def go() -> None:
+    async def go(lease: Lease) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -131,6 +232,7 @@ def run(
             crash_hook=crash_hook_from_env(),
             on_kme_request=metrics.observe_kme_request if metrics else None,
             on_wave=metrics.observe_wave if metrics else None,
+            lease=lease,
         ) as controller:
             if metrics is None:
                 await controller.run(stop, check_interval=check_interval)
@@ -141,7 +243,8 @@ def run(
             finally:
                 server.close()
 
-    asyncio.run(go())
+    with journal_lease(inventory, "run", wait) as lease:
+        asyncio.run(go(lease))
 
 
 @click.command()

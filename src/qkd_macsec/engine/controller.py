@@ -13,11 +13,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from qkd_macsec.devices.base import DRIVERS, DeviceTarget, Driver, MacsecBinding
+from qkd_macsec.engine.adopt import adopt
 from qkd_macsec.engine.executor import CrashHook, ExecutorOptions, RotationExecutor
 from qkd_macsec.engine.inventory import Inventory, RotationMode
 from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.keysource import KeySource
+from qkd_macsec.engine.lease import Lease, LeaseError, acquire_journal
 from qkd_macsec.engine.planner import KeyMode
+from qkd_macsec.engine.reconcile import Decision, blocked
 from qkd_macsec.engine.recovery import RecoveryResult, recover
 from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.engine.topology import EndSpec, LinkSpec, MkaOptions
@@ -111,7 +114,14 @@ class ControllerOptions:
 
 
 class Controller:
-    """Owns the journal, the KME clients (one per SAE, keep-alive) and the executor."""
+    """Owns the journal's lease, the journal, the KME clients (one per SAE, keep-alive) and the
+    executor.
+
+    The lease is taken first and held until :meth:`aclose`: two controllers on one journal
+    would take each other's in-flight rotations for crashed ones. Without ``lease`` the
+    controller takes it itself, failing at once with
+    :class:`~qkd_macsec.engine.lease.LeaseHeldError` if another controller has it.
+    """
 
     def __init__(
         self,
@@ -121,19 +131,27 @@ class Controller:
         crash_hook: CrashHook | None = None,
         on_kme_request: Callable[[RequestRecord], None] | None = None,
         on_wave: Callable[[WaveResult], None] | None = None,
+        lease: Lease | None = None,
     ) -> None:
         self.inventory = inventory
         self._on_wave = on_wave  # observability hook (metrics): called after every wave
         options = options or ControllerOptions()
         policy = inventory.policy
-        self.journal = Journal(policy.journal)
+        self.links = link_specs(inventory)  # bad input fails before the lease is taken
+        self.lease = lease or acquire_journal(policy.journal, "controller")
+        try:
+            self.journal = Journal(policy.journal)
+            self.journal.set_meta("lease", self.lease.holder.to_json())
+        except BaseException:
+            self.lease.release()
+            raise
+        self.conflicts: dict[str, str] = {}  # links left alone in the last wave, and why
         kme_options = options.kme or ClientOptions(dec_keys_wait=policy.dec_keys_wait)
         if on_kme_request is not None:
             kme_options = replace(kme_options, on_request=on_kme_request)
         self._kme_options = kme_options
         self._clients: dict[str, KmeClient] = {}
         self._targets: dict[str, DeviceTarget] = {}
-        self.links = link_specs(inventory)
         executor_options = ExecutorOptions(
             max_workers=options.max_workers or policy.max_workers,
             min_activation_delay=options.min_activation_delay
@@ -178,16 +196,32 @@ class Controller:
         return DRIVERS.get(platform)(target)
 
     async def recover(self) -> RecoveryResult:
+        self.lease.check()
         return await recover(self.executor)
 
+    async def adopt(self, links: Iterable[str] | None = None) -> list[Decision]:
+        """Read what the routers hold for ``links`` (default all) and adopt the keys in force
+        that the journal does not know; returns every link's verdict (conflicts included)."""
+        self.lease.check()
+        return await adopt(self.executor, links)
+
     async def rotate(self, *, force: Iterable[str] = (), all_links: bool = False) -> WaveResult:
-        """Recover what a crash left open, then run one wave of the links that are due."""
+        """Recover what a crash left open, reconcile the links about to rotate with what their
+        routers hold, then run one wave of the links that are due (conflicts left alone)."""
         recovered = await self.recover()
         forced = set(force) | set(recovered.force)
         if all_links:
             forced |= {link.name for link in self.links}
-        plan = self.executor.plan(force=forced)
+        candidates = set(self.executor.plan(force=forced).links) | recovered.links
+        self.conflicts = blocked(await self.adopt(sorted(candidates))) if candidates else {}
+        plan = self.executor.plan(force=forced, blocked=self.conflicts)
+        late = [r for r in plan.rotations if r.link not in candidates]  # due meanwhile: unread
+        for rotation in late:
+            plan.rotations.remove(rotation)
+            plan.skipped[rotation.link] = "fell due during reconciliation; next wave"
+        self.lease.check()
         result = await self.executor.run_wave(plan)
+        result.conflicts = dict(self.conflicts)
         if self._on_wave is not None:
             try:
                 self._on_wave(result)
@@ -199,6 +233,13 @@ class Controller:
         """Rotate links as they fall due until ``stop`` is set; a wave in progress completes."""
         notice(log, "scheduler started for %d link(s)", len(self.links))
         certificates = CertificateWatch(self.inventory)
+        try:  # every link once at start, due or not: the journal may be new, lost or restored
+            await self.recover()
+            self.conflicts = blocked(await self.adopt())
+        except LeaseError:
+            raise
+        except Exception:
+            log.exception("reconciliation at start failed; each wave reconciles its links")
         while not stop.is_set():
             try:
                 for warning in certificates.poll(datetime.now(UTC)):  # at most once a day
@@ -209,9 +250,11 @@ class Controller:
                 result = await self.rotate()
                 if result.rotations:
                     log.info("wave %s done: %d failed", result.wave, len(result.failed_links))
+            except LeaseError:
+                raise  # another controller may be running: stop changing routers
             except Exception:
                 log.exception("wave failed unexpectedly; retrying after the check interval")
-            plan = self.executor.plan()
+            plan = self.executor.plan(blocked=self.conflicts)  # conflicts: wait, then re-read
             wait = check_interval
             if plan.rotations:
                 wait = 0.0
@@ -229,6 +272,7 @@ class Controller:
         self._clients.clear()
         self.executor.close()
         self.journal.close()
+        self.lease.release()
 
     async def __aenter__(self) -> Controller:
         return self

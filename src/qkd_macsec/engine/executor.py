@@ -13,7 +13,7 @@ import math
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -142,13 +142,20 @@ class RotationExecutor:
             )
         return out
 
-    def plan(self, now: datetime | None = None, *, force: Iterable[str] = ()) -> WavePlan:
+    def plan(
+        self,
+        now: datetime | None = None,
+        *,
+        force: Iterable[str] = (),
+        blocked: Mapping[str, str] | None = None,
+    ) -> WavePlan:
         return plan_wave(
             [link.view() for link in self.links.values()],
             self.histories(),
             now or datetime.now(UTC),
             PlanPolicy(keep_previous=self.options.keep_previous),
             force=force,
+            blocked=blocked,
         )
 
     def session_estimate(self) -> float:

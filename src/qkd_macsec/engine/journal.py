@@ -376,6 +376,46 @@ class Journal:
             reason=str(reason),
         )
 
+    # -- reconciliation with the devices (engine/reconcile.py) -----------------------------
+    def known_ckns(self, link: str) -> set[str]:
+        """Every CKN the journal has a row for on ``link``, lowercased (any phase)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT ckn FROM rotations WHERE link=? AND ckn IS NOT NULL", (link,)
+            ).fetchall()
+        return {str(ckn).lower() for (ckn,) in rows if ckn}
+
+    def record_adopted(
+        self,
+        link: str,
+        ends: Sequence[tuple[str, str]],
+        *,
+        key_id: str,
+        ckn: str,
+        slot: int | None,
+        start_time: datetime | None,
+        detail: str,
+        now: datetime | None = None,
+    ) -> int:
+        """The key every end runs on but the journal did not know as current, as an ACTIVE row
+        (reason "adopted", no key check value: the key itself was never seen)."""
+        stamp = _ts(now or _now())
+        start = _ts(start_time) if start_time is not None else stamp
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO rotations (link, wave, reason, phase, key_id, ckn, slot, start_time,"
+                " created, updated) VALUES (?, 'adopt', 'adopted', ?, ?, ?, ?, ?, ?, ?)",
+                (link, Phase.ACTIVE.value, key_id, ckn, slot, start, stamp, stamp),
+            )
+            rid = int(cur.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO rotation_ends (rotation_id, device, interface, staged)"
+                " VALUES (?, ?, ?, 1)",
+                [(rid, device, interface) for device, interface in ends],
+            )
+            self._event(db, rid, "ADOPTED", {"ckn": ckn, "slot": slot, "detail": detail}, stamp)
+        return rid
+
 
 _SELECT = (
     "SELECT id, link, wave, reason, phase, key_id, ckn, kcv, slot, start_time, created, updated,"

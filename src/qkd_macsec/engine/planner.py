@@ -158,12 +158,20 @@ def plan_wave(
     policy: PlanPolicy | None = None,
     *,
     force: Iterable[str] = (),
+    blocked: Mapping[str, str] | None = None,
 ) -> WavePlan:
-    """Every link that needs a new key now, and why the others do not."""
+    """Every link that needs a new key now, and why the others do not.
+
+    ``blocked``: links not to touch at all (their devices disagree with the journal), even if
+    forced — reconciliation (engine/reconcile.py) says why.
+    """
     policy = policy or PlanPolicy()
     forced = set(force)
     plan = WavePlan()
     for link in links:
+        if blocked and link.name in blocked:
+            plan.skipped[link.name] = blocked[link.name]
+            continue
         rotation, why, due = plan_link(
             link, histories.get(link.name, LinkHistory()), now, policy, force=link.name in forced
         )

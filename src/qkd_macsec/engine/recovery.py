@@ -39,16 +39,31 @@ class RecoveryResult:
     still_open: dict[str, str] = field(default_factory=dict)
     force: list[str] = field(default_factory=list)  # links to re-key now (pre-shared-key mode)
     unknown_links: list[str] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)  # a restored journal's stale rotations
 
     @property
     def touched(self) -> int:
-        return len(self.finished) + len(self.undone) + len(self.force)
+        return len(self.finished) + len(self.undone) + len(self.force) + len(self.superseded)
+
+    @property
+    def links(self) -> set[str]:
+        """Links whose journal state recovery changed: reconcile them with their devices."""
+        return {*self.finished, *self.undone, *self.force, *self.superseded}
 
 
 def _holds(states: list[ChainEntryState], record: RotationRecord) -> bool:
     return any(
         s.slot == record.slot and s.ckn.lower() == (record.ckn or "").lower() for s in states
     )
+
+
+def _superseded(states: list[ChainEntryState], record: RotationRecord) -> bool:
+    """The chain holds an entry starting after this rotation's own."""
+    own = [s for s in states if s.slot == record.slot]
+    if not own:
+        return False
+    start = own[0].start_time.replace(tzinfo=None)
+    return any(s.start_time.replace(tzinfo=None) > start for s in states if s.slot != record.slot)
 
 
 def _chain(read: dict[str, list[ChainEntryState]] | str, chain: str) -> list[ChainEntryState]:
@@ -106,6 +121,17 @@ async def recover(executor: RotationExecutor) -> RecoveryResult:
             continue
         holders = [d for d in link.devices if _holds(_chain(reads[d], chain), record)]
         if len(holders) == len(link.devices) and record.phase is not Phase.ABORTING:
+            if any(_superseded(_chain(reads[d], chain), record) for d in holders):
+                # A journal restored from a backup taken mid-rotation: the rotation finished
+                # long ago and a newer key followed. It was active once; waiting for MKA to be
+                # live on it would time out. Adoption then records the key in force.
+                journal.set_phase(
+                    record.id,
+                    Phase.ACTIVE,
+                    error="recovered: superseded by a newer entry on the devices",
+                )
+                out.superseded.append(record.link)
+                continue
             finish.append(record)
             continue
         for device in holders:

@@ -58,6 +58,8 @@ class WaveResult:
     rotations: dict[str, RotationResult] = field(default_factory=dict)
     devices: dict[str, DeviceResult] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: Links left alone because their devices disagree with the journal (engine/reconcile.py).
+    conflicts: dict[str, str] = field(default_factory=dict)
     staged_seconds: float = 0.0  # wave start until every staged link is on both ends
 
     @property

@@ -38,6 +38,11 @@ class StageTooLateError(DeviceError):
     """The session reached the device too close to the activation instant to stage safely."""
 
 
+class BootstrapRefused(DeviceError):
+    """A first key was planned but the chain already holds entries: the initial configuration
+    is never applied over keys in force (another journal's, or a lost journal's)."""
+
+
 class StageFailed(DeviceError):
     """Staging on one device failed. ``maybe_committed``: the failure came while the commit was
     in flight (timeout, dropped session, malformed reply), so the entry may be on the device and
@@ -52,7 +57,13 @@ class StageFailed(DeviceError):
 
 
 #: Failures after which Junos certainly did not commit: the candidate was refused or discarded.
-_NOT_COMMITTED = (DeviceLockError, DeviceLoadError, DeviceCommitError, StageTooLateError)
+_NOT_COMMITTED = (
+    DeviceLockError,
+    DeviceLoadError,
+    DeviceCommitError,
+    StageTooLateError,
+    BootstrapRefused,
+)
 
 
 def _describe(exc: BaseException) -> str:
@@ -222,13 +233,18 @@ def _prepare(
             suite=item.entry.suite,
         )
         changes.add_entries.append(entry)
-        if item.bindings:
-            continue  # bootstrap: nothing of ours to prune yet
+        states = driver.key_chain(item.chain)
+        if item.bindings:  # bootstrap: nothing of ours to prune, and nothing else may be there
+            if states:
+                raise BootstrapRefused(
+                    device,
+                    f"{item.chain} already holds {len(states)} entry(ies); not bootstrapping",
+                )
+            continue
         # Compare instants on the device's clock, not wall times (which repeat across DST):
         # read-back start-times carry the zone offset (field evidence §1) and parse aware.
         device_now = device_instant(datetime.now(UTC), clock)
         device_start = device_instant(item.entry.start_time, clock)
-        states = driver.key_chain(item.chain)
         if any(_aware(state.start_time) >= device_start for state in states):
             raise StageTooLateError(
                 device, f"{item.chain} already has an entry starting at or after the new one"
@@ -237,6 +253,8 @@ def _prepare(
         in_force = active_entry(states, device_now)
         if in_force is not None:
             keep.add(in_force.slot)  # never prune what the device runs on now
+        # ... nor an entry still to come (another controller's pending rotation)
+        keep.update(state.slot for state in states if _aware(state.start_time) > device_now)
         changes.remove_entries.extend(
             (item.chain, state.slot) for state in states if state.slot not in keep
         )

@@ -147,3 +147,21 @@ async def test_crash_at_each_phase_is_recovered(tmp_path: Path, point: str) -> N
     result = await restarted.run_wave(restarted.plan(force=["l1", "l2"]))
     assert result.ok, result.failed_links
     restarted.close()
+
+
+async def test_bootstrap_is_refused_over_a_chain_that_holds_entries(tmp_path: Path) -> None:
+    """Even without reconciliation: the initial config never goes over keys already there."""
+    from datetime import UTC, datetime, timedelta
+
+    net, keys = FakeNetwork(), FakeKeys()
+    theirs = ("ab" * 32, datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1))
+    net.router("r2").chains["KC1"] = {7: theirs}  # someone else's key in force on one end
+    executor = make_executor(tmp_path, net, keys)
+    result = await executor.run_wave(executor.plan())
+    assert result.rotations["l2"].ok
+    l1 = result.rotations["l1"]
+    assert l1.phase is Phase.ABORTED
+    assert "BootstrapRefused" in (l1.error or "")
+    assert net.routers["r2"].chains["KC1"] == {7: theirs}  # untouched
+    assert "KC1" not in net.routers["r1"].chains or not net.routers["r1"].chains["KC1"]
+    executor.close()

@@ -110,3 +110,16 @@ def test_next_slot_is_free_and_in_range(used: set[int], after: int | None) -> No
 def test_next_slot_full_chain_refused() -> None:
     with pytest.raises(ValueError, match="every key-chain slot"):
         next_slot(range(SLOTS), None)
+
+
+def test_blocked_links_are_skipped_even_when_forced() -> None:
+    from datetime import UTC, datetime
+
+    from qkd_macsec.engine.planner import LinkView, plan_wave
+
+    links = [LinkView("a", 600.0), LinkView("b", 600.0)]
+    plan = plan_wave(
+        links, {}, datetime.now(UTC), force=["a", "b"], blocked={"a": "conflict: ends disagree"}
+    )
+    assert plan.links == ["b"]
+    assert plan.skipped == {"a": "conflict: ends disagree"}
