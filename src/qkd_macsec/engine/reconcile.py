@@ -101,16 +101,24 @@ def short(ckn: str | None) -> str:
     return "none" if not ckn else ckn[:12].lower() + "…"
 
 
+def _unread(link: str, current: str | None, readings: Mapping[str, Reading]) -> Decision | None:
+    """Some end could not be read: keep the journal's key, or refuse to bootstrap blind."""
+    down = {d: r for d, r in readings.items() if isinstance(r, str)}
+    if not down:
+        return None
+    why = "; ".join(f"{d}: {r}" for d, r in sorted(down.items()))
+    if current is None:
+        return Decision(link, Verdict.UNREADABLE, f"cannot read {why}; not bootstrapping blind")
+    return Decision(link, Verdict.IN_SYNC, f"not read ({why}); the journal's key is kept")
+
+
 def decide_chain(link: str, journal: JournalView, readings: Mapping[str, Reading]) -> Decision:
     """Key-chain mode: compare every end's chain with the journal (see the module docstring)."""
     current = journal.current_ckn.lower() if journal.current_ckn else None
     known = {c.lower() for c in journal.known_ckns}
-    down = {d: r for d, r in readings.items() if isinstance(r, str)}
-    if down:
-        why = "; ".join(f"{d}: {r}" for d, r in sorted(down.items()))
-        if current is None:
-            return Decision(link, Verdict.UNREADABLE, f"cannot read {why}; not bootstrapping blind")
-        return Decision(link, Verdict.IN_SYNC, f"not read ({why}); the journal's key is kept")
+    unread = _unread(link, current, readings)
+    if unread is not None:
+        return unread
     chains = {d: r for d, r in readings.items() if isinstance(r, ChainReading)}
     if len(chains) != len(readings):
         return Decision(link, Verdict.CONFLICT, "mixed readings (key chain and static key)")
@@ -173,12 +181,9 @@ def decide_chain(link: str, journal: JournalView, readings: Mapping[str, Reading
 def decide_static(link: str, journal: JournalView, readings: Mapping[str, Reading]) -> Decision:
     """Pre-shared-key mode: a CA configured on the ends is never taken for a first bootstrap."""
     current = journal.current_ckn.lower() if journal.current_ckn else None
-    down = {d: r for d, r in readings.items() if isinstance(r, str)}
-    if down:
-        why = "; ".join(f"{d}: {r}" for d, r in sorted(down.items()))
-        if current is None:
-            return Decision(link, Verdict.UNREADABLE, f"cannot read {why}; not bootstrapping blind")
-        return Decision(link, Verdict.IN_SYNC, f"not read ({why}); the journal's key is kept")
+    unread = _unread(link, current, readings)
+    if unread is not None:
+        return unread
     cas = {d: r for d, r in readings.items() if isinstance(r, CaReading)}
     if len(cas) != len(readings):
         return Decision(link, Verdict.CONFLICT, "mixed readings (key chain and static key)")
