@@ -18,13 +18,22 @@ from qkd_macsec.testbed.chaos import (
     fault_schedule,
     render_markdown,
 )
-from qkd_macsec.testbed.chaos.faults import LabFacts
+from qkd_macsec.testbed.chaos.faults import (
+    DEADLINE_KINDS,
+    JOURNAL,
+    V2_KINDS,
+    ZONES,
+    LabFacts,
+    draw_fault,
+)
 
 FACTS = LabFacts(
     routers=[f"r{i:02d}" for i in range(10)],
     kmes=["KME_A", "KME_B", "KME_C", "KME_D"],
     kme_pairs=[("KME_A", "KME_B"), ("KME_B", "KME_C")],
     clock_tolerance_s=1.0,
+    device_timeout_s=6.0,
+    activation_margin_s=2.0,
 )
 
 
@@ -86,3 +95,62 @@ def test_a_saved_report_renders_the_same_table_again() -> None:
     table = render_markdown(again, command="make chaos")
     assert "| lock-held | another user holds a router's config lock | 2 |" in table
     assert "Problems: p2p-00-01: 0.1 s of outage" in table
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_zone_changes_only_move_a_router_east(seed: int) -> None:
+    """A zone to the west would push every start-time on the router into the future."""
+    offsets = dict(ZONES)
+    zone = {router: "UTC" for router in FACTS.routers}
+    for wave in fault_schedule(random.Random(seed), 200, FACTS):
+        for fault in wave:
+            if fault.kind is FaultKind.ZONE_CHANGE:
+                assert fault.detail != zone[fault.target]
+                assert offsets[fault.detail] >= offsets[zone[fault.target]]
+                assert fault.value == offsets[fault.detail]
+                zone[fault.target] = fault.detail
+    assert any(z != "UTC" for z in zone.values())
+
+
+def test_the_journal_faults_never_share_a_wave() -> None:
+    for wave in fault_schedule(random.Random(3), 200, FACTS):
+        assert sum(1 for f in wave if f.target == JOURNAL) <= 1
+
+
+def test_commit_latency_has_a_tail_beyond_the_margin_but_below_two_timeouts() -> None:
+    rng = random.Random(5)
+    values = [draw_fault(FaultKind.COMMIT_LATENCY_TAIL, rng, FACTS).value for _ in range(2000)]
+    beyond = sum(1 for v in values if v > FACTS.activation_margin_s) / len(values)
+    assert 0.15 < beyond < 0.5  # heavy tail: a good share beyond the margin
+    assert any(v > FACTS.device_timeout_s for v in values)  # some never finish in time
+    assert max(values) <= 2 * FACTS.device_timeout_s
+    assert sorted(values)[len(values) // 2] < FACTS.activation_margin_s  # most are quick
+
+
+def test_controller_clock_steps_are_forward_for_the_routers_from_seconds_to_an_hour() -> None:
+    rng = random.Random(9)
+    steps = [draw_fault(FaultKind.CONTROLLER_CLOCK_STEP, rng, FACTS).value for _ in range(500)]
+    assert min(steps) >= 2.0
+    assert max(steps) <= 3600.0
+    assert any(s > 600 for s in steps) and any(s < 10 for s in steps)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_excluded_kinds_are_never_scheduled(seed: int) -> None:
+    kinds = [k for k in FaultKind if k not in DEADLINE_KINDS]
+    waves = fault_schedule(random.Random(seed), 12, FACTS, kinds=kinds)
+    scheduled = {fault.kind for wave in waves for fault in wave}
+    assert scheduled == set(kinds)
+    assert set(V2_KINDS) - DEADLINE_KINDS <= scheduled
+
+
+def test_v2_kinds_get_a_table_of_their_own_and_exclusions_say_why() -> None:
+    report = ChaosReport(seed=3, routers=10, links=23, group_links=3)
+    report.stat(FaultKind.ZONE_CHANGE).injected = 4
+    report.excluded = {FaultKind.HUNG_COMMIT.value: "waiting for deadline-true staging"}
+    table = render_markdown(report, command="make chaos")
+    v1, v2 = table.split("### Chaos v2 faults")
+    assert "| zone-change |" in v2 and "| zone-change |" not in v1
+    assert "| lock-held |" in v1 and "| lock-held |" not in v2
+    assert "| hung-commit | a router never answers commit-configuration | not injected: " in v2
+    assert ChaosReport.from_json(json.loads(json.dumps(report.to_json()))) == report

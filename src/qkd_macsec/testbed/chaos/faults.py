@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -28,6 +28,57 @@ class FaultKind(StrEnum):
     ROUTER_DOWN = "router-down"  # a router refuses NETCONF connections for a few waves
     CLOCK_SKEW = "clock-skew"  # a router's clock is off, inside the configured tolerance
     CONTROLLER_KILL = "controller-kill"  # the controller process dies (SIGKILL / crash point)
+    # Chaos v2:
+    COMMIT_LATENCY_TAIL = "commit-latency-tail"  # commits take a heavy-tailed (Pareto) time
+    HUNG_COMMIT = "hung-commit"  # a router never answers commit-configuration
+    SECOND_CONTROLLER = "second-controller"  # another controller starts on the same journal
+    JOURNAL_DELETED = "journal-deleted"  # the journal is gone when the next controller starts
+    JOURNAL_RESTORED = "journal-restored"  # the journal is put back from an older copy
+    ZONE_CHANGE = "zone-change"  # an operator commits a new `system time-zone` on a router
+    CONTROLLER_CLOCK_STEP = "controller-clock-step"  # the controller's clock jumps
+
+
+#: The kinds added by chaos v2 (reported in a table of their own).
+V2_KINDS = (
+    FaultKind.COMMIT_LATENCY_TAIL,
+    FaultKind.HUNG_COMMIT,
+    FaultKind.SECOND_CONTROLLER,
+    FaultKind.JOURNAL_DELETED,
+    FaultKind.JOURNAL_RESTORED,
+    FaultKind.ZONE_CHANGE,
+    FaultKind.CONTROLLER_CLOCK_STEP,
+)
+#: Kinds that only pass once the engine's staging is deadline-true (a commit slower than the
+#: activation margin, or one that never answers, must be cut and resolved before T).
+DEADLINE_KINDS = frozenset({FaultKind.COMMIT_LATENCY_TAIL, FaultKind.HUNG_COMMIT})
+#: Pseudo-target of the journal faults: one of them per wave (one would mask the other).
+JOURNAL = "journal"
+
+#: Zones with no DST, west to east (UTC offset in minutes). A zone change only moves a router
+#: east: Junos reads a start-time as wall-clock time in the zone, so a move west pushes every
+#: start-time on the router into the future and un-starts the key in force (an outage the
+#: operator causes, which no controller can prevent before it happens; see docs/reliability.md).
+ZONES: tuple[tuple[str, int], ...] = (
+    ("UTC", 0),
+    ("Africa/Lagos", 60),
+    ("Africa/Algiers", 60),  # same offset, another name
+    ("Africa/Johannesburg", 120),
+    ("Europe/Moscow", 180),
+    ("Asia/Dubai", 240),
+    ("Asia/Karachi", 300),
+    ("Asia/Kolkata", 330),
+    ("Asia/Kathmandu", 345),
+    ("Asia/Dhaka", 360),
+    ("Asia/Bangkok", 420),
+    ("Asia/Shanghai", 480),
+    ("Asia/Tokyo", 540),
+    ("Australia/Brisbane", 600),
+    ("Pacific/Guadalcanal", 660),
+    ("Pacific/Tarawa", 720),
+    ("Pacific/Fakaofo", 780),
+    ("Pacific/Kiritimati", 840),
+    ("Etc/GMT-14", 840),  # same offset, another name (POSIX sign)
+)
 
 
 #: RPC names as the router sees them (what PyEZ sends for each step of a session).
@@ -80,10 +131,23 @@ class LabFacts:
     kmes: Sequence[str]
     kme_pairs: Sequence[tuple[str, str]]  # pairs of distinct KMEs some link crosses
     clock_tolerance_s: float
+    device_timeout_s: float = 6.0  # the NETCONF RPC timeout
+    activation_margin_s: float = 2.0  # the smallest activation delay the policy allows
 
 
-def draw_fault(kind: FaultKind, rng: random.Random, lab: LabFacts) -> Fault:
-    """A fault of ``kind`` with its target and amount drawn from ``rng``."""
+@dataclass
+class ScheduleState:
+    """What earlier faults changed that later draws depend on (the schedule stays pure)."""
+
+    zones: dict[str, int] = field(default_factory=dict)  # router -> index in ZONES
+
+
+def draw_fault(
+    kind: FaultKind, rng: random.Random, lab: LabFacts, state: ScheduleState | None = None
+) -> Fault:
+    """A fault of ``kind`` with its target and amount drawn from ``rng``. ``state`` carries
+    what earlier faults of the schedule changed (a router's time zone); it is not updated here."""
+    state = state or ScheduleState()
     router = rng.choice(list(lab.routers))
     kme = rng.choice(list(lab.kmes))
     pair = "+".join(rng.choice(list(lab.kme_pairs))) if lab.kme_pairs else kme
@@ -119,7 +183,41 @@ def draw_fault(kind: FaultKind, rng: random.Random, lab: LabFacts) -> Fault:
                 return Fault(kind, "", "sigkill", value=round(rng.uniform(0.5, 7.0), 2))
             point = rng.choice(CRASH_POINTS)
             return Fault(kind, "", point + router if point == "stage:" else point)
+        case FaultKind.COMMIT_LATENCY_TAIL:
+            return Fault(kind, router, value=_pareto_latency(rng, lab))
+        case FaultKind.HUNG_COMMIT:
+            return Fault(kind, router, "commit-configuration", during_s=_maybe_during(rng))
+        case FaultKind.SECOND_CONTROLLER:
+            how = rng.choice(("in-process", "cli"))
+            return Fault(kind, "", how, during_s=_maybe_during(rng))
+        case FaultKind.JOURNAL_DELETED:
+            return Fault(kind, JOURNAL, rng.choice(("journal", "journal+lock")))
+        case FaultKind.JOURNAL_RESTORED:
+            # A copy taken between two waves or in the middle of one (open rotations in it).
+            return Fault(kind, JOURNAL, rng.choice(("between", "mid-wave")), rng.randint(1, 3))
+        case FaultKind.ZONE_CHANGE:
+            index = state.zones.get(router, 0)
+            offset = ZONES[index][1]
+            east = [i for i, (_, o) in enumerate(ZONES) if o > offset][:3]
+            same = [i for i, (_, o) in enumerate(ZONES) if o == offset and i != index]
+            choice = rng.choice(east) if east else rng.choice(same)
+            return Fault(kind, router, ZONES[choice][0], value=ZONES[choice][1])
+        case FaultKind.CONTROLLER_CLOCK_STEP:
+            # Log-uniform, 2 s to 1 h. Modelled as every router's clock stepping FORWARD by the
+            # same amount at once (see inject.py): the controller's clock stepped back.
+            return Fault(kind, "", value=round(2.0 * (1800.0 ** rng.random()), 2))
     raise AssertionError(kind)
+
+
+#: Pareto shape of the commit latency tail: a few commits take many times the median.
+PARETO_ALPHA = 1.3
+
+
+def _pareto_latency(rng: random.Random, lab: LabFacts) -> float:
+    """Seconds a router's commits take: Pareto from a third of the activation margin, cut at
+    twice the RPC timeout (past it every commit is a hung one); about a quarter exceed the margin."""
+    scale = lab.activation_margin_s / 3
+    return round(min(scale * rng.paretovariate(PARETO_ALPHA), 2 * lab.device_timeout_s), 2)
 
 
 def _maybe_during(rng: random.Random) -> float | None:
@@ -128,39 +226,51 @@ def _maybe_during(rng: random.Random) -> float | None:
 
 
 def fault_schedule(
-    rng: random.Random, waves: int, lab: LabFacts, *, per_wave: tuple[int, int] = (1, 3)
+    rng: random.Random,
+    waves: int,
+    lab: LabFacts,
+    *,
+    per_wave: tuple[int, int] = (1, 3),
+    kinds: Sequence[FaultKind] | None = None,
 ) -> list[list[Fault]]:
     """Faults for each wave. Every kind appears early on (when there are waves enough); a
     controller kill is the only fault of its wave (every fourth wave), never the last wave's.
-    Within a wave no two faults share a router or a KME (one would mask the other); a kind that
-    finds no free target waits for the next wave."""
-    coverage = coverage_pool(list(FaultKind))
+    Within a wave no two faults share a router or a KME (one would mask the other), nor the
+    journal; a kind that finds no free target waits for the next wave. ``kinds``: only these
+    (default all)."""
+    allowed = list(FaultKind) if kinds is None else [k for k in FaultKind if k in kinds]
+    state = ScheduleState()
+    coverage = coverage_pool(allowed)
     rng.shuffle(coverage)
-    kill_waves = {w for w in range(waves - 1) if w % 4 == 2}
+    kills = FaultKind.CONTROLLER_KILL in allowed
+    kill_waves = {w for w in range(waves - 1) if w % 4 == 2} if kills else set()
     out: list[list[Fault]] = []
     for wave in range(waves):
         if wave in kill_waves:
-            out.append([draw_fault(FaultKind.CONTROLLER_KILL, rng, lab)])
+            out.append([draw_fault(FaultKind.CONTROLLER_KILL, rng, lab, state)])
             continue
         left = sum(1 for w in range(wave, waves) if w not in kill_waves)
         count = max(rng.randint(*per_wave), -(-len(coverage) // left))
+        count = min(count, len(coverage_pool(allowed)))
         chosen: list[tuple[FaultKind, bool]] = []  # (kind, drawn from the coverage list)
         while coverage and len(chosen) < count:
             chosen.append((coverage.pop(), True))
         while len(chosen) < count:
-            kind = rng.choice(coverage_pool(list(FaultKind)))
+            kind = rng.choice(coverage_pool(allowed))
             if kind not in [k for k, _ in chosen]:
                 chosen.append((kind, False))
         faults: list[Fault] = []
         taken: set[str] = set()
         for kind, required in chosen:
-            fault = _free_fault(kind, rng, lab, taken)
+            fault = _free_fault(kind, rng, lab, taken, state)
             if fault is None:
                 if required:
                     coverage.append(kind)  # try again next wave
                 continue
             taken |= _targets(fault)
             faults.append(fault)
+            if fault.kind is FaultKind.ZONE_CHANGE:
+                state.zones[fault.target] = [n for n, _ in ZONES].index(fault.detail)
         out.append(faults)
     return out
 
@@ -170,10 +280,10 @@ def _targets(fault: Fault) -> set[str]:
 
 
 def _free_fault(
-    kind: FaultKind, rng: random.Random, lab: LabFacts, taken: set[str]
+    kind: FaultKind, rng: random.Random, lab: LabFacts, taken: set[str], state: ScheduleState
 ) -> Fault | None:
     for _ in range(50):
-        fault = draw_fault(kind, rng, lab)
+        fault = draw_fault(kind, rng, lab, state)
         if not _targets(fault) & taken:
             return fault
     return None

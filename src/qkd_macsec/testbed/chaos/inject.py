@@ -4,7 +4,18 @@ Router faults go through the simulator's fault knobs (:meth:`SimDevice.set_fault
 :meth:`LabThread.refuse_connections`, :meth:`SimDevice.set_clock_offset`); KME faults replace a
 KME app's :class:`~qkd_macsec.kme.config.Faults`; QKD link faults drain a pool, slow its rate or
 change the link's TTL and synchronisation delay in the shared key service. Healing restores the
-values from before. The controller kill is not here: it needs the controller (see ``run``).
+values from before. The controller kill, the second controller and the journal faults are not
+here: they need the controller (see ``run``).
+
+Two v2 faults stay, like a clock skew: a router's new time zone (an operator's commit, as user
+``operator``, straight on the simulated device) and the controller's clock step. The controller
+runs on the host's real clock, which is also the simulator's "real time", so its clock cannot
+step without stepping the simulator. What the engine can observe of such a step is only relative:
+every router's clock moves against the controller's by the same amount. So a step of the
+controller's clock by -d is modelled as every router's clock stepping by +d at once. Only that
+direction is modelled honestly: routers stepping back would un-start their keys in the
+simulator (their start-times move into the future), which a real controller step does not do.
+KMEs are not moved (the ETSI 014 client reads no time from them).
 """
 
 from __future__ import annotations
@@ -41,6 +52,9 @@ class FaultInjector:
     active: dict[int, tuple[Fault, _Saved]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _next: int = 0
+    #: The controller clock steps so far, as every router's offset (see the module docstring).
+    controller_step_s: float = 0.0
+    _skews: dict[str, float] = field(default_factory=dict)  # router -> its own clock skew
 
     def apply(self, fault: Fault) -> int:
         """Inject ``fault``; returns a handle for :meth:`heal`."""
@@ -71,7 +85,23 @@ class FaultInjector:
         elif kind is FaultKind.ROUTER_DOWN:
             self.testbed.lab.refuse_connections(fault.target, True)
         elif kind is FaultKind.CLOCK_SKEW:
-            self._device(fault).set_clock_offset(fault.value)
+            self._skews[fault.target] = fault.value
+            self._device(fault).set_clock_offset(fault.value + self.controller_step_s)
+        elif kind is FaultKind.COMMIT_LATENCY_TAIL:
+            self._device(fault).set_faults(commit_latency_s=fault.value)
+        elif kind is FaultKind.HUNG_COMMIT:
+            self._device(fault).set_faults(hang_rpcs={"commit-configuration"})
+        elif kind is FaultKind.ZONE_CHANGE:
+            self.testbed.lab.call(
+                lambda: operator_commit(
+                    self._device(fault), f"set system time-zone {fault.detail}", "time zone"
+                )
+            )
+        elif kind is FaultKind.CONTROLLER_CLOCK_STEP:
+            self.controller_step_s += fault.value
+            for name in self.testbed.inventory.hosts:
+                device = self.testbed.lab.device(name)
+                device.set_clock_offset(self._skews.get(name, 0.0) + self.controller_step_s)
         else:
             raise ValueError(f"{kind} is not injected on the testbed")
         with self._lock:
@@ -104,13 +134,16 @@ class FaultInjector:
             FaultKind.LOCK_HELD,
             FaultKind.SESSION_DROP,
             FaultKind.RPC_TIMEOUT,
+            FaultKind.HUNG_COMMIT,
         ):
             self._device(fault).set_faults(
                 failing_commits=0, foreign_lock_user=None, drop_session_on=None, hang_rpcs=set()
             )
+        elif kind is FaultKind.COMMIT_LATENCY_TAIL:
+            self._device(fault).set_faults(commit_latency_s=0.0)
         elif kind is FaultKind.ROUTER_DOWN:
             self.testbed.lab.refuse_connections(fault.target, False)
-        # clock skew stays: a router whose clock is off keeps it
+        # clock skew, controller clock steps and time zones stay: nobody puts them back
 
     def heal_all(self) -> None:
         for handle in list(self.active):
@@ -163,3 +196,21 @@ class FaultInjector:
         wanted = set(link.kmes)
         links = [link if set(old.kmes) == wanted else old for old in service.spec.links]
         service.spec = service.spec.model_copy(update={"links": links})
+
+
+OPERATOR = "operator"
+
+
+async def operator_commit(device: SimDevice, set_lines: str, comment: str) -> None:
+    """Someone else commits on a router (its own session, lock and commit), as an operator at
+    the console would; runs on the lab's loop. Raises if the router refuses (the campaign's
+    record of the router's state would be wrong)."""
+    session = device.open_session(OPERATOR, "console", lambda: None)
+    try:
+        device.lock(session)
+        with device.editing(session) as candidate:
+            candidate.load_set(set_lines)
+        await device.commit(session, comment=f"{OPERATOR}: {comment}")
+        device.unlock(session)
+    finally:
+        device.close_session(session)

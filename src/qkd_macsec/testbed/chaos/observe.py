@@ -7,7 +7,8 @@ the clock offset the session measured.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.etsi014.client import RequestRecord
@@ -24,7 +25,13 @@ _DEVICE_PATTERNS: dict[FaultKind, tuple[str, ...]] = {
     FaultKind.SESSION_DROP: ("session lost", "lost", "closed", "not open"),
     FaultKind.RPC_TIMEOUT: ("no reply within",),
     FaultKind.ROUTER_DOWN: ("refused", "timed out", "unreachable"),
+    FaultKind.HUNG_COMMIT: ("commit", "deadline"),
 }
+#: A commit this much slower than usual counts as the injected latency (sessions add a little).
+LATENCY_MATCH = 0.8
+#: A start-time read on the router this close to the wave's activation instant is the one the
+#: controller meant (Junos start-times have whole seconds).
+START_MATCH_S = 1.5
 
 
 def request_outcome(record: RequestRecord) -> str:
@@ -56,19 +63,46 @@ def kme_evidence(fault: Fault, records: Sequence[RequestRecord], result: WaveRes
     return False
 
 
-def device_evidence(fault: Fault, result: WaveResult) -> bool:
+def device_evidence(
+    fault: Fault,
+    result: WaveResult,
+    offsets: Mapping[str, float] | None = None,
+    timeout_s: float = 0.0,
+) -> bool:
+    """``offsets``: every router's true clock offset now (the simulator's); ``timeout_s``: the
+    NETCONF RPC timeout (a commit slower than it cannot succeed)."""
     device = result.devices.get(fault.target)
+    offsets = offsets or {}
     if fault.kind is FaultKind.CLOCK_SKEW:
         return (
             device is not None
             and device.ok
-            and abs(device.clock_offset - fault.value) <= CLOCK_MATCH_S
+            and abs(device.clock_offset - offsets.get(fault.target, fault.value)) <= CLOCK_MATCH_S
+        )
+    if fault.kind is FaultKind.CONTROLLER_CLOCK_STEP:
+        measured = [(n, d.clock_offset) for n, d in result.devices.items() if d.ok]
+        return bool(measured) and all(
+            abs(offset - offsets.get(name, 0.0)) <= CLOCK_MATCH_S for name, offset in measured
+        )
+    if fault.kind is FaultKind.COMMIT_LATENCY_TAIL:
+        if device is None:
+            return False
+        if device.ok:
+            return device.commits > 0 and device.commit_seconds >= LATENCY_MATCH * fault.value
+        slow = ("no reply within", "deadline")
+        texts = [device.error or ""]
+        texts += [r.error for r in result.rotations.values() if r.error and fault.target in r.error]
+        return fault.value >= LATENCY_MATCH * timeout_s and any(
+            p in text for text in texts for p in slow
         )
     patterns = _DEVICE_PATTERNS.get(fault.kind)
     if patterns is None:
         return False
     texts = [device.error] if device is not None and device.error else []
     texts += [r.error for r in result.rotations.values() if r.error and fault.target in r.error]
+    if fault.kind is FaultKind.HUNG_COMMIT:
+        hung = ("no reply within", "deadline passed")
+        return any("commit" in t and any(h in t for h in hung) for t in texts)
     if fault.kind in (FaultKind.SESSION_DROP, FaultKind.RPC_TIMEOUT):
         return bool(texts)  # the session may die in staging, undo or verify: any report counts
     return any(p in text for text in texts for p in patterns)
@@ -100,10 +134,20 @@ def fired(
         return device_faults is not None and device_faults.failing_commits == 0
     if kind is FaultKind.SESSION_DROP:
         return device_faults is not None and device_faults.drop_session_on is None
-    if kind in (FaultKind.LOCK_HELD, FaultKind.RPC_TIMEOUT, FaultKind.ROUTER_DOWN):
+    if kind in (
+        FaultKind.LOCK_HELD,
+        FaultKind.RPC_TIMEOUT,
+        FaultKind.ROUTER_DOWN,
+        FaultKind.HUNG_COMMIT,
+    ):
         return fault.during_s is None and device is not None and device.ok
     if kind is FaultKind.CLOCK_SKEW:
         return device is not None and device.ok
+    if kind is FaultKind.COMMIT_LATENCY_TAIL:
+        # A commit went through with the latency in place (a failure elsewhere masks it).
+        return device is not None and device.ok and device.commits > 0
+    if kind is FaultKind.CONTROLLER_CLOCK_STEP:
+        return any(d.ok for d in result.devices.values())
     if kind in _PROBABILISTIC or kind is FaultKind.CONTROLLER_KILL:
         return False
     asked = [link_kmes[name] for name in result.rotations if name in link_kmes]
@@ -111,3 +155,33 @@ def fired(
         a, _, b = fault.target.partition("+")
         return any((m == a and b in s) or (m == b and a in s) for m, s in asked)
     return any(fault.target == m or fault.target in s for m, s in asked)
+
+
+def zone_evidence(
+    fault: Fault,
+    result: WaveResult,
+    router_links: Sequence[str],
+    read_starts: Mapping[str, datetime],
+) -> tuple[bool, bool, list[str]]:
+    """A router's time zone changed before this wave: (acted, seen, mismatches).
+
+    Acted when a rotation through the router went live; seen when, for every such rotation,
+    the router reads its new entry's start-time (in its new zone, minus its clock offset) as
+    the wave's activation instant. ``read_starts``: link -> that instant, real time. A start-time
+    written in the old zone would be read hours off: a mismatch, named."""
+    live = [
+        r
+        for name, r in result.rotations.items()
+        if name in router_links and r.phase.value == "ACTIVE" and r.activation is not None
+    ]
+    mismatches = []
+    for rotation in live:
+        read = read_starts.get(rotation.link)
+        assert rotation.activation is not None
+        if read is None or abs((read - rotation.activation).total_seconds()) > START_MATCH_S:
+            mismatches.append(
+                f"{rotation.link} on {fault.target} ({fault.detail}): start-time read as "
+                f"{read.isoformat() if read else 'missing'}, activation was "
+                f"{rotation.activation.isoformat()}"
+            )
+    return bool(live), bool(live) and not mismatches, mismatches

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from qkd_macsec.testbed.chaos.faults import FaultKind
+from qkd_macsec.testbed.chaos.faults import V2_KINDS, FaultKind
 
 #: What each fault kind does, and what the run counts as seeing it (for the table).
 DESCRIPTIONS: dict[FaultKind, tuple[str, str]] = {
@@ -23,6 +23,35 @@ DESCRIPTIONS: dict[FaultKind, tuple[str, str]] = {
     FaultKind.ROUTER_DOWN: ("a router refuses NETCONF for 1-3 waves", "unreachable reported"),
     FaultKind.CLOCK_SKEW: ("a router clock off by 0.5-0.8 x tolerance", "offsets measured"),
     FaultKind.CONTROLLER_KILL: ("controller SIGKILLed / crashed mid-wave", "crashes recovered"),
+    FaultKind.COMMIT_LATENCY_TAIL: (
+        "a router's commits take a Pareto-distributed time (a quarter beyond the activation "
+        "margin, capped at twice the RPC timeout)",
+        "slow commits / RPC timeouts reported",
+    ),
+    FaultKind.HUNG_COMMIT: (
+        "a router never answers commit-configuration",
+        "commit timeouts reported",
+    ),
+    FaultKind.SECOND_CONTROLLER: (
+        "a second controller (in-process or the CLI) starts while the first holds the journal",
+        "refused (LeaseHeldError / exit 4), nothing changed",
+    ),
+    FaultKind.JOURNAL_DELETED: (
+        "the journal (and half the time its lock file) is deleted between waves",
+        "next controller adopted the routers' keys",
+    ),
+    FaultKind.JOURNAL_RESTORED: (
+        "the journal is put back from a copy 1-3 waves old (taken between waves or mid-wave)",
+        "adopted / open rotations recovered",
+    ),
+    FaultKind.ZONE_CHANGE: (
+        "an operator commits a new `system time-zone` (eastward) on a router between waves",
+        "new start-times read in the new zone as T",
+    ),
+    FaultKind.CONTROLLER_CLOCK_STEP: (
+        "the controller's clock steps back 2 s-1 h (every router's offset +step at once)",
+        "offsets measured on every router",
+    ),
 }
 
 
@@ -58,6 +87,9 @@ class ChaosReport:
     canary_files: int = 0
     canary_hits: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    adoptions: dict[str, int] = field(default_factory=dict)  # verdict after a journal fault
+    lease_refusals: int = 0  # second controllers refused
+    excluded: dict[str, str] = field(default_factory=dict)  # kind -> why it was not injected
 
     def stat(self, kind: FaultKind) -> FaultStat:
         return self.faults.setdefault(kind.value, FaultStat())
@@ -110,6 +142,30 @@ SECURITY_CHECKS = (
 )
 
 
+_HEADER = (
+    "| fault | what is injected | injected | acted | seen in the run's counts | rotations "
+    "in those waves | rotated | undone cleanly |",
+    "|---|---|---:|---:|---|---:|---:|---:|",
+)
+
+
+def _rows(report: ChaosReport, kinds: list[FaultKind]) -> list[str]:
+    rows = []
+    for kind in kinds:
+        stat = report.faults.get(kind.value, FaultStat())
+        what, seen = DESCRIPTIONS[kind]
+        if kind.value in report.excluded:
+            rows.append(
+                f"| {kind.value} | {what} | not injected: {report.excluded[kind.value]} | | | | | |"
+            )
+            continue
+        rows.append(
+            f"| {kind.value} | {what} | {stat.injected} | {stat.fired} | "
+            f"{stat.observed} ({seen}) | {stat.rotations} | {stat.rotated} | {stat.aborted} |"
+        )
+    return rows
+
+
 def render_markdown(report: ChaosReport, *, command: str) -> str:
     """The reliability table: one row per fault kind, then the end-state checks."""
     lines = [
@@ -120,17 +176,26 @@ def render_markdown(report: ChaosReport, *, command: str) -> str:
         f"({report.group_links} group CAs), embedded KMEs over mTLS; every wave rotates every "
         "link while faults are injected before and during it.",
         "",
-        "| fault | what is injected | injected | acted | seen in the run's counts | rotations "
-        "in those waves | rotated | undone cleanly |",
-        "|---|---|---:|---:|---|---:|---:|---:|",
+        *_HEADER,
     ]
-    for kind in FaultKind:
-        stat = report.faults.get(kind.value, FaultStat())
-        what, seen = DESCRIPTIONS[kind]
-        lines.append(
-            f"| {kind.value} | {what} | {stat.injected} | {stat.fired} | "
-            f"{stat.observed} ({seen}) | {stat.rotations} | {stat.rotated} | {stat.aborted} |"
-        )
+    lines += _rows(report, [k for k in FaultKind if k not in V2_KINDS])
+    lines += [
+        "",
+        "### Chaos v2 faults",
+        "",
+        "Heavy-tailed and hung commits, a second controller on the same journal, the journal "
+        "lost or restored from an older copy, an operator's time-zone change, a controller "
+        "clock step. The invariant is the same: every link on a key both ends share, no "
+        "outage, nothing left open, no secret written.",
+        "",
+        *_HEADER,
+        *_rows(report, list(V2_KINDS)),
+        "",
+        f"Second controllers refused: {report.lease_refusals}. Verdicts of the controller "
+        "that started after a journal fault: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(report.adoptions.items())) or "none")
+        + ".",
+    ]
     lines += [
         "",
         "| result | value |",

@@ -5,6 +5,12 @@ in kill waves: then the real CLI runs as a subprocess and dies by SIGKILL at a r
 at a crash point (``QKD_MACSEC_CRASH_AT``); the next controller recovers what it left open.
 Everything random comes from one seeded RNG, so a seed reproduces the faults (wall-clock timing
 still varies).
+
+Chaos v2 faults that need the controller live here too: a second controller started while the
+first holds the journal (in-process, or the real CLI as a subprocess) must be refused and change
+nothing; the journal deleted, or put back from an older copy (taken between two waves or in the
+middle of one), before a wave: the next controller recovers, adopts what the routers hold and
+rotates forward.
 """
 
 from __future__ import annotations
@@ -15,23 +21,32 @@ import logging
 import os
 import random
 import signal
+import sqlite3
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from qkd_macsec.engine.controller import Controller, ControllerOptions
 from qkd_macsec.engine.journal import Journal, Phase
+from qkd_macsec.engine.lease import FileLeaseBackend, LeaseHeldError, lock_path
 from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.etsi014.client import ClientOptions, RequestRecord
 from qkd_macsec.etsi014.retry import RetryPolicy
 from qkd_macsec.obs.logging import LOGGER_NAME, RedactionFilter
 from qkd_macsec.pki.files import write_private
+from qkd_macsec.sim.config import macsec_interfaces
 from qkd_macsec.testbed.builder import Testbed, TestbedOptions, start_testbed
 from qkd_macsec.testbed.chaos.canary import collect_secrets, scan_files
-from qkd_macsec.testbed.chaos.faults import Fault, FaultKind, LabFacts, fault_schedule
+from qkd_macsec.testbed.chaos.faults import (
+    JOURNAL,
+    Fault,
+    FaultKind,
+    LabFacts,
+    fault_schedule,
+)
 from qkd_macsec.testbed.chaos.inject import FaultInjector
 from qkd_macsec.testbed.chaos.lab import ChaosLabShape, chaos_lab_document
 from qkd_macsec.testbed.chaos.observe import (
@@ -40,11 +55,16 @@ from qkd_macsec.testbed.chaos.observe import (
     fired,
     kme_evidence,
     request_outcome,
+    zone_evidence,
 )
 from qkd_macsec.testbed.chaos.report import ChaosReport
 
 CLIENT_TIMEOUT_S = 2.0
 SUBPROCESS_TIMEOUT_S = 120.0
+SECOND_CLI_TIMEOUT_S = 60.0  # a refused CLI exits at once; this only bounds a hang
+EXIT_LEASE_HELD = 4
+MID_WAVE_COPY_S = 1.5  # the mid-wave journal copy: inside key fetch or staging
+COPIES_KEPT = 4  # waves of journal copies kept for a restore
 
 
 @dataclass(frozen=True)
@@ -55,6 +75,8 @@ class ChaosOptions:
     max_waves: int = 400
     shape: ChaosLabShape = field(default_factory=ChaosLabShape)
     preceding_hold_s: float = 30.0
+    #: Kinds not injected, and why (reported in the table).
+    exclude: dict[FaultKind, str] = field(default_factory=dict)
 
 
 def run_chaos(options: ChaosOptions, directory: Path) -> ChaosReport:
@@ -74,10 +96,15 @@ class _Run:
             links=shape.link_count,
             group_links=shape.groups,
         )
+        self.report.excluded = {k.value: why for k, why in options.exclude.items()}
         self.records: list[RequestRecord] = []
         self.link_kmes: LinkKmes = {}
         self.waves_log = directory / "waves.jsonl"
         self.outputs: list[Path] = [self.waves_log]
+        self.copies_dir = directory / "journal-copies"
+        self.copies: dict[int, dict[str, Path]] = {}  # wave -> "between" / "mid-wave" -> copy
+        self.kept_copies: set[Path] = set()  # copies a restore used (scanned at the end)
+        self.wave = 0
 
     # -- the campaign ------------------------------------------------------------------
     async def main(self) -> ChaosReport:
@@ -115,27 +142,42 @@ class _Run:
         facts = _facts(testbed)
         self.link_kmes = _link_kmes(testbed)
         length = self.options.max_waves if self.options.min_rotations else self.options.waves
-        schedule = fault_schedule(self.rng, length, facts)
+        kinds = [k for k in FaultKind if k not in self.options.exclude]
+        schedule = fault_schedule(self.rng, length, facts, kinds=kinds)
+        self.copies_dir.mkdir(mode=0o700, exist_ok=True)
         controller = self._controller(testbed)
         try:
+            boot_copy = asyncio.create_task(self._copy_later(testbed, -1))  # mid-bootstrap
             boot = await controller.rotate()
+            await boot_copy
             if not boot.ok:
                 self.report.problems.append(f"bootstrap failed: {boot.failed_links}")
             lasting: dict[int, int] = {}  # injector handle -> waves left
             for wave, faults in enumerate(schedule):
                 if self._enough(wave):
                     break
+                self.wave = wave
                 self.report.waves += 1
-                if faults and faults[0].kind is FaultKind.CONTROLLER_KILL:
-                    before = controller.journal.counts()
-                    await controller.aclose()
-                    await self._kill_wave(testbed, faults[0], wave)
-                    controller = self._controller(testbed)
-                    recovered = await controller.recover()
-                    self.report.recovered += recovered.touched
-                    self._count_journal(before, controller.journal.counts(), faults[0].kind)
-                    continue
-                await self._fault_wave(controller, injector, faults, lasting)
+                await self._copy_journal(testbed, wave, "between")
+                copy_task = asyncio.create_task(self._copy_later(testbed, wave))
+                try:
+                    if faults and faults[0].kind is FaultKind.CONTROLLER_KILL:
+                        before = controller.journal.counts()
+                        await controller.aclose()
+                        await self._kill_wave(testbed, faults[0], wave)
+                        controller = self._controller(testbed)
+                        recovered = await controller.recover()
+                        self.report.recovered += recovered.touched
+                        self._count_journal(before, controller.journal.counts(), faults[0].kind)
+                        continue
+                    for fault in faults:
+                        if fault.target == JOURNAL:
+                            controller = await self._journal_fault(testbed, controller, fault)
+                    rest = [f for f in faults if f.target != JOURNAL]
+                    await self._fault_wave(testbed, controller, injector, rest, lasting)
+                finally:
+                    await copy_task
+                    self._prune_copies(wave)
             injector.heal_all()
             final = await controller.rotate()
             self._count(final, [])
@@ -150,6 +192,7 @@ class _Run:
 
     async def _fault_wave(
         self,
+        testbed: Testbed,
         controller: Controller,
         injector: FaultInjector,
         faults: list[Fault],
@@ -161,6 +204,9 @@ class _Run:
         async def inject(fault: Fault) -> None:
             if fault.during_s is not None:
                 await asyncio.sleep(fault.during_s)
+            if fault.kind is FaultKind.SECOND_CONTROLLER:
+                await self._second_controller(testbed, controller, fault)
+                return
             handle = await asyncio.to_thread(injector.apply, fault)
             handles[handle] = fault
             if fault.waves > 1:
@@ -175,7 +221,10 @@ class _Run:
         finally:
             await asyncio.gather(*during)
         for fault in faults:
-            self._observe(fault, result, injector)
+            if fault.kind is FaultKind.ZONE_CHANGE:
+                self._observe_zone(testbed, fault, result)
+            elif fault.kind is not FaultKind.SECOND_CONTROLLER:  # counted when it ran
+                self._observe(fault, result, injector)
         self._log_wave(faults, result)
         self._count(result, faults)
         for handle in handles:
@@ -209,7 +258,14 @@ class _Run:
     def _observe(self, fault: Fault, result: WaveResult, injector: FaultInjector) -> None:
         stat = self.report.stat(fault.kind)
         stat.injected += 1
-        seen = kme_evidence(fault, self.records, result) or device_evidence(fault, result)
+        offsets = {
+            name: injector.testbed.lab.device(name).clock_offset_s
+            for name in injector.testbed.inventory.hosts
+        }
+        timeout = float(self.options.shape.device_timeout_s)
+        seen = kme_evidence(fault, self.records, result) or device_evidence(
+            fault, result, offsets, timeout
+        )
         shadowed = fault.kind is not FaultKind.ROUTER_DOWN and any(
             other.kind is FaultKind.ROUTER_DOWN and other.target == fault.target
             for other, _ in injector.active.values()
@@ -220,6 +276,197 @@ class _Run:
         acted = seen or (not shadowed and fired(fault, result, device_faults, self.link_kmes))
         stat.fired += int(acted)
         stat.observed += int(seen)
+
+    def _observe_zone(self, testbed: Testbed, fault: Fault, result: WaveResult) -> None:
+        """Seen when the router reads every new start-time written after the change (in its new
+        zone) as the wave's activation instant; a mismatch is a problem (a start-time written in
+        the old zone activates hours off)."""
+        stat = self.report.stat(fault.kind)
+        stat.injected += 1
+        device = testbed.lab.device(fault.target)
+        views = macsec_interfaces(device.committed)
+        offset = timedelta(seconds=device.clock_offset_s)
+        inventory = testbed.inventory
+        router_links: list[str] = []
+        starts: dict[str, datetime] = {}
+        for link in inventory.links:
+            ends = [end for host, end in inventory.link_ends(link) if host.name == fault.target]
+            if not ends:
+                continue
+            router_links.append(link.name)
+            rotation = result.rotations.get(link.name)
+            if rotation is None or rotation.ckn is None:
+                continue
+            for interface in ends[0].interfaces:
+                view = views.get(interface)
+                keys = [k for k in (view.chain if view else ()) if k.ckn == rotation.ckn.lower()]
+                if keys:
+                    starts[link.name] = keys[0].start.replace(tzinfo=UTC) - offset
+        acted, seen, mismatches = zone_evidence(fault, result, router_links, starts)
+        stat.fired += int(acted)
+        stat.observed += int(seen)
+        self.report.problems += [f"zone-change: {m}" for m in mismatches]
+
+    # -- chaos v2: a second controller, the journal lost or restored ---------------------
+    async def _second_controller(
+        self, testbed: Testbed, controller: Controller, fault: Fault
+    ) -> None:
+        """Start another controller on the journal the running one holds: it must be refused
+        (LeaseHeldError in-process, exit 4 from the CLI). Between waves nothing else runs, so
+        there it must also have changed nothing: no commit on any router, no journal row, the
+        lease file still naming the running controller."""
+        stat = self.report.stat(fault.kind)
+        stat.injected += 1
+        stat.fired += 1  # it was started: it either was refused or it was not
+        quiet = fault.during_s is None
+        before = self._footprint(testbed, controller) if quiet else None
+        if fault.detail == "cli":
+            refused, why = await self._second_cli(testbed)
+        else:
+            refused, why = self._second_in_process(testbed)
+        changed = []
+        if before is not None:
+            after = self._footprint(testbed, controller)
+            changed = [k for k in before if before[k] != after.get(k)]
+        if refused and not changed:
+            stat.observed += 1
+            self.report.lease_refusals += 1
+            return
+        what = f"second controller ({fault.describe()})"
+        if not refused:
+            self.report.problems.append(f"{what} was not refused: {why}")
+        if changed:
+            self.report.problems.append(f"{what} changed {', '.join(changed)}")
+
+    def _second_in_process(self, testbed: Testbed) -> tuple[bool, str]:
+        try:
+            second = Controller(testbed.inventory)
+        except LeaseHeldError as exc:
+            return str(os.getpid()) in str(exc), str(exc)
+        second.journal.close()  # it took the lease: the lease is broken
+        second.lease.release()
+        return False, "a second Controller took the lease"
+
+    async def _second_cli(self, testbed: Testbed) -> tuple[bool, str]:
+        out = self.directory / f"second-{self.wave:03d}.out"
+        self.outputs.append(out)
+        write_private(out, b"")
+        env = {k: v for k, v in os.environ.items() if k != "QKD_MACSEC_CRASH_AT"}
+        with out.open("ab") as sink:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "qkd_macsec",
+                "rotate",
+                "--force",
+                "-i",
+                str(testbed.inventory_path),
+                env=env,
+                stdout=sink,
+                stderr=sink,
+            )
+            try:
+                await asyncio.wait_for(proc.wait(), timeout=SECOND_CLI_TIMEOUT_S)
+            except TimeoutError:
+                proc.send_signal(signal.SIGKILL)
+                await proc.wait()
+                return False, f"still running after {SECOND_CLI_TIMEOUT_S:g} s (killed)"
+        text = out.read_text(errors="replace")
+        held = "another controller holds the journal" in text
+        return proc.returncode == EXIT_LEASE_HELD and held, f"exit {proc.returncode}"
+
+    def _footprint(self, testbed: Testbed, controller: Controller) -> dict[str, object]:
+        """What a refused controller must not change (no secrets: counts and instants)."""
+        out: dict[str, object] = {}
+        for name in sorted(testbed.inventory.hosts):
+            history = testbed.lab.device(name).history
+            out[f"{name} commits"] = (len(history), history[0].when)
+        out["journal rows"] = controller.journal.counts()
+        holder = FileLeaseBackend(testbed.inventory.policy.journal).current_holder()
+        out["lease holder"] = (holder.pid, holder.token) if holder else None
+        return out
+
+    async def _journal_fault(
+        self, testbed: Testbed, controller: Controller, fault: Fault
+    ) -> Controller:
+        """Between waves: stop the controller, delete the journal or put an older copy back,
+        start a new controller; it recovers what the copy left open and reads every router."""
+        stat = self.report.stat(fault.kind)
+        stat.injected += 1
+        links = [link.name for link in testbed.inventory.links]
+        current = _newest_keys(controller.journal, links)
+        await controller.aclose()
+        restored = None
+        if fault.kind is FaultKind.JOURNAL_RESTORED and self.copies:
+            wanted = self.wave - int(fault.value)
+            older = [w for w in self.copies if w <= wanted and fault.detail in self.copies[w]]
+            restored = self.copies[max(older)][fault.detail] if older else None
+            if restored is None:  # no copy that old yet: the oldest there is (mid-bootstrap)
+                first = self.copies[min(self.copies)]
+                restored = first.get(fault.detail) or next(iter(first.values()))
+            self.outputs.append(restored)  # keep it for the canary scan
+            self.kept_copies.add(restored)
+        journal = Path(testbed.inventory.policy.journal)
+        _replace_journal(journal, restored, with_lock=fault.detail == "journal+lock")
+        acted = True  # a deleted journal always differs from the routers
+        if restored is not None:
+            copy = Journal(str(journal))
+            try:  # an older copy acts when it is behind the routers or left rotations open
+                acted = _newest_keys(copy, links) != current or bool(copy.open_rotations())
+            finally:
+                copy.close()
+        controller = self._controller(testbed)
+        recovered = await controller.recover()
+        self.report.recovered += recovered.touched
+        decisions = await controller.adopt()
+        verdicts = Counter(d.verdict.value for d in decisions)
+        for verdict, n in verdicts.items():
+            self.report.adoptions[verdict] = self.report.adoptions.get(verdict, 0) + n
+        stat.fired += int(acted)
+        # Seen: the new controller took the routers' keys, or recovery closed the copy's open
+        # rotations (finished, undone or found superseded by newer entries on the routers).
+        stat.observed += int(acted and (verdicts.get("adopt", 0) > 0 or recovered.touched > 0))
+        for d in decisions:
+            if d.verdict.value == "conflict":
+                self.report.problems.append(f"{fault.kind}: {d.link}: {d.message}")
+        return controller
+
+    async def _copy_later(self, testbed: Testbed, wave: int) -> None:
+        await asyncio.sleep(MID_WAVE_COPY_S)
+        await self._copy_journal(testbed, wave, "mid-wave")
+
+    async def _copy_journal(self, testbed: Testbed, wave: int, when: str) -> None:
+        """A consistent copy of the journal now (SQLite's online backup), as a backup job would
+        take it; skipped when the journal is busy."""
+        source = Path(testbed.inventory.policy.journal)
+        target = self.copies_dir / f"journal-{wave:03d}-{when}.sqlite"
+
+        def copy() -> bool:
+            if not source.exists():
+                return False
+            write_private(target, b"")
+            try:
+                with (
+                    sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=2) as src,
+                    sqlite3.connect(target) as dst,
+                ):
+                    src.backup(dst)
+            except sqlite3.Error:
+                target.unlink(missing_ok=True)
+                return False
+            finally:
+                for suffix in ("-wal", "-shm"):
+                    target.with_name(target.name + suffix).unlink(missing_ok=True)
+            return True
+
+        if await asyncio.to_thread(copy):
+            self.copies.setdefault(wave, {})[when] = target
+
+    def _prune_copies(self, wave: int) -> None:
+        for old in [w for w in self.copies if w <= wave - COPIES_KEPT]:
+            for path in self.copies.pop(old).values():
+                if path not in self.kept_copies:
+                    path.unlink(missing_ok=True)
 
     def _count(self, result: WaveResult, faults: list[Fault]) -> None:
         rotations = list(result.rotations.values())
@@ -368,11 +615,14 @@ def _facts(testbed: Testbed) -> LabFacts:
         for other in kmes - {master}:
             if master is not None:
                 pairs.add((min(master, other), max(master, other)))
+    timeouts = [host.timeout for host in inventory.hosts.values()]
     return LabFacts(
         routers=sorted(inventory.hosts),
         kmes=sorted(inventory.kmes),
         kme_pairs=sorted(pairs),
         clock_tolerance_s=inventory.policy.clock_tolerance,
+        device_timeout_s=float(min(timeouts)),
+        activation_margin_s=inventory.policy.min_activation_delay,
     )
 
 
@@ -382,6 +632,27 @@ def _link_kmes(testbed: Testbed) -> LinkKmes:
     for link in inventory.links:
         kmes = [host.kme or "" for host, _ in inventory.link_ends(link)]
         out[link.name] = (kmes[0], frozenset(kmes[1:]))
+    return out
+
+
+def _replace_journal(journal: Path, copy: Path | None, *, with_lock: bool) -> None:
+    """Delete the journal (``rm journal.sqlite*``: with its lock file when ``with_lock``), then
+    put ``copy`` in its place if given."""
+    for suffix in ("", "-wal", "-shm"):
+        journal.with_name(journal.name + suffix).unlink(missing_ok=True)
+    if with_lock:
+        lock_path(journal.resolve()).unlink(missing_ok=True)
+    if copy is not None:
+        journal.write_bytes(copy.read_bytes())
+        journal.chmod(0o600)
+
+
+def _newest_keys(journal: Journal, links: list[str]) -> dict[str, str | None]:
+    """Each link's newest ACTIVE CKN as a journal knows it."""
+    out: dict[str, str | None] = {}
+    for link in links:
+        newest = journal.active_keys(link, 1)
+        out[link] = newest[0].ckn.lower() if newest else None
     return out
 
 
