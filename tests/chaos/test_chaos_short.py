@@ -1,4 +1,6 @@
-"""The short chaos run (part of `make test`): every fault kind, controller kills, then the checks.
+"""The short chaos run (part of `make test`): every fault kind (v2 included: slow and hung
+commits, a second controller, the journal lost or restored, a zone change, a controller clock
+step), controller kills, then the checks.
 
 `make chaos` (bench/chaos.py) runs the same driver for >= 1,000 rotations and writes
 docs/reliability.md; this run is the same campaign, cut short.
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from qkd_macsec.testbed.chaos import ChaosOptions, FaultKind, render_markdown, run_chaos
+from qkd_macsec.testbed.chaos.faults import V2_KINDS
 
 SEED = 20261126
 
@@ -27,6 +30,11 @@ def test_short_chaos_run_keeps_every_link_up_and_leaks_nothing(tmp_path: Path) -
         assert counts.injected >= 1, kind
         assert counts.observed == counts.fired, kind
     assert report.faults[FaultKind.CONTROLLER_KILL.value].observed >= 1
+    # chaos v2: each kind acted at least once, and the run saw it act
+    for kind in V2_KINDS:
+        assert report.faults[kind.value].fired >= 1, kind
+    assert report.lease_refusals == report.faults[FaultKind.SECOND_CONTROLLER.value].injected
+    assert report.adoptions.get("adopt", 0) >= 1  # a lost journal: the routers' keys adopted
     assert report.recovered >= 1  # a killed controller left rotations open; they were closed
     # the end state, measured on the simulator's fabric (not on what the controller believes)
     assert report.links_live_shared == report.links >= 20
@@ -40,6 +48,7 @@ def test_short_chaos_run_keeps_every_link_up_and_leaks_nothing(tmp_path: Path) -
 
     table = render_markdown(report, command="pytest tests/chaos")
     assert all(f"| {kind.value} |" in table for kind in FaultKind)
+    assert "### Chaos v2 faults" in table
     # what the run wrote is private: the per-wave log and the report hold key IDs and CKNs
     for name in ("report.json", "waves.jsonl", "controller.trace"):
         mode = stat.S_IMODE((tmp_path / "chaos" / name).stat().st_mode)

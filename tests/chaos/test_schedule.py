@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
 from qkd_macsec.engine.inventory.loader import parse_inventory
+from qkd_macsec.engine.journal import Phase
+from qkd_macsec.engine.results import RotationResult, WaveResult
 from qkd_macsec.testbed.chaos import (
     ChaosLabShape,
     ChaosReport,
@@ -23,9 +26,11 @@ from qkd_macsec.testbed.chaos.faults import (
     JOURNAL,
     V2_KINDS,
     ZONES,
+    Fault,
     LabFacts,
     draw_fault,
 )
+from qkd_macsec.testbed.chaos.observe import zone_evidence
 
 FACTS = LabFacts(
     routers=[f"r{i:02d}" for i in range(10)],
@@ -132,7 +137,8 @@ def test_controller_clock_steps_are_forward_for_the_routers_from_seconds_to_an_h
     steps = [draw_fault(FaultKind.CONTROLLER_CLOCK_STEP, rng, FACTS).value for _ in range(500)]
     assert min(steps) >= 2.0
     assert max(steps) <= 3600.0
-    assert any(s > 600 for s in steps) and any(s < 10 for s in steps)
+    assert any(s > 600 for s in steps)
+    assert any(s < 10 for s in steps)
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -150,7 +156,32 @@ def test_v2_kinds_get_a_table_of_their_own_and_exclusions_say_why() -> None:
     report.excluded = {FaultKind.HUNG_COMMIT.value: "waiting for deadline-true staging"}
     table = render_markdown(report, command="make chaos")
     v1, v2 = table.split("### Chaos v2 faults")
-    assert "| zone-change |" in v2 and "| zone-change |" not in v1
-    assert "| lock-held |" in v1 and "| lock-held |" not in v2
+    assert "| zone-change |" in v2
+    assert "| zone-change |" not in v1
+    assert "| lock-held |" in v1
+    assert "| lock-held |" not in v2
     assert "| hung-commit | a router never answers commit-configuration | not injected: " in v2
     assert ChaosReport.from_json(json.loads(json.dumps(report.to_json()))) == report
+
+
+def test_a_start_time_the_router_reads_hours_off_after_a_zone_change_is_named() -> None:
+    """The zone-change observation can fail: a start-time written in the old zone is read by
+    the router (in its new zone) an hour or more away from the wave's activation instant."""
+    activation = datetime(2026, 12, 1, 9, 30, 5, tzinfo=UTC)
+    result = WaveResult(wave="w", started=activation)
+    result.rotations["p2p-00-01"] = RotationResult(
+        "p2p-00-01", 1, "forced", phase=Phase.ACTIVE, ckn="ab", activation=activation
+    )
+    fault = Fault(FaultKind.ZONE_CHANGE, "r00", "Africa/Lagos", 60)
+    assert zone_evidence(fault, result, ["p2p-00-01"], {"p2p-00-01": activation}) == (
+        True,
+        True,
+        [],
+    )
+    off = activation - timedelta(hours=1)
+    acted, seen, mismatches = zone_evidence(fault, result, ["p2p-00-01"], {"p2p-00-01": off})
+    assert (acted, seen) == (True, False)
+    assert "p2p-00-01 on r00 (Africa/Lagos)" in mismatches[0]
+    # no rotation through the router went live: the change had no chance to show
+    result.rotations["p2p-00-01"].phase = Phase.ABORTED
+    assert zone_evidence(fault, result, ["p2p-00-01"], {}) == (False, False, [])

@@ -215,7 +215,8 @@ PARETO_ALPHA = 1.3
 
 def _pareto_latency(rng: random.Random, lab: LabFacts) -> float:
     """Seconds a router's commits take: Pareto from a third of the activation margin, cut at
-    twice the RPC timeout (past it every commit is a hung one); about a quarter exceed the margin."""
+    twice the RPC timeout (past it every commit is a hung one). About a quarter exceed the
+    margin, one in twenty the timeout."""
     scale = lab.activation_margin_s / 3
     return round(min(scale * rng.paretovariate(PARETO_ALPHA), 2 * lab.device_timeout_s), 2)
 

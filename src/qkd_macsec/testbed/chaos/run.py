@@ -173,8 +173,7 @@ class _Run:
                     for fault in faults:
                         if fault.target == JOURNAL:
                             controller = await self._journal_fault(testbed, controller, fault)
-                    rest = [f for f in faults if f.target != JOURNAL]
-                    await self._fault_wave(testbed, controller, injector, rest, lasting)
+                    await self._fault_wave(testbed, controller, injector, faults, lasting)
                 finally:
                     await copy_task
                     self._prune_copies(wave)
@@ -212,6 +211,8 @@ class _Run:
             if fault.waves > 1:
                 lasting[handle] = fault.waves
 
+        journal_faults = [f for f in faults if f.target == JOURNAL]  # done before the wave
+        faults = [f for f in faults if f.target != JOURNAL]
         before = [f for f in faults if f.during_s is None]
         for fault in before:
             await inject(fault)
@@ -225,8 +226,8 @@ class _Run:
                 self._observe_zone(testbed, fault, result)
             elif fault.kind is not FaultKind.SECOND_CONTROLLER:  # counted when it ran
                 self._observe(fault, result, injector)
-        self._log_wave(faults, result)
-        self._count(result, faults)
+        self._log_wave(journal_faults + faults, result)
+        self._count(result, journal_faults + faults)
         for handle in handles:
             if handle not in lasting:
                 await asyncio.to_thread(injector.heal, handle)
