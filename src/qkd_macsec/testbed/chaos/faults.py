@@ -132,7 +132,9 @@ class LabFacts:
     kme_pairs: Sequence[tuple[str, str]]  # pairs of distinct KMEs some link crosses
     clock_tolerance_s: float
     device_timeout_s: float = 6.0  # the NETCONF RPC timeout
-    activation_margin_s: float = 2.0  # the smallest activation delay the policy allows
+    #: About the activation delay a wave gets (minimum delay + clock tolerance): a commit
+    #: slower than this lands after the other ends' start-time.
+    activation_margin_s: float = 5.0
 
 
 @dataclass
@@ -140,6 +142,7 @@ class ScheduleState:
     """What earlier faults changed that later draws depend on (the schedule stays pure)."""
 
     zones: dict[str, int] = field(default_factory=dict)  # router -> index in ZONES
+    tail_drawn: bool = False  # a commit latency beyond the margin was drawn
 
 
 def draw_fault(
@@ -184,6 +187,10 @@ def draw_fault(
             point = rng.choice(CRASH_POINTS)
             return Fault(kind, "", point + router if point == "stage:" else point)
         case FaultKind.COMMIT_LATENCY_TAIL:
+            if not state.tail_drawn:
+                # The first of a schedule is from the tail, and answers: late, not hung.
+                late = rng.uniform(lab.activation_margin_s, lab.device_timeout_s)
+                return Fault(kind, router, value=round(late, 2))
             return Fault(kind, router, value=_pareto_latency(rng, lab))
         case FaultKind.HUNG_COMMIT:
             return Fault(kind, router, "commit-configuration", during_s=_maybe_during(rng))
@@ -270,6 +277,8 @@ def fault_schedule(
                 continue
             taken |= _targets(fault)
             faults.append(fault)
+            if fault.kind is FaultKind.COMMIT_LATENCY_TAIL:
+                state.tail_drawn = True
             if fault.kind is FaultKind.ZONE_CHANGE:
                 state.zones[fault.target] = [n for n, _ in ZONES].index(fault.detail)
         out.append(faults)

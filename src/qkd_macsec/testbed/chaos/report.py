@@ -24,8 +24,9 @@ DESCRIPTIONS: dict[FaultKind, tuple[str, str]] = {
     FaultKind.CLOCK_SKEW: ("a router clock off by 0.5-0.8 x tolerance", "offsets measured"),
     FaultKind.CONTROLLER_KILL: ("controller SIGKILLed / crashed mid-wave", "crashes recovered"),
     FaultKind.COMMIT_LATENCY_TAIL: (
-        "a router's commits take a Pareto-distributed time (a quarter beyond the activation "
-        "margin, capped at twice the RPC timeout)",
+        "a router's commits take a Pareto-distributed time (a quarter beyond the ~5 s "
+        "activation margin, capped at twice the 6 s RPC timeout; the first one of a run late "
+        "but answering)",
         "slow commits / RPC timeouts reported",
     ),
     FaultKind.HUNG_COMMIT: (

@@ -623,7 +623,8 @@ def _facts(testbed: Testbed) -> LabFacts:
         kme_pairs=sorted(pairs),
         clock_tolerance_s=inventory.policy.clock_tolerance,
         device_timeout_s=float(min(timeouts)),
-        activation_margin_s=inventory.policy.min_activation_delay,
+        activation_margin_s=inventory.policy.min_activation_delay
+        + inventory.policy.clock_tolerance,
     )
 
 
