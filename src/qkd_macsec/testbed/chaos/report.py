@@ -125,6 +125,55 @@ FINDINGS = (
     "port now stays bound, refusing connections, while the router is down "
     "(`sim/netconf/ssh.py`; `tests/chaos/test_router_down_port.py`).",
 )
+#: How each v2 fault is made, and what counts as seeing it (under the v2 table).
+V2_NOTES = (
+    "*commit-latency-tail*: the simulator's `commit_latency_s` on one router for a wave, "
+    "Pareto (shape 1.3) from a third of the margin; past the 6 s RPC timeout the commit is "
+    "cut by the client like a hung one. Seen: the router's commit took at least 0.8 x the "
+    "latency, or its error names the RPC timeout / deadline.",
+    "*hung-commit*: `hang_rpcs={commit-configuration}` on one router (before or during the "
+    "wave). Seen: the router's or a rotation's error names the commit and the timeout.",
+    "*second-controller*: while the run's controller holds the journal, another `Controller` "
+    "is built in this process, or `qkd-macsec rotate --force` runs as a subprocess. It must "
+    "fail with `LeaseHeldError` naming the holder's pid / exit 4 (*another controller holds "
+    "the journal*). When started between waves it must also have changed nothing: the same "
+    "commit count and last commit on every router, the same journal rows, the lease file "
+    "still naming the holder and its token.",
+    "*journal-deleted* / *journal-restored*: between waves the controller stops, the journal "
+    "(`-wal`, `-shm`, half the time its lock file too) is deleted, or replaced by a copy "
+    "taken with SQLite's online backup 1-3 waves earlier, between two waves or 1.5 s into "
+    "one (open rotations in it); a new controller recovers, reconciles every link with its "
+    "routers and rotates. Acted: the copy is behind the routers or left rotations open. "
+    "Seen: the new controller adopted keys or closed the copy's rotations; any CONFLICT "
+    "verdict is a problem.",
+    "*zone-change*: an operator's commit (own session, lock, commit as user `operator`) of "
+    "`system time-zone` on the simulated router between waves, always eastward (see below). "
+    "Seen: for every rotation through the router that went live, the router reads the new "
+    "entry's start-time, in its new zone, as the wave's activation instant (within 1.5 s); "
+    "a mismatch is a problem.",
+    "*controller-clock-step*: the controller runs on the host clock, which is also the "
+    "simulator's real time, so it cannot step alone. The engine only sees the step relative "
+    "to the routers, so a step of the controller's clock by -d is modelled as every router's "
+    "clock stepping +d at once (own skews kept). Only that direction: routers stepping back "
+    "would un-start their keys in the simulator, which a real controller step does not do. "
+    "Seen: every reachable router's measured offset matches its true one within 1.05 s.",
+)
+
+#: What chaos v2 found that is not fixed (engine changes are the lead's to merge).
+OPEN_FINDINGS = (
+    "A time-zone change that moves a router WEST takes every MACsec link of that router down "
+    "at once, and the controller then leaves the links alone. Junos reads a key-chain "
+    "start-time as wall-clock time in the configured zone, so UTC to America/New_York moves "
+    "every start-time on the router 5 h into the future: no entry is in force (the fabric "
+    "measures the links down from the operator's commit on). The next wave's reconciliation "
+    "calls each link a CONFLICT (*the ends run on different keys (…, mx304-12: nothing in "
+    "force)*) and does not rotate it, so the outage lasts until the router's clock catches up "
+    "with the old start-times (5 h) or someone intervenes. Reproduced on the seed lab (two "
+    "links, both down 0.2 s after the commit and still down after the next wave). The chaos "
+    "run therefore moves zones east only (start-times move into the past; harmless). A "
+    "possible engine answer: when the journal's current key is on every end and merely "
+    "pending on some, re-stage it there with a start-time in the past.",
+)
 SECURITY_CHECKS = (
     "a KME whose certificate does not verify: every rotation aborted at the key step with a TLS "
     "error naming the certificate, no router touched (`tests/security/test_refused_peers.py`);",
@@ -196,6 +245,8 @@ def render_markdown(report: ChaosReport, *, command: str) -> str:
         "that started after a journal fault: "
         + (", ".join(f"{k} {v}" for k, v in sorted(report.adoptions.items())) or "none")
         + ".",
+        "",
+        *(f"- {note}" for note in V2_NOTES),
     ]
     lines += [
         "",
@@ -229,6 +280,10 @@ def render_markdown(report: ChaosReport, *, command: str) -> str:
         "## Bugs the campaign found (fixed)",
         "",
         *(f"- {finding}" for finding in FINDINGS),
+        "",
+        "## Found by chaos v2 (not fixed here)",
+        "",
+        *(f"- {finding}" for finding in OPEN_FINDINGS),
         "",
         "## Security and bad-input checks (`make test`)",
         "",
