@@ -57,10 +57,14 @@ class FakeNetwork:
 class FakeDriver:
     def __init__(self, net: FakeNetwork, router: FakeRouter) -> None:
         self.net, self.router = net, router
+        self.deadline: float | None = None
 
     def open(self) -> None: ...
 
     def close(self) -> None: ...
+
+    def set_deadline(self, deadline: float | None) -> None:
+        self.deadline = deadline
 
     def is_alive(self) -> bool:
         return True

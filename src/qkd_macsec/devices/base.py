@@ -12,6 +12,7 @@ redacted so that no CAK or password ever shows in a message)::
      │    ├── DeviceHostKeyError     host key unknown or changed (known_hosts)
      │    └── DeviceUnreachableError refused, timed out, unknown host
      ├── DeviceTimeoutError          an RPC got no answer in time
+     │    └── DeviceDeadlineError    the session's deadline had passed: the RPC was NOT sent
      ├── DeviceLockError             the configuration is locked by someone else
      ├── DeviceLoadError             the device refused the configuration lines
      ├── DeviceCommitError           the commit (or its checks) failed
@@ -42,6 +43,7 @@ __all__ = [
     "DeviceAuthError",
     "DeviceCommitError",
     "DeviceConnectError",
+    "DeviceDeadlineError",
     "DeviceError",
     "DeviceHostKeyError",
     "DeviceLoadError",
@@ -93,6 +95,11 @@ class DeviceUnreachableError(DeviceConnectError):
 
 class DeviceTimeoutError(DeviceError):
     """An RPC got no answer within the target's timeout."""
+
+
+class DeviceDeadlineError(DeviceTimeoutError):
+    """The deadline set with :meth:`Driver.set_deadline` had passed before the RPC was sent, so
+    the device never saw it (a commit refused this way certainly did not land)."""
 
 
 class DeviceLockError(DeviceError):
@@ -269,6 +276,13 @@ class Driver(Protocol):
         """Close the session; never raises."""
 
     def is_alive(self) -> bool: ...
+
+    def set_deadline(self, deadline: float | None) -> None:
+        """Every later RPC (and ``open``) must be answered by ``deadline`` (epoch seconds):
+        its timeout is the target's timeout or the time left, whichever is shorter, and an RPC
+        due after the deadline is not sent (:class:`DeviceDeadlineError`). None: no deadline.
+        The engine derives deadlines from the activation instant, so that no device session
+        outlives the moment the engine must decide what to undo."""
 
     def device_time(self) -> datetime:
         """The device clock as an aware UTC datetime (start-time scheduling, skew checks)."""

@@ -18,6 +18,7 @@ the redaction filter, and exception texts from the device are scrubbed and never
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 import threading
@@ -43,6 +44,7 @@ from qkd_macsec.devices.base import (
     DeviceAuthError,
     DeviceCommitError,
     DeviceConnectError,
+    DeviceDeadlineError,
     DeviceError,
     DeviceHostKeyError,
     DeviceLoadError,
@@ -76,6 +78,10 @@ TRANSPORT_LOGGERS = ("ncclient", "paramiko", "jnpr")
 #: Deleting an absent statement is a warning on Junos; removal of a pruned key is idempotent.
 IGNORED_LOAD_WARNINGS = ["statement not found"]
 _MAX_MESSAGE = 400
+#: The shortest RPC timeout a deadline leaves (below it an RPC is refused as too late).
+MIN_RPC_TIMEOUT_S = 0.05
+#: How long ``close`` waits for the close-session reply once the deadline has passed.
+CLOSE_AFTER_DEADLINE_S = 0.5
 _quiet_lock = threading.Lock()
 
 
@@ -196,6 +202,8 @@ class JunosDriver:
         self._config_factory = config_factory
         self._dev: Any = None
         self._known_hosts_copy: Path | None = None
+        self._deadline: float | None = None
+        self._rpc_timeout = target.timeout
         if target.password is not None:
             SECRETS.add(target.password.reveal_text())
 
@@ -205,6 +213,37 @@ class JunosDriver:
     @property
     def name(self) -> str:
         return self.target.name
+
+    # ------------------------------------------------------------------------------ deadline
+    def set_deadline(self, deadline: float | None) -> None:
+        self._deadline = deadline
+        if self._dev is not None:
+            self._set_rpc_timeout(self._budget("rpc"))
+
+    def _budget(self, phase: str) -> float:
+        """The timeout for the next RPC: the target's, or the time left before the deadline."""
+        if self._deadline is None:
+            return self.target.timeout
+        left = self._deadline - time.time()
+        if left < MIN_RPC_TIMEOUT_S:
+            raise DeviceDeadlineError(self.name, f"{phase}: not sent, the session deadline passed")
+        return min(self.target.timeout, left)
+
+    def _set_rpc_timeout(self, seconds: float) -> None:
+        """PyEZ's ``Device.timeout`` setter truncates to whole seconds (0 for a deadline 0.9 s
+        away); ncclient's manager takes the float as is."""
+        self._rpc_timeout = seconds
+        dev = self._dev
+        conn = getattr(dev, "_conn", None)
+        if conn is not None and hasattr(conn, "timeout"):
+            conn.timeout = seconds
+        elif dev is not None:
+            dev.timeout = seconds
+
+    def _arm(self, phase: str) -> None:
+        """Before each RPC: fit its timeout into what is left of the deadline."""
+        if self._deadline is not None:
+            self._set_rpc_timeout(self._budget(phase))
 
     # ------------------------------------------------------------------------------- session
     def open(self) -> None:
@@ -217,7 +256,7 @@ class JunosDriver:
             "port": target.port,
             "user": target.user,
             "gather_facts": target.gather_facts,
-            "conn_open_timeout": target.timeout,
+            "conn_open_timeout": max(1, math.ceil(self._budget("open"))),
             "look_for_keys": False,
             "allow_agent": False,
             "auto_probe": 0,
@@ -239,8 +278,14 @@ class JunosDriver:
             dev = self._device_factory(**kwargs)
             dev.open()
             dev.timeout = target.timeout
+            self._dev = dev
+            self._arm("open")
             quiet_transport_loggers()
+        except DeviceDeadlineError:
+            self.close()
+            raise
         except Exception as err:
+            self._dev = None
             raise self._connect_error(err) from None
         finally:
             ssh_config.unlink(missing_ok=True)  # read only while connecting
@@ -292,12 +337,25 @@ class JunosDriver:
         return DeviceConnectError(target.name, f"cannot open NETCONF to {where}: {detail}")
 
     def close(self) -> None:
+        """Close the session; past the deadline, wait briefly for the reply and then drop the
+        transport (a device still busy with a commit answers nothing until it is done)."""
         dev, self._dev = self._dev, None
+        if dev is None:
+            return
+        conn = getattr(dev, "_conn", None)
+        if self._deadline is not None and conn is not None and hasattr(conn, "timeout"):
+            left = self._deadline - time.time()
+            conn.timeout = max(CLOSE_AFTER_DEADLINE_S, min(self.target.timeout, left))
         try:
-            if dev is not None:
-                dev.close()
+            dev.close()
         except Exception as err:
             log.debug("%s: error while closing: %s", self.name, type(err).__name__)
+        session = getattr(conn, "_session", None)
+        try:
+            if session is not None and getattr(session, "connected", False):
+                session.close()  # close-session got no reply: drop the SSH transport
+        except Exception as err:
+            log.debug("%s: error dropping the transport: %s", self.name, type(err).__name__)
 
     def is_alive(self) -> bool:
         dev = self._dev
@@ -319,7 +377,7 @@ class JunosDriver:
         if any(isinstance(c, ez.RpcTimeoutError) for c in _causes(err)):
             # PyEZ's Config.lock() re-raises a timeout as LockError: say it was no refusal,
             # but keep the type (no lock, so nothing was loaded or committed).
-            silent = f"{phase}: no reply within {self.target.timeout:g}s"
+            silent = f"{phase}: no reply within {self._rpc_timeout:.3g}s"
             return (
                 DeviceLockError(name, silent)
                 if phase == "lock"
@@ -344,6 +402,7 @@ class JunosDriver:
         return DeviceReplyError(name, f"{phase}: unexpected reply ({type(err).__name__})")
 
     def _call(self, phase: str, func: Callable[[], Any], scrub: _Scrubber | None = None) -> Any:
+        self._arm(phase)
         try:
             return func()
         except Exception as err:
@@ -379,8 +438,10 @@ class JunosDriver:
     ) -> int:
         phase = "load"
         try:
+            self._arm(phase)
             cu.load(text, format="set", ignore_warning=IGNORED_LOAD_WARNINGS)
             phase = "diff"
+            self._arm(phase)
             diff = cu.diff()
             diff_lines = _count_diff_lines(diff)
             if diff_lines:
@@ -388,6 +449,7 @@ class JunosDriver:
                 options: dict[str, Any] = {"comment": comment}
                 if confirm_minutes is not None:
                     options["confirm"] = confirm_minutes
+                self._arm(phase)
                 cu.commit(**options)
             return diff_lines
         except Exception as err:
@@ -396,12 +458,14 @@ class JunosDriver:
 
     def _discard(self, cu: Any) -> None:
         try:
+            self._arm("rollback")
             cu.rollback(0)
         except Exception as err:
             log.warning("%s: could not discard the candidate (%s)", self.name, type(err).__name__)
 
     def _unlock(self, cu: Any) -> None:
         try:
+            self._arm("unlock")
             cu.unlock()
         except Exception as err:
             log.warning(

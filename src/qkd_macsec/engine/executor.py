@@ -9,16 +9,22 @@ All links of one device that rotate in a wave go into one commit.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from qkd_macsec.devices.base import KeyChainEntry, MacsecBinding, StaticKey
+from qkd_macsec.devices.base import CommitResult, KeyChainEntry, MacsecBinding, StaticKey
+from qkd_macsec.engine.deadlines import (
+    DeviceTiming,
+    LatencyHistory,
+    WaveDeadlines,
+    device_timing,
+    plan_deadlines,
+)
 from qkd_macsec.engine.journal import Journal, Phase
 from qkd_macsec.engine.keysource import FetchedKey, KeyFetchError, KeySource
 from qkd_macsec.engine.planner import (
@@ -66,6 +72,44 @@ class ExecutorOptions:
     keep_previous: int = 1
     wait_for_activation: bool = True
     initial_session_estimate: float = 3.0  # seconds per device session before any is measured
+    undo_retry_interval: float = 0.2  # first pause between undo attempts (doubles, up to 1 s)
+
+
+#: Journal meta key prefix of a device's latency history (see ``engine.deadlines``).
+LATENCY_META = "latency:"
+UNDO_RETRY_MAX_S = 1.0
+
+
+@dataclass(frozen=True)
+class _Removal:
+    """How removing a wave's entries from one device went (times: controller epoch seconds)."""
+
+    device: str
+    removed: bool  # the device confirmed none of the entries is left (or never had them)
+    changed: bool  # ... and it had at least one: the removal committed something
+    started: float
+    finished: float
+    landed: bool | None  # the entry was there (late commit landed); None: unknown
+    error: str | None = None
+
+    def describe(self, activation: float) -> str:
+        """What happened to a late end, for the result and the journal."""
+        if not self.removed:
+            return f"late end {self.device}: entry may be there, not removed"
+        if not self.landed:
+            return f"late end {self.device}: its commit did not land"
+        when = self.finished - activation
+        at = f"{-when:.1f}s before T" if when < 0 else f"{when:.1f}s after T"
+        return f"late commit on {self.device}, removed {at}"
+
+    def detail(self, activation: float) -> dict[str, object]:
+        return {
+            "device": self.device,
+            "landed": self.landed,
+            "removed": self.removed,
+            "removed_vs_activation_s": round(self.finished - activation, 3),
+            "outcome": self.describe(activation),
+        }
 
 
 def first_key_start(activation: datetime, clock_tolerance: float) -> datetime:
@@ -94,7 +138,10 @@ class RotationExecutor:
         options: ExecutorOptions | None = None,
         crash_hook: CrashHook | None = None,
         progress: Progress | None = None,
+        device_timeout: Callable[[str], float] | None = None,
     ) -> None:
+        """``device_timeout(name)``: the device's configured RPC timeout (deadlines never plan
+        past it); 30 s when not given."""
         self.links = {link.name: link for link in links}
         self.journal = journal
         self.keys = keys
@@ -102,6 +149,7 @@ class RotationExecutor:
         self.binding_for = binding_for
         self.options = options or ExecutorOptions()
         self._crash_hook = crash_hook
+        self._device_timeout = device_timeout
         self.progress = progress
         self._counts: dict[str, int] = {}
         self._pool = ThreadPoolExecutor(
@@ -151,18 +199,32 @@ class RotationExecutor:
             force=force,
         )
 
-    def session_estimate(self) -> float:
-        """Seconds one device session takes (slowest of the last wave; a guess before any)."""
-        stored = self.journal.get_meta("device_session_s")
-        if isinstance(stored, int | float) and stored > 0:
-            return float(stored)
-        return self.options.initial_session_estimate
+    def _timeout(self, device: str) -> float:
+        return self._device_timeout(device) if self._device_timeout is not None else 30.0
 
-    def activation_delay(self, devices: int) -> float:
+    def latency_history(self, devices: Collection[str]) -> dict[str, LatencyHistory]:
+        """Each device's recent session and commit latencies, from the journal."""
+        stored = self.journal.get_meta_many([LATENCY_META + d for d in devices])
+        return {d: LatencyHistory.from_json(stored.get(LATENCY_META + d)) for d in devices}
+
+    def device_timings(self, devices: Collection[str]) -> dict[str, DeviceTiming]:
+        history = self.latency_history(devices)
+        initial = self.options.initial_session_estimate
+        return {d: device_timing(history[d], self._timeout(d), initial) for d in devices}
+
+    def wave_deadlines(self, devices: Collection[str], now: float | None = None) -> WaveDeadlines:
+        """T, the decision instant and the commit guards for a wave over ``devices``."""
+        return plan_deadlines(
+            self.device_timings(devices),
+            now=time.time() if now is None else now,
+            max_workers=self.options.max_workers,
+            min_delay=self.options.min_activation_delay,
+            clock_tolerance=self.options.clock_tolerance,
+        )
+
+    def activation_delay(self, devices: Collection[str]) -> float:
         """Time from now until the new keys take over: room to stage every device, and to undo."""
-        rounds = math.ceil(max(devices, 1) / self.options.max_workers)
-        needed = 2 * rounds * self.session_estimate() + self.options.clock_tolerance
-        return max(self.options.min_activation_delay, needed)
+        return self.wave_deadlines(devices).delay
 
     # -- the wave --------------------------------------------------------------------------
     async def run_wave(self, plan: WavePlan) -> WaveResult:
@@ -193,8 +255,8 @@ class RotationExecutor:
             return result
 
         devices: set[str] = {d for name in fetched for d in planned[name][1].devices}
-        activation = datetime.now(UTC) + timedelta(seconds=self.activation_delay(len(devices)))
-        activation = activation.replace(microsecond=0) + timedelta(seconds=1)
+        deadlines = self.wave_deadlines(devices)
+        activation = deadlines.activation
         result.activation = activation
         for name, _key in fetched.items():
             rotation, link = planned[name]
@@ -205,7 +267,7 @@ class RotationExecutor:
         self._crash_point("staging")
 
         committed_at: dict[str, float] = {}  # device -> monotonic instant its commit returned
-        staged = await self._stage_all(planned, fetched, activation, result, wave, committed_at)
+        staged = await self._stage_all(planned, fetched, deadlines, result, wave, committed_at)
         result.staged_seconds = time.monotonic() - wave_t0
         for name in staged:
             ends = planned[name][1].devices
@@ -312,51 +374,41 @@ class RotationExecutor:
         self,
         planned: dict[str, tuple[PlannedRotation, LinkSpec]],
         fetched: dict[str, FetchedKey],
-        activation: datetime,
+        deadlines: WaveDeadlines,
         result: WaveResult,
         wave: str,
         committed_at: dict[str, float],
     ) -> list[str]:
-        by_device = self._stage_items(planned, fetched, activation, result)
-        maybe_committed: set[str] = set()  # failed, but the entry may be there: undo it too
-        # Past this instant a commit could land after the other end's start-time: don't.
-        guard = self.options.clock_tolerance + self.session_estimate()
-        not_after = activation.timestamp() - guard
+        """Stage every device; at the decision instant, undo what cannot activate together.
 
-        async def one(device: str, items: list[StageItem]) -> tuple[str, StageOutcome | None]:
-            dr = result.devices.setdefault(device, DeviceResult(device))
-            comment = f"qkd-macsec wave {wave}: {len(items)} link(s)"
-            try:
-                outcome = await self._in_pool(
-                    lambda: stage_device(
-                        self.drivers, device, items, comment=comment, not_after=not_after
-                    )
+        Every stage session runs under the deadline D (its RPC timeouts never reach past it) and
+        each commit must start by its device's guard. At D the engine decides without waiting
+        for stragglers: an end not confirmed committed by then is failed, maybe committed, and
+        the entry is removed from every end of its links that may have it, with the undo budget
+        (the slowest measured undo plus the clock tolerance) still left before T.
+        """
+        by_device = self._stage_items(planned, fetched, deadlines.activation, result)
+        tasks = {
+            device: asyncio.ensure_future(
+                self._stage_one(
+                    device, items, deadlines, result, wave, committed_at, len(by_device)
                 )
-            except StageFailed as exc:
-                dr.ok, dr.error, dr.unreachable = False, _err(exc), exc.unreachable
-                if exc.maybe_committed:
-                    maybe_committed.add(device)
-                log.warning("%s: staging failed: %s", device, dr.error, extra={"device": device})
-                return device, None
-            assert isinstance(outcome, StageOutcome)
-            dr.session_seconds = outcome.seconds
-            dr.clock_offset = outcome.clock_offset
-            dr.pruned = len(outcome.pruned)
-            if outcome.commit is not None:
-                dr.changed = outcome.commit.changed
-                dr.commit_seconds = outcome.commit.seconds
-                dr.commits += int(outcome.commit.changed)
-            committed_at[device] = time.monotonic()
-            for item in items:
-                self.journal.mark_end(item.rotation_id, device, staged=True)
-            self._advance("staged", len(by_device))
-            self._crash_point(f"stage:{device}")
-            return device, outcome
-
-        outcomes = dict(await asyncio.gather(*(one(d, items) for d, items in by_device.items())))
-        sessions = [o.seconds for o in outcomes.values() if o is not None]
-        if sessions:
-            self.journal.set_meta("device_session_s", max(sessions))
+            )
+            for device, items in by_device.items()
+        }
+        await asyncio.wait(tasks.values(), timeout=max(0.0, deadlines.decide_at - time.time()))
+        decided = {d: t.result() for d, t in tasks.items() if t.done()}
+        confirmed = {d for d, r in decided.items() if isinstance(r, StageOutcome)}
+        undecided = {d for d in tasks if d not in decided}
+        maybe = {d for d, r in decided.items() if isinstance(r, StageFailed) and r.maybe_committed}
+        for device in undecided:
+            dr = result.devices.setdefault(device, DeviceResult(device))
+            dr.ok = False
+            margin = deadlines.activation_epoch - deadlines.decide_at
+            dr.error = f"no answer by the decision instant, {margin:.1f}s before activation"
+            log.warning(
+                "%s: staging %s; undoing its links", device, dr.error, extra={"device": device}
+            )
 
         staged: list[str] = []
         undo: dict[str, list[tuple[str, int]]] = defaultdict(list)
@@ -364,7 +416,7 @@ class RotationExecutor:
         for name in fetched:
             _, link = planned[name]
             rr = result.rotations[name]
-            failed = [d for d in link.devices if outcomes.get(d) is None]
+            failed = [d for d in link.devices if d not in confirmed]
             if not failed:
                 self.journal.set_phase(rr.rotation_id, Phase.STAGED)
                 rr.phase = Phase.STAGED
@@ -380,10 +432,11 @@ class RotationExecutor:
                 assert link.key_chain is not None
                 assert rr.slot is not None
                 for device in link.devices:
-                    if outcomes.get(device) is not None or device in maybe_committed:
+                    if device in confirmed or device in maybe or device in undecided:
                         undo[device].append((link.key_chain, rr.slot))
                         undo_links[device].append(name)
-        await self._undo(undo, undo_links, planned, result, wave)
+        removals = await self._undo(undo, undo_links, tasks, undecided, deadlines, result, wave)
+        self._record_latencies(tasks, removals)
         for name in fetched:
             rr = result.rotations[name]
             if rr.phase is Phase.ABORTING and planned[name][1].mode is KeyMode.PRE_SHARED_KEY:
@@ -393,42 +446,115 @@ class RotationExecutor:
                 rr.phase = Phase.ABORTED
         return staged
 
+    async def _stage_one(
+        self,
+        device: str,
+        items: list[StageItem],
+        deadlines: WaveDeadlines,
+        result: WaveResult,
+        wave: str,
+        committed_at: dict[str, float],
+        total: int,
+    ) -> StageOutcome | StageFailed:
+        dr = result.devices.setdefault(device, DeviceResult(device))
+        comment = f"qkd-macsec wave {wave}: {len(items)} link(s)"
+        not_after = deadlines.not_after.get(device)
+        try:
+            outcome = await self._in_pool(
+                lambda: stage_device(
+                    self.drivers,
+                    device,
+                    items,
+                    comment=comment,
+                    not_after=not_after,
+                    deadline=deadlines.decide_at,
+                )
+            )
+        except StageFailed as exc:
+            dr.ok, dr.error, dr.unreachable = False, _err(exc), exc.unreachable
+            log.warning("%s: staging failed: %s", device, dr.error, extra={"device": device})
+            return exc
+        assert isinstance(outcome, StageOutcome)
+        dr.session_seconds = outcome.seconds
+        dr.clock_offset = outcome.clock_offset
+        dr.pruned = len(outcome.pruned)
+        if outcome.commit is not None:
+            dr.changed = outcome.commit.changed
+            dr.commit_seconds = outcome.commit.seconds
+            dr.commits += int(outcome.commit.changed)
+        committed_at[device] = time.monotonic()
+        for item in items:
+            self.journal.mark_end(item.rotation_id, device, staged=True)
+        if outcome.returned_at > deadlines.decide_at:
+            late = outcome.returned_at - deadlines.decide_at
+            dr.ok, dr.error = False, f"commit returned {late:.1f}s after the decision instant"
+            log.warning("%s: late commit: %s", device, dr.error, extra={"device": device})
+        self._advance("staged", total)
+        self._crash_point(f"stage:{device}")
+        return outcome
+
     async def _undo(
         self,
         undo: dict[str, list[tuple[str, int]]],
         undo_links: dict[str, list[str]],
-        planned: dict[str, tuple[PlannedRotation, LinkSpec]],
+        stage: Mapping[str, asyncio.Future[StageOutcome | StageFailed]],
+        undecided: set[str],
+        deadlines: WaveDeadlines,
         result: WaveResult,
         wave: str,
-    ) -> None:
-        """Remove staged entries from the ends that have them, before their start-time."""
+    ) -> dict[str, _Removal]:
+        """Remove staged entries from every end that may have them, and say what happened.
 
-        async def one(device: str) -> tuple[str, str | None]:
-            try:
-                await self._in_pool(
-                    lambda: remove_entries(
-                        self.drivers, device, undo[device], comment=f"qkd-macsec wave {wave}: undo"
-                    )
+        Ends confirmed (or maybe) committed are undone at once, to land before T. An end still
+        in its stage session at D is a *late* end: its session ends about D (its RPCs cannot
+        outlive it) and its commit may still land — even after T, as a device finishes a
+        commit whose session has gone. Removing the entry there until the device confirms it
+        is gone (holding the lock, so nothing of ours is still in flight) brings every end back
+        to the key they all still hold: the current one, which pruning always keeps. Moving T
+        instead would need a commit on the very same late end, plus one on every other end.
+        """
+        removals = dict(
+            await asyncio.gather(
+                *(
+                    self._remove(d, undo[d], stage[d] if d in undecided else None, deadlines, wave)
+                    for d in undo
                 )
-            except Exception as exc:  # any failure: the rotation stays ABORTING for recovery
-                return device, _err(exc)
-            result.devices[device].commits += 1
+            )
+        )
+        activation = deadlines.activation_epoch
+        for device, removal in removals.items():
+            if removal.removed and removal.changed:
+                result.devices[device].commits += 1
             for name in undo_links[device]:
-                self.journal.mark_end(result.rotations[name].rotation_id, device, removed=True)
-            return device, None
-
-        failures = dict(await asyncio.gather(*(one(d) for d in undo)))
-        for name, (_, link) in planned.items():
+                rid = result.rotations[name].rotation_id
+                if removal.landed:
+                    self.journal.mark_end(rid, device, staged=True)
+                if removal.removed:
+                    self.journal.mark_end(rid, device, removed=True)
+                if device in undecided or removal.landed:
+                    self.journal.note(rid, "LATE", removal.detail(activation))
+        by_link: dict[str, list[str]] = defaultdict(list)
+        for device, names in undo_links.items():
+            for name in names:
+                by_link[name].append(device)
+        for name, devices in by_link.items():
             rr = result.rotations[name]
-            if rr.phase is not Phase.ABORTING or link.mode is not KeyMode.KEY_CHAIN:
-                continue
-            stuck = [d for d in link.devices if failures.get(d)]
+            notes = [
+                removals[d].describe(activation)
+                for d in devices
+                if d in undecided or removals[d].landed
+            ]
+            stuck = [d for d in devices if not removals[d].removed]
+            if notes:
+                rr.error = f"{rr.error}; {'; '.join(notes)}"
             if stuck:
-                rr.error = f"{rr.error}; undo failed on {', '.join(stuck)}"
+                rr.error = f"{rr.error}; undo failed on " + ", ".join(
+                    f"{d} ({removals[d].error})" for d in stuck
+                )
                 self.journal.set_phase(rr.rotation_id, Phase.ABORTING, error=rr.error)
                 log.error("%s: %s", name, rr.error, extra={"link": name, "phase": "ABORTING"})
             else:
-                self.journal.set_phase(rr.rotation_id, Phase.ABORTED)
+                self.journal.set_phase(rr.rotation_id, Phase.ABORTED, error=rr.error)
                 rr.phase = Phase.ABORTED
                 log.warning(
                     "%s: rotation aborted, staged entries removed: %s",
@@ -436,6 +562,85 @@ class RotationExecutor:
                     rr.error,
                     extra={"link": name, "phase": "ABORTED"},
                 )
+        return removals
+
+    async def _remove(
+        self,
+        device: str,
+        entries: list[tuple[str, int]],
+        stage: asyncio.Future[StageOutcome | StageFailed] | None,
+        deadlines: WaveDeadlines,
+        wave: str,
+    ) -> tuple[str, _Removal]:
+        """Remove ``entries`` from one device, retrying (a lock held by an in-flight commit,
+        a dropped session) until it is done or the late window after T has passed."""
+        started = time.time()
+        landed: bool | None = None
+        if stage is not None:
+            # A late end: its session ends by about D; the undo deadline bounds the wait.
+            await asyncio.wait([stage], timeout=max(0.0, deadlines.undo_by - time.time()))
+            if stage.done():
+                outcome = stage.result()
+                if isinstance(outcome, StageFailed) and not outcome.maybe_committed:
+                    return device, _Removal(device, True, False, started, time.time(), False)
+                landed = True if isinstance(outcome, StageOutcome) else None
+        give_up = deadlines.activation_epoch + 2 * self._timeout(device) + 10.0
+        comment = f"qkd-macsec wave {wave}: undo"
+        pause = self.options.undo_retry_interval
+        error = "not tried"
+        while True:
+            try:
+                commit = await self._in_pool(
+                    lambda: remove_entries(
+                        self.drivers, device, entries, comment=comment, deadline=give_up
+                    )
+                )
+            except Exception as exc:  # lock busy, session dropped, timeout: try again
+                error = _err(exc)
+            else:
+                assert isinstance(commit, CommitResult)
+                changed = commit.changed
+                return device, _Removal(
+                    device, True, changed, started, time.time(), landed or changed, error=None
+                )
+            if time.time() + pause >= give_up:
+                log.error("%s: undo failed: %s", device, error, extra={"device": device})
+                return device, _Removal(device, False, False, started, time.time(), landed, error)
+            await asyncio.sleep(pause)  # retried against the late window's deadline
+            pause = min(pause * 2, UNDO_RETRY_MAX_S)
+
+    def _record_latencies(
+        self,
+        stage: Mapping[str, asyncio.Future[StageOutcome | StageFailed]],
+        removals: dict[str, _Removal],
+    ) -> None:
+        """Keep each device's session and commit latency in the journal: the next wave plans
+        with them. A session cut short by its deadline counts with the time it had used, and a
+        commit found landed only by the undo with the time until the undo saw it."""
+        samples: dict[str, tuple[float | None, float | None]] = {}
+        for device, task in stage.items():
+            if not task.done():
+                continue
+            outcome = task.result()
+            removal = removals.get(device)
+            if isinstance(outcome, StageOutcome):
+                commit = outcome.commit.seconds if outcome.commit is not None else None
+                samples[device] = (outcome.seconds, commit)
+            elif outcome.maybe_committed:
+                samples[device] = (outcome.seconds, None)
+            if removal is not None and removal.landed and removal.removed:
+                before = samples.get(device, (None, None))[0] or 0.0
+                seconds = removal.finished - removal.started + before
+                samples[device] = (seconds, seconds)
+        if not samples:
+            return
+        history = self.latency_history(list(samples))
+        self.journal.set_meta_many(
+            {
+                LATENCY_META + d: history[d].with_sample(session, commit).to_json()
+                for d, (session, commit) in samples.items()
+            }
+        )
 
     async def _activate_and_verify(
         self, links: Sequence[LinkSpec], activation: datetime, result: WaveResult

@@ -18,6 +18,7 @@ from qkd_macsec.devices.base import (
     CommitResult,
     DeviceCommitError,
     DeviceConnectError,
+    DeviceDeadlineError,
     DeviceError,
     DeviceLoadError,
     DeviceLockError,
@@ -42,15 +43,29 @@ class StageFailed(DeviceError):
     must be removed like a staged one; otherwise the device certainly did not take it."""
 
     def __init__(
-        self, device: str, message: str, *, maybe_committed: bool, unreachable: bool = False
+        self,
+        device: str,
+        message: str,
+        *,
+        maybe_committed: bool,
+        unreachable: bool = False,
+        seconds: float = 0.0,
     ) -> None:
         super().__init__(device, message)
         self.maybe_committed = maybe_committed
         self.unreachable = unreachable  # no session could be opened
+        self.seconds = seconds  # how long the session ran before it failed
 
 
-#: Failures after which Junos certainly did not commit: the candidate was refused or discarded.
-_NOT_COMMITTED = (DeviceLockError, DeviceLoadError, DeviceCommitError, StageTooLateError)
+#: Failures after which Junos certainly did not commit: the candidate was refused or discarded,
+#: or the commit RPC was never sent (the session's deadline had passed).
+_NOT_COMMITTED = (
+    DeviceLockError,
+    DeviceLoadError,
+    DeviceCommitError,
+    StageTooLateError,
+    DeviceDeadlineError,
+)
 
 
 def _describe(exc: BaseException) -> str:
@@ -79,6 +94,7 @@ class StageOutcome:
     clock_offset: float = 0.0  # device clock minus controller clock, seconds
     pruned: list[tuple[str, int]] = field(default_factory=list)
     seconds: float = 0.0
+    returned_at: float = 0.0  # controller epoch seconds the commit's reply arrived
 
 
 def _measure_offset(driver: Driver) -> float:
@@ -104,12 +120,15 @@ def stage_device(
     *,
     comment: str,
     not_after: float | None,
+    deadline: float | None = None,
 ) -> StageOutcome:
     """One commit that adds every link's new entry on this device and prunes old ones.
 
     Start-times are converted to the device's own clock (measured in the same session).
     ``not_after`` (controller epoch seconds): refuse to commit past it, so a slow wave never
     activates a key on one end after the other end's chance to be staged has passed.
+    ``deadline`` (epoch seconds): every RPC of the session is answered by then or given up on
+    (the driver caps its timeouts), so the session never outlives the engine's decision instant.
     Any failure is raised as :class:`StageFailed`, saying whether the commit may have landed.
     """
     started = time.monotonic()
@@ -117,6 +136,7 @@ def stage_device(
     in_commit = False
     try:
         driver = factory(device)
+        driver.set_deadline(deadline)
         driver.open()
         try:
             changes = _prepare(driver, device, items, outcome)
@@ -126,6 +146,7 @@ def stage_device(
                 )
             in_commit = True
             outcome.commit = driver.apply(changes, comment=comment)
+            outcome.returned_at = time.time()
             outcome.pruned = list(changes.remove_entries)
         finally:
             driver.close()
@@ -133,7 +154,11 @@ def stage_device(
         maybe = in_commit and not isinstance(exc, _NOT_COMMITTED)
         unreachable = isinstance(exc, DeviceConnectError) and not in_commit
         raise StageFailed(
-            device, _describe(exc), maybe_committed=maybe, unreachable=unreachable
+            device,
+            _describe(exc),
+            maybe_committed=maybe,
+            unreachable=unreachable,
+            seconds=time.monotonic() - started,
         ) from None
     outcome.seconds = time.monotonic() - started
     return outcome
@@ -186,10 +211,21 @@ def active_entry(states: Sequence[ChainEntryState], device_now: datetime) -> Cha
 
 
 def remove_entries(
-    factory: DriverFor, device: str, entries: Sequence[tuple[str, int]], *, comment: str
+    factory: DriverFor,
+    device: str,
+    entries: Sequence[tuple[str, int]],
+    *,
+    comment: str,
+    deadline: float | None = None,
 ) -> CommitResult:
-    """Undo: delete staged key-chain entries (one commit)."""
+    """Undo: delete staged key-chain entries (one commit). ``changed`` False: none was there.
+
+    Holding the configuration lock while finding none proves that no commit of ours is still
+    in flight on the device (Junos keeps the lock until a commit ends, even a commit whose
+    session has gone), so a late-landing entry cannot appear afterwards.
+    """
     driver = factory(device)
+    driver.set_deadline(deadline)
     driver.open()
     try:
         changes = ChangeSet(
