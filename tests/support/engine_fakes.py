@@ -96,6 +96,11 @@ class FakeDriver:
                 raise DeviceTimeoutError(self.router.name, "no reply to commit-configuration")
         return CommitResult(self.router.name, True, 1, 0.0)
 
+    def preview(self, changes: ChangeSet) -> int:
+        with self.net.lock:
+            chains = self.router.chains
+            return sum(1 for chain, slot in changes.remove_entries if slot in chains.get(chain, {}))
+
     def confirm_commit(self, *, comment: str) -> None: ...
 
     def key_chain(self, chain: str) -> list[ChainEntryState]:

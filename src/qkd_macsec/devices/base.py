@@ -293,6 +293,10 @@ class Driver(Protocol):
         """Lock, load, diff, commit (only if the diff is not empty), unlock — always unlocking,
         and discarding the candidate on any failure."""
 
+    def preview(self, changes: ChangeSet) -> int:
+        """Lock, load, diff, discard, unlock: the changed lines ``apply`` would commit now.
+        Holding the lock makes the answer final: no commit is still running on the device."""
+
     def confirm_commit(self, *, comment: str) -> None:
         """Confirm an earlier ``apply(..., confirm_minutes=N)`` before the device rolls it back."""
 

@@ -472,6 +472,31 @@ class JunosDriver:
                 "%s: could not unlock the configuration (%s)", self.name, type(err).__name__
             )
 
+    def preview(self, changes: ChangeSet) -> int:
+        if changes.is_empty():
+            return 0
+        text = render_set(changes)
+        secrets = changes.secrets()
+        for secret in secrets:
+            SECRETS.add(secret.reveal())
+        scrub = _Scrubber(secrets)
+        cu = self._config_factory(self._device())
+        self._call("lock", cu.lock, scrub)
+        try:
+            phase = "load"
+            try:
+                self._arm(phase)
+                cu.load(text, format="set", ignore_warning=IGNORED_LOAD_WARNINGS)
+                phase = "diff"
+                self._arm(phase)
+                return _count_diff_lines(cu.diff())
+            except Exception as err:
+                raise self._translate(err, phase, scrub) from None
+            finally:
+                self._discard(cu)
+        finally:
+            self._unlock(cu)
+
     def confirm_commit(self, *, comment: str) -> None:
         cu = self._config_factory(self._device())
         self._call("lock", cu.lock)

@@ -95,17 +95,28 @@ class DeviceTiming:
 
 
 def device_timing(history: LatencyHistory, timeout: float, initial: float) -> DeviceTiming:
-    """A device's planned latencies: ``SAFETY`` times the ``QUANTILE`` of its history (``initial``
-    before any is measured), never above its RPC timeout — a session that would take longer
-    fails on its own timeout anyway."""
+    """A device's planned latencies: ``SAFETY`` times the ``QUANTILE`` of its history.
+
+    A session is the part before the commit (open, clock, reads) plus the commit; the commit is
+    capped by the RPC timeout (a longer one fails on its own timeout anyway). Before anything is
+    measured, a session takes ``initial``, half of it committing. The commit guard is D minus
+    the commit estimate, so the part before it always keeps its own share of the session.
+    """
     session_p = percentile(history.session)
     commit_p = percentile(history.commit)
-    session = initial if session_p is None else SAFETY * session_p
-    commit = session if commit_p is None else SAFETY * commit_p
-    session = min(timeout, max(session, commit))
-    commit = min(timeout, commit, session)
-    undo = session  # an undo session opens and commits: no longer than a stage session
-    return DeviceTiming(session=session, commit=commit, undo=undo, timeout=timeout)
+    if session_p is None:
+        before, commit = initial / 2, initial / 2
+    elif commit_p is None:
+        before, commit = SAFETY * session_p / 2, SAFETY * session_p / 2
+    else:
+        before, commit = SAFETY * max(session_p - commit_p, 0.0), SAFETY * commit_p
+    if before <= 0:
+        before = initial / 2
+    commit = min(timeout, commit)
+    before = min(timeout, before)
+    session = before + commit
+    # an undo session opens and commits: no longer than a stage session
+    return DeviceTiming(session=session, commit=commit, undo=session, timeout=timeout)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from qkd_macsec.devices.base import CommitResult, KeyChainEntry, MacsecBinding, StaticKey
@@ -41,9 +41,12 @@ from qkd_macsec.engine.sessions import (
     StageFailed,
     StageItem,
     StageOutcome,
+    entries_present,
     live_ckn,
+    read_chains,
     read_mka,
     remove_entries,
+    restore_entries,
     stage_device,
 )
 from qkd_macsec.engine.topology import EndSpec, LinkSpec
@@ -91,25 +94,52 @@ class _Removal:
     finished: float
     landed: bool | None  # the entry was there (late commit landed); None: unknown
     error: str | None = None
+    restaged: bool = False  # landed, and its peers were given the entry back instead
+    seen_landed: float | None = None  # when the late commit was found landed
 
-    def describe(self, activation: float) -> str:
-        """What happened to a late end, for the result and the journal."""
+    def describe(self, activation: float, *, late: bool) -> str:
+        """What happened on one end, for the result and the journal. ``late``: the end's
+        commit was not confirmed by the decision instant (it may land any time after)."""
+        when = self.finished - activation
+        at = f"{-when:.1f}s before T" if when < 0 else f"{when:.1f}s after T"
+        if self.restaged:
+            return f"late commit on {self.device} landed; kept"
+        if not late:
+            return f"undo on {self.device} " + ("landed " + at if self.removed else "failed")
         if not self.removed:
             return f"late end {self.device}: entry may be there, not removed"
         if not self.landed:
             return f"late end {self.device}: its commit did not land"
-        when = self.finished - activation
-        at = f"{-when:.1f}s before T" if when < 0 else f"{when:.1f}s after T"
         return f"late commit on {self.device}, removed {at}"
 
-    def detail(self, activation: float) -> dict[str, object]:
+    def detail(self, activation: float, *, late: bool) -> dict[str, object]:
         return {
             "device": self.device,
+            "late": late,
             "landed": self.landed,
             "removed": self.removed,
             "removed_vs_activation_s": round(self.finished - activation, 3),
-            "outcome": self.describe(activation),
+            "outcome": self.describe(activation, late=late),
         }
+
+
+@dataclass
+class _WaveUndo:
+    """What undoing (part of) a wave needs to know, shared by the steps that do it."""
+
+    planned: dict[str, tuple[PlannedRotation, LinkSpec]]
+    items: dict[str, list[StageItem]]
+    undo: dict[str, list[tuple[str, int]]]
+    undo_links: dict[str, list[str]]
+    stage: Mapping[str, asyncio.Future[StageOutcome | StageFailed]]
+    confirmed: set[str]
+    late: set[str]
+    deadlines: WaveDeadlines
+    result: WaveResult
+    wave: str
+    session_began: dict[str, float]  # controller epoch seconds each stage session started
+    restored: dict[str, str] = field(default_factory=dict)  # link -> what was done
+    staged: list[str] = field(default_factory=list)  # links staged after all (restored)
 
 
 def first_key_start(activation: datetime, clock_tolerance: float) -> datetime:
@@ -269,9 +299,11 @@ class RotationExecutor:
         committed_at: dict[str, float] = {}  # device -> monotonic instant its commit returned
         staged = await self._stage_all(planned, fetched, deadlines, result, wave, committed_at)
         result.staged_seconds = time.monotonic() - wave_t0
+        now = time.monotonic()  # ends found committed only late (restored links) count until now
         for name in staged:
             ends = planned[name][1].devices
-            result.rotations[name].stage_seconds = max(committed_at[d] for d in ends) - wave_t0
+            last = max(committed_at.get(d, now) for d in ends)
+            result.rotations[name].stage_seconds = last - wave_t0
         self._crash_point("staged")
 
         if staged and self.options.wait_for_activation:
@@ -388,10 +420,18 @@ class RotationExecutor:
         (the slowest measured undo plus the clock tolerance) still left before T.
         """
         by_device = self._stage_items(planned, fetched, deadlines.activation, result)
+        session_began: dict[str, float] = {}
         tasks = {
             device: asyncio.ensure_future(
                 self._stage_one(
-                    device, items, deadlines, result, wave, committed_at, len(by_device)
+                    device,
+                    items,
+                    deadlines,
+                    result,
+                    wave,
+                    committed_at,
+                    len(by_device),
+                    session_began,
                 )
             )
             for device, items in by_device.items()
@@ -407,7 +447,7 @@ class RotationExecutor:
             margin = deadlines.activation_epoch - deadlines.decide_at
             dr.error = f"no answer by the decision instant, {margin:.1f}s before activation"
             log.warning(
-                "%s: staging %s; undoing its links", device, dr.error, extra={"device": device}
+                "%s: staging: %s; undoing its links", device, dr.error, extra={"device": device}
             )
 
         staged: list[str] = []
@@ -435,7 +475,21 @@ class RotationExecutor:
                     if device in confirmed or device in maybe or device in undecided:
                         undo[device].append((link.key_chain, rr.slot))
                         undo_links[device].append(name)
-        removals = await self._undo(undo, undo_links, tasks, undecided, deadlines, result, wave)
+        wave_undo = _WaveUndo(
+            planned=planned,
+            items=by_device,
+            undo=undo,
+            undo_links=undo_links,
+            stage=tasks,
+            confirmed=confirmed,
+            late=undecided | maybe,
+            deadlines=deadlines,
+            result=result,
+            wave=wave,
+            session_began=session_began,
+        )
+        removals = await self._undo(wave_undo)
+        staged.extend(wave_undo.staged)
         self._record_latencies(tasks, removals)
         for name in fetched:
             rr = result.rotations[name]
@@ -455,21 +509,25 @@ class RotationExecutor:
         wave: str,
         committed_at: dict[str, float],
         total: int,
+        session_began: dict[str, float],
     ) -> StageOutcome | StageFailed:
         dr = result.devices.setdefault(device, DeviceResult(device))
         comment = f"qkd-macsec wave {wave}: {len(items)} link(s)"
         not_after = deadlines.not_after.get(device)
-        try:
-            outcome = await self._in_pool(
-                lambda: stage_device(
-                    self.drivers,
-                    device,
-                    items,
-                    comment=comment,
-                    not_after=not_after,
-                    deadline=deadlines.decide_at,
-                )
+
+        def run() -> StageOutcome:
+            session_began[device] = time.time()
+            return stage_device(
+                self.drivers,
+                device,
+                items,
+                comment=comment,
+                not_after=not_after,
+                deadline=deadlines.decide_at,
             )
+
+        try:
+            outcome = await self._in_pool(run)
         except StageFailed as exc:
             dr.ok, dr.error, dr.unreachable = False, _err(exc), exc.unreachable
             log.warning("%s: staging failed: %s", device, dr.error, extra={"device": device})
@@ -493,56 +551,70 @@ class RotationExecutor:
         self._crash_point(f"stage:{device}")
         return outcome
 
-    async def _undo(
-        self,
-        undo: dict[str, list[tuple[str, int]]],
-        undo_links: dict[str, list[str]],
-        stage: Mapping[str, asyncio.Future[StageOutcome | StageFailed]],
-        undecided: set[str],
-        deadlines: WaveDeadlines,
-        result: WaveResult,
-        wave: str,
-    ) -> dict[str, _Removal]:
+    async def _undo(self, wave_undo: _WaveUndo) -> dict[str, _Removal]:
         """Remove staged entries from every end that may have them, and say what happened.
 
         Ends confirmed (or maybe) committed are undone at once, to land before T. An end still
         in its stage session at D is a *late* end: its session ends about D (its RPCs cannot
-        outlive it) and its commit may still land — even after T, as a device finishes a
-        commit whose session has gone. Removing the entry there until the device confirms it
-        is gone (holding the lock, so nothing of ours is still in flight) brings every end back
-        to the key they all still hold: the current one, which pruning always keeps. Moving T
-        instead would need a commit on the very same late end, plus one on every other end.
+        outlive it) but its commit may still land — even after T, as a device finishes a commit
+        whose session has gone. Each late end is watched until it is resolved to a key every
+        end of its links shares, whichever way the measured times make faster:
+
+        * remove the entry from the late end (which then runs on the current key again, which
+          its peers still hold: pruning always keeps it), or
+        * if its commit landed and it was the only end missing, put the entry back on the
+          peers (same start-time T): every end then has it — before T, the link rotates as
+          planned; after T, the peers join the late end within its preceding-key hold.
+
+        A slow router is slow to undo too: with its commit measured at 40 s, giving the fast
+        peers the key back takes a second where removing it would take another 40.
         """
-        removals = dict(
+        w = wave_undo
+        immediate = {
+            d: asyncio.ensure_future(self._remove(d, w.undo[d], w, started=time.time()))
+            for d in w.undo
+            if d not in w.late
+        }
+        late = dict(
             await asyncio.gather(
-                *(
-                    self._remove(d, undo[d], stage[d] if d in undecided else None, deadlines, wave)
-                    for d in undo
-                )
+                *(self._resolve_late(d, w, immediate) for d in w.undo if d in w.late)
             )
         )
-        activation = deadlines.activation_epoch
+        removals = {d: await task for d, task in immediate.items()} | late
+        activation = w.deadlines.activation_epoch
+        result = w.result
         for device, removal in removals.items():
             if removal.removed and removal.changed:
                 result.devices[device].commits += 1
-            for name in undo_links[device]:
+            for name in w.undo_links[device]:
                 rid = result.rotations[name].rotation_id
                 if removal.landed:
                     self.journal.mark_end(rid, device, staged=True)
-                if removal.removed:
+                if removal.removed and name not in w.restored:
                     self.journal.mark_end(rid, device, removed=True)
-                if device in undecided or removal.landed:
-                    self.journal.note(rid, "LATE", removal.detail(activation))
+                if device in w.late or removal.finished > activation:
+                    is_late = device in w.late
+                    self.journal.note(rid, "LATE", removal.detail(activation, late=is_late))
         by_link: dict[str, list[str]] = defaultdict(list)
-        for device, names in undo_links.items():
+        for device, names in w.undo_links.items():
             for name in names:
                 by_link[name].append(device)
         for name, devices in by_link.items():
             rr = result.rotations[name]
+            if name in w.restored:
+                rr.notes.extend(removals[d].describe(activation, late=d in w.late) for d in devices)
+                rr.notes.append(w.restored[name])
+                rr.error = None
+                self.journal.note(rr.rotation_id, "RESTAGED", {"outcome": w.restored[name]})
+                self.journal.set_phase(rr.rotation_id, Phase.STAGED)
+                rr.phase = Phase.STAGED
+                w.staged.append(name)
+                notice(log, "%s: %s", name, w.restored[name], extra={"link": name})
+                continue
             notes = [
-                removals[d].describe(activation)
+                removals[d].describe(activation, late=d in w.late)
                 for d in devices
-                if d in undecided or removals[d].landed
+                if d in w.late or removals[d].finished > activation
             ]
             stuck = [d for d in devices if not removals[d].removed]
             if notes:
@@ -564,28 +636,17 @@ class RotationExecutor:
                 )
         return removals
 
+    def _give_up(self, device: str, deadlines: WaveDeadlines) -> float:
+        """How long after T a late end is worked on before recovery is left to finish it."""
+        return deadlines.activation_epoch + 2 * self._timeout(device) + 10.0
+
     async def _remove(
-        self,
-        device: str,
-        entries: list[tuple[str, int]],
-        stage: asyncio.Future[StageOutcome | StageFailed] | None,
-        deadlines: WaveDeadlines,
-        wave: str,
-    ) -> tuple[str, _Removal]:
+        self, device: str, entries: list[tuple[str, int]], w: _WaveUndo, *, started: float
+    ) -> _Removal:
         """Remove ``entries`` from one device, retrying (a lock held by an in-flight commit,
         a dropped session) until it is done or the late window after T has passed."""
-        started = time.time()
-        landed: bool | None = None
-        if stage is not None:
-            # A late end: its session ends by about D; the undo deadline bounds the wait.
-            await asyncio.wait([stage], timeout=max(0.0, deadlines.undo_by - time.time()))
-            if stage.done():
-                outcome = stage.result()
-                if isinstance(outcome, StageFailed) and not outcome.maybe_committed:
-                    return device, _Removal(device, True, False, started, time.time(), False)
-                landed = True if isinstance(outcome, StageOutcome) else None
-        give_up = deadlines.activation_epoch + 2 * self._timeout(device) + 10.0
-        comment = f"qkd-macsec wave {wave}: undo"
+        give_up = self._give_up(device, w.deadlines)
+        comment = f"qkd-macsec wave {w.wave}: undo"
         pause = self.options.undo_retry_interval
         error = "not tried"
         while True:
@@ -600,14 +661,162 @@ class RotationExecutor:
             else:
                 assert isinstance(commit, CommitResult)
                 changed = commit.changed
-                return device, _Removal(
-                    device, True, changed, started, time.time(), landed or changed, error=None
-                )
+                return _Removal(device, True, changed, started, time.time(), changed)
             if time.time() + pause >= give_up:
                 log.error("%s: undo failed: %s", device, error, extra={"device": device})
-                return device, _Removal(device, False, False, started, time.time(), landed, error)
+                return _Removal(device, False, False, started, time.time(), None, error)
             await asyncio.sleep(pause)  # retried against the late window's deadline
             pause = min(pause * 2, UNDO_RETRY_MAX_S)
+
+    async def _resolve_late(
+        self, device: str, w: _WaveUndo, immediate: Mapping[str, asyncio.Future[_Removal]]
+    ) -> tuple[str, _Removal]:
+        """Watch a late end until it is resolved (see :meth:`_undo`)."""
+        started = time.time()
+        stage = w.stage[device]
+        # Its session ends by about D; the undo deadline bounds the wait.
+        await asyncio.wait([stage], timeout=max(0.0, w.deadlines.undo_by - time.time()))
+        commit_began: float | None = None
+        if stage.done():
+            outcome = stage.result()
+            began = w.session_began.get(device, started)
+            if isinstance(outcome, StageFailed):
+                if not outcome.maybe_committed:
+                    return device, _Removal(device, True, False, started, time.time(), False)
+                if outcome.commit_offset is not None:
+                    commit_began = began + outcome.commit_offset
+            elif outcome.commit is not None:
+                commit_began = began + outcome.seconds - outcome.commit.seconds
+        ours = {
+            (item.entry.chain, item.entry.slot, item.entry.ckn.lower())
+            for item in w.items[device]
+            if item.entry is not None and item.link in w.undo_links[device]
+        }
+        chains = sorted({chain for chain, _, _ in ours})
+        give_up = self._give_up(device, w.deadlines)
+        pause = self.options.undo_retry_interval
+        error = "not tried"
+        while True:
+            try:  # under the lock: a commit still running makes this fail, so try again
+                present = await self._in_pool(
+                    lambda: entries_present(self.drivers, device, w.undo[device], deadline=give_up)
+                )
+                assert isinstance(present, int)
+                landed = False
+                if present:  # that slot holds something: ours, or an old key awaiting pruning
+                    held = await self._in_pool(
+                        lambda: read_chains(self.drivers, device, chains, deadline=give_up)
+                    )
+                    assert isinstance(held, dict)
+                    landed = any(
+                        (s.chain, s.slot, s.ckn.lower()) in ours for c in held.values() for s in c
+                    )
+            except Exception as exc:
+                error = _err(exc)
+            else:
+                if not landed:  # final: nothing of ours is there or still on its way
+                    return device, _Removal(device, True, False, started, time.time(), False)
+                seen = time.time()
+                observed = seen - (commit_began or started)
+                if await self._restage_peers(device, w, immediate, observed):
+                    return device, _Removal(
+                        device,
+                        False,
+                        False,
+                        started,
+                        time.time(),
+                        True,
+                        restaged=True,
+                        seen_landed=seen,
+                    )
+                removal = await self._remove(device, w.undo[device], w, started=started)
+                return device, replace(removal, landed=True, seen_landed=seen)
+            if time.time() + pause >= give_up:
+                log.error("%s: undo failed: %s", device, error, extra={"device": device})
+                return device, _Removal(device, False, False, started, time.time(), None, error)
+            await asyncio.sleep(pause)  # retried against the late window's deadline
+            pause = min(pause * 2, UNDO_RETRY_MAX_S)
+
+    async def _restage_peers(
+        self,
+        device: str,
+        w: _WaveUndo,
+        immediate: Mapping[str, asyncio.Future[_Removal]],
+        observed: float,
+    ) -> bool:
+        """The late end's commit landed: give its peers the entry back if that is possible
+        (it was the only end missing on each of its links) and faster than undoing it there
+        (the peers' measured session against the late end's commit, as measured now)."""
+        links = w.undo_links[device]
+        peers: dict[str, list[KeyChainEntry]] = defaultdict(list)
+        for name in links:
+            _, link = w.planned[name]
+            others = [d for d in link.devices if d != device]
+            if link.mode is not KeyMode.KEY_CHAIN or any(d not in w.confirmed for d in others):
+                return False
+            for other in others:
+                peers[other].extend(
+                    item.entry
+                    for item in w.items[other]
+                    if item.link == name and item.entry is not None
+                )
+        timings = self.device_timings([device, *peers])
+        undo_eta = max(timings[device].undo, observed)
+        restage_eta = max(timings[d].session for d in peers)
+        log.info(
+            "%s: late commit landed; undo there ~%.1fs, re-staging its peers ~%.1fs",
+            device,
+            undo_eta,
+            restage_eta,
+            extra={"device": device},
+        )
+        if restage_eta >= undo_eta:
+            return False
+        for other in peers:
+            if other in immediate:
+                await immediate[other]  # its undo first: the re-stage must come after it
+        give_up = self._give_up(device, w.deadlines)
+        comment = f"qkd-macsec wave {w.wave}: late end {device} landed, entry restored"
+
+        async def one(other: str) -> bool:
+            pause = self.options.undo_retry_interval
+            while True:
+                try:
+                    await self._in_pool(
+                        lambda: restore_entries(
+                            self.drivers, other, peers[other], comment=comment, deadline=give_up
+                        )
+                    )
+                    return True
+                except Exception as exc:
+                    log.warning("%s: restore failed: %s", other, _err(exc))
+                if time.time() + pause >= give_up:
+                    return False
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, UNDO_RETRY_MAX_S)
+
+        done = dict(zip(peers, await asyncio.gather(*(one(o) for o in peers)), strict=True))
+        activation = w.deadlines.activation_epoch
+        when = time.time() - activation
+        at = f"{-when:.1f}s before T" if when < 0 else f"{when:.1f}s after T"
+        if not all(done.values()):
+            # Some peer could not take it back: undo it everywhere instead.
+            for other, ok in done.items():
+                if ok:
+                    entries = [(e.chain, e.slot) for e in peers[other]]
+                    removal = await self._remove(other, entries, w, started=time.time())
+                    if not removal.removed:
+                        log.error("%s: restored entry could not be removed again", other)
+            return False
+        for name in links:
+            rr = w.result.rotations[name]
+            for other in peers:
+                self.journal.mark_end(rr.rotation_id, other, removed=False)
+            w.restored[name] = (
+                f"late commit on {device} landed {observed:.1f}s after its commit began; "
+                f"entry restored on {', '.join(sorted(peers))} {at}"
+            )
+        return True
 
     def _record_latencies(
         self,
@@ -626,12 +835,16 @@ class RotationExecutor:
             if isinstance(outcome, StageOutcome):
                 commit = outcome.commit.seconds if outcome.commit is not None else None
                 samples[device] = (outcome.seconds, commit)
-            elif outcome.maybe_committed:
-                samples[device] = (outcome.seconds, None)
-            if removal is not None and removal.landed and removal.removed:
-                before = samples.get(device, (None, None))[0] or 0.0
-                seconds = removal.finished - removal.started + before
-                samples[device] = (seconds, seconds)
+                continue
+            if not outcome.maybe_committed:
+                continue
+            samples[device] = (outcome.seconds, None)  # cut short: a lower bound
+            if removal is not None and removal.landed:
+                # the commit landed by the time the undo saw it
+                seen = removal.seen_landed or removal.finished
+                landed_after = outcome.seconds + (seen - removal.started)
+                commit_began = outcome.commit_offset or 0.0
+                samples[device] = (landed_after, landed_after - commit_began)
         if not samples:
             return
         history = self.latency_history(list(samples))

@@ -50,11 +50,13 @@ class StageFailed(DeviceError):
         maybe_committed: bool,
         unreachable: bool = False,
         seconds: float = 0.0,
+        commit_offset: float | None = None,
     ) -> None:
         super().__init__(device, message)
         self.maybe_committed = maybe_committed
         self.unreachable = unreachable  # no session could be opened
         self.seconds = seconds  # how long the session ran before it failed
+        self.commit_offset = commit_offset  # seconds into the session the commit began
 
 
 #: Failures after which Junos certainly did not commit: the candidate was refused or discarded,
@@ -134,6 +136,7 @@ def stage_device(
     started = time.monotonic()
     outcome = StageOutcome(device)
     in_commit = False
+    commit_offset: float | None = None
     try:
         driver = factory(device)
         driver.set_deadline(deadline)
@@ -145,6 +148,7 @@ def stage_device(
                     device, "reached too close to the activation time; not staged"
                 )
             in_commit = True
+            commit_offset = time.monotonic() - started
             outcome.commit = driver.apply(changes, comment=comment)
             outcome.returned_at = time.time()
             outcome.pruned = list(changes.remove_entries)
@@ -159,6 +163,7 @@ def stage_device(
             maybe_committed=maybe,
             unreachable=unreachable,
             seconds=time.monotonic() - started,
+            commit_offset=commit_offset,
         ) from None
     outcome.seconds = time.monotonic() - started
     return outcome
@@ -236,11 +241,67 @@ def remove_entries(
         driver.close()
 
 
+def entries_present(
+    factory: DriverFor,
+    device: str,
+    entries: Sequence[tuple[str, int]],
+    *,
+    deadline: float | None = None,
+) -> int:
+    """How many of ``entries`` the device has, asked under its configuration lock: a final
+    answer (a commit still running holds the lock, and this raises DeviceLockError)."""
+    driver = factory(device)
+    driver.set_deadline(deadline)
+    driver.open()
+    try:
+        changes = ChangeSet(
+            bindings=[], add_entries=[], remove_entries=list(entries), static_keys=[]
+        )
+        return driver.preview(changes)
+    finally:
+        driver.close()
+
+
+def restore_entries(
+    factory: DriverFor,
+    device: str,
+    entries: Sequence[KeyChainEntry],
+    *,
+    comment: str,
+    deadline: float | None = None,
+) -> CommitResult:
+    """Put entries back (their start-times are REAL UTC instants, converted to the device clock
+    measured in this session): a late end's commit landed, so its peers take the same key
+    again instead of the late end being undone. Nothing is pruned; an entry already there is
+    no change."""
+    driver = factory(device)
+    driver.set_deadline(deadline)
+    driver.open()
+    try:
+        offset = _measure_offset(driver)
+        local = [
+            KeyChainEntry(
+                chain=e.chain,
+                slot=e.slot,
+                ckn=e.ckn,
+                cak=e.cak,
+                start_time=to_device_time(e.start_time, offset),
+                suite=e.suite,
+            )
+            for e in entries
+        ]
+        changes = ChangeSet(bindings=[], add_entries=local, remove_entries=[], static_keys=[])
+        return driver.apply(changes, comment=comment)
+    finally:
+        driver.close()
+
+
 def read_chains(
-    factory: DriverFor, device: str, chains: Sequence[str]
+    factory: DriverFor, device: str, chains: Sequence[str], *, deadline: float | None = None
 ) -> dict[str, list[ChainEntryState]]:
     """The committed entries of each named key chain (no secrets)."""
     driver = factory(device)
+    driver.set_deadline(deadline)
     driver.open()
     try:
         return {chain: driver.key_chain(chain) for chain in chains}

@@ -48,6 +48,7 @@ def test_contract_lists_the_engine_verbs() -> None:
         "macsec_bindings",
         "mka_sessions",
         "open",
+        "preview",
         "set_deadline",
     ]
 
