@@ -13,6 +13,7 @@ from qkd_macsec.devices.base import (
     ChangeSet,
     CommitResult,
     DeviceCommitError,
+    DeviceLockError,
     DeviceTimeoutError,
     MkaSessionState,
 )
@@ -31,6 +32,10 @@ class FakeRouter:
     iface_chain: dict[str, str] = field(default_factory=dict)
     fail_next_commits: int = 0
     lose_next_reply: int = 0  # commit, then the session drops before the reply arrives
+    # A slow commit: the next commit waits for this event, then lands. Meanwhile the router
+    # is busy, as Junos is while committing: other sessions' commits and previews are refused.
+    commit_gate: threading.Event | None = None
+    busy: bool = False
     commits: int = 0
     caks: list[bytes] = field(default_factory=list)
 
@@ -75,6 +80,31 @@ class FakeDriver:
     def apply(
         self, changes: ChangeSet, *, comment: str, confirm_minutes: int | None = None
     ) -> CommitResult:
+        gate = self.router.commit_gate
+        if gate is not None:
+            with self.net.lock:
+                self._refuse_if_busy()
+                self.router.commit_gate, self.router.busy = None, True
+            try:
+                gate.wait()
+                return self._commit(changes)
+            finally:
+                self.router.busy = False
+        with self.net.lock:
+            self._refuse_if_busy()
+        return self._commit(changes)
+
+    def _refuse_if_busy(self) -> None:
+        if self.router.busy:
+            raise DeviceLockError(self.router.name, "configuration locked: commit in progress")
+
+    def preview(self, changes: ChangeSet) -> int:
+        with self.net.lock:
+            self._refuse_if_busy()
+            chains = self.router.chains
+            return sum(1 for chain, slot in changes.remove_entries if slot in chains.get(chain, {}))
+
+    def _commit(self, changes: ChangeSet) -> CommitResult:
         with self.net.lock:
             if self.router.fail_next_commits:
                 self.router.fail_next_commits -= 1
@@ -95,11 +125,6 @@ class FakeDriver:
                 self.router.lose_next_reply -= 1
                 raise DeviceTimeoutError(self.router.name, "no reply to commit-configuration")
         return CommitResult(self.router.name, True, 1, 0.0)
-
-    def preview(self, changes: ChangeSet) -> int:
-        with self.net.lock:
-            chains = self.router.chains
-            return sum(1 for chain, slot in changes.remove_entries if slot in chains.get(chain, {}))
 
     def confirm_commit(self, *, comment: str) -> None: ...
 
