@@ -217,8 +217,8 @@ class JunosDriver:
     # ------------------------------------------------------------------------------ deadline
     def set_deadline(self, deadline: float | None) -> None:
         self._deadline = deadline
-        if self._dev is not None:
-            self._set_rpc_timeout(self._budget("rpc"))
+        if self._dev is not None and deadline is None:
+            self._set_rpc_timeout(self.target.timeout)  # each RPC re-arms from the deadline
 
     def _budget(self, phase: str) -> float:
         """The timeout for the next RPC: the target's, or the time left before the deadline."""
@@ -460,6 +460,8 @@ class JunosDriver:
         try:
             self._arm("rollback")
             cu.rollback(0)
+        except DeviceDeadlineError:
+            log.debug("%s: candidate left to the session's end (deadline passed)", self.name)
         except Exception as err:
             log.warning("%s: could not discard the candidate (%s)", self.name, type(err).__name__)
 
@@ -467,6 +469,8 @@ class JunosDriver:
         try:
             self._arm("unlock")
             cu.unlock()
+        except DeviceDeadlineError:
+            log.debug("%s: lock left to the session's end (deadline passed)", self.name)
         except Exception as err:
             log.warning(
                 "%s: could not unlock the configuration (%s)", self.name, type(err).__name__

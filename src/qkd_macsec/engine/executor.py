@@ -490,6 +490,12 @@ class RotationExecutor:
         )
         removals = await self._undo(wave_undo)
         staged.extend(wave_undo.staged)
+        # Sessions still running (a late end of a pre-shared-key link) end about D: their RPCs
+        # cannot outlive it. Wait for them, boundedly, so none outlives the wave.
+        await asyncio.wait(
+            tasks.values(),
+            timeout=max(0.0, max(self._give_up(d, deadlines) for d in tasks) - time.time()),
+        )
         self._record_latencies(tasks, removals)
         for name in fetched:
             rr = result.rotations[name]
