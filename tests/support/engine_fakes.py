@@ -15,6 +15,7 @@ from qkd_macsec.devices.base import (
     DeviceClock,
     DeviceCommitError,
     DeviceFacts,
+    DeviceLockError,
     DeviceTimeoutError,
     InterfaceState,
     MacsecConfigState,
@@ -36,6 +37,10 @@ class FakeRouter:
     iface_chain: dict[str, str] = field(default_factory=dict)
     fail_next_commits: int = 0
     lose_next_reply: int = 0  # commit, then the session drops before the reply arrives
+    # A slow commit: the next commit waits for this event, then lands. Meanwhile the router
+    # is busy, as Junos is while committing: other sessions' commits and previews are refused.
+    commit_gate: threading.Event | None = None
+    busy: bool = False
     commits: int = 0
     caks: list[bytes] = field(default_factory=list)
 
@@ -62,10 +67,14 @@ class FakeNetwork:
 class FakeDriver:
     def __init__(self, net: FakeNetwork, router: FakeRouter) -> None:
         self.net, self.router = net, router
+        self.deadline: float | None = None
 
     def open(self) -> None: ...
 
     def close(self) -> None: ...
+
+    def set_deadline(self, deadline: float | None) -> None:
+        self.deadline = deadline
 
     def is_alive(self) -> bool:
         return True
@@ -76,6 +85,31 @@ class FakeDriver:
     def apply(
         self, changes: ChangeSet, *, comment: str, confirm_minutes: int | None = None
     ) -> CommitResult:
+        gate = self.router.commit_gate
+        if gate is not None:
+            with self.net.lock:
+                self._refuse_if_busy()
+                self.router.commit_gate, self.router.busy = None, True
+            try:
+                gate.wait()
+                return self._commit(changes)
+            finally:
+                self.router.busy = False
+        with self.net.lock:
+            self._refuse_if_busy()
+        return self._commit(changes)
+
+    def _refuse_if_busy(self) -> None:
+        if self.router.busy:
+            raise DeviceLockError(self.router.name, "configuration locked: commit in progress")
+
+    def preview(self, changes: ChangeSet) -> int:
+        with self.net.lock:
+            self._refuse_if_busy()
+            chains = self.router.chains
+            return sum(1 for chain, slot in changes.remove_entries if slot in chains.get(chain, {}))
+
+    def _commit(self, changes: ChangeSet) -> CommitResult:
         with self.net.lock:
             if self.router.fail_next_commits:
                 self.router.fail_next_commits -= 1

@@ -12,9 +12,11 @@ redacted so that no CAK or password ever shows in a message)::
      │    ├── DeviceHostKeyError     host key unknown or changed (known_hosts)
      │    └── DeviceUnreachableError refused, timed out, unknown host
      ├── DeviceTimeoutError          an RPC got no answer in time
+     │    └── DeviceDeadlineError    the session's deadline had passed: the RPC was NOT sent
      ├── DeviceLockError             the configuration is locked by someone else
      ├── DeviceLoadError             the device refused the configuration lines
      ├── DeviceCommitError           the commit (or its checks) failed
+     ├── DeviceCommitUncertainError  the commit answered unknown warnings only (it landed)
      ├── DevicePermissionError       the login lacks a permission (e.g. to commit)
      └── DeviceReplyError            a malformed or unexpected reply
 
@@ -44,7 +46,9 @@ __all__ = [
     "DeviceAuthError",
     "DeviceClock",
     "DeviceCommitError",
+    "DeviceCommitUncertainError",
     "DeviceConnectError",
+    "DeviceDeadlineError",
     "DeviceError",
     "DeviceFacts",
     "DeviceHostKeyError",
@@ -103,6 +107,11 @@ class DeviceTimeoutError(DeviceError):
     """An RPC got no answer within the target's timeout."""
 
 
+class DeviceDeadlineError(DeviceTimeoutError):
+    """The deadline set with :meth:`Driver.set_deadline` had passed before the RPC was sent, so
+    the device never saw it (a commit refused this way certainly did not land)."""
+
+
 class DeviceLockError(DeviceError):
     """The configuration database is locked by another session."""
 
@@ -113,6 +122,13 @@ class DeviceLoadError(DeviceError):
 
 class DeviceCommitError(DeviceError):
     """The commit failed (commit checks, a commit script, ...); nothing was committed."""
+
+
+class DeviceCommitUncertainError(DeviceError):
+    """The commit answered with warnings only, none of them a known harmless one: Junos
+    committed it (a warning does not stop a commit), yet the driver cannot vouch for the
+    outcome. Never "nothing was committed": the engine undoes such an end like one whose commit
+    may have landed."""
 
 
 class DeviceReplyError(DeviceError):
@@ -362,6 +378,13 @@ class Driver(Protocol):
 
     def is_alive(self) -> bool: ...
 
+    def set_deadline(self, deadline: float | None) -> None:
+        """Every later RPC (and ``open``) must be answered by ``deadline`` (epoch seconds):
+        its timeout is the target's timeout or the time left, whichever is shorter, and an RPC
+        due after the deadline is not sent (:class:`DeviceDeadlineError`). None: no deadline.
+        The engine derives deadlines from the activation instant, so that no device session
+        outlives the moment the engine must decide what to undo."""
+
     def device_time(self) -> DeviceClock:
         """The device clock and its zone offset, read in one RPC (start-time scheduling: a
         start-time is written in the device's own zone, skew included)."""
@@ -371,6 +394,10 @@ class Driver(Protocol):
     ) -> CommitResult:
         """Lock, load, diff, commit (only if the diff is not empty), unlock — always unlocking,
         and discarding the candidate on any failure."""
+
+    def preview(self, changes: ChangeSet) -> int:
+        """Lock, load, diff, discard, unlock: the changed lines ``apply`` would commit now.
+        Holding the lock makes the answer final: no commit is still running on the device."""
 
     def confirm_commit(self, *, comment: str) -> None:
         """Confirm an earlier ``apply(..., confirm_minutes=N)`` before the device rolls it back."""

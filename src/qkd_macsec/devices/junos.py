@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import re
 import tempfile
@@ -45,7 +46,9 @@ from qkd_macsec.devices.base import (
     DeviceAuthError,
     DeviceClock,
     DeviceCommitError,
+    DeviceCommitUncertainError,
     DeviceConnectError,
+    DeviceDeadlineError,
     DeviceError,
     DeviceFacts,
     DeviceHostKeyError,
@@ -100,6 +103,10 @@ IGNORED_LOAD_WARNINGS = ["statement not found"]
 IGNORED_COMMIT_WARNINGS = ["recommend configuring all 64 hexadecimal digits"]
 _MAX_MESSAGE = 400
 _DOLLAR9 = re.compile(r"\$9\$[^\s\"';]+")
+#: The shortest RPC timeout a deadline leaves (below it an RPC is refused as too late).
+MIN_RPC_TIMEOUT_S = 0.05
+#: How long ``close`` waits for the close-session reply once the deadline has passed.
+CLOSE_AFTER_DEADLINE_S = 0.5
 _quiet_lock = threading.Lock()
 
 
@@ -194,6 +201,13 @@ def _causes(err: BaseException) -> list[BaseException]:
     return seen
 
 
+def _only_warnings(err: ez.RpcError) -> bool:
+    """Every ``<rpc-error>`` in the reply has severity warning (so the commit went through)."""
+    errs = err.errs if isinstance(err.errs, list) else [err.rpc_error]
+    severities = [str(e.get("severity") or "").strip().lower() for e in errs if isinstance(e, dict)]
+    return bool(severities) and all(s == "warning" for s in severities)
+
+
 def _rpc_message(err: ez.RpcError) -> str:
     parts = [str(err.message or "").strip()]
     details = err.rpc_error if isinstance(err.rpc_error, dict) else {}
@@ -222,6 +236,8 @@ class JunosDriver:
         self._config_factory = config_factory
         self._dev: Any = None
         self._known_hosts_copy: Path | None = None
+        self._deadline: float | None = None
+        self._rpc_timeout = target.timeout
         if target.password is not None:
             SECRETS.add(target.password.reveal_text())
 
@@ -231,6 +247,37 @@ class JunosDriver:
     @property
     def name(self) -> str:
         return self.target.name
+
+    # ------------------------------------------------------------------------------ deadline
+    def set_deadline(self, deadline: float | None) -> None:
+        self._deadline = deadline
+        if self._dev is not None and deadline is None:
+            self._set_rpc_timeout(self.target.timeout)  # each RPC re-arms from the deadline
+
+    def _budget(self, phase: str) -> float:
+        """The timeout for the next RPC: the target's, or the time left before the deadline."""
+        if self._deadline is None:
+            return self.target.timeout
+        left = self._deadline - time.time()
+        if left < MIN_RPC_TIMEOUT_S:
+            raise DeviceDeadlineError(self.name, f"{phase}: not sent, the session deadline passed")
+        return min(self.target.timeout, left)
+
+    def _set_rpc_timeout(self, seconds: float) -> None:
+        """PyEZ's ``Device.timeout`` setter truncates to whole seconds (0 for a deadline 0.9 s
+        away); ncclient's manager takes the float as is."""
+        self._rpc_timeout = seconds
+        dev = self._dev
+        conn = getattr(dev, "_conn", None)
+        if conn is not None and hasattr(conn, "timeout"):
+            conn.timeout = seconds
+        elif dev is not None:
+            dev.timeout = seconds
+
+    def _arm(self, phase: str) -> None:
+        """Before each RPC: fit its timeout into what is left of the deadline."""
+        if self._deadline is not None:
+            self._set_rpc_timeout(self._budget(phase))
 
     # ------------------------------------------------------------------------------- session
     def open(self) -> None:
@@ -243,7 +290,7 @@ class JunosDriver:
             "port": target.port,
             "user": target.user,
             "gather_facts": target.gather_facts,
-            "conn_open_timeout": target.timeout,
+            "conn_open_timeout": max(1, math.ceil(self._budget("open"))),
             "look_for_keys": False,
             "allow_agent": False,
             "auto_probe": 0,
@@ -265,8 +312,14 @@ class JunosDriver:
             dev = self._device_factory(**kwargs)
             dev.open()
             dev.timeout = target.timeout
+            self._dev = dev
+            self._arm("open")
             quiet_transport_loggers()
+        except DeviceDeadlineError:
+            self.close()
+            raise
         except Exception as err:
+            self._dev = None
             raise self._connect_error(err) from None
         finally:
             ssh_config.unlink(missing_ok=True)  # read only while connecting
@@ -318,12 +371,25 @@ class JunosDriver:
         return DeviceConnectError(target.name, f"cannot open NETCONF to {where}: {detail}")
 
     def close(self) -> None:
+        """Close the session; past the deadline, wait briefly for the reply and then drop the
+        transport (a device still busy with a commit answers nothing until it is done)."""
         dev, self._dev = self._dev, None
+        if dev is None:
+            return
+        conn = getattr(dev, "_conn", None)
+        if self._deadline is not None and conn is not None and hasattr(conn, "timeout"):
+            left = self._deadline - time.time()
+            conn.timeout = max(CLOSE_AFTER_DEADLINE_S, min(self.target.timeout, left))
         try:
-            if dev is not None:
-                dev.close()
+            dev.close()
         except Exception as err:
             log.debug("%s: error while closing: %s", self.name, type(err).__name__)
+        session = getattr(conn, "_session", None)
+        try:
+            if session is not None and getattr(session, "connected", False):
+                session.close()  # close-session got no reply: drop the SSH transport
+        except Exception as err:
+            log.debug("%s: error dropping the transport: %s", self.name, type(err).__name__)
 
     def is_alive(self) -> bool:
         dev = self._dev
@@ -345,7 +411,7 @@ class JunosDriver:
         if any(isinstance(c, ez.RpcTimeoutError) for c in _causes(err)):
             # PyEZ's Config.lock() re-raises a timeout as LockError: say it was no refusal,
             # but keep the type (no lock, so nothing was loaded or committed).
-            silent = f"{phase}: no reply within {self.target.timeout:g}s"
+            silent = f"{phase}: no reply within {self._rpc_timeout:.3g}s"
             return (
                 DeviceLockError(name, silent)
                 if phase == "lock"
@@ -362,6 +428,10 @@ class JunosDriver:
         ):
             return DeviceLoadError(name, f"load refused: {scrub(_rpc_message(err))}")
         if isinstance(err, ez.CommitError) or (isinstance(err, ez.RpcError) and phase == "commit"):
+            if _only_warnings(err):
+                return DeviceCommitUncertainError(
+                    name, f"commit answered with warnings only: {scrub(_rpc_message(err))}"
+                )
             return DeviceCommitError(name, f"commit failed: {scrub(_rpc_message(err))}")
         if isinstance(err, ez.RpcError):
             return DeviceReplyError(name, f"{phase}: rpc-error: {scrub(_rpc_message(err))}")
@@ -370,6 +440,7 @@ class JunosDriver:
         return DeviceReplyError(name, f"{phase}: unexpected reply ({type(err).__name__})")
 
     def _call(self, phase: str, func: Callable[[], Any], scrub: _Scrubber | None = None) -> Any:
+        self._arm(phase)
         try:
             return func()
         except Exception as err:
@@ -405,8 +476,10 @@ class JunosDriver:
     ) -> int:
         phase = "load"
         try:
+            self._arm(phase)
             cu.load(text, format="set", ignore_warning=IGNORED_LOAD_WARNINGS)
             phase = "diff"
+            self._arm(phase)
             diff = cu.diff()
             diff_lines = _count_diff_lines(diff)
             if diff_lines:
@@ -417,6 +490,7 @@ class JunosDriver:
                 }
                 if confirm_minutes is not None:
                     options["confirm"] = confirm_minutes
+                self._arm(phase)
                 cu.commit(**options)
             return diff_lines
         except Exception as err:
@@ -425,17 +499,48 @@ class JunosDriver:
 
     def _discard(self, cu: Any) -> None:
         try:
+            self._arm("rollback")
             cu.rollback(0)
+        except DeviceDeadlineError:
+            log.debug("%s: candidate left to the session's end (deadline passed)", self.name)
         except Exception as err:
             log.warning("%s: could not discard the candidate (%s)", self.name, type(err).__name__)
 
     def _unlock(self, cu: Any) -> None:
         try:
+            self._arm("unlock")
             cu.unlock()
+        except DeviceDeadlineError:
+            log.debug("%s: lock left to the session's end (deadline passed)", self.name)
         except Exception as err:
             log.warning(
                 "%s: could not unlock the configuration (%s)", self.name, type(err).__name__
             )
+
+    def preview(self, changes: ChangeSet) -> int:
+        if changes.is_empty():
+            return 0
+        text = render_set(changes)
+        secrets = changes.secrets()
+        for secret in secrets:
+            SECRETS.add(secret.reveal())
+        scrub = _Scrubber(secrets)
+        cu = self._config_factory(self._device())
+        self._call("lock", cu.lock, scrub)
+        try:
+            phase = "load"
+            try:
+                self._arm(phase)
+                cu.load(text, format="set", ignore_warning=IGNORED_LOAD_WARNINGS)
+                phase = "diff"
+                self._arm(phase)
+                return _count_diff_lines(cu.diff())
+            except Exception as err:
+                raise self._translate(err, phase, scrub) from None
+            finally:
+                self._discard(cu)
+        finally:
+            self._unlock(cu)
 
     def confirm_commit(self, *, comment: str) -> None:
         cu = self._config_factory(self._device())

@@ -171,6 +171,7 @@ class Controller:
             binding_for=lambda link, end: bindings_for(inventory, link, end),
             options=executor_options,
             crash_hook=crash_hook,
+            device_timeout=lambda name: inventory.host(name).timeout,
         )
 
     def _client_for(self, sae_id: str) -> KmeClient:

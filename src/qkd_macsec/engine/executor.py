@@ -9,16 +9,22 @@ All links of one device that rotate in a wave go into one commit.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from qkd_macsec.devices.base import KeyChainEntry, MacsecBinding, StaticKey
+from qkd_macsec.devices.base import CommitResult, KeyChainEntry, MacsecBinding, StaticKey
+from qkd_macsec.engine.deadlines import (
+    DeviceTiming,
+    LatencyHistory,
+    WaveDeadlines,
+    device_timing,
+    plan_deadlines,
+)
 from qkd_macsec.engine.journal import Journal, Phase
 from qkd_macsec.engine.keysource import FetchedKey, KeyFetchError, KeySource
 from qkd_macsec.engine.planner import (
@@ -35,9 +41,12 @@ from qkd_macsec.engine.sessions import (
     StageFailed,
     StageItem,
     StageOutcome,
+    entries_present,
     live_ckn,
+    read_chains,
     read_mka,
     remove_entries,
+    restore_entries,
     stage_device,
 )
 from qkd_macsec.engine.topology import EndSpec, LinkSpec
@@ -66,6 +75,71 @@ class ExecutorOptions:
     keep_previous: int = 1
     wait_for_activation: bool = True
     initial_session_estimate: float = 3.0  # seconds per device session before any is measured
+    undo_retry_interval: float = 0.2  # first pause between undo attempts (doubles, up to 1 s)
+
+
+#: Journal meta key prefix of a device's latency history (see ``engine.deadlines``).
+LATENCY_META = "latency:"
+UNDO_RETRY_MAX_S = 1.0
+
+
+@dataclass(frozen=True)
+class _Removal:
+    """How removing a wave's entries from one device went (times: controller epoch seconds)."""
+
+    device: str
+    removed: bool  # the device confirmed none of the entries is left (or never had them)
+    changed: bool  # ... and it had at least one: the removal committed something
+    started: float
+    finished: float
+    landed: bool | None  # the entry was there (late commit landed); None: unknown
+    error: str | None = None
+    restaged: bool = False  # landed, and its peers were given the entry back instead
+    seen_landed: float | None = None  # when the late commit was found landed
+
+    def describe(self, activation: float, *, late: bool) -> str:
+        """What happened on one end, for the result and the journal. ``late``: the end's
+        commit was not confirmed by the decision instant (it may land any time after)."""
+        when = self.finished - activation
+        at = f"{-when:.1f}s before T" if when < 0 else f"{when:.1f}s after T"
+        if self.restaged:
+            return f"late commit on {self.device} landed; kept"
+        if not late:
+            return f"undo on {self.device} " + ("landed " + at if self.removed else "failed")
+        if not self.removed:
+            return f"late end {self.device}: entry may be there, not removed"
+        if not self.landed:
+            return f"late end {self.device}: its commit did not land"
+        return f"late commit on {self.device}, removed {at}"
+
+    def detail(self, activation: float, *, late: bool) -> dict[str, object]:
+        return {
+            "device": self.device,
+            "late": late,
+            "landed": self.landed,
+            "removed": self.removed,
+            "removed_vs_activation_s": round(self.finished - activation, 3),
+            "outcome": self.describe(activation, late=late),
+        }
+
+
+@dataclass
+class _WaveUndo:
+    """What undoing (part of) a wave needs to know, shared by the steps that do it."""
+
+    planned: dict[str, tuple[PlannedRotation, LinkSpec]]
+    items: dict[str, list[StageItem]]
+    undo: dict[str, list[tuple[str, int]]]
+    undo_links: dict[str, list[str]]
+    stage: Mapping[str, asyncio.Future[StageOutcome | StageFailed]]
+    confirmed: set[str]
+    late: set[str]
+    deadlines: WaveDeadlines
+    result: WaveResult
+    wave: str
+    session_began: dict[str, float]  # controller epoch seconds each stage session started
+    restored: dict[str, str] = field(default_factory=dict)  # link -> what was done
+    staged: list[str] = field(default_factory=list)  # links staged after all (restored)
 
 
 def first_key_start(activation: datetime, clock_tolerance: float) -> datetime:
@@ -94,7 +168,10 @@ class RotationExecutor:
         options: ExecutorOptions | None = None,
         crash_hook: CrashHook | None = None,
         progress: Progress | None = None,
+        device_timeout: Callable[[str], float] | None = None,
     ) -> None:
+        """``device_timeout(name)``: the device's configured RPC timeout (deadlines never plan
+        past it); 30 s when not given."""
         self.links = {link.name: link for link in links}
         self.journal = journal
         self.keys = keys
@@ -102,6 +179,7 @@ class RotationExecutor:
         self.binding_for = binding_for
         self.options = options or ExecutorOptions()
         self._crash_hook = crash_hook
+        self._device_timeout = device_timeout
         self.progress = progress
         self._counts: dict[str, int] = {}
         self._pool = ThreadPoolExecutor(
@@ -158,18 +236,32 @@ class RotationExecutor:
             blocked=blocked,
         )
 
-    def session_estimate(self) -> float:
-        """Seconds one device session takes (slowest of the last wave; a guess before any)."""
-        stored = self.journal.get_meta("device_session_s")
-        if isinstance(stored, int | float) and stored > 0:
-            return float(stored)
-        return self.options.initial_session_estimate
+    def _timeout(self, device: str) -> float:
+        return self._device_timeout(device) if self._device_timeout is not None else 30.0
 
-    def activation_delay(self, devices: int) -> float:
+    def latency_history(self, devices: Collection[str]) -> dict[str, LatencyHistory]:
+        """Each device's recent session and commit latencies, from the journal."""
+        stored = self.journal.get_meta_many([LATENCY_META + d for d in devices])
+        return {d: LatencyHistory.from_json(stored.get(LATENCY_META + d)) for d in devices}
+
+    def device_timings(self, devices: Collection[str]) -> dict[str, DeviceTiming]:
+        history = self.latency_history(devices)
+        initial = self.options.initial_session_estimate
+        return {d: device_timing(history[d], self._timeout(d), initial) for d in devices}
+
+    def wave_deadlines(self, devices: Collection[str], now: float | None = None) -> WaveDeadlines:
+        """T, the decision instant and the commit guards for a wave over ``devices``."""
+        return plan_deadlines(
+            self.device_timings(devices),
+            now=time.time() if now is None else now,
+            max_workers=self.options.max_workers,
+            min_delay=self.options.min_activation_delay,
+            clock_tolerance=self.options.clock_tolerance,
+        )
+
+    def activation_delay(self, devices: Collection[str]) -> float:
         """Time from now until the new keys take over: room to stage every device, and to undo."""
-        rounds = math.ceil(max(devices, 1) / self.options.max_workers)
-        needed = 2 * rounds * self.session_estimate() + self.options.clock_tolerance
-        return max(self.options.min_activation_delay, needed)
+        return self.wave_deadlines(devices).delay
 
     # -- the wave --------------------------------------------------------------------------
     async def run_wave(self, plan: WavePlan) -> WaveResult:
@@ -200,8 +292,8 @@ class RotationExecutor:
             return result
 
         devices: set[str] = {d for name in fetched for d in planned[name][1].devices}
-        activation = datetime.now(UTC) + timedelta(seconds=self.activation_delay(len(devices)))
-        activation = activation.replace(microsecond=0) + timedelta(seconds=1)
+        deadlines = self.wave_deadlines(devices)
+        activation = deadlines.activation
         result.activation = activation
         for name, _key in fetched.items():
             rotation, link = planned[name]
@@ -212,11 +304,13 @@ class RotationExecutor:
         self._crash_point("staging")
 
         committed_at: dict[str, float] = {}  # device -> monotonic instant its commit returned
-        staged = await self._stage_all(planned, fetched, activation, result, wave, committed_at)
+        staged = await self._stage_all(planned, fetched, deadlines, result, wave, committed_at)
         result.staged_seconds = time.monotonic() - wave_t0
+        now = time.monotonic()  # ends found committed only late (restored links) count until now
         for name in staged:
             ends = planned[name][1].devices
-            result.rotations[name].stage_seconds = max(committed_at[d] for d in ends) - wave_t0
+            last = max(committed_at.get(d, now) for d in ends)
+            result.rotations[name].stage_seconds = last - wave_t0
         self._crash_point("staged")
 
         if staged and self.options.wait_for_activation:
@@ -319,51 +413,49 @@ class RotationExecutor:
         self,
         planned: dict[str, tuple[PlannedRotation, LinkSpec]],
         fetched: dict[str, FetchedKey],
-        activation: datetime,
+        deadlines: WaveDeadlines,
         result: WaveResult,
         wave: str,
         committed_at: dict[str, float],
     ) -> list[str]:
-        by_device = self._stage_items(planned, fetched, activation, result)
-        maybe_committed: set[str] = set()  # failed, but the entry may be there: undo it too
-        # Past this instant a commit could land after the other end's start-time: don't.
-        guard = self.options.clock_tolerance + self.session_estimate()
-        not_after = activation.timestamp() - guard
+        """Stage every device; at the decision instant, undo what cannot activate together.
 
-        async def one(device: str, items: list[StageItem]) -> tuple[str, StageOutcome | None]:
-            dr = result.devices.setdefault(device, DeviceResult(device))
-            comment = f"qkd-macsec wave {wave}: {len(items)} link(s)"
-            try:
-                outcome = await self._in_pool(
-                    lambda: stage_device(
-                        self.drivers, device, items, comment=comment, not_after=not_after
-                    )
+        Every stage session runs under the deadline D (its RPC timeouts never reach past it) and
+        each commit must start by its device's guard. At D the engine decides without waiting
+        for stragglers: an end not confirmed committed by then is failed, maybe committed, and
+        the entry is removed from every end of its links that may have it, with the undo budget
+        (the slowest measured undo plus the clock tolerance) still left before T.
+        """
+        by_device = self._stage_items(planned, fetched, deadlines.activation, result)
+        session_began: dict[str, float] = {}
+        tasks = {
+            device: asyncio.ensure_future(
+                self._stage_one(
+                    device,
+                    items,
+                    deadlines,
+                    result,
+                    wave,
+                    committed_at,
+                    len(by_device),
+                    session_began,
                 )
-            except StageFailed as exc:
-                dr.ok, dr.error, dr.unreachable = False, _err(exc), exc.unreachable
-                if exc.maybe_committed:
-                    maybe_committed.add(device)
-                log.warning("%s: staging failed: %s", device, dr.error, extra={"device": device})
-                return device, None
-            assert isinstance(outcome, StageOutcome)
-            dr.session_seconds = outcome.seconds
-            dr.clock_offset = outcome.clock_offset
-            dr.pruned = len(outcome.pruned)
-            if outcome.commit is not None:
-                dr.changed = outcome.commit.changed
-                dr.commit_seconds = outcome.commit.seconds
-                dr.commits += int(outcome.commit.changed)
-            committed_at[device] = time.monotonic()
-            for item in items:
-                self.journal.mark_end(item.rotation_id, device, staged=True)
-            self._advance("staged", len(by_device))
-            self._crash_point(f"stage:{device}")
-            return device, outcome
-
-        outcomes = dict(await asyncio.gather(*(one(d, items) for d, items in by_device.items())))
-        sessions = [o.seconds for o in outcomes.values() if o is not None]
-        if sessions:
-            self.journal.set_meta("device_session_s", max(sessions))
+            )
+            for device, items in by_device.items()
+        }
+        await asyncio.wait(tasks.values(), timeout=max(0.0, deadlines.decide_at - time.time()))
+        decided = {d: t.result() for d, t in tasks.items() if t.done()}
+        confirmed = {d for d, r in decided.items() if isinstance(r, StageOutcome)}
+        undecided = {d for d in tasks if d not in decided}
+        maybe = {d for d, r in decided.items() if isinstance(r, StageFailed) and r.maybe_committed}
+        for device in undecided:
+            dr = result.devices.setdefault(device, DeviceResult(device))
+            dr.ok = False
+            margin = deadlines.activation_epoch - deadlines.decide_at
+            dr.error = f"no answer by the decision instant, {margin:.1f}s before activation"
+            log.warning(
+                "%s: staging: %s; undoing its links", device, dr.error, extra={"device": device}
+            )
 
         staged: list[str] = []
         undo: dict[str, list[tuple[str, int]]] = defaultdict(list)
@@ -371,7 +463,7 @@ class RotationExecutor:
         for name in fetched:
             _, link = planned[name]
             rr = result.rotations[name]
-            failed = [d for d in link.devices if outcomes.get(d) is None]
+            failed = [d for d in link.devices if d not in confirmed]
             if not failed:
                 self.journal.set_phase(rr.rotation_id, Phase.STAGED)
                 rr.phase = Phase.STAGED
@@ -387,10 +479,31 @@ class RotationExecutor:
                 assert link.key_chain is not None
                 assert rr.slot is not None
                 for device in link.devices:
-                    if outcomes.get(device) is not None or device in maybe_committed:
+                    if device in confirmed or device in maybe or device in undecided:
                         undo[device].append((link.key_chain, rr.slot))
                         undo_links[device].append(name)
-        await self._undo(undo, undo_links, planned, result, wave)
+        wave_undo = _WaveUndo(
+            planned=planned,
+            items=by_device,
+            undo=undo,
+            undo_links=undo_links,
+            stage=tasks,
+            confirmed=confirmed,
+            late=undecided | maybe,
+            deadlines=deadlines,
+            result=result,
+            wave=wave,
+            session_began=session_began,
+        )
+        removals = await self._undo(wave_undo)
+        staged.extend(wave_undo.staged)
+        # Sessions still running (a late end of a pre-shared-key link) end about D: their RPCs
+        # cannot outlive it. Wait for them, boundedly, so none outlives the wave.
+        await asyncio.wait(
+            tasks.values(),
+            timeout=max(0.0, max(self._give_up(d, deadlines) for d in tasks) - time.time()),
+        )
+        self._record_latencies(tasks, removals)
         for name in fetched:
             rr = result.rotations[name]
             if rr.phase is Phase.ABORTING and planned[name][1].mode is KeyMode.PRE_SHARED_KEY:
@@ -400,42 +513,133 @@ class RotationExecutor:
                 rr.phase = Phase.ABORTED
         return staged
 
-    async def _undo(
+    async def _stage_one(
         self,
-        undo: dict[str, list[tuple[str, int]]],
-        undo_links: dict[str, list[str]],
-        planned: dict[str, tuple[PlannedRotation, LinkSpec]],
+        device: str,
+        items: list[StageItem],
+        deadlines: WaveDeadlines,
         result: WaveResult,
         wave: str,
-    ) -> None:
-        """Remove staged entries from the ends that have them, before their start-time."""
+        committed_at: dict[str, float],
+        total: int,
+        session_began: dict[str, float],
+    ) -> StageOutcome | StageFailed:
+        dr = result.devices.setdefault(device, DeviceResult(device))
+        comment = f"qkd-macsec wave {wave}: {len(items)} link(s)"
+        not_after = deadlines.not_after.get(device)
 
-        async def one(device: str) -> tuple[str, str | None]:
-            try:
-                await self._in_pool(
-                    lambda: remove_entries(
-                        self.drivers, device, undo[device], comment=f"qkd-macsec wave {wave}: undo"
-                    )
-                )
-            except Exception as exc:  # any failure: the rotation stays ABORTING for recovery
-                return device, _err(exc)
-            result.devices[device].commits += 1
-            for name in undo_links[device]:
-                self.journal.mark_end(result.rotations[name].rotation_id, device, removed=True)
-            return device, None
+        def run() -> StageOutcome:
+            session_began[device] = time.time()
+            return stage_device(
+                self.drivers,
+                device,
+                items,
+                comment=comment,
+                not_after=not_after,
+                deadline=deadlines.decide_at,
+            )
 
-        failures = dict(await asyncio.gather(*(one(d) for d in undo)))
-        for name, (_, link) in planned.items():
+        try:
+            outcome = await self._in_pool(run)
+        except StageFailed as exc:
+            dr.ok, dr.error, dr.unreachable = False, _err(exc), exc.unreachable
+            log.warning("%s: staging failed: %s", device, dr.error, extra={"device": device})
+            return exc
+        assert isinstance(outcome, StageOutcome)
+        dr.session_seconds = outcome.seconds
+        dr.clock_offset = outcome.clock_offset
+        dr.pruned = len(outcome.pruned)
+        if outcome.commit is not None:
+            dr.changed = outcome.commit.changed
+            dr.commit_seconds = outcome.commit.seconds
+            dr.commits += int(outcome.commit.changed)
+        committed_at[device] = time.monotonic()
+        for item in items:
+            self.journal.mark_end(item.rotation_id, device, staged=True)
+        if outcome.returned_at > deadlines.decide_at:
+            late = outcome.returned_at - deadlines.decide_at
+            dr.ok, dr.error = False, f"commit returned {late:.1f}s after the decision instant"
+            log.warning("%s: late commit: %s", device, dr.error, extra={"device": device})
+        self._advance("staged", total)
+        self._crash_point(f"stage:{device}")
+        return outcome
+
+    async def _undo(self, wave_undo: _WaveUndo) -> dict[str, _Removal]:
+        """Remove staged entries from every end that may have them, and say what happened.
+
+        Ends confirmed (or maybe) committed are undone at once, to land before T. An end still
+        in its stage session at D is a *late* end: its session ends about D (its RPCs cannot
+        outlive it) but its commit may still land — even after T, as a device finishes a commit
+        whose session has gone. Each late end is watched until it is resolved to a key every
+        end of its links shares, whichever way the measured times make faster:
+
+        * remove the entry from the late end (which then runs on the current key again, which
+          its peers still hold: pruning always keeps it), or
+        * if its commit landed and it was the only end missing, put the entry back on the
+          peers (same start-time T): every end then has it — before T, the link rotates as
+          planned; after T, the peers join the late end within its preceding-key hold.
+
+        A slow router is slow to undo too: with its commit measured at 40 s, giving the fast
+        peers the key back takes a second where removing it would take another 40.
+        """
+        w = wave_undo
+        immediate = {
+            d: asyncio.ensure_future(self._remove(d, w.undo[d], w, started=time.time()))
+            for d in w.undo
+            if d not in w.late
+        }
+        late = dict(
+            await asyncio.gather(
+                *(self._resolve_late(d, w, immediate) for d in w.undo if d in w.late)
+            )
+        )
+        removals = {d: await task for d, task in immediate.items()} | late
+        activation = w.deadlines.activation_epoch
+        result = w.result
+        for device, removal in removals.items():
+            if removal.removed and removal.changed:
+                result.devices[device].commits += 1
+            for name in w.undo_links[device]:
+                rid = result.rotations[name].rotation_id
+                if removal.landed:
+                    self.journal.mark_end(rid, device, staged=True)
+                if removal.removed and name not in w.restored:
+                    self.journal.mark_end(rid, device, removed=True)
+                if device in w.late or removal.finished > activation:
+                    is_late = device in w.late
+                    self.journal.note(rid, "LATE", removal.detail(activation, late=is_late))
+        by_link: dict[str, list[str]] = defaultdict(list)
+        for device, names in w.undo_links.items():
+            for name in names:
+                by_link[name].append(device)
+        for name, devices in by_link.items():
             rr = result.rotations[name]
-            if rr.phase is not Phase.ABORTING or link.mode is not KeyMode.KEY_CHAIN:
+            if name in w.restored:
+                rr.notes.extend(removals[d].describe(activation, late=d in w.late) for d in devices)
+                rr.notes.append(w.restored[name])
+                rr.error = None
+                self.journal.note(rr.rotation_id, "RESTAGED", {"outcome": w.restored[name]})
+                self.journal.set_phase(rr.rotation_id, Phase.STAGED)
+                rr.phase = Phase.STAGED
+                w.staged.append(name)
+                notice(log, "%s: %s", name, w.restored[name], extra={"link": name})
                 continue
-            stuck = [d for d in link.devices if failures.get(d)]
+            notes = [
+                removals[d].describe(activation, late=d in w.late)
+                for d in devices
+                if d in w.late or removals[d].finished > activation
+            ]
+            stuck = [d for d in devices if not removals[d].removed]
+            if notes:
+                rr.error = f"{rr.error}; {'; '.join(notes)}"
             if stuck:
-                rr.error = f"{rr.error}; undo failed on {', '.join(stuck)}"
+                rr.error = f"{rr.error}; undo failed on " + ", ".join(
+                    f"{d} ({removals[d].error})" for d in stuck
+                )
                 self.journal.set_phase(rr.rotation_id, Phase.ABORTING, error=rr.error)
                 log.error("%s: %s", name, rr.error, extra={"link": name, "phase": "ABORTING"})
             else:
-                self.journal.set_phase(rr.rotation_id, Phase.ABORTED)
+                self.journal.set_phase(rr.rotation_id, Phase.ABORTED, error=rr.error)
                 rr.phase = Phase.ABORTED
                 log.warning(
                     "%s: rotation aborted, staged entries removed: %s",
@@ -443,6 +647,226 @@ class RotationExecutor:
                     rr.error,
                     extra={"link": name, "phase": "ABORTED"},
                 )
+        return removals
+
+    def _give_up(self, device: str, deadlines: WaveDeadlines) -> float:
+        """How long after T a late end is worked on before recovery is left to finish it."""
+        return deadlines.activation_epoch + 2 * self._timeout(device) + 10.0
+
+    async def _remove(
+        self, device: str, entries: list[tuple[str, int]], w: _WaveUndo, *, started: float
+    ) -> _Removal:
+        """Remove ``entries`` from one device, retrying (a lock held by an in-flight commit,
+        a dropped session) until it is done or the late window after T has passed."""
+        give_up = self._give_up(device, w.deadlines)
+        comment = f"qkd-macsec wave {w.wave}: undo"
+        pause = self.options.undo_retry_interval
+        error = "not tried"
+        while True:
+            try:
+                commit = await self._in_pool(
+                    lambda: remove_entries(
+                        self.drivers, device, entries, comment=comment, deadline=give_up
+                    )
+                )
+            except Exception as exc:  # lock busy, session dropped, timeout: try again
+                error = _err(exc)
+            else:
+                assert isinstance(commit, CommitResult)
+                changed = commit.changed
+                return _Removal(device, True, changed, started, time.time(), changed)
+            if time.time() + pause >= give_up:
+                log.error("%s: undo failed: %s", device, error, extra={"device": device})
+                return _Removal(device, False, False, started, time.time(), None, error)
+            await asyncio.sleep(pause)  # retried against the late window's deadline
+            pause = min(pause * 2, UNDO_RETRY_MAX_S)
+
+    async def _resolve_late(
+        self, device: str, w: _WaveUndo, immediate: Mapping[str, asyncio.Future[_Removal]]
+    ) -> tuple[str, _Removal]:
+        """Watch a late end until it is resolved (see :meth:`_undo`)."""
+        started = time.time()
+        stage = w.stage[device]
+        # Its session ends by about D; the undo deadline bounds the wait.
+        await asyncio.wait([stage], timeout=max(0.0, w.deadlines.undo_by - time.time()))
+        commit_began: float | None = None
+        if stage.done():
+            outcome = stage.result()
+            began = w.session_began.get(device, started)
+            if isinstance(outcome, StageFailed):
+                if not outcome.maybe_committed:
+                    return device, _Removal(device, True, False, started, time.time(), False)
+                if outcome.commit_offset is not None:
+                    commit_began = began + outcome.commit_offset
+            elif outcome.commit is not None:
+                commit_began = began + outcome.seconds - outcome.commit.seconds
+        ours = {
+            (item.entry.chain, item.entry.slot, item.entry.ckn.lower())
+            for item in w.items[device]
+            if item.entry is not None and item.link in w.undo_links[device]
+        }
+        chains = sorted({chain for chain, _, _ in ours})
+        give_up = self._give_up(device, w.deadlines)
+        pause = self.options.undo_retry_interval
+        error = "not tried"
+        while True:
+            try:  # under the lock: a commit still running makes this fail, so try again
+                present = await self._in_pool(
+                    lambda: entries_present(self.drivers, device, w.undo[device], deadline=give_up)
+                )
+                assert isinstance(present, int)
+                landed = False
+                if present:  # that slot holds something: ours, or an old key awaiting pruning
+                    held = await self._in_pool(
+                        lambda: read_chains(self.drivers, device, chains, deadline=give_up)
+                    )
+                    assert isinstance(held, dict)
+                    landed = any(
+                        (s.chain, s.slot, s.ckn.lower()) in ours for c in held.values() for s in c
+                    )
+            except Exception as exc:
+                error = _err(exc)
+            else:
+                if not landed:  # final: nothing of ours is there or still on its way
+                    return device, _Removal(device, True, False, started, time.time(), False)
+                seen = time.time()
+                observed = seen - (commit_began or started)
+                if await self._restage_peers(device, w, immediate, observed):
+                    return device, _Removal(
+                        device,
+                        False,
+                        False,
+                        started,
+                        time.time(),
+                        True,
+                        restaged=True,
+                        seen_landed=seen,
+                    )
+                removal = await self._remove(device, w.undo[device], w, started=started)
+                return device, replace(removal, landed=True, seen_landed=seen)
+            if time.time() + pause >= give_up:
+                log.error("%s: undo failed: %s", device, error, extra={"device": device})
+                return device, _Removal(device, False, False, started, time.time(), None, error)
+            await asyncio.sleep(pause)  # retried against the late window's deadline
+            pause = min(pause * 2, UNDO_RETRY_MAX_S)
+
+    async def _restage_peers(
+        self,
+        device: str,
+        w: _WaveUndo,
+        immediate: Mapping[str, asyncio.Future[_Removal]],
+        observed: float,
+    ) -> bool:
+        """The late end's commit landed: give its peers the entry back if that is possible
+        (it was the only end missing on each of its links) and faster than undoing it there
+        (the peers' measured session against the late end's commit, as measured now)."""
+        links = w.undo_links[device]
+        peers: dict[str, list[KeyChainEntry]] = defaultdict(list)
+        for name in links:
+            _, link = w.planned[name]
+            others = [d for d in link.devices if d != device]
+            if link.mode is not KeyMode.KEY_CHAIN or any(d not in w.confirmed for d in others):
+                return False
+            for other in others:
+                peers[other].extend(
+                    item.entry
+                    for item in w.items[other]
+                    if item.link == name and item.entry is not None
+                )
+        timings = self.device_timings([device, *peers])
+        undo_eta = max(timings[device].undo, observed)
+        restage_eta = max(timings[d].session for d in peers)
+        log.info(
+            "%s: late commit landed; undo there ~%.1fs, re-staging its peers ~%.1fs",
+            device,
+            undo_eta,
+            restage_eta,
+            extra={"device": device},
+        )
+        if restage_eta >= undo_eta:
+            return False
+        for other in peers:
+            if other in immediate:
+                await immediate[other]  # its undo first: the re-stage must come after it
+        give_up = self._give_up(device, w.deadlines)
+        comment = f"qkd-macsec wave {w.wave}: late end {device} landed, entry restored"
+
+        async def one(other: str) -> bool:
+            pause = self.options.undo_retry_interval
+            while True:
+                try:
+                    await self._in_pool(
+                        lambda: restore_entries(
+                            self.drivers, other, peers[other], comment=comment, deadline=give_up
+                        )
+                    )
+                    return True
+                except Exception as exc:
+                    log.warning("%s: restore failed: %s", other, _err(exc))
+                if time.time() + pause >= give_up:
+                    return False
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, UNDO_RETRY_MAX_S)
+
+        done = dict(zip(peers, await asyncio.gather(*(one(o) for o in peers)), strict=True))
+        activation = w.deadlines.activation_epoch
+        when = time.time() - activation
+        at = f"{-when:.1f}s before T" if when < 0 else f"{when:.1f}s after T"
+        if not all(done.values()):
+            # Some peer could not take it back: undo it everywhere instead.
+            for other, ok in done.items():
+                if ok:
+                    entries = [(e.chain, e.slot) for e in peers[other]]
+                    removal = await self._remove(other, entries, w, started=time.time())
+                    if not removal.removed:
+                        log.error("%s: restored entry could not be removed again", other)
+            return False
+        for name in links:
+            rr = w.result.rotations[name]
+            for other in peers:
+                self.journal.mark_end(rr.rotation_id, other, removed=False)
+            w.restored[name] = (
+                f"late commit on {device} landed {observed:.1f}s after its commit began; "
+                f"entry restored on {', '.join(sorted(peers))} {at}"
+            )
+        return True
+
+    def _record_latencies(
+        self,
+        stage: Mapping[str, asyncio.Future[StageOutcome | StageFailed]],
+        removals: dict[str, _Removal],
+    ) -> None:
+        """Keep each device's session and commit latency in the journal: the next wave plans
+        with them. A session cut short by its deadline counts with the time it had used, and a
+        commit found landed only by the undo with the time until the undo saw it."""
+        samples: dict[str, tuple[float | None, float | None]] = {}
+        for device, task in stage.items():
+            if not task.done():
+                continue
+            outcome = task.result()
+            removal = removals.get(device)
+            if isinstance(outcome, StageOutcome):
+                commit = outcome.commit.seconds if outcome.commit is not None else None
+                samples[device] = (outcome.seconds, commit)
+                continue
+            if not outcome.maybe_committed:
+                continue
+            samples[device] = (outcome.seconds, None)  # cut short: a lower bound
+            if removal is not None and removal.landed:
+                # the commit landed by the time the undo saw it
+                seen = removal.seen_landed or removal.finished
+                landed_after = outcome.seconds + (seen - removal.started)
+                commit_began = outcome.commit_offset or 0.0
+                samples[device] = (landed_after, landed_after - commit_began)
+        if not samples:
+            return
+        history = self.latency_history(list(samples))
+        self.journal.set_meta_many(
+            {
+                LATENCY_META + d: history[d].with_sample(session, commit).to_json()
+                for d, (session, commit) in samples.items()
+            }
+        )
 
     async def _activate_and_verify(
         self, links: Sequence[LinkSpec], activation: datetime, result: WaveResult

@@ -416,6 +416,35 @@ class Journal:
             self._event(db, rid, "ADOPTED", {"ckn": ckn, "slot": slot, "detail": detail}, stamp)
         return rid
 
+    # -- deadlines (staging waves) ---------------------------------------------------------
+    def note(
+        self, rid: int, kind: str, detail: dict[str, object], *, now: datetime | None = None
+    ) -> None:
+        """An event on a rotation that changes no column (how a late commit was resolved)."""
+        stamp = _ts(now or _now())
+        with self._tx() as db:
+            db.execute("UPDATE rotations SET updated=? WHERE id=?", (stamp, rid))
+            self._event(db, rid, kind, detail, stamp)
+
+    def get_meta_many(self, keys: Sequence[str]) -> dict[str, object]:
+        """The stored values of those ``keys`` that exist (one read for a whole wave)."""
+        out: dict[str, object] = {}
+        with self._lock:
+            for key in keys:
+                row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+                if row is not None:
+                    out[key] = json.loads(row[0])
+        return out
+
+    def set_meta_many(self, items: dict[str, object]) -> None:
+        """Several meta values in one transaction."""
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                [(key, json.dumps(value)) for key, value in items.items()],
+            )
+
 
 _SELECT = (
     "SELECT id, link, wave, reason, phase, key_id, ckn, kcv, slot, start_time, created, updated,"

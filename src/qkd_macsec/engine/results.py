@@ -25,6 +25,7 @@ class RotationResult:
     enc_seconds: float = 0.0
     dec_seconds: float = 0.0
     stage_seconds: float = 0.0  # from ENC start until every end committed
+    notes: list[str] = field(default_factory=list)  # what the engine did besides the plan
 
     @property
     def ok(self) -> bool:

@@ -20,6 +20,7 @@ from qkd_macsec.devices.base import (
     DeviceClock,
     DeviceCommitError,
     DeviceConnectError,
+    DeviceDeadlineError,
     DeviceError,
     DeviceLoadError,
     DeviceLockError,
@@ -49,20 +50,31 @@ class StageFailed(DeviceError):
     must be removed like a staged one; otherwise the device certainly did not take it."""
 
     def __init__(
-        self, device: str, message: str, *, maybe_committed: bool, unreachable: bool = False
+        self,
+        device: str,
+        message: str,
+        *,
+        maybe_committed: bool,
+        unreachable: bool = False,
+        seconds: float = 0.0,
+        commit_offset: float | None = None,
     ) -> None:
         super().__init__(device, message)
         self.maybe_committed = maybe_committed
         self.unreachable = unreachable  # no session could be opened
+        self.seconds = seconds  # how long the session ran before it failed
+        self.commit_offset = commit_offset  # seconds into the session the commit began
 
 
-#: Failures after which Junos certainly did not commit: the candidate was refused or discarded.
+#: Failures after which Junos certainly did not commit: the candidate was refused or discarded,
+#: or the commit RPC was never sent (the session's deadline had passed).
 _NOT_COMMITTED = (
     DeviceLockError,
     DeviceLoadError,
     DeviceCommitError,
     StageTooLateError,
     BootstrapRefused,
+    DeviceDeadlineError,
 )
 
 
@@ -93,6 +105,7 @@ class StageOutcome:
     utc_offset: timedelta = timedelta(0)  # the device's system time-zone offset when staged
     pruned: list[tuple[str, int]] = field(default_factory=list)
     seconds: float = 0.0
+    returned_at: float = 0.0  # controller epoch seconds the commit's reply arrived
 
 
 @dataclass(frozen=True)
@@ -168,19 +181,24 @@ def stage_device(
     *,
     comment: str,
     not_after: float | None,
+    deadline: float | None = None,
 ) -> StageOutcome:
     """One commit that adds every link's new entry on this device and prunes old ones.
 
     Start-times are converted to the device's own clock (measured in the same session).
     ``not_after`` (controller epoch seconds): refuse to commit past it, so a slow wave never
     activates a key on one end after the other end's chance to be staged has passed.
+    ``deadline`` (epoch seconds): every RPC of the session is answered by then or given up on
+    (the driver caps its timeouts), so the session never outlives the engine's decision instant.
     Any failure is raised as :class:`StageFailed`, saying whether the commit may have landed.
     """
     started = time.monotonic()
     outcome = StageOutcome(device)
     in_commit = False
+    commit_offset: float | None = None
     try:
         driver = factory(device)
+        driver.set_deadline(deadline)
         driver.open()
         try:
             changes = _prepare(driver, device, items, outcome)
@@ -189,7 +207,9 @@ def stage_device(
                     device, "reached too close to the activation time; not staged"
                 )
             in_commit = True
+            commit_offset = time.monotonic() - started
             outcome.commit = driver.apply(changes, comment=comment)
+            outcome.returned_at = time.time()
             outcome.pruned = list(changes.remove_entries)
         finally:
             driver.close()
@@ -197,7 +217,12 @@ def stage_device(
         maybe = in_commit and not isinstance(exc, _NOT_COMMITTED)
         unreachable = isinstance(exc, DeviceConnectError) and not in_commit
         raise StageFailed(
-            device, _describe(exc), maybe_committed=maybe, unreachable=unreachable
+            device,
+            _describe(exc),
+            maybe_committed=maybe,
+            unreachable=unreachable,
+            seconds=time.monotonic() - started,
+            commit_offset=commit_offset,
         ) from None
     outcome.seconds = time.monotonic() - started
     return outcome
@@ -282,10 +307,21 @@ def active_entry(states: Sequence[ChainEntryState], device_now: datetime) -> Cha
 
 
 def remove_entries(
-    factory: DriverFor, device: str, entries: Sequence[tuple[str, int]], *, comment: str
+    factory: DriverFor,
+    device: str,
+    entries: Sequence[tuple[str, int]],
+    *,
+    comment: str,
+    deadline: float | None = None,
 ) -> CommitResult:
-    """Undo: delete staged key-chain entries (one commit)."""
+    """Undo: delete staged key-chain entries (one commit). ``changed`` False: none was there.
+
+    Holding the configuration lock while finding none proves that no commit of ours is still
+    in flight on the device (Junos keeps the lock until a commit ends, even a commit whose
+    session has gone), so a late-landing entry cannot appear afterwards.
+    """
     driver = factory(device)
+    driver.set_deadline(deadline)
     driver.open()
     try:
         changes = ChangeSet(
@@ -296,11 +332,67 @@ def remove_entries(
         driver.close()
 
 
+def entries_present(
+    factory: DriverFor,
+    device: str,
+    entries: Sequence[tuple[str, int]],
+    *,
+    deadline: float | None = None,
+) -> int:
+    """How many of ``entries`` the device has, asked under its configuration lock: a final
+    answer (a commit still running holds the lock, and this raises DeviceLockError)."""
+    driver = factory(device)
+    driver.set_deadline(deadline)
+    driver.open()
+    try:
+        changes = ChangeSet(
+            bindings=[], add_entries=[], remove_entries=list(entries), static_keys=[]
+        )
+        return driver.preview(changes)
+    finally:
+        driver.close()
+
+
+def restore_entries(
+    factory: DriverFor,
+    device: str,
+    entries: Sequence[KeyChainEntry],
+    *,
+    comment: str,
+    deadline: float | None = None,
+) -> CommitResult:
+    """Put entries back (their start-times are REAL UTC instants, converted to the device clock
+    measured in this session): a late end's commit landed, so its peers take the same key
+    again instead of the late end being undone. Nothing is pruned; an entry already there is
+    no change."""
+    driver = factory(device)
+    driver.set_deadline(deadline)
+    driver.open()
+    try:
+        clock = _measure_offset(driver)
+        local = [
+            KeyChainEntry(
+                chain=e.chain,
+                slot=e.slot,
+                ckn=e.ckn,
+                cak=e.cak,
+                start_time=to_device_time(e.start_time, clock),
+                suite=e.suite,
+            )
+            for e in entries
+        ]
+        changes = ChangeSet(bindings=[], add_entries=local, remove_entries=[], static_keys=[])
+        return driver.apply(changes, comment=comment)
+    finally:
+        driver.close()
+
+
 def read_chains(
-    factory: DriverFor, device: str, chains: Sequence[str]
+    factory: DriverFor, device: str, chains: Sequence[str], *, deadline: float | None = None
 ) -> dict[str, list[ChainEntryState]]:
     """The committed entries of each named key chain (no secrets)."""
     driver = factory(device)
+    driver.set_deadline(deadline)
     driver.open()
     try:
         return {chain: driver.key_chain(chain) for chain in chains}

@@ -6,9 +6,10 @@ from other threads (faults, clock offset, reading the committed config) are guar
 
 Junos behaviour modelled here (as PyEZ drives it): ONE shared candidate per device, locked by at
 most one session (``lock-configuration``); a lock is released, and its uncommitted changes
-discarded, when its session drops or it unlocks; 50 rollback entries (0 = active);
-``commit confirmed N`` rolls back automatically unless a later commit (or ``commit check``)
-confirms it in time.
+discarded, when its session drops or it unlocks — except while a commit is in flight: like
+mgd, the device finishes that commit (holding the lock until it is done) even if the client gave
+up and left; 50 rollback entries (0 = active); ``commit confirmed N`` rolls back automatically
+unless a later commit (or ``commit check``) confirms it in time.
 """
 
 from __future__ import annotations
@@ -175,6 +176,8 @@ class SimDevice:
         self._sessions: dict[int, tuple[SessionInfo, Callable[[], None]]] = {}
         self._session_ids = itertools.count(1000 + (int(self.serial_number[3:9], 16) % 9000))
         self._pending_confirm: _PendingConfirm | None = None
+        self._committing: SessionInfo | None = None  # a commit in flight (holds the lock)
+        self._orphaned = False  # ... whose session has gone: release the lock when it lands
         self._fault_listeners: list[Callable[[], None]] = []
         if fabric is not None:
             fabric.on_commit(name, initial.copy(), self.booted_at)
@@ -279,6 +282,10 @@ class SimDevice:
         """The session ended (any way): release its lock, discarding uncommitted changes."""
         with self._state:
             self._sessions.pop(session.session_id, None)
+            if self._committing == session:
+                self._orphaned = True  # the commit runs on; it releases the lock when done
+                log.info("%s: session %d dropped during its commit", self.name, session.session_id)
+                return
             if self._lock_holder == session:
                 self._lock_holder = None
                 self._candidate = self._history[0].config.copy()
@@ -399,14 +406,64 @@ class SimDevice:
         comment: str | None = None,
     ) -> list[CommitWarning]:
         """Check and (unless ``check_only``) activate the candidate; returns the warnings the
-        commit answers with (it succeeded all the same)."""
+        commit answers with (it succeeded all the same).
+
+        With a commit latency, the commit runs as its own task: a client that times out and
+        drops the session does not stop it (the lock stays taken until it lands), as on Junos.
+        """
         with self._state:
             if self.faults.commit_denied:
                 raise PermissionDenied("permission denied")
             self._require_edit(session)
         latency = self.faults.commit_latency_s
         if latency > 0 and not check_only:
+            with self._state:
+                if self._lock_holder is None:
+                    self._lock_holder = session  # an unlocked commit still excludes others
+                    implicit = True
+                else:
+                    implicit = False
+                self._committing, self._orphaned = session, False
+            task = asyncio.get_running_loop().create_task(
+                self._commit_after(session, latency, confirm_minutes, comment, implicit)
+            )
+            task.add_done_callback(_retrieve)
+            return await asyncio.shield(task)
+        return self._commit_now(
+            session, check_only=check_only, confirm_minutes=confirm_minutes, comment=comment
+        )
+
+    async def _commit_after(
+        self,
+        session: SessionInfo,
+        latency: float,
+        confirm_minutes: float | None,
+        comment: str | None,
+        implicit_lock: bool,
+    ) -> list[CommitWarning]:
+        try:
             await asyncio.sleep(latency)
+            return self._commit_now(
+                session, check_only=False, confirm_minutes=confirm_minutes, comment=comment
+            )
+        finally:
+            with self._state:
+                self._committing = None
+                if self._orphaned or implicit_lock:
+                    if self._lock_holder == session:
+                        self._lock_holder = None
+                    if self._orphaned:
+                        self._candidate = self._history[0].config.copy()
+                self._orphaned = False
+
+    def _commit_now(
+        self,
+        session: SessionInfo,
+        *,
+        check_only: bool,
+        confirm_minutes: float | None,
+        comment: str | None,
+    ) -> list[CommitWarning]:
         with self._state:
             self._require_edit(session)
             candidate = self._candidate.copy()
@@ -468,6 +525,12 @@ class SimDevice:
         """Stop timers (the loop is going away)."""
         with self._state:
             self._cancel_confirm()
+
+
+def _retrieve(task: asyncio.Task[list[CommitWarning]]) -> None:
+    """Mark a commit task's failure retrieved (its session, if still there, got it too)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.info("commit task failed: %s", task.exception())
 
 
 def _since(at: float) -> str:

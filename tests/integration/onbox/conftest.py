@@ -165,3 +165,12 @@ class OnboxKit:
 @pytest.fixture
 def kit() -> OnboxKit:
     return OnboxKit()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On-box runs are real processes racing real start-times: keep them on one xdist worker
+    (``--dist loadgroup``) so they do not also race each other for the CPU."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("onbox"))

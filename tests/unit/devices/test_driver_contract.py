@@ -54,6 +54,8 @@ def test_contract_lists_the_engine_verbs() -> None:
         "mka_sessions",
         "ntp_status",
         "open",
+        "preview",
+        "set_deadline",
     ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,7 +26,9 @@ from qkd_macsec.devices.base import (
     DeviceAuthError,
     DeviceClock,
     DeviceCommitError,
+    DeviceCommitUncertainError,
     DeviceConnectError,
+    DeviceDeadlineError,
     DeviceHostKeyError,
     DeviceLoadError,
     DeviceLockError,
@@ -49,9 +52,9 @@ CANARY_HEX = CANARY.hex()
 REPLIES = Path(__file__).parent / "replies"
 
 
-def rpc_error(message: str) -> Any:
+def rpc_error(message: str, severity: str = "error") -> Any:
     return etree.fromstring(
-        "<rpc-error><error-severity>error</error-severity>"
+        f"<rpc-error><error-severity>{severity}</error-severity>"
         f"<error-message>{message}</error-message></rpc-error>"
     )
 
@@ -333,6 +336,11 @@ def test_bad_input_is_refused_before_any_rpc(harness: Harness) -> None:
             DeviceLoadError,
         ),
         ("commit", ez.CommitError(rpc_error(f"bad key {CANARY_HEX.upper()}")), DeviceCommitError),
+        (  # an unknown warning: Junos committed; the engine must not take it for "not committed"
+            "commit",
+            ez.CommitError(rpc_error(f"mgd: odd warning {CANARY_HEX}", severity="warning")),
+            DeviceCommitUncertainError,
+        ),
         ("diff", ez.RpcError(rsp=rpc_error("diff failed")), DeviceReplyError),
         (
             "commit",
@@ -471,3 +479,50 @@ def test_transport_debug_logs_never_carry_the_cak(caplog: pytest.LogCaptureFixtu
     assert "echo" in caplog.text
     assert CANARY_HEX not in caplog.text
     assert logging.getLogger("ncclient").level == logging.WARNING
+
+
+# ---------------------------------------------------------------------------------- deadlines
+class FakeConn:
+    """ncclient's Manager: a float RPC timeout (PyEZ's own setter would truncate it)."""
+
+    timeout: float = 30.0
+
+
+def test_deadline_caps_every_rpc_timeout(harness: Harness) -> None:
+    driver = harness.driver(timeout=60.0)
+    driver.set_deadline(time.time() + 2.5)
+    driver.open()
+    (dev,) = FakeDevice.instances
+    assert dev.kwargs["conn_open_timeout"] <= 3
+    dev._conn = FakeConn()
+    seen: list[float] = []
+    harness.fail = {}
+    original = FakeConfig._record
+
+    def record(cu: FakeConfig, name: str, *args: Any, **kwargs: Any) -> None:
+        seen.append(dev._conn.timeout)
+        original(cu, name, *args, **kwargs)
+
+    FakeConfig._record = record  # type: ignore[method-assign]
+    try:
+        driver.apply(changes(), comment="wave")
+    finally:
+        FakeConfig._record = original  # type: ignore[method-assign]
+    assert seen
+    assert all(0 < t <= 2.5 for t in seen)  # the time left, not the target's 60 s
+    driver.close()
+
+
+def test_nothing_is_sent_once_the_deadline_has_passed(harness: Harness) -> None:
+    driver = harness.driver()
+    driver.open()
+    driver.set_deadline(time.time() - 0.01)
+    with pytest.raises(DeviceDeadlineError) as caught:
+        driver.apply(changes(), comment="wave")
+    assert isinstance(caught.value, DeviceTimeoutError)  # a kind of timeout, but nothing sent
+    assert harness.configs == [] or "commit" not in harness.configs[-1].names()
+    with pytest.raises(DeviceDeadlineError):
+        driver.key_chain("KC")
+    driver.close()
+    with pytest.raises(DeviceDeadlineError):
+        driver.open()  # not even a connection attempt

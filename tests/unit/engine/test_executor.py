@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,4 +168,89 @@ async def test_bootstrap_is_refused_over_a_chain_that_holds_entries(tmp_path: Pa
     assert "BootstrapRefused" in (l1.error or "")
     assert net.routers["r2"].chains["KC1"] == {7: theirs}  # untouched
     assert "KC1" not in net.routers["r1"].chains or not net.routers["r1"].chains["KC1"]
+
+
+# -- deadlines: the decision instant and late ends ------------------------------------------
+def group_executor(tmp_path: Path, net: FakeNetwork, keys: FakeKeys) -> RotationExecutor:
+    """One link r1 (master) -> r2, r3 on one key chain."""
+    base = make_link("g", "r1", "r2")
+    link = LinkSpec(
+        name="g",
+        master=base.master,
+        slaves=(*base.slaves, EndSpec("r3", ("et-0/0/1",), "r3", "KME_B")),
+        ca=base.ca,
+        key_chain=base.key_chain,
+        suite=base.suite,
+        mode=base.mode,
+        rotation_interval=base.rotation_interval,
+        ckn_prefix=base.ckn_prefix,
+        ckn_mode=base.ckn_mode,
+    )
+    return RotationExecutor(
+        [link], Journal(tmp_path / "g.sqlite"), keys, net.driver, binding_for=binding, options=FAST
+    )
+
+
+async def release_after_decision(executor: RotationExecutor, gate: threading.Event) -> float:
+    """Let the gated commit land just after the wave's decision instant (when the executor
+    journals the link ABORTING); returns that instant."""
+    decided = asyncio.Event()
+    journal_phase = executor.journal.set_phase
+
+    def spy(rid: int, phase: Phase, **kw: Any) -> None:
+        journal_phase(rid, phase, **kw)
+        if phase is Phase.ABORTING:
+            decided.set()
+
+    executor.journal.set_phase = spy  # type: ignore[method-assign]
+    await decided.wait()
+    at = time.time()
+    await asyncio.sleep(0.05)  # "just after": r2's commit lands while r1's undo runs
+    gate.set()
+    return at
+
+
+async def test_a_commit_still_running_at_the_decision_instant_is_undone_everywhere(
+    tmp_path: Path,
+) -> None:
+    """r2's commit has not returned at D: r1 is undone then, without waiting for r2; r3's
+    commit failed, so the entry r2 lands later cannot be given to every end: it is removed."""
+    net, keys = FakeNetwork(), FakeKeys()
+    executor = group_executor(tmp_path, net, keys)
+    assert (await executor.run_wave(executor.plan())).ok
+    before = {name: {c: dict(e) for c, e in r.chains.items()} for name, r in net.routers.items()}
+    gate = threading.Event()
+    net.router("r2").commit_gate = gate
+    net.router("r3").fail_next_commits = 1
+    wave = asyncio.ensure_future(executor.run_wave(executor.plan(force=["g"])))
+    decided = await release_after_decision(executor, gate)
+    result = await wave
+    rotation = result.rotations["g"]
+    assert rotation.activation is not None
+    assert decided < rotation.activation.timestamp()
+    assert rotation.phase is Phase.ABORTED, rotation.error
+    assert "late commit on r2, removed" in (rotation.error or "")
+    assert {name: r.chains for name, r in net.routers.items()} == before
+    events = executor.journal.events(rotation.rotation_id)
+    assert [d["device"] for _, kind, d in events if kind == "LATE"] == ["r2"]
+    executor.close()
+
+
+async def test_a_late_end_that_landed_before_t_is_joined_by_its_peer(tmp_path: Path) -> None:
+    """r2's commit lands just after D; giving r1 the entry back is faster than undoing r2
+    (whose commit just took longer than planned): both switch at T, and the result says so."""
+    net, keys = FakeNetwork(), FakeKeys()
+    executor = make_executor(tmp_path, net, keys)
+    assert (await executor.run_wave(executor.plan())).ok
+    gate = threading.Event()
+    net.router("r2").commit_gate = gate
+    wave = asyncio.ensure_future(executor.run_wave(executor.plan(force=["l1"])))
+    await release_after_decision(executor, gate)
+    result = await wave
+    rotation = result.rotations["l1"]
+    assert rotation.ok, rotation.error
+    assert any(n.startswith("late commit on r2 landed") for n in rotation.notes), rotation.notes
+    assert net.active_ckn("r1", "et-0/0/1") == net.active_ckn("r2", "et-0/0/1") == rotation.ckn
+    kinds = [kind for _, kind, _ in executor.journal.events(rotation.rotation_id)]
+    assert kinds[-3:] == ["RESTAGED", "STAGED", "ACTIVE"]
     executor.close()

@@ -1,0 +1,167 @@
+"""Deadline arithmetic for one staging wave: pure functions of measured latencies and the clock.
+
+A wave stages a new key-chain entry with start-time T on every end of its links. Whatever a
+device does, every link must end on a key both ends share, so the wave runs on fixed instants::
+
+    now ──── staging ────► D (decision) ──── undo budget ────► T (activation)
+              │                    │                             │
+              │ each commit starts │ every stage RPC is answered │ every undo has landed
+              │ by not_after(dev)  │ or given up on by D         │ (minus clock tolerance)
+
+At D the engine stops waiting: an end not confirmed committed is treated as failed (maybe
+committed), and the ends that have the entry are undone while there is still time before T.
+
+Estimates come from each device's own history (a high percentile of its observed session and
+commit latency, kept in the journal), capped by its configured RPC timeout: a router known to be
+slow widens the margin instead of breaking it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+__all__ = [
+    "DeviceTiming",
+    "LatencyHistory",
+    "WaveDeadlines",
+    "device_timing",
+    "percentile",
+    "plan_deadlines",
+]
+
+#: Samples kept per device and kind (the journal stores them; older ones drop off).
+HISTORY = 20
+#: The percentile an estimate is taken at, and the factor on top of it.
+QUANTILE = 0.95
+SAFETY = 1.5
+
+
+def percentile(samples: Sequence[float], q: float = QUANTILE) -> float | None:
+    """Nearest-rank percentile (``q`` in 0..1); None without samples."""
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(q * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class LatencyHistory:
+    """A device's recent observations, seconds. A session that was cut short by a deadline is
+    recorded with the time it had used: a lower bound, which still widens the next margin."""
+
+    session: tuple[float, ...] = ()  # open … commit returned (or given up)
+    commit: tuple[float, ...] = ()  # the commit RPC alone
+
+    def with_sample(self, session: float | None, commit: float | None) -> LatencyHistory:
+        return LatencyHistory(
+            session=_keep(self.session, session),
+            commit=_keep(self.commit, commit),
+        )
+
+    def to_json(self) -> dict[str, list[float]]:
+        return {"session": list(self.session), "commit": list(self.commit)}
+
+    @classmethod
+    def from_json(cls, value: object) -> LatencyHistory:
+        if not isinstance(value, Mapping):
+            return cls()
+        return cls(session=_floats(value.get("session")), commit=_floats(value.get("commit")))
+
+
+def _keep(samples: tuple[float, ...], new: float | None) -> tuple[float, ...]:
+    if new is None or not math.isfinite(new) or new < 0:
+        return samples
+    return (*samples, round(new, 3))[-HISTORY:]
+
+
+def _floats(value: object) -> tuple[float, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(float(v) for v in value if isinstance(v, int | float) and v >= 0)[-HISTORY:]
+
+
+@dataclass(frozen=True)
+class DeviceTiming:
+    """What the wave plans for one device, seconds."""
+
+    session: float  # a whole stage session (open, read, commit)
+    commit: float  # the commit RPC alone
+    undo: float  # an undo session (open, commit)
+    timeout: float  # configured RPC timeout: no estimate exceeds it
+
+
+def device_timing(history: LatencyHistory, timeout: float, initial: float) -> DeviceTiming:
+    """A device's planned latencies: ``SAFETY`` times the ``QUANTILE`` of its history.
+
+    A session is the part before the commit (open, clock, reads) plus the commit; the commit is
+    capped by the RPC timeout (a longer one fails on its own timeout anyway). Before anything is
+    measured, a session takes ``initial``, half of it committing. The commit guard is D minus
+    the commit estimate, so the part before it always keeps its own share of the session.
+    """
+    session_p = percentile(history.session)
+    commit_p = percentile(history.commit)
+    if session_p is None:
+        before, commit = initial / 2, initial / 2
+    elif commit_p is None:
+        before, commit = SAFETY * session_p / 2, SAFETY * session_p / 2
+    else:
+        before, commit = SAFETY * max(session_p - commit_p, 0.0), SAFETY * commit_p
+    if before <= 0:
+        before = initial / 2
+    commit = min(timeout, commit)
+    before = min(timeout, before)
+    session = before + commit
+    # an undo session opens and commits: no longer than a stage session
+    return DeviceTiming(session=session, commit=commit, undo=session, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class WaveDeadlines:
+    """The instants one wave runs on (controller epoch seconds, except ``activation``)."""
+
+    activation: datetime  # T, what the entries' start-time says
+    decide_at: float  # D: every stage session is answered (or given up on) by now
+    undo_by: float  # undo commits must land before this (T minus the clock tolerance)
+    not_after: Mapping[str, float]  # per device: last instant its commit may start
+    delay: float  # T - now when planned
+
+    @property
+    def activation_epoch(self) -> float:
+        return self.activation.timestamp()
+
+
+def plan_deadlines(
+    timings: Mapping[str, DeviceTiming],
+    *,
+    now: float,
+    max_workers: int,
+    min_delay: float,
+    clock_tolerance: float,
+) -> WaveDeadlines:
+    """T, D and the commit guards for staging ``timings``' devices, starting at ``now``.
+
+    Staging takes ``rounds`` times the slowest session (devices beyond ``max_workers`` wait for a
+    thread); the undo budget is the slowest undo plus the clock tolerance (a device clock ahead
+    by the tolerance reaches T that much sooner). T is rounded up to a whole second (Junos
+    start-times have whole seconds), which only adds staging time: D is taken back from T.
+    """
+    rounds = math.ceil(max(len(timings), 1) / max(max_workers, 1))
+    slowest = max((t.session for t in timings.values()), default=0.0)
+    undo_budget = max((t.undo for t in timings.values()), default=0.0) + clock_tolerance
+    delay = max(min_delay, rounds * slowest + undo_budget)
+    activation = datetime.fromtimestamp(math.ceil(now + delay), UTC)
+    if activation.timestamp() - now < delay:  # float rounding of the ceiling
+        activation += timedelta(seconds=1)
+    decide_at = activation.timestamp() - undo_budget
+    not_after = {device: decide_at - t.commit for device, t in timings.items()}
+    return WaveDeadlines(
+        activation=activation,
+        decide_at=decide_at,
+        undo_by=activation.timestamp() - clock_tolerance,
+        not_after=not_after,
+        delay=activation.timestamp() - now,
+    )
