@@ -20,15 +20,17 @@ KMEs are not moved (the ETSI 014 client reads no time from them).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import threading
+import time
 from dataclasses import dataclass, field
 
 from qkd_macsec.kme.config import Faults as KmeFaults
 from qkd_macsec.kme.config import LinkSpec as KmeLinkSpec
 from qkd_macsec.kme.pool import KeyPool
+from qkd_macsec.sim.device import DeviceOperationError, LockDenied, SimDevice
 from qkd_macsec.sim.device import Faults as DeviceFaults
-from qkd_macsec.sim.device import SimDevice
 from qkd_macsec.testbed.builder import Testbed
 from qkd_macsec.testbed.chaos.faults import Fault, FaultKind
 
@@ -199,6 +201,7 @@ class FaultInjector:
 
 
 OPERATOR = "operator"
+OPERATOR_PATIENCE_S = 60.0  # longer than any commit the chaos run slows down
 
 
 async def operator_commit(device: SimDevice, set_lines: str, comment: str) -> None:
@@ -206,8 +209,16 @@ async def operator_commit(device: SimDevice, set_lines: str, comment: str) -> No
     the console would; runs on the lab's loop. Raises if the router refuses (the campaign's
     record of the router's state would be wrong)."""
     session = device.open_session(OPERATOR, "console", lambda: None)
+    deadline = time.monotonic() + OPERATOR_PATIENCE_S
     try:
-        device.lock(session)
+        while True:  # a commit that outlived its session may still hold the lock: retry
+            try:
+                device.lock(session)
+                break
+            except (LockDenied, DeviceOperationError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
         with device.editing(session) as candidate:
             candidate.load_set(set_lines)
         await device.commit(session, comment=f"{OPERATOR}: {comment}")

@@ -90,6 +90,8 @@ class ChaosReport:
     problems: list[str] = field(default_factory=list)
     adoptions: dict[str, int] = field(default_factory=dict)  # verdict after a journal fault
     lease_refusals: int = 0  # second controllers refused
+    late_ends: int = 0  # rotations with a late end resolved (deadline-true staging notes)
+    late_restaged: int = 0  # ... of which went live (the peers got the entry back)
     excluded: dict[str, str] = field(default_factory=dict)  # kind -> why it was not injected
 
     def stat(self, kind: FaultKind) -> FaultStat:
@@ -240,6 +242,11 @@ def render_markdown(report: ChaosReport, *, command: str) -> str:
         "",
         *_HEADER,
         *_rows(report, list(V2_KINDS)),
+        "",
+        f"Rotations with a late end (a commit still running at the decision instant, or "
+        f"landing after it) resolved to a key every end shares: {report.late_ends}, of which "
+        f"{report.late_restaged} went live on the new key (its peers got the entry back) and "
+        f"the rest stayed on the old one.",
         "",
         f"Second controllers refused: {report.lease_refusals}. Verdicts of the controller "
         "that started after a journal fault: "

@@ -65,6 +65,7 @@ SECOND_CLI_TIMEOUT_S = 60.0  # a refused CLI exits at once; this only bounds a h
 EXIT_LEASE_HELD = 4
 MID_WAVE_COPY_S = 1.5  # the mid-wave journal copy: inside key fetch or staging
 COPIES_KEPT = 4  # waves of journal copies kept for a restore
+QUIET_WAIT_S = 30.0  # for routers' locks to be free before a "changed nothing" check
 
 
 @dataclass(frozen=True)
@@ -319,7 +320,9 @@ class _Run:
         stat = self.report.stat(fault.kind)
         stat.injected += 1
         stat.fired += 1  # it was started: it either was refused or it was not
-        quiet = fault.during_s is None
+        # Between waves nothing else may commit: not even a slow commit of the last wave that
+        # outlived its session (it holds the router's lock until it lands).
+        quiet = fault.during_s is None and await self._locks_free(testbed, QUIET_WAIT_S)
         before = self._footprint(testbed, controller) if quiet else None
         if fault.detail == "cli":
             refused, why = await self._second_cli(testbed)
@@ -338,6 +341,15 @@ class _Run:
             self.report.problems.append(f"{what} was not refused: {why}")
         if changed:
             self.report.problems.append(f"{what} changed {', '.join(changed)}")
+
+    async def _locks_free(self, testbed: Testbed, wait_s: float) -> bool:
+        deadline = time.monotonic() + wait_s
+        while True:
+            if all(testbed.lab.device(n).lock_holder is None for n in testbed.inventory.hosts):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.2)
 
     def _second_in_process(self, testbed: Testbed) -> tuple[bool, str]:
         try:
@@ -479,6 +491,9 @@ class _Run:
         self.report.verify_late += sum(
             1 for r in rotations if r.phase is Phase.ACTIVE and not r.verified
         )
+        late = [r for r in rotations if r.notes]  # deadline-true staging: a late end resolved
+        self.report.late_ends += len(late)
+        self.report.late_restaged += sum(1 for r in late if r.phase is Phase.ACTIVE)
         for kind in {f.kind for f in faults}:
             stat = self.report.stat(kind)
             stat.rotations += len(rotations)
