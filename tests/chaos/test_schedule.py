@@ -12,7 +12,7 @@ import yaml
 
 from qkd_macsec.engine.inventory.loader import parse_inventory
 from qkd_macsec.engine.journal import Phase
-from qkd_macsec.engine.results import RotationResult, WaveResult
+from qkd_macsec.engine.results import DeviceResult, RotationResult, WaveResult
 from qkd_macsec.testbed.chaos import (
     ChaosLabShape,
     ChaosReport,
@@ -31,7 +31,7 @@ from qkd_macsec.testbed.chaos.faults import (
     ScheduleState,
     draw_fault,
 )
-from qkd_macsec.testbed.chaos.observe import zone_evidence
+from qkd_macsec.testbed.chaos.observe import device_evidence, zone_evidence
 
 FACTS = LabFacts(
     routers=[f"r{i:02d}" for i in range(10)],
@@ -196,3 +196,23 @@ def test_the_first_slow_commit_of_a_run_is_late_but_answers(seed: int) -> None:
     waves = fault_schedule(random.Random(seed), 12, FACTS)
     slow = [f for w in waves for f in w if f.kind is FaultKind.COMMIT_LATENCY_TAIL]
     assert FACTS.activation_margin_s <= slow[0].value <= FACTS.device_timeout_s
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "r09: DeviceTimeoutError: commit: no reply within 0.764s",
+        "no answer by the decision instant, 3.6s before activation",
+        "commit returned 1.2s after the decision instant",
+    ],
+)
+def test_a_hung_or_slow_commit_is_seen_in_how_the_wave_reports_it(error: str) -> None:
+    result = WaveResult(wave="w", started=datetime.now(UTC))
+    result.devices["r09"] = DeviceResult("r09", ok=False, error=error)
+    hung = Fault(FaultKind.HUNG_COMMIT, "r09", "commit-configuration")
+    slow = Fault(FaultKind.COMMIT_LATENCY_TAIL, "r09", value=5.5)
+    assert device_evidence(hung, result)
+    assert device_evidence(slow, result, timeout_s=6.0)
+    result.devices["r09"] = DeviceResult("r09", ok=False, error="commit failed: (injected)")
+    assert not device_evidence(hung, result)
+    assert not device_evidence(slow, result, timeout_s=6.0)

@@ -95,13 +95,13 @@ def device_evidence(
         texts = [device.error or ""]
         texts += [r.error for r in result.rotations.values() if r.error and fault.target in r.error]
         return any(p in text for text in texts for p in _SLOW)
-    patterns = _DEVICE_PATTERNS.get(fault.kind)
-    if patterns is None:
-        return False
     texts = [device.error] if device is not None and device.error else []
     texts += [r.error for r in result.rotations.values() if r.error and fault.target in r.error]
     if fault.kind is FaultKind.HUNG_COMMIT:
         return any(p in t for t in texts for p in _SLOW)
+    patterns = _DEVICE_PATTERNS.get(fault.kind)
+    if patterns is None:
+        return False
     if fault.kind in (FaultKind.SESSION_DROP, FaultKind.RPC_TIMEOUT):
         return bool(texts)  # the session may die in staging, undo or verify: any report counts
     return any(p in text for text in texts for p in patterns)
