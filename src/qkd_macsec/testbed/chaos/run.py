@@ -491,7 +491,9 @@ class _Run:
         self.report.verify_late += sum(
             1 for r in rotations if r.phase is Phase.ACTIVE and not r.verified
         )
-        late = [r for r in rotations if r.notes]  # deadline-true staging: a late end resolved
+        # Deadline-true staging: a late end resolved by removal (named in the error) or by
+        # giving the peers the entry back (notes, the rotation went on).
+        late = [r for r in rotations if r.notes or (r.error and "late end" in r.error)]
         self.report.late_ends += len(late)
         self.report.late_restaged += sum(1 for r in late if r.phase is Phase.ACTIVE)
         for kind in {f.kind for f in faults}:
