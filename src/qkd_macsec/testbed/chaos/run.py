@@ -16,6 +16,7 @@ rotates forward.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -460,8 +461,10 @@ class _Run:
             write_private(target, b"")
             try:
                 with (
-                    sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=2) as src,
-                    sqlite3.connect(target) as dst,
+                    contextlib.closing(
+                        sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=2)
+                    ) as src,
+                    contextlib.closing(sqlite3.connect(target)) as dst,
                 ):
                     src.backup(dst)
             except sqlite3.Error:
