@@ -216,3 +216,18 @@ def test_a_hung_or_slow_commit_is_seen_in_how_the_wave_reports_it(error: str) ->
     result.devices["r09"] = DeviceResult("r09", ok=False, error="commit failed: (injected)")
     assert not device_evidence(hung, result)
     assert not device_evidence(slow, result, timeout_s=6.0)
+
+
+def test_a_session_drop_in_the_reconciliation_read_is_seen_in_its_log() -> None:
+    """Found by the long run: a drop on the first RPC hit the read-only reconciliation session,
+    which keeps the journal's key and goes on; only its log says so."""
+    result = WaveResult(wave="w", started=datetime.now(UTC))
+    result.devices["r15"] = DeviceResult("r15")  # staging went fine
+    drop = Fault(FaultKind.SESSION_DROP, "r15", "*")
+    assert not device_evidence(drop, result)
+    logged = [
+        "p2p-00-15: in-sync: not read (r15: DeviceConnectError: r15: uptime: session lost "
+        "(ConnectClosedError)); the journal's key is kept"
+    ]
+    assert device_evidence(drop, result, reads=logged)
+    assert not device_evidence(Fault(FaultKind.SESSION_DROP, "r01", "*"), result, reads=logged)

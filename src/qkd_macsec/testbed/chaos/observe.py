@@ -70,9 +70,12 @@ def device_evidence(
     result: WaveResult,
     offsets: Mapping[str, float] | None = None,
     timeout_s: float = 0.0,
+    reads: Sequence[str] = (),
 ) -> bool:
     """``offsets``: every router's true clock offset now (the simulator's); ``timeout_s``: the
-    NETCONF RPC timeout (a commit slower than it cannot succeed)."""
+    NETCONF RPC timeout (a commit slower than it cannot succeed); ``reads``: what the wave's
+    reconciliation logged about routers it could not read (it keeps the journal's key and goes
+    on, so the wave result does not say)."""
     device = result.devices.get(fault.target)
     offsets = offsets or {}
     if fault.kind is FaultKind.CLOCK_SKEW:
@@ -97,6 +100,8 @@ def device_evidence(
         return any(p in text for text in texts for p in _SLOW)
     texts = [device.error] if device is not None and device.error else []
     texts += [r.error for r in result.rotations.values() if r.error and fault.target in r.error]
+    names = (f"({fault.target}: ", f"; {fault.target}: ", f"read {fault.target}: ")
+    texts += [text for text in reads if any(n in text for n in names)]
     if fault.kind is FaultKind.HUNG_COMMIT:
         return any(p in t for t in texts for p in _SLOW)
     patterns = _DEVICE_PATTERNS.get(fault.kind)
