@@ -472,8 +472,15 @@ class JunosDriver:
         return CommitResult(self.name, diff_lines > 0, diff_lines, seconds)
 
     def _load_and_commit(
-        self, cu: Any, text: str, comment: str, confirm_minutes: int | None, scrub: _Scrubber
+        self,
+        cu: Any,
+        text: str,
+        comment: str | None,
+        confirm_minutes: int | None,
+        scrub: _Scrubber,
     ) -> int:
+        """Load and diff; commit when there is a diff and a ``comment`` (None: preview only).
+        The candidate is discarded on any failure."""
         phase = "load"
         try:
             self._arm(phase)
@@ -482,7 +489,7 @@ class JunosDriver:
             self._arm(phase)
             diff = cu.diff()
             diff_lines = _count_diff_lines(diff)
-            if diff_lines:
+            if diff_lines and comment is not None:
                 phase = "commit"
                 options: dict[str, Any] = {
                     "comment": comment,
@@ -528,17 +535,9 @@ class JunosDriver:
         cu = self._config_factory(self._device())
         self._call("lock", cu.lock, scrub)
         try:
-            phase = "load"
-            try:
-                self._arm(phase)
-                cu.load(text, format="set", ignore_warning=IGNORED_LOAD_WARNINGS)
-                phase = "diff"
-                self._arm(phase)
-                return _count_diff_lines(cu.diff())
-            except Exception as err:
-                raise self._translate(err, phase, scrub) from None
-            finally:
-                self._discard(cu)
+            diff_lines = self._load_and_commit(cu, text, None, None, scrub)
+            self._discard(cu)  # a preview never leaves its lines in the candidate
+            return diff_lines
         finally:
             self._unlock(cu)
 

@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from qkd_macsec.devices.base import Driver
 from qkd_macsec.engine.executor import RotationExecutor, _err
 from qkd_macsec.engine.planner import KeyMode
 from qkd_macsec.engine.reconcile import (
@@ -28,7 +27,7 @@ from qkd_macsec.engine.reconcile import (
     key_id_from_ckn,
     short,
 )
-from qkd_macsec.engine.sessions import DriverFor, live_ckn
+from qkd_macsec.engine.sessions import DriverFor, device_session, live_ckn
 from qkd_macsec.engine.topology import LinkSpec
 from qkd_macsec.macsec import CknMode
 from qkd_macsec.obs.logging import get_logger, notice
@@ -51,9 +50,7 @@ class _DeviceRead:
 
 
 def _read_device(factory: DriverFor, device: str, ask: _DeviceAsk) -> _DeviceRead:
-    driver: Driver = factory(device)
-    driver.open()
-    try:
+    with device_session(factory, device) as driver:
         now = driver.device_time().now
         chains = {
             chain: ChainReading(tuple(driver.key_chain(chain)), now) for chain in sorted(ask.chains)
@@ -65,8 +62,6 @@ def _read_device(factory: DriverFor, device: str, ask: _DeviceAsk) -> _DeviceRea
             sessions = driver.mka_sessions(sorted(ask.interfaces))
             live = {i: frozenset(live_ckn(sessions, i)) for i in ask.interfaces}
         return _DeviceRead(now, chains, bindings, live)
-    finally:
-        driver.close()
 
 
 def _reading(link: LinkSpec, device: str, read: _DeviceRead | str) -> Reading:

@@ -8,7 +8,8 @@ the executor runs many of them in a bounded thread pool. They return plain resul
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -174,6 +175,22 @@ def is_ambiguous(wall: datetime, clock: SessionClock) -> bool:
     return first != second
 
 
+@contextmanager
+def device_session(
+    factory: DriverFor, device: str, *, deadline: float | None = None
+) -> Iterator[Driver]:
+    """One NETCONF session on one device, closed however the block ends. ``deadline`` (epoch
+    seconds) caps every RPC of the session (see :meth:`Driver.set_deadline`)."""
+    driver = factory(device)
+    if deadline is not None:
+        driver.set_deadline(deadline)
+    driver.open()
+    try:
+        yield driver
+    finally:
+        driver.close()
+
+
 def stage_device(
     factory: DriverFor,
     device: str,
@@ -197,10 +214,7 @@ def stage_device(
     in_commit = False
     commit_offset: float | None = None
     try:
-        driver = factory(device)
-        driver.set_deadline(deadline)
-        driver.open()
-        try:
+        with device_session(factory, device, deadline=deadline) as driver:
             changes = _prepare(driver, device, items, outcome)
             if not_after is not None and time.time() > not_after:
                 raise StageTooLateError(
@@ -211,8 +225,6 @@ def stage_device(
             outcome.commit = driver.apply(changes, comment=comment)
             outcome.returned_at = time.time()
             outcome.pruned = list(changes.remove_entries)
-        finally:
-            driver.close()
     except Exception as exc:
         maybe = in_commit and not isinstance(exc, _NOT_COMMITTED)
         unreachable = isinstance(exc, DeviceConnectError) and not in_commit
@@ -320,16 +332,8 @@ def remove_entries(
     in flight on the device (Junos keeps the lock until a commit ends, even a commit whose
     session has gone), so a late-landing entry cannot appear afterwards.
     """
-    driver = factory(device)
-    driver.set_deadline(deadline)
-    driver.open()
-    try:
-        changes = ChangeSet(
-            bindings=[], add_entries=[], remove_entries=list(entries), static_keys=[]
-        )
-        return driver.apply(changes, comment=comment)
-    finally:
-        driver.close()
+    with device_session(factory, device, deadline=deadline) as driver:
+        return driver.apply(ChangeSet(remove_entries=list(entries)), comment=comment)
 
 
 def entries_present(
@@ -341,16 +345,8 @@ def entries_present(
 ) -> int:
     """How many of ``entries`` the device has, asked under its configuration lock: a final
     answer (a commit still running holds the lock, and this raises DeviceLockError)."""
-    driver = factory(device)
-    driver.set_deadline(deadline)
-    driver.open()
-    try:
-        changes = ChangeSet(
-            bindings=[], add_entries=[], remove_entries=list(entries), static_keys=[]
-        )
-        return driver.preview(changes)
-    finally:
-        driver.close()
+    with device_session(factory, device, deadline=deadline) as driver:
+        return driver.preview(ChangeSet(remove_entries=list(entries)))
 
 
 def restore_entries(
@@ -365,10 +361,7 @@ def restore_entries(
     measured in this session): a late end's commit landed, so its peers take the same key
     again instead of the late end being undone. Nothing is pruned; an entry already there is
     no change."""
-    driver = factory(device)
-    driver.set_deadline(deadline)
-    driver.open()
-    try:
+    with device_session(factory, device, deadline=deadline) as driver:
         clock = _measure_offset(driver)
         local = [
             KeyChainEntry(
@@ -381,32 +374,20 @@ def restore_entries(
             )
             for e in entries
         ]
-        changes = ChangeSet(bindings=[], add_entries=local, remove_entries=[], static_keys=[])
-        return driver.apply(changes, comment=comment)
-    finally:
-        driver.close()
+        return driver.apply(ChangeSet(add_entries=local), comment=comment)
 
 
 def read_chains(
     factory: DriverFor, device: str, chains: Sequence[str], *, deadline: float | None = None
 ) -> dict[str, list[ChainEntryState]]:
     """The committed entries of each named key chain (no secrets)."""
-    driver = factory(device)
-    driver.set_deadline(deadline)
-    driver.open()
-    try:
+    with device_session(factory, device, deadline=deadline) as driver:
         return {chain: driver.key_chain(chain) for chain in chains}
-    finally:
-        driver.close()
 
 
 def read_mka(factory: DriverFor, device: str, interfaces: Sequence[str]) -> list[MkaSessionState]:
-    driver = factory(device)
-    driver.open()
-    try:
+    with device_session(factory, device) as driver:
         return driver.mka_sessions(list(interfaces))
-    finally:
-        driver.close()
 
 
 def live_ckn(sessions: Sequence[MkaSessionState], interface: str) -> set[str]:

@@ -4,6 +4,7 @@ with `status --live` and `report` — real KMEs over mTLS, real PyEZ, simulated 
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import struct
@@ -113,6 +114,27 @@ def test_metrics_scraped_during_run_then_status_and_report(
     assert rows["ca-basic"]["mka"] == "live on newest 6/6"
     assert rows["p2p-11-12"]["mka"] == "live on newest 2/2"
     assert all(row["outage"] == "none now" and row["failures"] == 0 for row in rows.values())
+
+    # the same through a pipe at 80 columns, as `ssh host qkd-macsec status --live | less` sees it
+    piped = subprocess.run(
+        [sys.executable, "-m", "qkd_macsec", "status", "-i", inventory, "--live"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert piped.returncode == 0, piped.stderr
+    lines = piped.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 80, piped.stdout
+    assert "…" not in piped.stdout, piped.stdout
+    header = next(line for line in lines if "link" in line and "key ID" in line)
+    for column in ("link", "key ID", "age", "last", "MKA", "outage", "fails"):
+        assert column in header, header
+    for link in ("ca-basic", "p2p-11-12"):
+        row = next(line for line in lines if f" {link} " in line)
+        assert "live 6/6" in row or "live 2/2" in row, row
+        assert "none now" in row, row
 
     out = tmp_path / "report"
     report = subprocess.run(

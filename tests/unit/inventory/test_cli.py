@@ -85,6 +85,31 @@ def test_check_good_inventory_prints_summary(
     assert f"{path}: OK" in result.stderr
 
 
+@pytest.mark.parametrize("columns", ["80", "120"])
+def test_check_summary_fits_the_terminal(
+    runner: CliRunner,
+    write_inventory: Any,
+    doc: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    columns: str,
+) -> None:
+    """Hosts and links tables: no line wider than the terminal, no header or cell cut."""
+    _complete_files(tmp_path, doc)
+    path = write_inventory(doc)
+    monkeypatch.setenv(ENV, "whatever-pw-123")
+    monkeypatch.setenv("COLUMNS", columns)
+    result = runner.invoke(group, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= int(columns), result.stdout
+    assert "…" not in result.stdout
+    for header in ("host", "address", "SAE ID", "groups", "link", "CA / chain", "slaves"):
+        assert any(header in line for line in lines), header
+    for cell in ("192.0.2.12:2222", "core-11-12", f"env {ENV}"):
+        assert any(cell in line for line in lines), cell
+
+
 def test_check_reports_missing_files_unless_structure_only(
     runner: CliRunner, write_inventory: Any, doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -170,6 +171,21 @@ def test_start_time_matches_the_off_box_renderer() -> None:
         assert parse_start_time(off_box) == int(epoch)
     with pytest.raises(ValueError, match="not a Junos start-time"):
         parse_start_time("tomorrow")
+
+
+@pytest.mark.parametrize(
+    "read_back",
+    [
+        '"2026-12-1.07:30:58 +0000"',  # how real Junos reads it back (field evidence §1)
+        "2026-12-01.07:30:58",
+        "2026-12-1.08:30:58 +0100",
+        '"2026-12-1.02:30:58 -0500"',
+    ],
+)
+def test_read_back_start_times_in_every_real_form(read_back: str) -> None:
+    """The on-box runtime reads its chains back from the device: the normalised, quoted form
+    with the zone offset must give the same instant as the one it wrote."""
+    assert parse_start_time(read_back) == datetime(2026, 12, 1, 7, 30, 58, tzinfo=UTC).timestamp()
 
 
 def test_rotation_due() -> None:

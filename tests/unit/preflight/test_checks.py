@@ -122,3 +122,28 @@ def test_exit_codes() -> None:
     assert report(Severity.OK, Severity.WARNING).exit_code == 0
     assert report(Severity.OK, Severity.UNREACHABLE).exit_code == 3
     assert report(Severity.BLOCKER, Severity.UNREACHABLE).exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("zone", "offset_h", "expected", "says"),
+    [
+        (None, 0, Severity.OK, "UTC (not set)"),
+        ("Europe/Berlin", 1, Severity.OK, "Europe/Berlin (UTC+01:00 now); start-times written"),
+        ("America/New_York", -5, Severity.OK, "America/New_York (UTC-05:00 now)"),
+        ("Europe/Berlin", 2, Severity.WARNING, "tz database says UTC+01:00"),  # stale tz data
+        ("Mars/Olympus_Mons", 3, Severity.WARNING, "unknown to this controller's tz database"),
+    ],
+)
+def test_any_time_zone_works_and_disagreements_are_warnings(
+    zone: str | None, offset_h: int, expected: Severity, says: str
+) -> None:
+    """Start-times are written in the router's local time: a zone is never a blocker; what the
+    controller cannot know (an unknown zone, rules that disagree with the router) is a warning."""
+    from datetime import timedelta
+
+    winter = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    clock = ClockReading(-0.1, 0.1, utc_offset=timedelta(hours=offset_h), device_now=winter)
+    facts = RouterFacts("a", clock=clock, time_zone=zone)
+    (finding,) = [f for f in router_findings(facts, [LINK], 2.0) if f.check == "time-zone"]
+    assert finding.severity is expected
+    assert says in finding.detail

@@ -7,6 +7,7 @@ Pure functions; unit tests check ``next_free_slot`` and ``retry_delay`` against 
 from __future__ import annotations
 
 import datetime as _dt
+import re
 
 KEY_CHAIN_SLOTS = 64  # Junos key-chain keys 0..63
 START_TIME_FORMAT = "%Y-%m-%d.%H:%M:%S"
@@ -92,16 +93,31 @@ def start_time_text(epoch: float) -> str:
     return moment.strftime(START_TIME_FORMAT)
 
 
+#: A start-time as Junos reads it back: quoted or not, month/day with or without a leading
+#: zero, seconds optional, then the device zone's offset (junos-field-evidence.md §1:
+#: ``"2026-12-1.07:30:58 +0000"``). The same forms the off-box parser takes.
+_START_TIME = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})\.(\d{2}):(\d{2})(?::(\d{2}))?(?:\s+([+-])(\d{2})(\d{2}))?"
+)
+
+
 def parse_start_time(text: str) -> float:
-    """Inverse of :func:`start_time_text` (also accepts the ``HH:MM`` form Junos allows)."""
-    text = text.strip().strip('"')
-    for fmt in (START_TIME_FORMAT, "%Y-%m-%d.%H:%M"):
-        try:
-            moment = _dt.datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        return moment.replace(tzinfo=_dt.timezone.utc).timestamp()  # noqa: UP017
-    raise ValueError(f"{text!r} is not a Junos start-time")
+    """A written or read-back ``start-time`` as an epoch instant (no offset: UTC)."""
+    match = _START_TIME.fullmatch(text.strip().strip('"').strip())
+    if match is None or not text.isascii():
+        raise ValueError(f"{text!r} is not a Junos start-time")
+    year, month, day, hour, minute = (int(match.group(i)) for i in range(1, 6))
+    second = int(match.group(6) or 0)
+    offset = 0
+    if match.group(7):
+        offset = (int(match.group(8)) * 60 + int(match.group(9))) * 60
+        offset = -offset if match.group(7) == "-" else offset
+    utc = _dt.timezone.utc  # noqa: UP017 - the artifact also runs on Pythons before 3.11
+    try:
+        moment = _dt.datetime(year, month, day, hour, minute, second, tzinfo=utc)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a Junos start-time") from None
+    return moment.timestamp() - offset
 
 
 def slots_to_prune(present: list[int], keep: list[int]) -> list[int]:
