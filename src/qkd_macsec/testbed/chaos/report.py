@@ -122,6 +122,12 @@ FINDINGS = (
     "`clock_tolerance` early (`engine/executor.py`; `tests/chaos/test_clock_step.py`).",
     "After a rollover the rotating log file was re-created with the umask (0644): every log "
     "file is now 0600 (`obs/logging.py`; `tests/security/test_log_file_modes.py`).",
+    "Chaos v2 (the run's own observation, not the engine): since reconciliation reads every "
+    "router before a wave, a session fault on the first RPC can hit that read-only session; "
+    "the engine keeps the journal's key and goes on (right), but says so only in its log, so "
+    "the 5,000-rotation run counted 3 of 6 session drops as *acted, not seen*. The run now "
+    "also reads the reconciliation's *not read (router: …)* log lines "
+    "(`testbed/chaos/run.py` `UnreadLog`; `tests/chaos/test_schedule.py`).",
     "Simulator: a router that was down for a while could not come back when another program "
     "had been given its port meanwhile (*address already in use*, the long run crashed); the "
     "port now stays bound, refusing connections, while the router is down "
