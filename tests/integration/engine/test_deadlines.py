@@ -1,10 +1,10 @@
 """Deadline-true staging (issue 11): a slow or hung commit never lets one end switch alone.
 
-Real PyEZ → simulated Junos, real KMEs. The issue's scenario, scaled down ~5x so that each test
-takes seconds: an mx10008 end with a 12 s RPC timeout (the bundled example's 60 s), activation
-delays of a few seconds (10 s), a clock tolerance of 1 s (5 s) and MKA keeping the preceding key
-for 4 s (30 s) after an end switches alone. The race is the same: a commit that ends after the
-other end's start-time T. Under the old engine, (a) and (b) below broke the link for seconds.
+Real PyEZ → simulated Junos, real KMEs. (a) and (b) run twice: with the issue's own numbers (an
+mx10008 end with the bundled example's 60 s RPC timeout, a 45 s commit, MKA keeping the
+preceding key for 30 s after an end switches alone) and scaled down ~5x (12 s, 11 s, 4 s) — the
+race is the same: a commit that ends after the other end's start-time T. (c) and the margin test
+run scaled. Under the old engine, (a) and (b) broke the link for seconds.
 
 Outage is measured by the simulator's fabric, exactly, over an interval that runs until the
 preceding-key hold after T (and after any late commit) has expired — a switch-alone that went
@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from qkd_macsec.engine.controller import Controller
 from qkd_macsec.engine.journal import Phase
@@ -29,10 +32,25 @@ HOLD_S = 4.0  # MKA preceding-key hold (30 s on the real boxes, scaled)
 SLOW_TIMEOUT_S = 12  # the mx10008 group's RPC timeout (60 s in the bundled example, scaled)
 
 
-def two_router_doc(seed_doc: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Scale:
+    """The slow end's RPC timeout, its slow commit (inside the timeout) and MKA's hold."""
+
+    timeout_s: int
+    commit_s: float
+    hold_s: float
+
+
+SCALES = [
+    pytest.param(Scale(SLOW_TIMEOUT_S, 11.0, HOLD_S), id="scaled"),
+    pytest.param(Scale(60, 45.0, 30.0), id="issue-numbers", marks=pytest.mark.slow),
+]
+
+
+def two_router_doc(seed_doc: dict[str, Any], timeout_s: int = SLOW_TIMEOUT_S) -> dict[str, Any]:
     """One point-to-point link between an MX304 and an MX10008 (the slow one)."""
     seed_doc["hosts"] = {name: seed_doc["hosts"][name] for name in (FAST, SLOW)}
-    seed_doc["groups"]["mx10008"]["timeout"] = SLOW_TIMEOUT_S
+    seed_doc["groups"]["mx10008"]["timeout"] = timeout_s
     seed_doc["links"] = [
         {
             "name": LINK,
@@ -46,8 +64,11 @@ def two_router_doc(seed_doc: dict[str, Any]) -> dict[str, Any]:
     return seed_doc
 
 
-def start(testbed_factory: StartTestbed, seed_doc: dict[str, Any]) -> Testbed:
-    return testbed_factory(two_router_doc(seed_doc), preceding_hold_s=HOLD_S)
+def start(
+    testbed_factory: StartTestbed, seed_doc: dict[str, Any], scale: Scale | None = None
+) -> Testbed:
+    scale = scale or Scale(SLOW_TIMEOUT_S, 11.0, HOLD_S)
+    return testbed_factory(two_router_doc(seed_doc, scale.timeout_s), preceding_hold_s=scale.hold_s)
 
 
 def has_slot(testbed: Testbed, device: str, slot: int) -> bool:
@@ -55,10 +76,10 @@ def has_slot(testbed: Testbed, device: str, slot: int) -> bool:
     return f"key-chain KC_fast_slow key {slot} " in config
 
 
-async def settle(activation: float) -> None:
+async def settle(activation: float, hold_s: float = HOLD_S) -> None:
     """Wait until a switch-alone at T, or at a late commit that landed before now, would have
     outlived the preceding-key hold: only then is 'outage 0' a fact."""
-    until = max(activation, time.time()) + HOLD_S + 0.5
+    until = max(activation, time.time()) + hold_s + 0.5
     await asyncio.sleep(max(0.0, until - time.time()))
 
 
@@ -74,11 +95,12 @@ def late_notes(controller: Controller, rid: int) -> list[str]:
     return [str(d["outcome"]) for _, kind, d in controller.journal.events(rid) if kind == "LATE"]
 
 
+@pytest.mark.parametrize("scale", SCALES)
 async def test_hung_commit_is_undone_before_activation(
-    testbed_factory: StartTestbed, seed_doc: dict[str, Any]
+    testbed_factory: StartTestbed, seed_doc: dict[str, Any], scale: Scale
 ) -> None:
-    """(a) The slow end's commit never answers (its RPC timeout is 12 s, far past T)."""
-    testbed = start(testbed_factory, seed_doc)
+    """(a) The slow end's commit never answers (its RPC timeout is far past T)."""
+    testbed = start(testbed_factory, seed_doc, scale)
     async with Controller(testbed.inventory) as controller:
         old = await bootstrap(testbed, controller)
         testbed.lab.device(SLOW).set_faults(hang_rpcs={"commit-configuration"})
@@ -89,7 +111,8 @@ async def test_hung_commit_is_undone_before_activation(
         activation = result.activation.timestamp()
         # the engine decided before T, not when the hung RPC would have timed out
         assert result.finished is not None
-        assert result.finished.timestamp() < activation + 2 * HOLD_S
+        assert result.finished.timestamp() < activation + 2 * scale.hold_s
+        assert result.finished.timestamp() < activation + scale.timeout_s / 2
         assert rotation.phase is Phase.ABORTED, rotation.error
         assert f"late end {SLOW}: its commit did not land" in (rotation.error or "")
         assert late_notes(controller, rotation.rotation_id) == [
@@ -98,7 +121,7 @@ async def test_hung_commit_is_undone_before_activation(
         record = controller.journal.get(rotation.rotation_id)
         assert record.phase is Phase.ABORTED
         assert {e.device: e.removed for e in record.ends} == {FAST: True, SLOW: True}
-        await settle(activation)
+        await settle(activation, scale.hold_s)
         assert not has_slot(testbed, FAST, rotation.slot)
         assert not has_slot(testbed, SLOW, rotation.slot)
         assert testbed.live_ckns(LINK) == [old]
@@ -107,22 +130,23 @@ async def test_hung_commit_is_undone_before_activation(
         testbed.lab.device(SLOW).set_faults(hang_rpcs=set())
         retry = await controller.rotate(all_links=True)
         assert retry.ok, retry.rotations[LINK].error
-        await settle(time.time())
+        await settle(time.time(), scale.hold_s)
         assert testbed.live_ckns(LINK) == [retry.rotations[LINK].ckn]
         assert testbed.outage_seconds(LINK) == 0.0
 
 
+@pytest.mark.parametrize("scale", SCALES)
 async def test_commit_landing_long_after_activation_is_joined_by_its_peer(
-    testbed_factory: StartTestbed, seed_doc: dict[str, Any]
+    testbed_factory: StartTestbed, seed_doc: dict[str, Any], scale: Scale
 ) -> None:
-    """(b) The slow end's commit takes 11 s (inside its 12 s timeout): it lands well after T,
+    """(b) The slow end's commit takes 45 s (11 s scaled; inside its timeout): it lands after T,
     after the fast end's entry was removed at the decision instant. Removing it again would
-    take the slow router another 11 s, longer than MKA holds the old key; the fast end takes
+    take the slow router another slow commit, longer than MKA holds the old key; the fast end takes
     the entry back in well under a second instead, and the link lands on the new key."""
-    testbed = start(testbed_factory, seed_doc)
+    testbed = start(testbed_factory, seed_doc, scale)
     async with Controller(testbed.inventory) as controller:
         await bootstrap(testbed, controller)
-        testbed.lab.device(SLOW).set_faults(commit_latency_s=11.0)
+        testbed.lab.device(SLOW).set_faults(commit_latency_s=scale.commit_s)
         fast_before = len(testbed.lab.device(FAST).history)
         result = await controller.rotate(all_links=True)
         rotation = result.rotations[LINK]
@@ -148,7 +172,7 @@ async def test_commit_landing_long_after_activation_is_joined_by_its_peer(
             (FAST, True, False),
             (SLOW, True, False),
         }
-        await settle(slow_commit.at)
+        await settle(slow_commit.at, scale.hold_s)
         assert has_slot(testbed, FAST, rotation.slot)
         assert has_slot(testbed, SLOW, rotation.slot)
         assert testbed.live_ckns(LINK) == [rotation.ckn]
