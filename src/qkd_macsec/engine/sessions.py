@@ -144,8 +144,14 @@ def _measure_offset(driver: Driver) -> SessionClock:
     before = time.time()
     reading: DeviceClock = driver.device_time()
     after = time.time()
-    midpoint = datetime.fromtimestamp((before + after) / 2, UTC)
-    skew = (reading.now - midpoint).total_seconds()
+    device_seconds = reading.now.timestamp()
+    if device_seconds == int(device_seconds):
+        # Junos reports its clock in whole seconds (``junos:seconds``), the floor of the true
+        # value: during the RPC it read somewhere in [s, s + 1), s + 0.5 on average. Without
+        # this half second every skew estimate is biased low by 0.5 s, and two ends on the same
+        # clock round one start-time to different whole seconds half of the time.
+        device_seconds += 0.5
+    skew = device_seconds - (before + after) / 2
     return SessionClock(
         skew, reading.utc_offset, _zone(reading.zone, reading.now, reading.utc_offset)
     )

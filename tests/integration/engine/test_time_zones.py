@@ -64,10 +64,12 @@ def assert_switched_together(testbed: Testbed, controller: Controller) -> str:
     instants = activation_instants(testbed, newest.ckn)
     (rotation,) = controller.journal.rotations(LINK, limit=1)
     assert rotation.start_time is not None
-    # Whole seconds on each device (start-times have no fraction; skew rounds on its own
-    # clock), so the two ends agree to within a second. An end an hour off (its zone ignored)
+    # Each end's start-time is a whole second of ITS clock, and that clock is read in whole
+    # seconds (junos:seconds): its skew is known to ±0.5 s and the start-time rounds by up to
+    # 0.5 s more, so each end switches within 1 s of T and the two within 2 s of each other
+    # (clock_tolerance absorbs it: outage 0 above). An end an hour off (its zone ignored)
     # fails here even when MKA's preceding key hides it from the outage count.
-    assert abs(instants[UTC_END] - instants[BERLIN_END]) < 1.0, instants
+    assert abs(instants[UTC_END] - instants[BERLIN_END]) < 2.0, instants
     for name, instant in instants.items():
         # near the journal's activation instant (first keys start clock_tolerance early; the
         # executor's own rounding of T is not this test's business): an hour off fails
