@@ -22,6 +22,7 @@ from qkd_macsec.engine.controller import Controller
 from qkd_macsec.engine.journal import Phase
 from qkd_macsec.engine.planner import Reason
 from qkd_macsec.testbed.builder import TestbedOptions, bundled_example, start_testbed
+from support.testbed import pre_shared_key_link
 
 FAST_POLICY = {"min_activation_delay": "2s", "clock_tolerance": "1s", "dec_keys_wait": "3s"}
 LINK = "p2p-11-12"
@@ -31,10 +32,7 @@ LINK = "p2p-11-12"
 async def test_a_diverged_pre_shared_key_link_is_rekeyed_before_mka_drops_it(
     tmp_path: Path,
 ) -> None:
-    document = copy.deepcopy(bundled_example())
-    document["links"] = [link for link in document["links"] if link["name"] == LINK]
-    document["links"][0]["mode"] = "pre-shared-key"
-    document["links"][0].pop("key_chain")
+    document = pre_shared_key_link(copy.deepcopy(bundled_example()), LINK)
     options = TestbedOptions(policy=FAST_POLICY)
     with start_testbed(document, tmp_path / "testbed", options) as testbed:
         async with Controller(testbed.inventory) as controller:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from support.testbed import StartTestbed
+from support.testbed import StartTestbed, count_logins
 
 MUTATIONS: list[tuple[str, Any]] = [
     ("interface", lambda d: d["links"][1]["master"].update(interface="et-0/0/10; delete")),
@@ -21,21 +21,6 @@ MUTATIONS: list[tuple[str, Any]] = [
     ("mx999", lambda d: d["links"][1]["slaves"][0].update(host="mx999")),
     ("key_chain", lambda d: d["links"][1].update(key_chain="KC\n}")),
 ]
-
-
-def count_logins(testbed: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every NETCONF session opened on any simulated router is appended to the returned list."""
-    opened: list[str] = []
-    for name in testbed.inventory.hosts:
-        device = testbed.lab.device(name)
-        original = device.open_session
-
-        def counting(*args: Any, _original: Any = original, _name: str = name) -> Any:
-            opened.append(_name)
-            return _original(*args)
-
-        monkeypatch.setattr(device, "open_session", counting)
-    return opened
 
 
 def rotate(inventory: Path) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,7 @@ from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.journal import Journal, Phase
 from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.testbed.builder import Testbed
-from support.testbed import StartTestbed
+from support.testbed import StartTestbed, pre_shared_key_link
 
 
 def live(testbed: Testbed) -> dict[str, list[str | None]]:
@@ -177,10 +177,7 @@ async def test_second_journal_leaves_anothers_pending_rotation_alone(
 async def test_pre_shared_key_link_without_history_is_not_bootstrapped(
     testbed_factory: StartTestbed, seed_doc: dict[str, Any]
 ) -> None:
-    seed_doc["links"] = [link for link in seed_doc["links"] if link["name"] == "p2p-11-12"]
-    seed_doc["links"][0]["mode"] = "pre-shared-key"
-    seed_doc["links"][0].pop("key_chain")
-    testbed = testbed_factory(seed_doc)
+    testbed = testbed_factory(pre_shared_key_link(seed_doc))
     async with Controller(testbed.inventory) as controller:
         assert (await controller.rotate()).ok
     before = live(testbed)

@@ -26,7 +26,7 @@ from qkd_macsec.pki.files import write_private
 from qkd_macsec.secret import Secret
 from qkd_macsec.sim.config import Configuration
 from qkd_macsec.testbed.builder import Testbed
-from support.testbed import StartTestbed
+from support.testbed import StartTestbed, count_logins
 
 ROUTER_CHECKS = {
     "netconf",
@@ -299,20 +299,6 @@ def test_unreachable_router_exits_3(
     assert by_severity(found, "unreachable") == {("router", "mx304-12", "netconf")}
     assert not by_severity(found, "blocker")
     assert_unchanged(testbed, before)
-
-
-def count_logins(testbed: Testbed, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    opened: list[str] = []
-    for name in testbed.inventory.hosts:
-        device = testbed.lab.device(name)
-        original = device.open_session
-
-        def counting(*args: Any, _original: Any = original, _name: str = name) -> Any:
-            opened.append(_name)
-            return _original(*args)
-
-        monkeypatch.setattr(device, "open_session", counting)
-    return opened
 
 
 @pytest.mark.parametrize(

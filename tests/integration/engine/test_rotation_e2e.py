@@ -11,7 +11,7 @@ from typing import Any
 from qkd_macsec.engine.controller import Controller
 from qkd_macsec.engine.journal import Phase
 from qkd_macsec.testbed.builder import Testbed
-from support.testbed import StartTestbed
+from support.testbed import StartTestbed, pre_shared_key_link
 
 
 def assert_all_live_on_newest(testbed: Testbed, controller: Controller) -> None:
@@ -52,10 +52,7 @@ async def test_seed_lab_group_and_p2p_rotate_hitlessly(
 async def test_pre_shared_key_mode_rotates_without_outage(
     testbed_factory: StartTestbed, seed_doc: dict[str, Any]
 ) -> None:
-    seed_doc["links"] = [link for link in seed_doc["links"] if link["name"] == "p2p-11-12"]
-    seed_doc["links"][0]["mode"] = "pre-shared-key"
-    seed_doc["links"][0].pop("key_chain")
-    testbed = testbed_factory(seed_doc)
+    testbed = testbed_factory(pre_shared_key_link(seed_doc))
     async with Controller(testbed.inventory) as controller:
         for index in range(3):
             result = await controller.rotate(all_links=index > 0)
