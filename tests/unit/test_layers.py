@@ -206,9 +206,12 @@ def test_test_tooling_is_not_inside_the_package() -> None:
 
 # ------------------------------------------------------------------------------ the checker
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A source tree of ``files`` under ``qkd_macsec/``; each directory is a package."""
     for name, text in files.items():
         path = tmp_path / ROOT / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        for directory in [*reversed(path.parents[: len(Path(name).parts)])]:
+            directory.mkdir(exist_ok=True)
+            (directory / "__init__.py").touch()
         path.write_text(text)
     return tmp_path
 
@@ -232,13 +235,7 @@ def test_the_checker_names_module_line_and_target_of_an_upward_import(
 ) -> None:
     src = _tree(
         tmp_path,
-        {
-            "__init__.py": "",
-            "obs/__init__.py": "",
-            "obs/leaf.py": source,
-            "engine/__init__.py": "",
-            "engine/journal.py": "",
-        },
+        {"obs/leaf.py": source, "engine/journal.py": ""},
     )
     assert upward(all_imports(src)) == [
         f"qkd_macsec.obs.leaf:{line} imports qkd_macsec.engine.journal (layer 0 imports layer 4)"
@@ -249,12 +246,9 @@ def test_the_checker_allows_same_layer_and_downward_imports(tmp_path: Path) -> N
     src = _tree(
         tmp_path,
         {
-            "__init__.py": "",
             "secret.py": "",
-            "engine/__init__.py": "",
             "engine/a.py": "from . import b\nfrom qkd_macsec import secret\n",
             "engine/b.py": "from qkd_macsec.onbox import deploy\n",
-            "onbox/__init__.py": "",
             "onbox/deploy.py": "",
         },
     )
@@ -265,9 +259,7 @@ def test_the_checker_finds_a_loop_between_packages(tmp_path: Path) -> None:
     src = _tree(
         tmp_path,
         {
-            "__init__.py": "",
             "engine/__init__.py": "from qkd_macsec.onbox import deploy\n",
-            "onbox/__init__.py": "",
             "onbox/deploy.py": "def f():\n    import qkd_macsec.engine\n",
         },
     )

@@ -18,7 +18,7 @@ import posixpath
 import socket
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -266,30 +266,19 @@ def renew_sae_certificate(
 
 # ------------------------------------------------------------------------------ CA fetch
 @dataclass(frozen=True)
-class CaServer:
-    """Where the seed fetched its CA: an SSH server holding the CA certificate (and key)."""
+class CaServer(SshLogin):
+    """Where the seed fetched its CA: an SSH login to a server holding the CA certificate (and
+    key), and where they are on it."""
 
-    host: str
-    port: int
-    user: str
-    known_hosts: Path
-    password: str | None = field(default=None, repr=False)
-    ssh_key: Path | None = None
     cert_path: str = "ca/ca.pem"
     key_path: str | None = None  # also fetch the CA key (to issue certificates here)
-
-    @property
-    def login(self) -> SshLogin:
-        return SshLogin(
-            self.host, self.port, self.user, self.known_hosts, self.password, self.ssh_key
-        )
 
 
 def fetch_ca(server: CaServer, directory: Path) -> tuple[Path, Path | None]:
     """Download the CA certificate (0644) and optionally its key (0600) over SSH."""
     paths = [server.cert_path] + ([server.key_path] if server.key_path is not None else [])
     try:
-        cert, *rest = download(server.login, paths)
+        cert, *rest = download(server, paths)
     except TransferError as exc:
         raise RenewError(f"CA server {exc}") from None
     try:
