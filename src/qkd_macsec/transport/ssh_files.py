@@ -7,8 +7,8 @@ staging tree with modes preserved, recursively when the path has subdirectories 
 created); a key is announced as 0600 and OpenSSH's sink creates it so. SFTP creates missing
 directories, writes each file under a temporary name created with its final mode, then renames
 it into place. Reading (a CA certificate from a CA server) goes over SFTP. The host key is
-always checked against ``known_hosts``. This module knows no inventory: callers build the
-:class:`SshLogin`.
+always checked against ``known_hosts``. This module knows no inventory: it reads a host through
+the small :class:`SshHost` protocol.
 """
 
 from __future__ import annotations
