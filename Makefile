@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(BIN)/qkd-macsec demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench testkit
+	$(BIN)/ruff format --check src tests bench testkit
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

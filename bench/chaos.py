@@ -20,14 +20,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from qkd_macsec.testbed.chaos import (
+from testkit.chaos import (
     ChaosLabShape,
     ChaosOptions,
     ChaosReport,
     render_markdown,
     run_chaos,
 )
-from qkd_macsec.testbed.chaos.faults import DEADLINE_KINDS
+from testkit.chaos.faults import DEADLINE_KINDS
 
 DEFAULT_SEED = 1000
 DEFAULT_ROTATIONS = 5000

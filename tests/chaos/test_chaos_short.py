@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from qkd_macsec.testbed.chaos import ChaosOptions, FaultKind, render_markdown, run_chaos
-from qkd_macsec.testbed.chaos.faults import V2_KINDS
+from testkit.chaos import ChaosOptions, FaultKind, render_markdown, run_chaos
+from testkit.chaos.faults import V2_KINDS
 
 SEED = 20261126
 

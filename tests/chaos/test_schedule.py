@@ -13,7 +13,7 @@ import yaml
 from qkd_macsec.engine.inventory.loader import parse_inventory
 from qkd_macsec.engine.journal import Phase
 from qkd_macsec.engine.results import DeviceResult, RotationResult, WaveResult
-from qkd_macsec.testbed.chaos import (
+from testkit.chaos import (
     ChaosLabShape,
     ChaosReport,
     FaultKind,
@@ -21,7 +21,7 @@ from qkd_macsec.testbed.chaos import (
     fault_schedule,
     render_markdown,
 )
-from qkd_macsec.testbed.chaos.faults import (
+from testkit.chaos.faults import (
     DEADLINE_KINDS,
     JOURNAL,
     V2_KINDS,
@@ -31,7 +31,7 @@ from qkd_macsec.testbed.chaos.faults import (
     ScheduleState,
     draw_fault,
 )
-from qkd_macsec.testbed.chaos.observe import device_evidence, zone_evidence
+from testkit.chaos.observe import device_evidence, zone_evidence
 
 FACTS = LabFacts(
     routers=[f"r{i:02d}" for i in range(10)],

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qkd_macsec.testbed.builder import Testbed, TestbedOptions, bundled_example, start_testbed
-from qkd_macsec.testbed.chaos.canary import collect_secrets
+from testkit.chaos.canary import collect_secrets
 
 FAST_POLICY = {"min_activation_delay": "2s", "clock_tolerance": "1s", "dec_keys_wait": "3s"}
 

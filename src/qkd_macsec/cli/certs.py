@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from qkd_macsec.certs.renew import RenewError, check_inventory_certificates, renew_sae_certificate
 from qkd_macsec.cli.common import open_inventory
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, CliError
 from qkd_macsec.pki import (
@@ -24,7 +25,6 @@ from qkd_macsec.pki import (
     save_ca,
     save_issued,
 )
-from qkd_macsec.pki.renew import RenewError, check_inventory_certificates, renew_sae_certificate
 
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9_.@:+-]")
 _KEY_TYPES = click.Choice(["ec", "rsa"])

@@ -37,7 +37,7 @@ from qkd_macsec.engine.reconcile import Decision
 from qkd_macsec.engine.recovery import RecoveryResult
 from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.obs.logging import get_logger, notice, redact
-from qkd_macsec.obs.metrics import Metrics, MetricsServer, inventory_certificates
+from qkd_macsec.report.metrics import Metrics, MetricsServer, inventory_certificates
 from qkd_macsec.report.status import (
     link_ends,
     link_status,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from qkd_macsec.certs.renew import CertificateWatch
 from qkd_macsec.devices.base import DRIVERS, DeviceTarget, Driver, MacsecBinding
 from qkd_macsec.engine.adopt import adopt
 from qkd_macsec.engine.executor import CrashHook, ExecutorOptions, RotationExecutor
@@ -27,7 +28,6 @@ from qkd_macsec.engine.topology import EndSpec, LinkSpec, MkaOptions
 from qkd_macsec.etsi014.client import ClientOptions, KmeClient, RequestRecord
 from qkd_macsec.etsi014.tls import TlsIdentity
 from qkd_macsec.obs.logging import get_logger, notice
-from qkd_macsec.pki.renew import CertificateWatch
 
 log = get_logger("engine.controller")
 

@@ -1,4 +1,4 @@
-"""Deploying the on-box runtime: upload the script (SCP by default, see ``onbox.transfer``),
+"""Deploying the on-box runtime: upload the script (SCP by default, see ``transport.ssh_files``),
 check its sha-256 on the router, commit the event-options and apply-macros over NETCONF.
 
 Sessions verify the router's SSH host key against the inventory's ``known_hosts`` (as the
@@ -23,7 +23,13 @@ from qkd_macsec.engine.inventory.model import Host
 from qkd_macsec.engine.inventory.schema import ssh_config_path_problem
 from qkd_macsec.onbox.build import SCRIPT_NAME, BuiltScript
 from qkd_macsec.onbox.config import OnboxOptions, router_lines
-from qkd_macsec.onbox.transfer import RemoteFile, Transfer, TransferError, login_for, upload
+from qkd_macsec.transport.ssh_files import (
+    RemoteFile,
+    Transfer,
+    TransferError,
+    login_for,
+    upload,
+)
 
 
 class DeployError(Exception):

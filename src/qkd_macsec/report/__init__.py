@@ -1,1 +1,2 @@
-"""Looking at what the controller did: the ``status`` table and the journal's timeline report."""
+"""Looking at what the controller did: the ``status`` table, the journal's timeline report, and the
+Prometheus metrics of a running controller."""

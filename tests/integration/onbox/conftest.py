@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from qkd_macsec.onbox.config import OnboxOptions
-from qkd_macsec.onbox.harness import OnboxHarness
 from qkd_macsec.sim.config.macsec_view import macsec_interfaces
 from qkd_macsec.testbed.builder import Testbed, TestbedOptions, bundled_example, start_testbed
+from testkit.onbox_harness import OnboxHarness
 
 
 def seed_doc(only_links: list[str] | None = None) -> dict[str, Any]:

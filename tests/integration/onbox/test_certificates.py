@@ -12,11 +12,7 @@ from typing import Any
 
 import pytest
 
-from qkd_macsec.cli import main
-from qkd_macsec.macsec import derive_ckn
-from qkd_macsec.pki import create_ca, issue_client_cert, load_ca, save_issued
-from qkd_macsec.pki.check import Validity
-from qkd_macsec.pki.renew import (
+from qkd_macsec.certs.renew import (
     CaServer,
     CertificateWatch,
     RenewError,
@@ -24,6 +20,10 @@ from qkd_macsec.pki.renew import (
     fetch_ca,
     renew_sae_certificate,
 )
+from qkd_macsec.cli import main
+from qkd_macsec.macsec import derive_ckn
+from qkd_macsec.pki import create_ca, issue_client_cert, load_ca, save_issued
+from qkd_macsec.pki.check import Validity
 from qkd_macsec.testbed.builder import PASSWORD_ENV
 
 pytestmark = pytest.mark.slow  # real processes wait for real start-times

@@ -10,8 +10,8 @@ import pytest
 
 from qkd_macsec.macsec import derive_ckn
 from qkd_macsec.onbox.deploy import commit_lines
-from qkd_macsec.onbox.harness import OnboxHarness
 from qkd_macsec.testbed.builder import Testbed
+from testkit.onbox_harness import OnboxHarness
 
 pytestmark = pytest.mark.slow  # real processes wait for real start-times
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from qkd_macsec.macsec import derive_ckn
-from qkd_macsec.onbox.harness import OnboxHarness, RunResult
 from qkd_macsec.testbed.builder import Testbed
+from testkit.onbox_harness import OnboxHarness, RunResult
 
 pytestmark = pytest.mark.slow  # real processes wait for real start-times
 

@@ -9,7 +9,7 @@ from qkd_macsec.devices.base import ChangeSet, CommitResult, MacsecBinding
 from qkd_macsec.engine.executor import ExecutorOptions, RotationExecutor
 from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.topology import EndSpec, LinkSpec
-from qkd_macsec.obs.metrics import Metrics
+from qkd_macsec.report.metrics import Metrics
 from support.engine_fakes import FakeDriver, FakeKeys, FakeNetwork, make_link
 
 FAST = ExecutorOptions(

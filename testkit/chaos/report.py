@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from qkd_macsec.testbed.chaos.faults import V2_KINDS, FaultKind
+from testkit.chaos.faults import V2_KINDS, FaultKind
 
 #: What each fault kind does, and what the run counts as seeing it (for the table).
 DESCRIPTIONS: dict[FaultKind, tuple[str, str]] = {
@@ -127,7 +127,7 @@ FINDINGS = (
     "the engine keeps the journal's key and goes on (right), but says so only in its log, so "
     "the 5,000-rotation run counted 3 of 6 session drops as *acted, not seen*. The run now "
     "also reads the reconciliation's *not read (router: …)* log lines "
-    "(`testbed/chaos/run.py` `UnreadLog`; `tests/chaos/test_schedule.py`).",
+    "(`testkit/chaos/run.py` `UnreadLog`; `tests/chaos/test_schedule.py`).",
     "Simulator: a router that was down for a while could not come back when another program "
     "had been given its port meanwhile (*address already in use*, the long run crashed); the "
     "port now stays bound, refusing connections, while the router is down "

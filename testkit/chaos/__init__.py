@@ -7,10 +7,10 @@
 was left open in the journal, every injected fault was seen, and no secret leaked.
 """
 
-from qkd_macsec.testbed.chaos.faults import Fault, FaultKind, fault_schedule
-from qkd_macsec.testbed.chaos.lab import ChaosLabShape, chaos_lab_document
-from qkd_macsec.testbed.chaos.report import ChaosReport, FaultStat, render_markdown
-from qkd_macsec.testbed.chaos.run import ChaosOptions, run_chaos
+from testkit.chaos.faults import Fault, FaultKind, fault_schedule
+from testkit.chaos.lab import ChaosLabShape, chaos_lab_document
+from testkit.chaos.report import ChaosReport, FaultStat, render_markdown
+from testkit.chaos.run import ChaosOptions, run_chaos
 
 __all__ = [
     "ChaosLabShape",

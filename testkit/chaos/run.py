@@ -40,17 +40,17 @@ from qkd_macsec.obs.logging import LOGGER_NAME, RedactionFilter
 from qkd_macsec.pki.files import write_private
 from qkd_macsec.sim.config import macsec_interfaces
 from qkd_macsec.testbed.builder import Testbed, TestbedOptions, start_testbed
-from qkd_macsec.testbed.chaos.canary import collect_secrets, scan_files
-from qkd_macsec.testbed.chaos.faults import (
+from testkit.chaos.canary import collect_secrets, scan_files
+from testkit.chaos.faults import (
     JOURNAL,
     Fault,
     FaultKind,
     LabFacts,
     fault_schedule,
 )
-from qkd_macsec.testbed.chaos.inject import FaultInjector
-from qkd_macsec.testbed.chaos.lab import ChaosLabShape, chaos_lab_document
-from qkd_macsec.testbed.chaos.observe import (
+from testkit.chaos.inject import FaultInjector
+from testkit.chaos.lab import ChaosLabShape, chaos_lab_document
+from testkit.chaos.observe import (
     LinkKmes,
     device_evidence,
     fired,
@@ -58,7 +58,7 @@ from qkd_macsec.testbed.chaos.observe import (
     request_outcome,
     zone_evidence,
 )
-from qkd_macsec.testbed.chaos.report import ChaosReport
+from testkit.chaos.report import ChaosReport
 
 CLIENT_TIMEOUT_S = 2.0
 SUBPROCESS_TIMEOUT_S = 120.0
@@ -367,30 +367,12 @@ class _Run:
     async def _second_cli(self, testbed: Testbed) -> tuple[bool, str]:
         out = self.directory / f"second-{self.wave:03d}.out"
         self.outputs.append(out)
-        write_private(out, b"")
-        env = {k: v for k, v in os.environ.items() if k != "QKD_MACSEC_CRASH_AT"}
-        with out.open("ab") as sink:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "qkd_macsec",
-                "rotate",
-                "--force",
-                "-i",
-                str(testbed.inventory_path),
-                env=env,
-                stdout=sink,
-                stderr=sink,
-            )
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=SECOND_CLI_TIMEOUT_S)
-            except TimeoutError:
-                proc.send_signal(signal.SIGKILL)
-                await proc.wait()
-                return False, f"still running after {SECOND_CLI_TIMEOUT_S:g} s (killed)"
+        code = await _cli_rotate(testbed, out, limit_s=SECOND_CLI_TIMEOUT_S)
+        if code is None:
+            return False, f"still running after {SECOND_CLI_TIMEOUT_S:g} s (killed)"
         text = out.read_text(errors="replace")
         held = "another controller holds the journal" in text
-        return proc.returncode == EXIT_LEASE_HELD and held, f"exit {proc.returncode}"
+        return code == EXIT_LEASE_HELD and held, f"exit {code}"
 
     def _footprint(self, testbed: Testbed, controller: Controller) -> dict[str, object]:
         """What a refused controller must not change (no secrets: counts and instants)."""
@@ -534,36 +516,18 @@ class _Run:
         """The real CLI rotates every link and dies: SIGKILL after a delay, or at a point."""
         stat = self.report.stat(FaultKind.CONTROLLER_KILL)
         stat.injected += 1
-        env = dict(os.environ)
-        env.pop("QKD_MACSEC_CRASH_AT", None)
-        if fault.detail != "sigkill":
-            env["QKD_MACSEC_CRASH_AT"] = fault.detail
         trace = self.directory / f"kill-{wave:03d}.trace"
-        out = self.directory / f"kill-{wave:03d}.out"
+        out = self.directory / f"kill-{wave:03d}.out"  # key IDs and CKNs, no secrets
         self.outputs += [trace, out]
-        write_private(out, b"")  # the CLI's summary: key IDs and CKNs, no secrets
-        with out.open("ab") as sink:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "qkd_macsec",
-                "rotate",
-                "--force",
-                "-i",
-                str(testbed.inventory_path),
-                "--trace",
-                str(trace),
-                env=env,
-                stdout=sink,
-                stderr=sink,
-            )
-            limit = fault.value if fault.detail == "sigkill" else SUBPROCESS_TIMEOUT_S
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=limit)
-            except TimeoutError:
-                proc.send_signal(signal.SIGKILL)
-                await proc.wait()
-        killed = proc.returncode in (-signal.SIGKILL, 99)
+        sigkill = fault.detail == "sigkill"
+        code = await _cli_rotate(
+            testbed,
+            out,
+            limit_s=fault.value if sigkill else SUBPROCESS_TIMEOUT_S,
+            crash_at=None if sigkill else fault.detail,
+            trace=trace,
+        )
+        killed = code is None or code in (-signal.SIGKILL, 99)
         stat.fired += int(killed)
         stat.observed += int(killed)
 
@@ -615,6 +579,36 @@ class _Run:
         report.canary_files = sum(1 for f in files if f.exists())
         report.canary_hits = scan_files(files, secrets)
         report.problems += [f"secret found: {hit}" for hit in report.canary_hits]
+
+
+async def _cli_rotate(
+    testbed: Testbed,
+    out: Path,
+    *,
+    limit_s: float,
+    crash_at: str | None = None,
+    trace: Path | None = None,
+) -> int | None:
+    """Run the real CLI's ``rotate --force`` on the testbed as a subprocess, its output in
+    ``out``; SIGKILL it after ``limit_s``. Returns its exit code, None when it had to be killed.
+    ``crash_at`` arms a crash point (``QKD_MACSEC_CRASH_AT``); otherwise none is inherited."""
+    env = {k: v for k, v in os.environ.items() if k != "QKD_MACSEC_CRASH_AT"}
+    if crash_at is not None:
+        env["QKD_MACSEC_CRASH_AT"] = crash_at
+    args = ["rotate", "--force", "-i", str(testbed.inventory_path)]
+    if trace is not None:
+        args += ["--trace", str(trace)]
+    write_private(out, b"")
+    with out.open("ab") as sink:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "qkd_macsec", *args, env=env, stdout=sink, stderr=sink
+        )
+        try:
+            return await asyncio.wait_for(proc.wait(), timeout=limit_s)
+        except TimeoutError:
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+            return None
 
 
 def _down_spans(timeline: list[tuple[float, bool, str | None]]) -> list[tuple[str, float]]:

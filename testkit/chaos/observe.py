@@ -13,7 +13,7 @@ from datetime import datetime
 from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.etsi014.client import RequestRecord
 from qkd_macsec.sim.device import Faults as DeviceFaults
-from qkd_macsec.testbed.chaos.faults import Fault, FaultKind
+from testkit.chaos.faults import Fault, FaultKind
 
 #: A measured offset this close to the injected one counts as seen: Junos reports its clock in
 #: whole seconds, so one session's measurement is off by up to a second.

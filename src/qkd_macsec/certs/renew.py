@@ -1,16 +1,19 @@
 """Certificate lifecycle for SAEs and KMEs: check every certificate an inventory relies on, renew
 SAE client certificates before they expire, fetch a CA certificate from a CA server over SSH.
 
+It lives above ``pki`` (which only issues, stores and checks certificates) because it walks an
+inventory, talks to KMEs and copies files to routers; it is its own package, not part of
+``onbox``, because the off-box controller watches certificates too.
+
 Renewal order (never a moment without a working certificate): issue the new certificate into
 staging files → prove the KME accepts it (an mTLS ``status`` call with the NEW pair) → upload
 cert (0644) and key (0600) to the router (SCP by default, or SFTP with an atomic rename; see
-``onbox.transfer``) → replace the controller's copies atomically. A KME that refuses the new
+``transport.ssh_files``) → replace the controller's copies atomically. A KME that refuses the new
 pair stops the renewal with the old certificate untouched everywhere.
 """
 
 from __future__ import annotations
 
-import asyncio
 import posixpath
 import socket
 import ssl
@@ -18,9 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import cast
 
-import asyncssh
 import httpx
 from cryptography import x509
 
@@ -28,7 +29,6 @@ from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.inventory.model import Host, Kme
 from qkd_macsec.etsi014.tls import TlsIdentity, TlsIdentityError
 from qkd_macsec.obs.logging import get_logger, notice
-from qkd_macsec.onbox.transfer import RemoteFile, Transfer, TransferError, login_for, upload
 from qkd_macsec.pki.ca import CertificateAuthority, issue_client_cert
 from qkd_macsec.pki.check import CertCheck, check_certificate
 from qkd_macsec.pki.files import (
@@ -39,8 +39,17 @@ from qkd_macsec.pki.files import (
     write_private,
     write_public,
 )
+from qkd_macsec.transport.ssh_files import (
+    RemoteFile,
+    SshLogin,
+    Transfer,
+    TransferError,
+    download,
+    login_for,
+    upload,
+)
 
-log = get_logger("pki.renew")
+log = get_logger("certs.renew")
 
 DEFAULT_THRESHOLD = timedelta(days=30)
 ROUTER_CERT_DIR = "/var/home/remote/qkd/certs"  # where the on-box runtime reads its identity
@@ -257,53 +266,29 @@ def renew_sae_certificate(
 
 # ------------------------------------------------------------------------------ CA fetch
 @dataclass(frozen=True)
-class CaServer:
-    """Where the seed fetched its CA: an SSH server holding the CA certificate (and key)."""
+class CaServer(SshLogin):
+    """Where the seed fetched its CA: an SSH login to a server holding the CA certificate (and
+    key), and where they are on it."""
 
-    host: str
-    port: int
-    user: str
-    known_hosts: Path
-    password: str | None = None
-    ssh_key: Path | None = None
     cert_path: str = "ca/ca.pem"
     key_path: str | None = None  # also fetch the CA key (to issue certificates here)
 
 
-async def _fetch(server: CaServer, directory: Path) -> tuple[Path, Path | None]:
-    async with (
-        asyncssh.connect(
-            server.host,
-            port=server.port,
-            username=server.user,
-            password=server.password,
-            client_keys=[str(server.ssh_key)] if server.ssh_key else None,
-            known_hosts=str(server.known_hosts),
-            agent_path=None,
-        ) as conn,
-        conn.start_sftp_client() as sftp,
-    ):
-        async with sftp.open(server.cert_path, "rb") as handle:
-            cert = cast(bytes, await handle.read())
-        key = None
-        if server.key_path is not None:
-            async with sftp.open(server.key_path, "rb") as handle:
-                key = cast(bytes, await handle.read())
-    x509.load_pem_x509_certificate(cert)  # refuse anything that is not a certificate
+def fetch_ca(server: CaServer, directory: Path) -> tuple[Path, Path | None]:
+    """Download the CA certificate (0644) and optionally its key (0600) over SSH."""
+    paths = [server.cert_path] + ([server.key_path] if server.key_path is not None else [])
+    try:
+        cert, *rest = download(server, paths)
+    except TransferError as exc:
+        raise RenewError(f"CA server {exc}") from None
+    try:
+        x509.load_pem_x509_certificate(cert)  # refuse anything that is not a certificate
+    except ValueError:
+        raise RenewError(f"{server.cert_path} on the CA server is not a PEM certificate") from None
     cert_out = directory / "ca.pem"
     write_public(cert_out, cert)
     key_out = None
-    if key is not None:
+    if rest:
         key_out = directory / "ca.key"
-        write_private(key_out, key)
+        write_private(key_out, rest[0])
     return cert_out, key_out
-
-
-def fetch_ca(server: CaServer, directory: Path) -> tuple[Path, Path | None]:
-    """Download the CA certificate (0644) and optionally its key (0600) over SSH."""
-    try:
-        return asyncio.run(_fetch(server, directory))
-    except (OSError, asyncssh.Error) as exc:
-        raise RenewError(f"CA server {server.host}:{server.port}: {type(exc).__name__}") from None
-    except ValueError:
-        raise RenewError(f"{server.cert_path} on the CA server is not a PEM certificate") from None

@@ -1,4 +1,5 @@
-"""Upload staging: modes from creation, paths kept inside the destination, no unverified hosts."""
+"""SSH file copies: modes from creation, paths kept inside the destination, no unverified hosts,
+no password in a repr."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from qkd_macsec.onbox.transfer import RemoteFile, SshLogin, TransferError, _stage, upload
+from qkd_macsec.transport.ssh_files import (
+    RemoteFile,
+    SshLogin,
+    TransferError,
+    _stage,
+    download,
+    upload,
+)
 
 
 def test_stage_writes_each_file_with_its_mode(tmp_path: Path) -> None:
@@ -29,3 +37,15 @@ def test_upload_refuses_without_known_hosts(tmp_path: Path) -> None:
     login = SshLogin("127.0.0.1", 22, "u", tmp_path / "missing_known_hosts")
     with pytest.raises(TransferError, match="known_hosts"):
         upload(login, [RemoteFile("/var/tmp", "x", b"")])
+
+
+def test_download_refuses_without_known_hosts(tmp_path: Path) -> None:
+    login = SshLogin("127.0.0.1", 22, "u", tmp_path / "missing_known_hosts")
+    with pytest.raises(TransferError, match="known_hosts"):
+        download(login, ["ca/ca.pem"])
+
+
+def test_a_login_never_shows_its_password(tmp_path: Path) -> None:
+    login = SshLogin("127.0.0.1", 22, "u", tmp_path / "known_hosts", password="hunter2-secret")
+    assert "hunter2-secret" not in repr(login)
+    assert "127.0.0.1" in repr(login)

@@ -1,12 +1,14 @@
-"""Files to a router over SSH: SCP (what every Junos accepts) or SFTP (atomic rename, when the
-router runs ``system services ssh sftp-server``, off by default since Junos 19.1).
+"""Files to and from a host over SSH: SCP (what every Junos accepts) or SFTP (atomic rename, when
+the router runs ``system services ssh sftp-server``, off by default since Junos 19.1).
 
 Callers give bytes, a directory that exists on the router (``/var/db/scripts/event``, the
 user's home) and a path relative to it with the file's mode. SCP copies from a private local
 staging tree with modes preserved, recursively when the path has subdirectories (so they are
 created); a key is announced as 0600 and OpenSSH's sink creates it so. SFTP creates missing
 directories, writes each file under a temporary name created with its final mode, then renames
-it into place. The host key is always checked against ``known_hosts``.
+it into place. Reading (a CA certificate from a CA server) goes over SFTP. The host key is
+always checked against ``known_hosts``. This module knows no inventory: it reads a host through
+the small :class:`SshHost` protocol.
 """
 
 from __future__ import annotations
@@ -15,29 +17,31 @@ import asyncio
 import os
 import posixpath
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol, cast
 
 import asyncssh
 
-from qkd_macsec.engine.inventory.model import Host
+from qkd_macsec.secret import Secret
 
 Transfer = Literal["scp", "sftp"]
 TRANSFERS: tuple[Transfer, ...] = ("scp", "sftp")
 
 
 class TransferError(Exception):
-    """An upload that failed (names the router; never file contents)."""
+    """A copy that failed (names the host; never file contents or passwords)."""
 
 
 @dataclass(frozen=True)
 class SshLogin:
+    """Where and as whom to log in; the password stays out of the repr."""
+
     host: str
     port: int
     user: str
     known_hosts: Path
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     ssh_key: Path | None = None
 
     async def connect(self) -> asyncssh.SSHClientConnection:
@@ -112,10 +116,14 @@ async def _sftp(login: SshLogin, files: list[RemoteFile]) -> None:
             await sftp.posix_rename(temporary, final)
 
 
-def upload(login: SshLogin, files: list[RemoteFile], transfer: Transfer = "scp") -> None:
-    """Copy ``files`` to the router (see the module docstring)."""
+def _require_known_hosts(login: SshLogin) -> None:
     if not login.known_hosts.is_file():
         raise TransferError(f"{login.host}:{login.port}: known_hosts file not found; refusing")
+
+
+def upload(login: SshLogin, files: list[RemoteFile], transfer: Transfer = "scp") -> None:
+    """Copy ``files`` to the router (see the module docstring)."""
+    _require_known_hosts(login)
     run = _scp if transfer == "scp" else _sftp
     try:
         asyncio.run(run(login, files))
@@ -125,7 +133,46 @@ def upload(login: SshLogin, files: list[RemoteFile], transfer: Transfer = "scp")
         ) from None
 
 
-def login_for(host: Host) -> SshLogin:
+async def _read(login: SshLogin, paths: list[str]) -> list[bytes]:
+    found: list[bytes] = []
+    async with await login.connect() as conn, conn.start_sftp_client() as sftp:
+        for path in paths:
+            async with sftp.open(path, "rb") as handle:
+                found.append(cast(bytes, await handle.read()))
+    return found
+
+
+def download(login: SshLogin, paths: list[str]) -> list[bytes]:
+    """The contents of ``paths`` on the host, in order, read over SFTP."""
+    _require_known_hosts(login)
+    try:
+        return asyncio.run(_read(login, paths))
+    except (OSError, asyncssh.Error) as exc:
+        raise TransferError(
+            f"{login.host}:{login.port}: sftp download failed: {type(exc).__name__}"
+        ) from None
+
+
+class SshHost(Protocol):
+    """What a login needs from an inventory host (kept structural, so this layer stays below
+    the inventory)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def user(self) -> str: ...
+    @property
+    def ssh_key(self) -> Path | None: ...
+    @property
+    def known_hosts(self) -> Path | None: ...
+    def resolve_password(self) -> Secret | None: ...
+
+
+def login_for(host: SshHost) -> SshLogin:
     """The SSH login an inventory host uses (password read now, never stored elsewhere)."""
     if host.known_hosts is None:
         raise TransferError(f"{host.name}: no known_hosts file; refusing unverified hosts")

@@ -11,8 +11,8 @@ import pytest
 from qkd_macsec.engine.journal import ActiveKey, Phase
 from qkd_macsec.engine.results import DeviceResult, RotationResult, WaveResult
 from qkd_macsec.etsi014.client import RequestRecord
-from qkd_macsec.obs.metrics import Metrics, rotation_outcome
 from qkd_macsec.pki.ca import create_ca, issue_client_cert, save_issued
+from qkd_macsec.report.metrics import Metrics, rotation_outcome
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 CANARY_KEY_ID = "c4a7a1e5-0000-4000-8000-canary000001"

@@ -32,7 +32,7 @@ from qkd_macsec.kme.pool import KeyPool
 from qkd_macsec.sim.device import DeviceOperationError, LockDenied, SimDevice
 from qkd_macsec.sim.device import Faults as DeviceFaults
 from qkd_macsec.testbed.builder import Testbed
-from qkd_macsec.testbed.chaos.faults import Fault, FaultKind
+from testkit.chaos.faults import Fault, FaultKind
 
 SLOW_RATE_BPS = 64.0  # a depleted pool refills this slowly: one 256-bit key every 4 s
 EXPIRING_TTL_S = 0.05

@@ -1,0 +1,1 @@
+"""Certificate lifecycle over an inventory: checks, SAE renewal, CA fetch (see ``renew``)."""
