@@ -30,12 +30,12 @@ from qkd_macsec.engine.controller import (
     device_target,
     link_specs,
 )
-from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.lease import Lease
 from qkd_macsec.engine.reconcile import Decision
 from qkd_macsec.engine.recovery import RecoveryResult
 from qkd_macsec.engine.results import WaveResult
+from qkd_macsec.inventory import Inventory
 from qkd_macsec.obs.logging import get_logger, notice, redact
 from qkd_macsec.obs.metrics import Metrics, MetricsServer, inventory_certificates
 from qkd_macsec.report.status import (

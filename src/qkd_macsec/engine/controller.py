@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from qkd_macsec.devices.base import DRIVERS, DeviceTarget, Driver, MacsecBinding
 from qkd_macsec.engine.adopt import adopt
 from qkd_macsec.engine.executor import CrashHook, ExecutorOptions, RotationExecutor
-from qkd_macsec.engine.inventory import Inventory, RotationMode
 from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.keysource import KeySource
 from qkd_macsec.engine.lease import Lease, LeaseError, acquire_journal
@@ -26,6 +25,7 @@ from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.engine.topology import EndSpec, LinkSpec, MkaOptions
 from qkd_macsec.etsi014.client import ClientOptions, KmeClient, RequestRecord
 from qkd_macsec.etsi014.tls import TlsIdentity
+from qkd_macsec.inventory import Inventory, RotationMode
 from qkd_macsec.obs.logging import get_logger, notice
 from qkd_macsec.pki.renew import CertificateWatch
 

@@ -21,7 +21,7 @@ from typing import Literal
 
 import asyncssh
 
-from qkd_macsec.engine.inventory.model import Host
+from qkd_macsec.inventory.model import Host
 
 Transfer = Literal["scp", "sftp"]
 TRANSFERS: tuple[Transfer, ...] = ("scp", "sftp")

@@ -18,9 +18,9 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from qkd_macsec.devices import junos_names
-from qkd_macsec.engine.inventory.credentials import SecretRef
-from qkd_macsec.engine.inventory.errors import InventoryError, field_path
-from qkd_macsec.engine.inventory.schema import RotationMode, validate_kme_url
+from qkd_macsec.inventory.credentials import SecretRef
+from qkd_macsec.inventory.errors import InventoryError, field_path
+from qkd_macsec.inventory.schema import RotationMode, validate_kme_url
 from qkd_macsec.macsec.keys import CknMode
 from qkd_macsec.macsec.suites import CipherSuite
 from qkd_macsec.secret import Secret

@@ -10,9 +10,9 @@ import dataclasses
 from pathlib import Path
 
 from qkd_macsec.devices import junos_names
-from qkd_macsec.engine.inventory.credentials import SecretRef
-from qkd_macsec.engine.inventory.errors import InventoryError, field_path
-from qkd_macsec.engine.inventory.model import (
+from qkd_macsec.inventory.credentials import SecretRef
+from qkd_macsec.inventory.errors import InventoryError, field_path
+from qkd_macsec.inventory.model import (
     DEFAULT_PLATFORM,
     DEFAULT_PORT,
     DEFAULT_TIMEOUT_S,
@@ -26,7 +26,7 @@ from qkd_macsec.engine.inventory.model import (
     SaeIdentity,
     _frozen_map,
 )
-from qkd_macsec.engine.inventory.schema import (
+from qkd_macsec.inventory.schema import (
     ConnectionSpec,
     HostSpec,
     InventorySpec,

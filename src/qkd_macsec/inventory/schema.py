@@ -26,8 +26,8 @@ from pydantic import (
 )
 
 from qkd_macsec.devices import junos_names
-from qkd_macsec.engine.inventory.credentials import SecretRef, parse_secret_ref
-from qkd_macsec.engine.inventory.durations import parse_duration
+from qkd_macsec.inventory.credentials import SecretRef, parse_secret_ref
+from qkd_macsec.inventory.durations import parse_duration
 from qkd_macsec.macsec.keys import DEFAULT_CKN_PREFIX, CknMode
 from qkd_macsec.macsec.suites import CipherSuite
 

@@ -13,11 +13,11 @@ Modules: ``schema`` (the file's shape), ``resolve`` (inheritance, paths, referen
 reported as warnings).
 """
 
-from qkd_macsec.engine.inventory.credentials import SecretRef, private_file_problem
-from qkd_macsec.engine.inventory.durations import format_duration, parse_duration
-from qkd_macsec.engine.inventory.errors import CredentialError, InventoryError
-from qkd_macsec.engine.inventory.loader import load_inventory, parse_inventory
-from qkd_macsec.engine.inventory.model import (
+from qkd_macsec.inventory.credentials import SecretRef, private_file_problem
+from qkd_macsec.inventory.durations import format_duration, parse_duration
+from qkd_macsec.inventory.errors import CredentialError, InventoryError
+from qkd_macsec.inventory.loader import load_inventory, parse_inventory
+from qkd_macsec.inventory.model import (
     Host,
     Inventory,
     Kme,
@@ -27,9 +27,9 @@ from qkd_macsec.engine.inventory.model import (
     Policy,
     SaeIdentity,
 )
-from qkd_macsec.engine.inventory.preflight import check_local_files
-from qkd_macsec.engine.inventory.sanity import inventory_warnings
-from qkd_macsec.engine.inventory.schema import (
+from qkd_macsec.inventory.preflight import check_local_files
+from qkd_macsec.inventory.sanity import inventory_warnings
+from qkd_macsec.inventory.schema import (
     KNOWN_PLATFORMS,
     RotationMode,
     ssh_config_path_problem,
