@@ -2,8 +2,8 @@
 
 Nornir-shaped (hosts inherit connection settings from their groups, then ``defaults``), plus
 ``kmes:``, ``links:`` and ``policy:``. Loading validates everything before any device or KME is
-touched — every name that reaches Junos configuration is checked with
-:mod:`qkd_macsec.devices.junos_names` — and reports all problems at once as one
+touched — every name that reaches a device's configuration is checked by the rules of that
+device's platform (:mod:`qkd_macsec.devices.platform`) — and reports all problems at once as one
 :class:`InventoryError` naming the file and each field. Passwords are references
 (``{env: NAME}`` / ``{file: PATH}``) resolved only at connect time.
 
@@ -30,13 +30,11 @@ from qkd_macsec.inventory.model import (
 from qkd_macsec.inventory.preflight import check_local_files
 from qkd_macsec.inventory.sanity import inventory_warnings
 from qkd_macsec.inventory.schema import (
-    KNOWN_PLATFORMS,
     RotationMode,
     ssh_config_path_problem,
 )
 
 __all__ = [
-    "KNOWN_PLATFORMS",
     "CredentialError",
     "Host",
     "Inventory",

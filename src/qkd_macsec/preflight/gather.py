@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from qkd_macsec.devices.base import DRIVERS, DeviceError, DeviceTarget, Driver
+from qkd_macsec.devices.base import DeviceError, DeviceTarget, Driver
+from qkd_macsec.devices.platform import DRIVERS
 from qkd_macsec.engine.controller import device_target, link_specs
 from qkd_macsec.engine.topology import LinkSpec
 from qkd_macsec.etsi014.client import ClientOptions, KmeClient

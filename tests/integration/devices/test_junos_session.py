@@ -26,7 +26,6 @@ from integration.devices.devices_kit import (
     opened,
 )
 from qkd_macsec.devices.base import (
-    DRIVERS,
     ChangeSet,
     DeviceAuthError,
     DeviceCommitError,
@@ -36,6 +35,7 @@ from qkd_macsec.devices.base import (
     DeviceTimeoutError,
     DeviceUnreachableError,
 )
+from qkd_macsec.devices.platform import DRIVERS
 from qkd_macsec.secret import Secret
 from qkd_macsec.sim.lab import Lab, LabThread, run_lab_in_thread
 
