@@ -88,7 +88,7 @@ class DeviceError(Exception):
 
 
 class DeviceConnectError(DeviceError):
-    """The NETCONF session could not be opened, or it dropped."""
+    """The management session could not be opened, or it dropped."""
 
 
 class DeviceAuthError(DeviceConnectError):
@@ -485,6 +485,5 @@ class DriverRegistry:
         self.register(platform, loaded)
         return loaded
 
-    def create(self, target: DeviceTarget, platform: str = "junos") -> Driver:
-        """A driver for ``target`` (``platform`` defaults to the inventory's default one)."""
+    def create(self, target: DeviceTarget, platform: str) -> Driver:
         return self.get(platform)(target)

@@ -265,9 +265,7 @@ class Fabric:
             if device not in self._devices:
                 self.add_device(device)
             t = self._clock() if at is None else at
-            bisect.insort_right(
-                self._devices[device].commits, (t, dict(views)), key=lambda e: e[0]
-            )
+            bisect.insort_right(self._devices[device].commits, (t, dict(views)), key=lambda e: e[0])
             self._invalidate(device, t)
 
     # ------------------------------------------------------------ queries

@@ -151,7 +151,7 @@ def test_public_key_authentication(tmp_path: Path) -> None:
             ssh_key=key_file,
             known_hosts=lab.known_hosts_path,
         )
-        driver = DRIVERS.create(target)
+        driver = DRIVERS.create(target, "junos")
         try:
             driver.open()
             assert driver.is_alive()
@@ -167,4 +167,4 @@ def test_public_key_authentication(tmp_path: Path) -> None:
             known_hosts=lab.known_hosts_path,
         )
         with pytest.raises(DeviceConnectError):
-            DRIVERS.create(other).open()
+            DRIVERS.create(other, "junos").open()
