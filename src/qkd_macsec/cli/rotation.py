@@ -329,5 +329,5 @@ def config_show(inventory_path: Path, targets: tuple[str, ...], **_: Any) -> Non
     for device, changes in per_device.items():
         platform = get_platform(inventory.host(device).platform)
         click.echo(f"# {device}")
-        click.echo(platform.render(changes, True))
+        click.echo(platform.render_masked(changes))
         click.echo()

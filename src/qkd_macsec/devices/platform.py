@@ -104,6 +104,10 @@ class Platform:
         if self.slots < 1:
             raise ValueError(f"platform {self.name!r}: slots must be at least 1")
 
+    def render_masked(self, changes: ChangeSet) -> str:
+        """What a commit of ``changes`` loads, every CAK masked (``config show``, logs)."""
+        return self.render(changes, True)
+
     def driver_factory(self) -> DriverFactory:
         if isinstance(self.driver, str):
             module_name, _, attr = self.driver.partition(":")
