@@ -43,13 +43,16 @@ from support.fake_platform.render import render, start_text
 class _Ca:
     suite: str = CipherSuite.GCM_AES_XPN_256.value
     chain: str | None = None
-    psk: tuple[str, bytes] | None = None
+    psk: tuple[str, bytes] | None = field(default=None, repr=False)  # (CKN, CAK)
 
 
 @dataclass
 class _State:
     cas: dict[str, _Ca] = field(default_factory=dict)
-    chains: dict[str, dict[int, tuple[str, bytes, datetime]]] = field(default_factory=dict)
+    #: chain -> slot -> (CKN, CAK, start as naive UTC on the device clock); never in a repr
+    chains: dict[str, dict[int, tuple[str, bytes, datetime]]] = field(
+        default_factory=dict, repr=False
+    )
     bindings: dict[str, str] = field(default_factory=dict)  # interface -> CA
 
 
@@ -72,8 +75,8 @@ def _load(state: _State, text: str) -> _State:
             case ["key-chain", chain, "key", key, "ckn", ckn, "cak", cak, "start", start]:
                 when = parse_start(start).replace(tzinfo=None)
                 new.chains.setdefault(chain, {})[int(key) - 1] = (ckn, bytes.fromhex(cak), when)
-            case _:
-                raise ValueError(f"unknown statement {line[:40]!r}")
+            case _:  # name the statement by its first words only: a CAK may follow
+                raise ValueError(f"unknown statement {' '.join(words[:2])!r}...")
     return new
 
 

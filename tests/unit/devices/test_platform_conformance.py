@@ -26,7 +26,7 @@ from qkd_macsec.devices.base import (
     StaticKey,
 )
 from qkd_macsec.devices.names import ConfigRenderError
-from qkd_macsec.devices.platform import Platform, platform_names
+from qkd_macsec.devices.platform import EndSettings, Platform, platform_names
 from qkd_macsec.secret import Secret
 from support import fake_platform, junos_kit
 from support.platform_kit import PlatformKit
@@ -149,6 +149,18 @@ def test_a_change_set_renders_and_its_preview_masks_every_secret(
     assert CAK.hex() not in masked.lower()
     assert CAK.hex()[:16] not in masked.lower()
     assert masked == platform.create(target()).render(changes)  # the driver's preview verb
+
+
+def test_the_platform_extras_of_a_binding_render(kit: PlatformKit, platform: Platform) -> None:
+    """What ``binding_options`` makes of the seed's per-end settings, its renderer takes."""
+    settings = EndSettings(
+        parameters=(("kme-host", "kme-a.example.net"), ("kme-port", "8443")),
+        name_addresses=(("kme-a.example.net", "192.0.2.10"),),
+    )
+    binding = replace(kit.binding, options=platform.binding_options(settings))
+    with_extras = platform.render(ChangeSet(bindings=[binding]), False)
+    plain = platform.render(ChangeSet(bindings=[kit.binding]), False)
+    assert plain in with_extras or set(plain.splitlines()) <= set(with_extras.splitlines())
 
 
 def test_slots_are_bounded_by_the_platform_range(kit: PlatformKit, platform: Platform) -> None:
