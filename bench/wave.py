@@ -160,8 +160,8 @@ def peak_rss_mb() -> float:
 
 async def _measure(scenario: Scenario, testbed: TestbedProcess) -> dict[str, Any]:
     from qkd_macsec.engine.controller import Controller, ControllerOptions
-    from qkd_macsec.engine.inventory import load_inventory
     from qkd_macsec.etsi014.client import RequestRecord
+    from qkd_macsec.inventory import load_inventory
 
     inventory_path = testbed.inventory
     if scenario.split_known_hosts:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qkd_macsec.engine.inventory import Inventory
+from qkd_macsec.inventory import Inventory
 from qkd_macsec.onbox.build import SCRIPT_NAME, build_script
 from qkd_macsec.onbox.config import OnboxOptions, router_lines
 from qkd_macsec.onbox.deploy import commit_lines

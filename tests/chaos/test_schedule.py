@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qkd_macsec.engine.inventory.loader import parse_inventory
 from qkd_macsec.engine.journal import Phase
 from qkd_macsec.engine.results import DeviceResult, RotationResult, WaveResult
+from qkd_macsec.inventory.loader import parse_inventory
 from testkit.chaos import (
     ChaosLabShape,
     ChaosReport,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import yaml
 
 from qkd_macsec.engine.controller import Controller
-from qkd_macsec.engine.inventory import load_inventory
 from qkd_macsec.engine.journal import Phase
+from qkd_macsec.inventory import load_inventory
 from qkd_macsec.pki.ca import create_ca, save_ca
 from qkd_macsec.pki.files import write_private
 from qkd_macsec.testbed.builder import Testbed

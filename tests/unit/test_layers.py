@@ -36,8 +36,6 @@ LAYERS: dict[str, int] = {
     f"{ROOT}.kme": 2,
     f"{ROOT}.sim": 2,
     f"{ROOT}.inventory": 3,
-    f"{ROOT}.engine.inventory": 3,  # until branch seam lands
-    f"{ROOT}.engine.inventory_seed": 3,  # until branch seam lands
     f"{ROOT}.engine": 4,
     f"{ROOT}.onbox": 4,
     f"{ROOT}.preflight": 4,

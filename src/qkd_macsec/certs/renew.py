@@ -25,9 +25,9 @@ from pathlib import Path
 import httpx
 from cryptography import x509
 
-from qkd_macsec.engine.inventory import Inventory
-from qkd_macsec.engine.inventory.model import Host, Kme
 from qkd_macsec.etsi014.tls import TlsIdentity, TlsIdentityError
+from qkd_macsec.inventory import Inventory
+from qkd_macsec.inventory.model import Host, Kme
 from qkd_macsec.obs.logging import get_logger, notice
 from qkd_macsec.pki.ca import CertificateAuthority, issue_client_cert
 from qkd_macsec.pki.check import CertCheck, check_certificate

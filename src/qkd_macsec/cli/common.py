@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 import click
 
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_LEASE_HELD, CliError
-from qkd_macsec.engine.inventory import Inventory, InventoryError, load_inventory
 from qkd_macsec.engine.lease import Lease, LeaseError, LeaseHeldError, acquire_journal
+from qkd_macsec.inventory import Inventory, InventoryError, load_inventory
 from qkd_macsec.obs.logging import configure_logging
 from qkd_macsec.obs.syslog import FACILITIES, SyslogAddressError, parse_syslog_address
 

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, CliError
-from qkd_macsec.engine.inventory import (
+from qkd_macsec.inventory import (
     Inventory,
     InventoryError,
     RotationMode,
@@ -20,7 +20,7 @@ from qkd_macsec.engine.inventory import (
     inventory_warnings,
     load_inventory,
 )
-from qkd_macsec.engine.inventory_seed import import_seed_targets, read_seed_targets
+from qkd_macsec.inventory.seed import import_seed_targets, read_seed_targets
 from qkd_macsec.report.tables import Column, FitTable
 
 EXAMPLES = ("seed-lab",)

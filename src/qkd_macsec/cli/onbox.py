@@ -9,7 +9,7 @@ import click
 
 from qkd_macsec.cli.common import open_inventory, operator_options
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE, CliError
-from qkd_macsec.devices.junos_names import ConfigRenderError
+from qkd_macsec.devices.names import ConfigRenderError
 from qkd_macsec.onbox.build import BuildError, build_script
 from qkd_macsec.onbox.config import OnboxConfigError, OnboxOptions, router_lines
 from qkd_macsec.onbox.deploy import DeployError, deploy_router

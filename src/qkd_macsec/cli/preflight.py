@@ -17,10 +17,11 @@ from rich.text import Text
 
 from qkd_macsec.cli.common import open_inventory, operator_options
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, CliError
-from qkd_macsec.devices.base import DRIVERS, DeviceTarget, Driver, InvalidTargetError
+from qkd_macsec.devices.base import DeviceTarget, Driver, InvalidTargetError
+from qkd_macsec.devices.platform import DRIVERS
 from qkd_macsec.engine.controller import device_target, link_specs
-from qkd_macsec.engine.inventory import Inventory, InventoryError
-from qkd_macsec.engine.inventory.preflight import check_local_files
+from qkd_macsec.inventory import Inventory, InventoryError
+from qkd_macsec.inventory.preflight import check_local_files
 from qkd_macsec.preflight import (
     Finding,
     PreflightOptions,

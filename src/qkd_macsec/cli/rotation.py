@@ -22,7 +22,7 @@ from qkd_macsec.cli.common import (
 )
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE, CliError
 from qkd_macsec.cli.render import print_wave, wave_progress
-from qkd_macsec.devices.base import DRIVERS
+from qkd_macsec.devices.platform import DRIVERS
 from qkd_macsec.engine.controller import (
     Controller,
     ControllerOptions,
@@ -30,12 +30,12 @@ from qkd_macsec.engine.controller import (
     device_target,
     link_specs,
 )
-from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.lease import Lease
 from qkd_macsec.engine.reconcile import Decision
 from qkd_macsec.engine.recovery import RecoveryResult
 from qkd_macsec.engine.results import WaveResult
+from qkd_macsec.inventory import Inventory
 from qkd_macsec.obs.logging import get_logger, notice, redact
 from qkd_macsec.report.metrics import Metrics, MetricsServer, inventory_certificates
 from qkd_macsec.report.status import (
@@ -304,7 +304,7 @@ def config_group() -> None:
 def config_show(inventory_path: Path, targets: tuple[str, ...], **_: Any) -> None:
     """The initial MACsec configuration each device gets, with an example key entry (masked)."""
     from qkd_macsec.devices.base import ChangeSet, KeyChainEntry
-    from qkd_macsec.devices.junos_render import render_set_masked
+    from qkd_macsec.devices.platform import get_platform
     from qkd_macsec.secret import Secret
 
     inventory = open_inventory(inventory_path, targets)
@@ -327,6 +327,7 @@ def config_show(inventory_path: Path, targets: tuple[str, ...], **_: Any) -> Non
     if not per_device:
         raise CliError("no links selected")
     for device, changes in per_device.items():
+        platform = get_platform(inventory.host(device).platform)
         click.echo(f"# {device}")
-        click.echo(render_set_masked(changes))
+        click.echo(platform.render_masked(changes))
         click.echo()

@@ -1,8 +1,8 @@
-"""Device drivers: the vendor-neutral contract (``base``), Junos naming rules, rendering and
-parsing (pure), and the PyEZ driver (``junos``, imported lazily through ``DRIVERS``)."""
+"""Device drivers: the vendor-neutral contract (``base``), the platform registry (``platform``:
+per vendor its names, slots, rendering, parsers and driver), Junos naming rules, rendering and
+parsing (pure), and the PyEZ driver (``junos``, imported lazily through the registry)."""
 
 from qkd_macsec.devices.base import (
-    DRIVERS,
     CaConfigState,
     ChainEntryState,
     ChangeSet,
@@ -31,7 +31,16 @@ from qkd_macsec.devices.base import (
     NtpState,
     StaticKey,
 )
-from qkd_macsec.devices.junos_names import ConfigRenderError
+from qkd_macsec.devices.names import ConfigRenderError
+from qkd_macsec.devices.platform import (
+    DRIVERS,
+    EndSettings,
+    NameRules,
+    Platform,
+    get_platform,
+    platform_names,
+    register_platform,
+)
 
 __all__ = [
     "DRIVERS",
@@ -56,11 +65,17 @@ __all__ = [
     "DeviceTimeoutError",
     "DeviceUnreachableError",
     "Driver",
+    "EndSettings",
     "InterfaceState",
     "KeyChainEntry",
     "MacsecBinding",
     "MacsecConfigState",
     "MkaSessionState",
+    "NameRules",
     "NtpState",
+    "Platform",
     "StaticKey",
+    "get_platform",
+    "platform_names",
+    "register_platform",
 ]

@@ -1,7 +1,8 @@
 """The vendor-neutral device contract: typed data, the :class:`Driver` protocol, errors, registry.
 
 The rotation engine speaks only this module's language; ``devices/junos.py`` maps it onto PyEZ,
-and a second vendor is one more driver file registered under its platform name.
+and a second vendor is one more driver registered with its platform rules
+(:mod:`qkd_macsec.devices.platform`). Vendor extras ride along opaquely in ``options``.
 
 Errors raised by drivers (vendor exceptions are translated at the driver boundary, with texts
 redacted so that no CAK or password ever shows in a message)::
@@ -21,7 +22,7 @@ redacted so that no CAK or password ever shows in a message)::
      └── DeviceReplyError            a malformed or unexpected reply
 
 Bad *input* (an unsafe name, a CAK of the wrong length) is refused before any I/O with
-:class:`~qkd_macsec.devices.junos_names.ConfigRenderError` (a :class:`ValueError`).
+:class:`~qkd_macsec.devices.names.ConfigRenderError` (a :class:`ValueError`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from qkd_macsec.macsec.suites import CipherSuite
 from qkd_macsec.secret import Secret
 
 __all__ = [
-    "DRIVERS",
     "CaConfigState",
     "ChainEntryState",
     "ChangeSet",
@@ -88,7 +88,7 @@ class DeviceError(Exception):
 
 
 class DeviceConnectError(DeviceError):
-    """The NETCONF session could not be opened, or it dropped."""
+    """The management session could not be opened, or it dropped."""
 
 
 class DeviceAuthError(DeviceConnectError):
@@ -150,29 +150,31 @@ class UnknownPlatformError(LookupError):
 # ----------------------------------------------------------------------------------------- data
 @dataclass(frozen=True, kw_only=True)
 class DeviceTarget:
-    """How to reach one device over NETCONF/SSH.
+    """How to reach one device's management session (SSH-based on every platform so far).
 
     Host keys are verified against ``known_hosts``; skipping that needs the explicit
     ``insecure_host_keys=True`` (drivers log a WARNING when they open such a target).
+    ``port`` None: the platform's default port. ``options``: the platform's own extras (its
+    driver reads them; the engine passes them through unread).
     """
 
     name: str
     host: str
-    port: int = 830
+    port: int | None = None
     user: str
     password: Secret | None = None
     ssh_key: Path | None = None
     known_hosts: Path | None = None
     insecure_host_keys: bool = False
     timeout: float = 30.0
-    gather_facts: bool = False
+    options: object | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
             raise InvalidTargetError("device target needs a name")
         if not self.host:
             raise InvalidTargetError(f"{self.name}: host is empty")
-        if not 1 <= self.port <= 65535:
+        if self.port is not None and not 1 <= self.port <= 65535:
             raise InvalidTargetError(f"{self.name}: port {self.port} is outside 1..65535")
         if not self.user:
             raise InvalidTargetError(f"{self.name}: user is empty")
@@ -201,10 +203,16 @@ class DeviceClock:
     now: datetime
     utc_offset: timedelta = timedelta(0)
     zone: str | None = None
+    #: The clock's granularity in seconds (0: exact). A clock reported in whole seconds reads
+    #: the floor of the true instant; the engine corrects by half of it and writes start-times
+    #: rounded to it, so that two ends on one clock agree on the second.
+    resolution_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
             raise ValueError("DeviceClock.now must be timezone-aware")
+        if not 0.0 <= self.resolution_s <= 60.0:
+            raise ValueError(f"clock resolution {self.resolution_s} s is not 0..60")
         if abs(self.utc_offset) >= timedelta(hours=24):
             raise ValueError(f"UTC offset {self.utc_offset} is not a time-zone offset")
         object.__setattr__(self, "now", self.now.astimezone(UTC))
@@ -248,7 +256,8 @@ class MacsecBinding:
     """The initial MACsec configuration of one interface (the seed's initial config).
 
     ``key_chain`` None means pre-shared-key mode. Settings are only ever added, never deleted:
-    turning ``should_secure`` off again on a device is a manual change.
+    turning ``should_secure`` off again on a device is a manual change. ``options``: the
+    platform's extras for this interface (see ``Platform.binding_options``), passed through.
     """
 
     interface: str
@@ -259,9 +268,8 @@ class MacsecBinding:
     exclude_protocols: tuple[str, ...] = ()
     key_server_priority: int | None = None
     transmit_interval_ms: int | None = None
-    macros: tuple[tuple[str, str], ...] = ()
-    host_mappings: tuple[tuple[str, str], ...] = ()
     chain_tolerance_s: int | None = None
+    options: object | None = None
 
 
 @dataclass
@@ -395,6 +403,10 @@ class Driver(Protocol):
         """Lock, load, diff, commit (only if the diff is not empty), unlock — always unlocking,
         and discarding the candidate on any failure."""
 
+    def render(self, changes: ChangeSet) -> str:
+        """The configuration text ``apply`` would load for ``changes``, every CAK masked (for
+        display: ``config show``). Pure: needs no session."""
+
     def preview(self, changes: ChangeSet) -> int:
         """Lock, load, diff, discard, unlock: the changed lines ``apply`` would commit now.
         Holding the lock makes the answer final: no commit is still running on the device."""
@@ -473,9 +485,5 @@ class DriverRegistry:
         self.register(platform, loaded)
         return loaded
 
-    def create(self, target: DeviceTarget, platform: str = "junos") -> Driver:
+    def create(self, target: DeviceTarget, platform: str) -> Driver:
         return self.get(platform)(target)
-
-
-DRIVERS = DriverRegistry()
-DRIVERS.register_lazy("junos", "qkd_macsec.devices.junos:JunosDriver")

@@ -65,6 +65,7 @@ from qkd_macsec.devices.base import (
     NtpState,
 )
 from qkd_macsec.devices.junos_names import validate_interface_name, validate_key_chain_name
+from qkd_macsec.devices.junos_options import DEFAULT_PORT, JunosTargetOptions
 from qkd_macsec.devices.junos_parse import (
     MalformedReplyError,
     key_chain_filter,
@@ -242,11 +243,18 @@ class JunosDriver:
             SECRETS.add(target.password.reveal_text())
 
     def __repr__(self) -> str:
-        return f"JunosDriver({self.target.name}@{self.target.host}:{self.target.port})"
+        return f"JunosDriver({self.target.name}@{self.target.host}:{self.port})"
 
     @property
     def name(self) -> str:
         return self.target.name
+
+    @property
+    def port(self) -> int:
+        return self.target.port if self.target.port is not None else DEFAULT_PORT
+
+    def render(self, changes: ChangeSet) -> str:
+        return render_set_masked(changes)
 
     # ------------------------------------------------------------------------------ deadline
     def set_deadline(self, deadline: float | None) -> None:
@@ -287,9 +295,9 @@ class JunosDriver:
         target = self.target
         kwargs: dict[str, Any] = {
             "host": target.host,
-            "port": target.port,
+            "port": self.port,
             "user": target.user,
-            "gather_facts": target.gather_facts,
+            "gather_facts": _target_options(target).gather_facts,
             "conn_open_timeout": max(1, math.ceil(self._budget("open"))),
             "look_for_keys": False,
             "allow_agent": False,
@@ -327,14 +335,14 @@ class JunosDriver:
                 self._known_hosts_copy.unlink(missing_ok=True)
                 self._known_hosts_copy = None
         self._dev = dev
-        log.debug("%s: NETCONF session open to %s:%d", target.name, target.host, target.port)
+        log.debug("%s: NETCONF session open to %s:%d", target.name, target.host, self.port)
 
     def _write_ssh_config(self) -> Path:
         """A private ssh_config: one ``Host *`` block naming a private known_hosts file that
         holds only this target's entries, taken from the target's known_hosts file."""
         lines = ["Host *"]
         if self.target.known_hosts is not None and not self.target.insecure_host_keys:
-            entries = host_key_lines(self.target.known_hosts, self.target.host, self.target.port)
+            entries = host_key_lines(self.target.known_hosts, self.target.host, self.port)
             fd, known = tempfile.mkstemp(prefix="qkd-macsec-known-", suffix=".hosts")
             with os.fdopen(fd, "w") as handle:
                 handle.write(entries)
@@ -347,7 +355,7 @@ class JunosDriver:
 
     def _connect_error(self, err: Exception) -> DeviceError:
         target = self.target
-        where = f"{target.host}:{target.port}"
+        where = f"{target.host}:{self.port}"
         causes = _causes(err)
         if any(isinstance(c, nc_transport.SSHUnknownHostError) for c in causes):
             return DeviceHostKeyError(
@@ -561,7 +569,7 @@ class JunosDriver:
         clock: DeviceClock = self._call("uptime", lambda: parse_device_clock(reply))
         zone_reply = self._get_config(time_zone_filter())
         zone: str | None = self._call("get-config", lambda: parse_time_zone(zone_reply))
-        return DeviceClock(clock.now, clock.utc_offset, zone)
+        return DeviceClock(clock.now, clock.utc_offset, zone, resolution_s=clock.resolution_s)
 
     def key_chain(self, chain: str) -> list[ChainEntryState]:
         name = validate_key_chain_name(chain)
@@ -690,6 +698,11 @@ class JunosDriver:
 
 
 #: Junos' answer to a login whose class lacks the ``configure`` permission.
+def _target_options(target: DeviceTarget) -> JunosTargetOptions:
+    options = target.options
+    return options if isinstance(options, JunosTargetOptions) else JunosTargetOptions()
+
+
 _PERMISSION_WORDS = ("permission denied", "access denied", "not authorized", "access-denied")
 
 

@@ -17,11 +17,18 @@ Stable API (the inventory imports it): ``validate_interface_name``, ``validate_i
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from qkd_macsec.devices.names import (
+    ConfigRenderError,
+    require_str,
+    shown,
+    validate_host,
+    validate_hostname,
+    validate_ip_address,
+)
 from qkd_macsec.macsec.suites import CipherSuite
 
 __all__ = [
@@ -52,14 +59,9 @@ __all__ = [
 ]
 
 
-class ConfigRenderError(ValueError):
-    """A name or value cannot be written safely into Junos configuration."""
-
-
 IDENTIFIER_MAX_LEN = 32
 MAX_SLOT = 63
 CKN_MAX_HEX = 64
-_SHOWN = 40  # how much of a bad value an error message repeats
 
 # Physical: type-fpc/pic/port, optional :channel, optional .unit (et-0/0/9, xe-1/0/0:2, ge-0/0/1.0).
 # Digits are ASCII [0-9]: Python's \d (and str.isdigit) also match '٣' and other Unicode digits.
@@ -71,7 +73,6 @@ _PHYSICAL = re.compile(
 _AGGREGATE = re.compile(r"ae([0-9]{1,4})(?:\.([0-9]{1,5}))?")
 _MAX_UNIT = 16385
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
-_HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 _MACRO_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 # A macro value is one word: no whitespace, quotes, ; { } [ ] # | \ or control characters.
 _MACRO_VALUE = re.compile(r"[A-Za-z0-9_.:/@%+=,~-]{1,255}")
@@ -79,28 +80,16 @@ _PROTOCOL = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _HEX = re.compile(r"[0-9A-Fa-f]*")
 
 
-def _shown(value: object) -> str:
-    """A bad value for an error message: repr'd (so newlines/quotes are visible) and cut short."""
-    text = repr(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 3] + "..."
-
-
-def _require_str(value: object, what: str) -> str:
-    if not isinstance(value, str):
-        raise ConfigRenderError(f"{what} must be a string, not {type(value).__name__}")
-    return value
-
-
 def validate_interface_name(name: str) -> str:
     """A Junos interface name: ``et-0/0/9``, ``xe-1/0/0:2``, ``ge-0/0/1.0``, ``ae0``."""
-    name = _require_str(name, "interface name")
+    name = require_str(name, "interface name")
     match = _PHYSICAL.fullmatch(name) or _AGGREGATE.fullmatch(name)
     if match is None:
-        raise ConfigRenderError(f"{_shown(name)} is not a valid Junos interface name")
+        raise ConfigRenderError(f"{shown(name)} is not a valid Junos interface name")
     unit = match.group(match.re.groups)  # the logical unit is the last group of both patterns
     if unit is not None and int(unit) > _MAX_UNIT:
         raise ConfigRenderError(
-            f"interface {_shown(name)}: logical unit {unit} is above {_MAX_UNIT}"
+            f"interface {shown(name)}: logical unit {unit} is above {_MAX_UNIT}"
         )
     return name
 
@@ -113,10 +102,10 @@ def interface_identity(name: str) -> str:
 
 def validate_identifier(name: str, what: str = "name") -> str:
     """A Junos object name (CA, key chain): ``[A-Za-z0-9][A-Za-z0-9_.-]{0,31}``."""
-    name = _require_str(name, what)
+    name = require_str(name, what)
     if not _IDENTIFIER.fullmatch(name):
         raise ConfigRenderError(
-            f"{_shown(name)} is not a valid {what}: use 1-{IDENTIFIER_MAX_LEN} characters "
+            f"{shown(name)} is not a valid {what}: use 1-{IDENTIFIER_MAX_LEN} characters "
             "from letters, digits, '_', '.', '-', starting with a letter or digit"
         )
     return name
@@ -130,66 +119,27 @@ def validate_key_chain_name(name: str) -> str:
     return validate_identifier(name, "key-chain name")
 
 
-def validate_hostname(name: str) -> str:
-    """A DNS host name (RFC 1123 labels; '_' tolerated as device names use it), lower-cased."""
-    name = _require_str(name, "host name")
-    labels = name.split(".")
-    if (
-        not name
-        or len(name) > 253
-        or not all(_HOST_LABEL.fullmatch(label) for label in labels)
-        or (labels[-1].isascii() and labels[-1].isdigit())
-    ):
-        raise ConfigRenderError(f"{_shown(name)} is not a valid host name")
-    return name.lower()
-
-
-def validate_ip_address(text: str) -> str:
-    """An IPv4 or IPv6 address, returned in canonical form (no zone ids, no prefix length)."""
-    text = _require_str(text, "IP address")
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        raise ConfigRenderError(f"{_shown(text)} is not a valid IP address") from None
-    if "%" in text:
-        raise ConfigRenderError(f"{_shown(text)}: scoped IPv6 addresses are not supported")
-    return str(address)
-
-
-def validate_host(text: str) -> str:
-    """An IP address or a host name (what a KME or device address may be)."""
-    text = _require_str(text, "host")
-    try:
-        return validate_ip_address(text)
-    except ConfigRenderError:
-        pass
-    try:
-        return validate_hostname(text)
-    except ConfigRenderError:
-        raise ConfigRenderError(f"{_shown(text)} is not a valid host name or IP address") from None
-
-
 def validate_macro_name(name: str) -> str:
     """An ``apply-macro`` parameter name such as ``kme-host``."""
-    name = _require_str(name, "macro parameter name")
+    name = require_str(name, "macro parameter name")
     if not _MACRO_NAME.fullmatch(name):
-        raise ConfigRenderError(f"{_shown(name)} is not a valid apply-macro parameter name")
+        raise ConfigRenderError(f"{shown(name)} is not a valid apply-macro parameter name")
     return name
 
 
 def validate_macro_value(value: str) -> str:
     """An ``apply-macro`` value: one word of ``[A-Za-z0-9_.:/@%+=,~-]``, up to 255 characters."""
-    value = _require_str(value, "macro value")
+    value = require_str(value, "macro value")
     if not _MACRO_VALUE.fullmatch(value):
         raise ConfigRenderError(
-            f"{_shown(value)} is not a valid apply-macro value: one word of letters, digits "
+            f"{shown(value)} is not a valid apply-macro value: one word of letters, digits "
             "and _.:/@%+=,~- (no spaces, quotes, ;, braces, brackets or #)"
         )
     return value
 
 
 def _even_hex(value: object, what: str, min_len: int, max_len: int) -> str:
-    text = _require_str(value, what)
+    text = require_str(value, what)
     if not _HEX.fullmatch(text) or len(text) % 2 or not min_len <= len(text) <= max_len:
         raise ConfigRenderError(
             f"{what} must be an even number of hex digits, {min_len}..{max_len} "
@@ -202,14 +152,14 @@ def validate_ckn(ckn: str) -> str:
     """A CKN: even number of hex digits, 2..64 (Junos refuses odd lengths). Lower-cased."""
     if isinstance(ckn, str) and _HEX.fullmatch(ckn):
         return _even_hex(ckn, "CKN", 2, CKN_MAX_HEX)
-    raise ConfigRenderError(f"CKN {_shown(ckn)} is not hex")
+    raise ConfigRenderError(f"CKN {shown(ckn)} is not hex")
 
 
 def validate_ckn_prefix(prefix: str, room_for_hex: int = 32) -> str:
     """A CKN prefix that still leaves ``room_for_hex`` digits (a UUID is 32) within 64."""
     if isinstance(prefix, str) and _HEX.fullmatch(prefix):
         return _even_hex(prefix, "CKN prefix", 0, CKN_MAX_HEX - room_for_hex)
-    raise ConfigRenderError(f"CKN prefix {_shown(prefix)} is not hex")
+    raise ConfigRenderError(f"CKN prefix {shown(prefix)} is not hex")
 
 
 def validate_cak_hex(cak_hex: str, suite: CipherSuite) -> str:
@@ -265,9 +215,9 @@ def validate_tolerance_s(seconds: int) -> int:
 
 def validate_protocol(name: str) -> str:
     """An ``exclude-protocol`` value such as ``lldp`` (lower-case word)."""
-    name = _require_str(name, "exclude-protocol")
+    name = require_str(name, "exclude-protocol")
     if not _PROTOCOL.fullmatch(name):
-        raise ConfigRenderError(f"{_shown(name)} is not a valid exclude-protocol name")
+        raise ConfigRenderError(f"{shown(name)} is not a valid exclude-protocol name")
     return name
 
 

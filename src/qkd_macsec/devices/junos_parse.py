@@ -535,12 +535,12 @@ def parse_device_clock(reply: Element) -> DeviceClock:
             zone = match.group(2)
             if zone is not None and zone.upper() not in _UTC_NAMES:
                 raise MalformedReplyError(f"device time in zone {zone!r} without seconds attribute")
-            return DeviceClock(wall.replace(tzinfo=UTC), timedelta(0))
+            return DeviceClock(wall.replace(tzinfo=UTC), timedelta(0), resolution_s=1.0)
         offset_s = (wall.replace(tzinfo=UTC) - now).total_seconds()
         offset = timedelta(minutes=round(offset_s / 60))
         if abs(offset) >= timedelta(hours=24):
             raise MalformedReplyError(f"device time {text!r} disagrees with its seconds attribute")
-        return DeviceClock(now, offset)
+        return DeviceClock(now, offset, resolution_s=1.0)  # Junos reports whole seconds
     raise MalformedReplyError("uptime reply without <current-time><date-time>")
 
 

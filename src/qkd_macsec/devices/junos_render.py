@@ -29,9 +29,10 @@ from qkd_macsec.devices.junos_names import (
     validate_tolerance_s,
     validate_transmit_interval_ms,
 )
+from qkd_macsec.devices.junos_options import junos_options
 from qkd_macsec.macsec.suites import CipherSuite
 
-__all__ = ["MASK", "ConfigRenderError", "render_set", "render_set_masked"]
+__all__ = ["MASK", "ConfigRenderError", "render", "render_set", "render_set_masked"]
 
 MASK = "<masked>"
 MACSEC = "security macsec"
@@ -49,6 +50,11 @@ def render_set(changes: ChangeSet) -> str:
 def render_set_masked(changes: ChangeSet) -> str:
     """The same lines with every CAK replaced by ``<masked>`` (safe to show and log)."""
     return "\n".join(_lines(changes, masked=True))
+
+
+def render(changes: ChangeSet, masked: bool) -> str:
+    """:func:`render_set` or :func:`render_set_masked` (the platform's ``render``)."""
+    return render_set_masked(changes) if masked else render_set(changes)
 
 
 def _lines(changes: ChangeSet, *, masked: bool) -> list[str]:
@@ -117,10 +123,11 @@ def _binding(b: MacsecBinding) -> Iterator[str]:
     for protocol in b.exclude_protocols:
         yield f"set {ca} exclude-protocol {validate_protocol(protocol)}"
     yield f"set {MACSEC} interfaces {interface} connectivity-association {validate_ca_name(b.ca)}"
-    for name, value in b.macros:
+    extras = junos_options(b.options)
+    for name, value in extras.macros:
         macro = f"{validate_macro_name(name)} {validate_macro_value(value)}"
         yield f"set {MACSEC} interfaces {interface} apply-macro {MACRO} {macro}"
-    for host, address in b.host_mappings:
+    for host, address in extras.host_mappings:
         canonical = validate_ip_address(address)
         family = "inet6" if ":" in canonical else "inet"
         yield f"set system static-host-mapping {validate_hostname(host)} {family} {canonical}"

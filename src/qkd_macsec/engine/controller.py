@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from qkd_macsec.certs.renew import CertificateWatch
-from qkd_macsec.devices.base import DRIVERS, DeviceTarget, Driver, MacsecBinding
+from qkd_macsec.devices.base import DeviceTarget, Driver, MacsecBinding
+from qkd_macsec.devices.platform import EndSettings, get_platform
 from qkd_macsec.engine.adopt import adopt
 from qkd_macsec.engine.executor import CrashHook, ExecutorOptions, RotationExecutor
-from qkd_macsec.engine.inventory import Inventory, RotationMode
 from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.keysource import KeySource
 from qkd_macsec.engine.lease import Lease, LeaseError, acquire_journal
@@ -27,6 +27,7 @@ from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.engine.topology import EndSpec, LinkSpec, MkaOptions
 from qkd_macsec.etsi014.client import ClientOptions, KmeClient, RequestRecord
 from qkd_macsec.etsi014.tls import TlsIdentity
+from qkd_macsec.inventory import Inventory, RotationMode
 from qkd_macsec.obs.logging import get_logger, notice
 
 log = get_logger("engine.controller")
@@ -41,6 +42,7 @@ def link_specs(inventory: Inventory) -> list[LinkSpec]:
             if host.kme is None:
                 raise ValueError(f"{inventory.source}: hosts.{host.name}.kme: not set")
             ends.append(EndSpec(host.name, end.interfaces, host.sae_id, host.kme))
+        slots = min(get_platform(host.platform).slots for host, _ in inventory.link_ends(link))
         specs.append(
             LinkSpec(
                 name=link.name,
@@ -62,15 +64,20 @@ def link_specs(inventory: Inventory) -> list[LinkSpec]:
                     transmit_interval_ms=link.mka.transmit_interval_ms,
                 ),
                 keyid_check=link.kme_keyid_check,
+                slots=slots,
             )
         )
     return specs
 
 
 def bindings_for(inventory: Inventory, link: LinkSpec, end: EndSpec) -> list[MacsecBinding]:
-    """The seed's initial MACsec configuration for one end: CA, interfaces, apply-macros, hosts."""
-    macros = inventory.apply_macros(inventory.link(link.name), end.device)
-    mappings = inventory.static_host_mappings(end.device)
+    """The seed's initial MACsec configuration for one end: CA, interfaces, and the platform's
+    extras built from the seed's per-link KME parameters and local host mappings."""
+    settings = EndSettings(
+        parameters=inventory.apply_macros(inventory.link(link.name), end.device),
+        name_addresses=inventory.static_host_mappings(end.device),
+    )
+    options = get_platform(inventory.host(end.device).platform).binding_options(settings)
     return [
         MacsecBinding(
             interface=interface,
@@ -81,8 +88,7 @@ def bindings_for(inventory: Inventory, link: LinkSpec, end: EndSpec) -> list[Mac
             exclude_protocols=link.mka.exclude_protocols,
             key_server_priority=link.mka.key_server_priority,
             transmit_interval_ms=link.mka.transmit_interval_ms,
-            macros=macros,
-            host_mappings=mappings,
+            options=options,
         )
         for interface in end.interfaces
     ]
@@ -194,7 +200,7 @@ class Controller:
             target = device_target(self.inventory, device)
             self._targets[device] = target
         platform = self.inventory.host(device).platform
-        return DRIVERS.get(platform)(target)
+        return get_platform(platform).create(target)
 
     async def recover(self) -> RecoveryResult:
         self.lease.check()

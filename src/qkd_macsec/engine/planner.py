@@ -13,7 +13,9 @@ from enum import StrEnum
 
 from qkd_macsec.engine.journal import ActiveKey, RotationRecord
 
-SLOTS = 64  # Junos key-chain keys 0..63
+#: Key-chain slots when the caller does not say (a link's own count comes from its ends'
+#: platforms, ``LinkView.slots``).
+SLOTS = 64
 
 
 class KeyMode(StrEnum):
@@ -35,6 +37,7 @@ class LinkView:
     name: str
     rotation_interval: float  # seconds
     mode: KeyMode = KeyMode.KEY_CHAIN
+    slots: int = SLOTS  # key-chain slots 0..slots-1 (the ends' platforms agree on these)
 
 
 @dataclass(frozen=True)
@@ -78,14 +81,14 @@ class WavePlan:
         return [r.link for r in self.rotations]
 
 
-def next_slot(used: Iterable[int], after: int | None) -> int:
-    """The first slot after ``after`` (cyclically) that is not in use."""
+def next_slot(used: Iterable[int], after: int | None, slots: int = SLOTS) -> int:
+    """The first slot of ``0 .. slots - 1`` after ``after`` (cyclically) that is not in use."""
     taken = set(used)
-    if len(taken) >= SLOTS:
+    if len(taken) >= slots:
         raise ValueError("every key-chain slot is in use")
-    start = 0 if after is None else (after + 1) % SLOTS
-    for step in range(SLOTS):
-        slot = (start + step) % SLOTS
+    start = 0 if after is None else (after + 1) % slots
+    for step in range(slots):
+        slot = (start + step) % slots
         if slot not in taken:
             return slot
     raise AssertionError("unreachable")
@@ -137,7 +140,7 @@ def plan_link(
 
     slot: int | None = None
     if link.mode is KeyMode.KEY_CHAIN:
-        slot = next_slot(keep_slots, current.slot if current else None)
+        slot = next_slot(keep_slots, current.slot if current else None, link.slots)
     return (
         PlannedRotation(
             link=link.name,

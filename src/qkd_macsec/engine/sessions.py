@@ -144,13 +144,11 @@ def _measure_offset(driver: Driver) -> SessionClock:
     before = time.time()
     reading: DeviceClock = driver.device_time()
     after = time.time()
-    device_seconds = reading.now.timestamp()
-    if device_seconds == int(device_seconds):
-        # Junos reports its clock in whole seconds (``junos:seconds``), the floor of the true
-        # value: during the RPC it read somewhere in [s, s + 1), s + 0.5 on average. Without
-        # this half second every skew estimate is biased low by 0.5 s, and two ends on the same
-        # clock round one start-time to different whole seconds half of the time.
-        device_seconds += 0.5
+    # A clock reported in whole units (Junos: whole seconds, ``junos:seconds``) reads the floor
+    # of the true value: during the RPC it read somewhere in [s, s + r), s + r/2 on average.
+    # Without this every skew estimate is biased low by r/2, and two ends on the same clock
+    # round one start-time to different whole seconds half of the time.
+    device_seconds = reading.now.timestamp() + reading.resolution_s / 2
     skew = device_seconds - (before + after) / 2
     return SessionClock(
         skew, reading.utc_offset, _zone(reading.zone, reading.now, reading.utc_offset)
@@ -159,12 +157,12 @@ def _measure_offset(driver: Driver) -> SessionClock:
 
 def to_device_time(instant: datetime, clock: SessionClock) -> datetime:
     """A real instant as the device's naive local wall-clock time (its skew and zone applied),
-    rounded to Junos' whole seconds.
+    rounded to whole seconds (what a start-time holds).
 
-    Junos takes a key-chain ``start-time`` in the device's ``system time-zone`` (field evidence
-    §1: "junos automatically sets the UTC offset in start-time to the configured system
-    time-zone"). With the zone's rules the offset is the one in force AT ``instant`` (a DST
-    change between staging and activation is honoured); without them, the offset measured now.
+    A key-chain ``start-time`` is written in the zone the driver's ``device_time`` reports (on
+    Junos its ``system time-zone``, field evidence §1; a platform that takes UTC reports offset
+    0). With the zone's rules the offset is the one in force AT ``instant`` (a DST change
+    between staging and activation is honoured); without them, the offset measured now.
     """
     whole = device_instant(instant, clock)
     if clock.zone is not None:

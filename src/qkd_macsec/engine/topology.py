@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qkd_macsec.engine.planner import KeyMode, LinkView
+from qkd_macsec.engine.planner import SLOTS, KeyMode, LinkView
 from qkd_macsec.macsec import CipherSuite, CknMode
 
 
@@ -47,6 +47,8 @@ class LinkSpec:
     mka: MkaOptions = MkaOptions()
     keyid_check: bool = True
     chain_tolerance_s: int | None = None
+    #: Key-chain slots 0..slots-1: the smallest range among the ends' platforms.
+    slots: int = SLOTS
 
     @property
     def ends(self) -> tuple[EndSpec, ...]:
@@ -57,4 +59,4 @@ class LinkSpec:
         return tuple(end.device for end in self.ends)
 
     def view(self) -> LinkView:
-        return LinkView(self.name, self.rotation_interval, self.mode)
+        return LinkView(self.name, self.rotation_interval, self.mode, slots=self.slots)

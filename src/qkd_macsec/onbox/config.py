@@ -18,8 +18,8 @@ from qkd_macsec.devices.junos_names import (
     validate_macro_value,
     validate_protocol,
 )
-from qkd_macsec.engine.inventory import Inventory
-from qkd_macsec.engine.inventory.model import Link
+from qkd_macsec.inventory import Inventory
+from qkd_macsec.inventory.model import Link
 from qkd_macsec.onbox.build import SCRIPT_NAME
 
 EVENT_NAME = "qkd-onbox-timer"

@@ -18,9 +18,9 @@ from typing import Any
 from jnpr.junos import Device
 from jnpr.junos.utils.config import Config
 
-from qkd_macsec.engine.inventory import Inventory
-from qkd_macsec.engine.inventory.model import Host
-from qkd_macsec.engine.inventory.schema import ssh_config_path_problem
+from qkd_macsec.inventory import Inventory
+from qkd_macsec.inventory.model import Host
+from qkd_macsec.inventory.schema import ssh_config_path_problem
 from qkd_macsec.onbox.build import SCRIPT_NAME, BuiltScript
 from qkd_macsec.onbox.config import OnboxOptions, router_lines
 from qkd_macsec.transport.ssh_files import (

@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from qkd_macsec.devices.base import DRIVERS, DeviceError, DeviceTarget, Driver
+from qkd_macsec.devices.base import DeviceError, DeviceTarget, Driver
+from qkd_macsec.devices.platform import DRIVERS
 from qkd_macsec.engine.controller import device_target, link_specs
-from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.topology import LinkSpec
 from qkd_macsec.etsi014.client import ClientOptions, KmeClient
 from qkd_macsec.etsi014.errors import KmeError
 from qkd_macsec.etsi014.retry import RetryPolicy
 from qkd_macsec.etsi014.tls import TlsIdentity, TlsIdentityError
+from qkd_macsec.inventory import Inventory
 from qkd_macsec.obs.logging import get_logger, redact
 from qkd_macsec.preflight.checks import key_findings, kme_findings, router_findings, status_pairs
 from qkd_macsec.preflight.facts import ClockReading, KeyProbe, RouterFacts, StatusProbe

@@ -22,10 +22,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.journal import ActiveKey, Phase
 from qkd_macsec.engine.results import RotationResult, WaveResult
 from qkd_macsec.etsi014.client import RequestRecord
+from qkd_macsec.inventory import Inventory
 from qkd_macsec.pki.check import check_certificate
 from qkd_macsec.pki.files import PkiError, load_certificates
 

@@ -15,9 +15,9 @@ from datetime import datetime
 from rich.text import Text
 
 from qkd_macsec.devices.base import DeviceError, MkaSessionState
-from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.journal import Journal, Phase
 from qkd_macsec.engine.sessions import DriverFor, live_ckn, read_mka
+from qkd_macsec.inventory import Inventory
 from qkd_macsec.report.tables import Column, FitTable, short_id
 
 #: Per device: its MKA sessions, or the (redacted) reason they could not be read.

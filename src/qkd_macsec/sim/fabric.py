@@ -254,12 +254,18 @@ class Fabric:
 
     def on_commit(self, device: str, config: Configuration, at: float | None = None) -> None:
         """Record that ``config`` became the device's committed configuration at ``at``."""
+        self.commit_views(device, macsec_interfaces(config), at)
+
+    def commit_views(
+        self, device: str, views: dict[str, InterfaceMacsec], at: float | None = None
+    ) -> None:
+        """Record the effective MACsec keys of each interface from ``at`` on: how a device that
+        is not a simulated Junos router (another platform's simulator) joins the fabric."""
         with self._lock:
             if device not in self._devices:
                 self.add_device(device)
             t = self._clock() if at is None else at
-            views = macsec_interfaces(config)
-            bisect.insort_right(self._devices[device].commits, (t, views), key=lambda e: e[0])
+            bisect.insort_right(self._devices[device].commits, (t, dict(views)), key=lambda e: e[0])
             self._invalidate(device, t)
 
     # ------------------------------------------------------------ queries

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from qkd_macsec.engine.inventory import Inventory, load_inventory
+from qkd_macsec.inventory import Inventory, load_inventory
 from qkd_macsec.kme.example import write_example_network
 from qkd_macsec.kme.network import KmeNetwork
 from qkd_macsec.kme.server import RunningNetwork, run_network_in_thread

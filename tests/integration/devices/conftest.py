@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from qkd_macsec.devices.base import DRIVERS, DeviceTarget, Driver
+from qkd_macsec.devices.base import DeviceTarget, Driver
+from qkd_macsec.devices.platform import DRIVERS
 from qkd_macsec.secret import Secret
 from qkd_macsec.sim.lab import Lab, LabThread, run_lab_in_thread
 

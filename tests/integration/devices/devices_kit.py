@@ -11,6 +11,7 @@ from datetime import datetime
 import pytest
 
 from qkd_macsec.devices.base import Driver, KeyChainEntry, MacsecBinding, StaticKey
+from qkd_macsec.devices.junos_options import JunosOptions
 from qkd_macsec.macsec import CipherSuite
 from qkd_macsec.secret import Secret
 
@@ -23,8 +24,10 @@ BINDING = MacsecBinding(
     "CA_core",
     SUITE,
     "KC_core",
-    macros=(("kme-host", "kme-a.example.net"), ("kme-port", "443")),
-    host_mappings=(("kme-a.example.net", "192.0.2.10"),),
+    options=JunosOptions(
+        macros=(("kme-host", "kme-a.example.net"), ("kme-port", "443")),
+        host_mappings=(("kme-a.example.net", "192.0.2.10"),),
+    ),
 )
 #: Pre-shared-key mode: binding + static key commit on their own (no chain to stage first).
 PSK_BINDING = replace(BINDING, key_chain=None)

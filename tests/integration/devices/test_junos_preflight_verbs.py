@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 import pytest
 
 from qkd_macsec.devices.base import (
-    DRIVERS,
     ChangeSet,
     DevicePermissionError,
     DeviceTarget,
     Driver,
     KeyChainEntry,
 )
+from qkd_macsec.devices.platform import DRIVERS
 from qkd_macsec.secret import Secret
 from qkd_macsec.sim.lab import Lab, LabThread, run_lab_in_thread
 

@@ -26,7 +26,6 @@ from integration.devices.devices_kit import (
     opened,
 )
 from qkd_macsec.devices.base import (
-    DRIVERS,
     ChangeSet,
     DeviceAuthError,
     DeviceCommitError,
@@ -36,6 +35,7 @@ from qkd_macsec.devices.base import (
     DeviceTimeoutError,
     DeviceUnreachableError,
 )
+from qkd_macsec.devices.platform import DRIVERS
 from qkd_macsec.secret import Secret
 from qkd_macsec.sim.lab import Lab, LabThread, run_lab_in_thread
 
@@ -151,7 +151,7 @@ def test_public_key_authentication(tmp_path: Path) -> None:
             ssh_key=key_file,
             known_hosts=lab.known_hosts_path,
         )
-        driver = DRIVERS.create(target)
+        driver = DRIVERS.create(target, "junos")
         try:
             driver.open()
             assert driver.is_alive()
@@ -167,4 +167,4 @@ def test_public_key_authentication(tmp_path: Path) -> None:
             known_hosts=lab.known_hosts_path,
         )
         with pytest.raises(DeviceConnectError):
-            DRIVERS.create(other).open()
+            DRIVERS.create(other, "junos").open()

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from qkd_macsec.engine.controller import Controller
-from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.journal import Journal, Phase
 from qkd_macsec.engine.results import WaveResult
+from qkd_macsec.inventory import Inventory
 from qkd_macsec.testbed.builder import Testbed
 from support.testbed import StartTestbed, pre_shared_key_link
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from qkd_macsec.devices.base import DRIVERS, ChangeSet, KeyChainEntry
+from qkd_macsec.devices.base import ChangeSet, KeyChainEntry
+from qkd_macsec.devices.platform import DRIVERS
 from qkd_macsec.engine.controller import device_target
 from qkd_macsec.macsec.keys import DEFAULT_CKN_PREFIX
 from qkd_macsec.pki.ca import create_ca, issue_client_cert, save_issued

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from qkd_macsec.engine.inventory import load_inventory
+from qkd_macsec.inventory import load_inventory
 
 DOC = {
     "version": 1,

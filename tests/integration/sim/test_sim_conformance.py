@@ -20,7 +20,7 @@ from jnpr.junos import Device
 from jnpr.junos.utils.config import Config
 from tests.integration.sim.conftest import PASSWORD, lab_dict
 
-from qkd_macsec.devices.base import DRIVERS, DeviceTarget, MkaSessionState
+from qkd_macsec.devices.base import DeviceTarget, MkaSessionState
 from qkd_macsec.devices.junos_parse import (
     key_chain_filter,
     parse_key_chain,
@@ -29,6 +29,7 @@ from qkd_macsec.devices.junos_parse import (
     parse_mka_sessions,
     parse_mka_sessions_text,
 )
+from qkd_macsec.devices.platform import DRIVERS
 from qkd_macsec.engine.sessions import live_ckn
 from qkd_macsec.secret import Secret
 from qkd_macsec.sim.lab import Lab, LabThread, run_lab_in_thread

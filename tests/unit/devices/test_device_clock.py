@@ -60,7 +60,7 @@ def test_offset_is_local_text_minus_epoch(text: str, offset: timedelta) -> None:
 
 def test_without_seconds_only_utc_text_is_trusted() -> None:
     assert parse_device_clock(uptime("2026-12-01 07:30:58 UTC", None)) == DeviceClock(
-        datetime(2026, 12, 1, 7, 30, 58, tzinfo=UTC)
+        datetime(2026, 12, 1, 7, 30, 58, tzinfo=UTC), resolution_s=1.0
     )
     with pytest.raises(MalformedReplyError, match="zone 'CET'"):
         parse_device_clock(uptime("2026-12-01 08:30:58 CET", None))

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from qkd_macsec.devices.base import (
-    DRIVERS,
     DeviceCommitError,
     DeviceError,
     DeviceTarget,
@@ -18,6 +17,7 @@ from qkd_macsec.devices.base import (
     InvalidTargetError,
     UnknownPlatformError,
 )
+from qkd_macsec.devices.platform import DRIVERS
 from qkd_macsec.secret import Secret
 
 CONTRACT_METHODS = sorted(
@@ -55,6 +55,7 @@ def test_contract_lists_the_engine_verbs() -> None:
         "ntp_status",
         "open",
         "preview",
+        "render",
         "set_deadline",
     ]
 

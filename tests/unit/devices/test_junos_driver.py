@@ -422,7 +422,9 @@ def test_reads_parse_replies(harness: Harness) -> None:
     rpc.replies["get_system_uptime_information"] = _reply("uptime.xml")
     rpc.replies["get_mka_session_information"] = _reply("mka_sessions.xml")
     rpc.replies["get_config"] = _reply("key_chain.xml")
-    assert driver.device_time() == DeviceClock(datetime(2026, 11, 26, 10, 15, tzinfo=UTC))
+    assert driver.device_time() == DeviceClock(
+        datetime(2026, 11, 26, 10, 15, tzinfo=UTC), resolution_s=1.0
+    )
     assert {s.interface for s in driver.mka_sessions(["et-0/0/10"])} == {"et-0/0/10"}
     assert len(driver.mka_sessions()) == 3
     assert [e.slot for e in driver.key_chain("KC_core")] == [3, 4]

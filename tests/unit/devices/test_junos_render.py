@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qkd_macsec.devices.base import ChangeSet, KeyChainEntry, MacsecBinding, StaticKey
+from qkd_macsec.devices.junos_options import JunosOptions
 from qkd_macsec.devices.junos_render import (
     MASK,
     ConfigRenderError,
@@ -28,7 +29,11 @@ XPN256 = CipherSuite.GCM_AES_XPN_256
 
 
 def binding(**overrides: object) -> MacsecBinding:
-    base = MacsecBinding("et-0/0/9", "CA_core", XPN256, "KC_core")
+    """A binding; ``macros``/``host_mappings`` go into its Junos options."""
+    macros = overrides.pop("macros", ())
+    mappings = overrides.pop("host_mappings", ())
+    options = JunosOptions(macros=macros, host_mappings=mappings)  # type: ignore[arg-type]
+    base = MacsecBinding("et-0/0/9", "CA_core", XPN256, "KC_core", options=options)
     return replace(base, **overrides)  # type: ignore[arg-type]
 
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from qkd_macsec.cli import cli, main
 from qkd_macsec.cli.errors import CliError
 from qkd_macsec.cli.inventory import group
-from qkd_macsec.engine.inventory import load_inventory
+from qkd_macsec.inventory import load_inventory
 
 SAMPLE = Path(__file__).parents[3] / "src/qkd_macsec/data/examples/seed_targets.json"
 ENV = "QKD_TEST_ROUTER_PASSWORD"

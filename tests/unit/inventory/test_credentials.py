@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from qkd_macsec.engine.inventory import (
+from qkd_macsec.inventory import (
     CredentialError,
     InventoryError,
     check_local_files,

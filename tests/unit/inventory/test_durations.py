@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from qkd_macsec.engine.inventory import format_duration, parse_duration
+from qkd_macsec.inventory import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from qkd_macsec.engine.inventory import InventoryError, load_inventory, parse_inventory
+from qkd_macsec.inventory import InventoryError, load_inventory, parse_inventory
 
 Doc = dict[str, Any]
 

@@ -9,13 +9,13 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from qkd_macsec.engine.inventory import (
+from qkd_macsec.inventory import (
     Inventory,
     InventoryError,
     RotationMode,
     load_inventory,
 )
-from qkd_macsec.engine.inventory.schema import InventorySpec
+from qkd_macsec.inventory.schema import InventorySpec
 from qkd_macsec.macsec.keys import CknMode
 from qkd_macsec.macsec.suites import CipherSuite
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from qkd_macsec.devices import junos_names
-from qkd_macsec.engine.inventory import Inventory, InventoryError, parse_inventory
+from qkd_macsec.inventory import Inventory, InventoryError, parse_inventory
 
 SOURCE = Path("/nonexistent/dir/inventory.yaml")
 INJECTIONS = [

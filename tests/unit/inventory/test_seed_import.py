@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from qkd_macsec.engine.inventory import RotationMode, parse_inventory
-from qkd_macsec.engine.inventory_seed import (
+from qkd_macsec.inventory import RotationMode, parse_inventory
+from qkd_macsec.inventory.seed import (
     SeedImportError,
     import_seed_targets,
     read_seed_targets,

@@ -13,14 +13,14 @@ from click.testing import CliRunner
 
 from qkd_macsec.cli.inventory import group
 from qkd_macsec.devices import junos_names
-from qkd_macsec.engine.inventory import (
+from qkd_macsec.inventory import (
     InventoryError,
     inventory_warnings,
     load_inventory,
     parse_inventory,
     ssh_config_path_problem,
 )
-from qkd_macsec.engine.inventory.durations import parse_duration
+from qkd_macsec.inventory.durations import parse_duration
 from qkd_macsec.onbox import deploy
 
 WriteInventory = Callable[[dict[str, Any] | str], Path]

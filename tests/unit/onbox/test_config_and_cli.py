@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from qkd_macsec.cli.onbox import group
-from qkd_macsec.engine.inventory import Inventory, load_inventory
+from qkd_macsec.inventory import Inventory, load_inventory
 from qkd_macsec.onbox.config import EVENT_NAME, OnboxConfigError, OnboxOptions, router_lines
 
 SEED = Path(__file__).resolve().parents[3] / "src/qkd_macsec/data/examples/seed-lab/inventory.yaml"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from qkd_macsec.engine.inventory.errors import CredentialError
+from qkd_macsec.inventory.errors import CredentialError
 from qkd_macsec.obs.logging import SECRETS
 from qkd_macsec.secret import Secret
 

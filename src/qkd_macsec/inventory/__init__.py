@@ -2,8 +2,8 @@
 
 Nornir-shaped (hosts inherit connection settings from their groups, then ``defaults``), plus
 ``kmes:``, ``links:`` and ``policy:``. Loading validates everything before any device or KME is
-touched — every name that reaches Junos configuration is checked with
-:mod:`qkd_macsec.devices.junos_names` — and reports all problems at once as one
+touched — every name that reaches a device's configuration is checked by the rules of that
+device's platform (:mod:`qkd_macsec.devices.platform`) — and reports all problems at once as one
 :class:`InventoryError` naming the file and each field. Passwords are references
 (``{env: NAME}`` / ``{file: PATH}``) resolved only at connect time.
 
@@ -13,11 +13,11 @@ Modules: ``schema`` (the file's shape), ``resolve`` (inheritance, paths, referen
 reported as warnings).
 """
 
-from qkd_macsec.engine.inventory.credentials import SecretRef, private_file_problem
-from qkd_macsec.engine.inventory.durations import format_duration, parse_duration
-from qkd_macsec.engine.inventory.errors import CredentialError, InventoryError
-from qkd_macsec.engine.inventory.loader import load_inventory, parse_inventory
-from qkd_macsec.engine.inventory.model import (
+from qkd_macsec.inventory.credentials import SecretRef, private_file_problem
+from qkd_macsec.inventory.durations import format_duration, parse_duration
+from qkd_macsec.inventory.errors import CredentialError, InventoryError
+from qkd_macsec.inventory.loader import load_inventory, parse_inventory
+from qkd_macsec.inventory.model import (
     Host,
     Inventory,
     Kme,
@@ -27,16 +27,14 @@ from qkd_macsec.engine.inventory.model import (
     Policy,
     SaeIdentity,
 )
-from qkd_macsec.engine.inventory.preflight import check_local_files
-from qkd_macsec.engine.inventory.sanity import inventory_warnings
-from qkd_macsec.engine.inventory.schema import (
-    KNOWN_PLATFORMS,
+from qkd_macsec.inventory.preflight import check_local_files
+from qkd_macsec.inventory.sanity import inventory_warnings
+from qkd_macsec.inventory.schema import (
     RotationMode,
     ssh_config_path_problem,
 )
 
 __all__ = [
-    "KNOWN_PLATFORMS",
     "CredentialError",
     "Host",
     "Inventory",

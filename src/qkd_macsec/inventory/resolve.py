@@ -2,6 +2,8 @@
 
 Inheritance is Nornir's: a host's own value wins, then its groups in the order listed, then
 ``defaults``, then the built-in default. All problems are collected, then raised together.
+
+Two spellings of one interface are one claim: the end's platform says what a name denotes.
 """
 
 from __future__ import annotations
@@ -9,12 +11,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from qkd_macsec.devices import junos_names
-from qkd_macsec.engine.inventory.credentials import SecretRef
-from qkd_macsec.engine.inventory.errors import InventoryError, field_path
-from qkd_macsec.engine.inventory.model import (
-    DEFAULT_PLATFORM,
-    DEFAULT_PORT,
+from qkd_macsec.devices.platform import get_platform
+from qkd_macsec.inventory.credentials import SecretRef
+from qkd_macsec.inventory.errors import InventoryError, field_path
+from qkd_macsec.inventory.model import (
     DEFAULT_TIMEOUT_S,
     Host,
     Inventory,
@@ -26,7 +26,8 @@ from qkd_macsec.engine.inventory.model import (
     SaeIdentity,
     _frozen_map,
 )
-from qkd_macsec.engine.inventory.schema import (
+from qkd_macsec.inventory.schema import (
+    DEFAULT_PLATFORM,
     ConnectionSpec,
     HostSpec,
     InventorySpec,
@@ -126,17 +127,18 @@ def _resolve_hosts(
             if kme is None:
                 known = ", ".join(kmes) or "none defined"
                 problems.add(f"{where}.kme", f"unknown KME {h.kme!r} (known: {known})")
+        platform = str(_pick(layers, "platform")[0] or DEFAULT_PLATFORM)
         hosts[name] = Host(
             name=name,
             host=h.host or name,
-            port=_int(_pick(layers, "port")[0], DEFAULT_PORT),
+            port=_int(_pick(layers, "port")[0], get_platform(platform).default_port),
             user=str(user or ""),
             password=password,
             ssh_key=_as_path(_pick(layers, "ssh_key")[0], base),
             known_hosts=known_hosts,
             insecure_host_keys=insecure,
             timeout=_float(_pick(layers, "timeout")[0], DEFAULT_TIMEOUT_S),
-            platform=str(_pick(layers, "platform")[0] or DEFAULT_PLATFORM),
+            platform=platform,
             groups=tuple(h.groups),
             sae_id=sae_id,
             kme=h.kme if kme is not None else None,
@@ -275,6 +277,7 @@ def _resolve_links(
                 continue
             seen.add(end.host)
             owner = (index, link.name)
+            rules = get_platform(host.platform).names
             interfaces_field = f"{field}.interface" if end.interface else f"{field}.interfaces"
             for interface in end.interface_names:
                 claims.claim(
@@ -283,7 +286,7 @@ def _resolve_links(
                     interface,
                     owner,
                     interfaces_field,
-                    identity=junos_names.interface_identity(interface),
+                    identity=rules.interface_identity(interface),
                 )
             claims.claim(
                 "connectivity association",

@@ -17,17 +17,15 @@ from types import MappingProxyType
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from qkd_macsec.devices import junos_names
-from qkd_macsec.engine.inventory.credentials import SecretRef
-from qkd_macsec.engine.inventory.errors import InventoryError, field_path
-from qkd_macsec.engine.inventory.schema import RotationMode, validate_kme_url
+from qkd_macsec.devices import names
+from qkd_macsec.inventory.credentials import SecretRef
+from qkd_macsec.inventory.errors import InventoryError, field_path
+from qkd_macsec.inventory.schema import RotationMode, validate_kme_url
 from qkd_macsec.macsec.keys import CknMode
 from qkd_macsec.macsec.suites import CipherSuite
 from qkd_macsec.secret import Secret
 
-DEFAULT_PORT = 830
 DEFAULT_TIMEOUT_S = 30.0
-DEFAULT_PLATFORM = "junos"
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +231,7 @@ class Inventory:
         for name, (address, port) in endpoints.items():
             host = self.host(name)
             try:
-                address = junos_names.validate_host(address)
+                address = names.validate_host(address)
             except ValueError as exc:
                 raise self._error(f"{field_path(('hosts', name, 'host'))}: {exc}") from None
             if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:

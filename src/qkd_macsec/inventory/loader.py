@@ -15,10 +15,10 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from qkd_macsec.engine.inventory.errors import InventoryError, field_path
-from qkd_macsec.engine.inventory.model import Inventory
-from qkd_macsec.engine.inventory.resolve import resolve_inventory
-from qkd_macsec.engine.inventory.schema import InventorySpec
+from qkd_macsec.inventory.errors import InventoryError, field_path
+from qkd_macsec.inventory.model import Inventory
+from qkd_macsec.inventory.resolve import resolve_inventory
+from qkd_macsec.inventory.schema import InventorySpec
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 _SHOWN = 40

@@ -1,13 +1,22 @@
 """The inventory file's shape, as written (pydantic v2, unknown keys refused).
 
-This layer checks each value on its own: types, ranges, and every name that can reach Junos
-configuration against :mod:`qkd_macsec.devices.junos_names`. Cross-references and inheritance
-(hosts → groups → defaults) are the resolver's job (:mod:`.resolve`).
+This layer checks each value on its own: types, ranges, host names and addresses
+(:mod:`qkd_macsec.devices.names`), and that a ``platform:`` is registered. Names that reach a
+device's configuration follow its platform's rules (``NameRules`` of
+:mod:`qkd_macsec.devices.platform`): an interface those of its end's host, a link-level name
+(CA, key chain, CKN prefix, MKA settings) those of every end's host (a mixed link must suit
+each vendor). A host's platform is inherited (host → groups → defaults), so it is read from the
+raw document first and handed down to the field validators in context variables; errors keep
+their exact field. Cross-references and the rest of inheritance are the resolver's job
+(:mod:`.resolve`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -22,16 +31,18 @@ from pydantic import (
     PlainValidator,
     StrictBool,
     StrictInt,
+    ValidatorFunctionWrapHandler,
     model_validator,
 )
 
-from qkd_macsec.devices import junos_names
-from qkd_macsec.engine.inventory.credentials import SecretRef, parse_secret_ref
-from qkd_macsec.engine.inventory.durations import parse_duration
+from qkd_macsec.devices import names
+from qkd_macsec.devices.platform import NameRules, get_platform, platform_names
+from qkd_macsec.inventory.credentials import SecretRef, parse_secret_ref
+from qkd_macsec.inventory.durations import parse_duration
 from qkd_macsec.macsec.keys import DEFAULT_CKN_PREFIX, CknMode
 from qkd_macsec.macsec.suites import CipherSuite
 
-KNOWN_PLATFORMS = frozenset({"junos"})
+DEFAULT_PLATFORM = "junos"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _SAE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@+=-]{0,127}")
 _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
@@ -119,7 +130,7 @@ def validate_kme_url(value: str) -> str:
         raise ValueError(f"{value[:60]!r}: a KME URL must start with https://")
     if not parts.hostname:
         raise ValueError(f"{value[:60]!r}: a KME URL needs a host")
-    junos_names.validate_host(parts.hostname)
+    names.validate_host(parts.hostname)
     if port == 0:
         raise ValueError(f"{value[:60]!r}: port 0 is not a valid KME port")
     if parts.query or parts.fragment or not _URL_PATH.fullmatch(parts.path):
@@ -130,13 +141,85 @@ def validate_kme_url(value: str) -> str:
     return value.rstrip("/")
 
 
-HostName = Annotated[str, _keep_if_valid(junos_names.validate_hostname)]
-HostAddress = Annotated[str, AfterValidator(junos_names.validate_host)]
-IpAddress = Annotated[str, AfterValidator(junos_names.validate_ip_address)]
-InterfaceName = Annotated[str, AfterValidator(junos_names.validate_interface_name)]
-CaName = Annotated[str, AfterValidator(junos_names.validate_ca_name)]
-KeyChainName = Annotated[str, AfterValidator(junos_names.validate_key_chain_name)]
-Protocol = Annotated[str, AfterValidator(junos_names.validate_protocol)]
+HostName = Annotated[str, _keep_if_valid(names.validate_hostname)]
+HostAddress = Annotated[str, AfterValidator(names.validate_host)]
+IpAddress = Annotated[str, AfterValidator(names.validate_ip_address)]
+# ------------------------------------------------------------- names checked by platform rules
+#: host name -> platform, read from the raw document (set while an InventorySpec validates).
+_HOST_PLATFORMS: ContextVar[Mapping[str, str] | None] = ContextVar("host_platforms", default=None)
+#: The platforms of the link (or link end) being validated; empty: the default platform.
+_LINK_PLATFORMS: ContextVar[tuple[str, ...]] = ContextVar("link_platforms", default=())
+_END_PLATFORMS: ContextVar[tuple[str, ...]] = ContextVar("end_platforms", default=())
+
+
+def _raw_platform(layer: object) -> str | None:
+    value = layer.get("platform") if isinstance(layer, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def _raw_host_platforms(data: object) -> dict[str, str]:
+    """Each host's inherited platform as the raw document says (bad shapes are skipped: the
+    schema reports them)."""
+    if not isinstance(data, Mapping):
+        return {}
+    hosts, groups = data.get("hosts"), data.get("groups")
+    groups = groups if isinstance(groups, Mapping) else {}
+    out: dict[str, str] = {}
+    for name, host in (hosts if isinstance(hosts, Mapping) else {}).items():
+        listed = host.get("groups") if isinstance(host, Mapping) else None
+        listed = listed if isinstance(listed, list) else []
+        layers = [host, *(groups.get(g) for g in listed if isinstance(g, str))]
+        found = [p for p in map(_raw_platform, [*layers, data.get("defaults")]) if p]
+        out[str(name)] = found[0] if found else DEFAULT_PLATFORM
+    return out
+
+
+def _end_hosts(data: object) -> list[str]:
+    ends = [data.get("master")] if isinstance(data, Mapping) else []
+    slaves = data.get("slaves") if isinstance(data, Mapping) else None
+    ends += list(slaves) if isinstance(slaves, list) else []
+    return [e["host"] for e in ends if isinstance(e, Mapping) and isinstance(e.get("host"), str)]
+
+
+@contextmanager
+def _platforms(var: ContextVar[tuple[str, ...]], hosts: list[str]) -> Iterator[None]:
+    known = _HOST_PLATFORMS.get() or {}
+    names = tuple(dict.fromkeys(known.get(h, DEFAULT_PLATFORM) for h in hosts))
+    token = var.set(names)
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
+def _rules(platforms: tuple[str, ...]) -> list[NameRules]:
+    registered = set(platform_names())
+    chosen = [p for p in platforms if p in registered] if platforms else [DEFAULT_PLATFORM]
+    return [get_platform(p).names for p in chosen]
+
+
+def _by_platform(rule: Callable[[NameRules], Callable[[Any], Any]], *, end: bool = False) -> Any:
+    """Check a value by every platform in scope (the end's, else the link's); the first
+    platform's normalised value is kept."""
+
+    def check(value: Any) -> Any:
+        scope = (_END_PLATFORMS.get() if end else ()) or _LINK_PLATFORMS.get()
+        kept = value
+        for number, rules in enumerate(_rules(scope)):
+            checked = rule(rules)(value)
+            if number == 0:
+                kept = checked
+        return kept
+
+    return AfterValidator(check)
+
+
+InterfaceName = Annotated[str, _by_platform(lambda r: r.interface, end=True)]
+CaName = Annotated[str, _by_platform(lambda r: r.connectivity_association)]
+KeyChainName = Annotated[str, _by_platform(lambda r: r.key_chain)]
+Protocol = Annotated[str, _by_platform(lambda r: r.protocol)]
+KeyServerPriority = Annotated[int, _by_platform(lambda r: r.key_server_priority)]
+TransmitIntervalMs = Annotated[int, _by_platform(lambda r: r.transmit_interval_ms)]
 LinkName = Annotated[str, _name("link name")]
 GroupName = Annotated[str, _name("group name")]
 KmeName = Annotated[str, _name("KME name")]
@@ -148,15 +231,14 @@ FilePath = Annotated[Path, PlainValidator(_path)]
 SshConfigPath = Annotated[Path, PlainValidator(_ssh_config_path)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 KmeUrl = Annotated[str, AfterValidator(validate_kme_url)]
-CknPrefix = Annotated[str, AfterValidator(junos_names.validate_ckn_prefix)]
+CknPrefix = Annotated[str, _by_platform(lambda r: r.ckn_prefix)]
 Password = Annotated[SecretRef | None, PlainValidator(parse_secret_ref)]
 
 
 def _platform(value: str) -> str:
-    if value not in KNOWN_PLATFORMS:
-        raise ValueError(
-            f"{value[:40]!r} is not a supported platform ({', '.join(KNOWN_PLATFORMS)})"
-        )
+    known = platform_names()
+    if value not in known:
+        raise ValueError(f"{value[:40]!r} is not a supported platform ({', '.join(known)})")
     return value
 
 
@@ -218,6 +300,12 @@ class LinkEndSpec(_Spec):
     interface: InterfaceName | None = None
     interfaces: list[InterfaceName] | None = None
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_end_platform(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        with _platforms(_END_PLATFORMS, _end_hosts({"master": data})):
+            return handler(data)
+
     @model_validator(mode="after")
     def _one_way_to_name_interfaces(self) -> LinkEndSpec:
         if (self.interface is None) == (self.interfaces is None):
@@ -225,12 +313,14 @@ class LinkEndSpec(_Spec):
         if self.interfaces is not None:
             if not self.interfaces:
                 raise ValueError("'interfaces' must not be empty")
-            same = [junos_names.interface_identity(name) for name in self.interfaces]
-            if len(set(same)) != len(same):
-                raise ValueError(
-                    "'interfaces' lists an interface twice (unit 0 is the interface itself: "
-                    "et-0/0/9.0 is et-0/0/9)"
-                )
+            platform = (_HOST_PLATFORMS.get() or {}).get(self.host, DEFAULT_PLATFORM)
+            for rules in _rules((platform,)):
+                same = [rules.interface_identity(name) for name in self.interfaces]
+                if len(set(same)) != len(same):
+                    raise ValueError(
+                        "'interfaces' lists an interface twice (two spellings of one interface "
+                        "count once: on Junos, unit 0 is the interface itself)"
+                    )
         return self
 
     @property
@@ -244,12 +334,8 @@ class LinkEndSpec(_Spec):
 class MkaSpec(_Spec):
     should_secure: StrictBool = False
     exclude_protocols: list[Protocol] = []
-    key_server_priority: (
-        Annotated[int, AfterValidator(junos_names.validate_key_server_priority)] | None
-    ) = None
-    transmit_interval_ms: (
-        Annotated[int, AfterValidator(junos_names.validate_transmit_interval_ms)] | None
-    ) = None
+    key_server_priority: KeyServerPriority | None = None
+    transmit_interval_ms: TransmitIntervalMs | None = None
 
 
 class LinkSpec(_Spec):
@@ -265,6 +351,12 @@ class LinkSpec(_Spec):
     ckn_mode: CknMode = CknMode.PREFIX_UUID
     mka: MkaSpec = MkaSpec()
     kme_keyid_check: StrictBool = True
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_link_platforms(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        with _platforms(_LINK_PLATFORMS, _end_hosts(data)):
+            return handler(data)
 
 
 class PolicySpec(_Spec):
@@ -290,3 +382,12 @@ class InventorySpec(_Spec):
     kmes: dict[KmeName, KmeSpec] = {}
     links: list[LinkSpec] = []
     policy: PolicySpec = PolicySpec()
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_host_platforms(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        token = _HOST_PLATFORMS.set(_raw_host_platforms(data))
+        try:
+            return handler(data)
+        finally:
+            _HOST_PLATFORMS.reset(token)

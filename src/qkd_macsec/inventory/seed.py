@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from qkd_macsec.engine.inventory import InventoryError, RotationMode, parse_inventory
+from qkd_macsec.inventory import InventoryError, RotationMode, parse_inventory
 from qkd_macsec.secret import Secret
 
 MAX_TARGETS_BYTES = 10 * 1024 * 1024

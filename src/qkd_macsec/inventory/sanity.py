@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from qkd_macsec.engine.inventory.durations import format_duration
-from qkd_macsec.engine.inventory.errors import field_path
-from qkd_macsec.engine.inventory.model import Inventory
+from qkd_macsec.inventory.durations import format_duration
+from qkd_macsec.inventory.errors import field_path
+from qkd_macsec.inventory.model import Inventory
 
 MIN_SENSIBLE_ROTATION_S = 60.0
 MAX_SENSIBLE_ROTATION_S = 7 * 86400.0

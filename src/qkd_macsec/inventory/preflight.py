@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from qkd_macsec.engine.inventory.credentials import private_file_problem
-from qkd_macsec.engine.inventory.errors import CredentialError, field_path
-from qkd_macsec.engine.inventory.model import Inventory
+from qkd_macsec.inventory.credentials import private_file_problem
+from qkd_macsec.inventory.errors import CredentialError, field_path
+from qkd_macsec.inventory.model import Inventory
 
 
 def check_local_files(
