@@ -22,6 +22,8 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from qkd_macsec.devices.junos_setlines import KEY_CHAIN_SLOTS
+from qkd_macsec.devices.junos_time import StartTimeError, wall_clock_text
 from qkd_macsec.macsec.suites import CipherSuite
 
 __all__ = [
@@ -57,7 +59,7 @@ class ConfigRenderError(ValueError):
 
 
 IDENTIFIER_MAX_LEN = 32
-MAX_SLOT = 63
+MAX_SLOT = KEY_CHAIN_SLOTS - 1
 CKN_MAX_HEX = 64
 _SHOWN = 40  # how much of a bad value an error message repeats
 
@@ -281,9 +283,10 @@ def format_start_time(when: datetime) -> str:
         raise ConfigRenderError(f"start-time must be a datetime, not {type(when).__name__}")
     if when.tzinfo is not None:
         when = when.astimezone(UTC).replace(tzinfo=None)
-    if not 1970 <= when.year <= 2037:
-        raise ConfigRenderError(f"start-time {when.isoformat()} is outside 1970..2037")
-    return when.strftime("%Y-%m-%d.%H:%M:%S")
+    try:
+        return wall_clock_text(when)
+    except StartTimeError as exc:
+        raise ConfigRenderError(str(exc)) from None
 
 
 def is_valid(validator: Callable[[str], object], value: str) -> bool:

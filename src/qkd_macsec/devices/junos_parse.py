@@ -26,7 +26,7 @@ import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lxml import etree
@@ -41,6 +41,8 @@ from qkd_macsec.devices.base import (
     MkaSessionState,
     NtpState,
 )
+from qkd_macsec.devices.junos_time import StartTimeError
+from qkd_macsec.devices.junos_time import parse_start_time as parse_start_time_epoch
 
 __all__ = [
     "MacsecLogEvent",
@@ -68,13 +70,6 @@ __all__ = [
 
 Element = Any  # lxml.etree._Element (lxml ships no stubs here)
 
-#: ``YYYY-M[M]-D[D].HH:MM[:SS][ ±hhmm]``: Junos reads a start-time back with month and day
-#: unpadded and the device's UTC offset appended (evidence §1: terraform-provider-junos's
-#: validator ``^\d{4}\-\d\d?\-\d\d?\.\d{2}:\d{2}:\d{2}$``); seconds are optional on input
-#: (§5: ``start-time 2026-07-05.16:45`` committed on an ACX7348).
-_START_TIME = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})\.(\d{2}):(\d{2})(?::(\d{2}))?(?:\s+([+-])(\d{2})(\d{2}))?"
-)
 _DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\s+(\S+))?")
 _UTC_NAMES = frozenset({"UTC", "GMT", "Z", "UCT"})
 
@@ -605,21 +600,13 @@ def parse_start_time(text: str) -> datetime:
     ``YYYY-M[M]-D[D].HH:MM[:SS]``, quoted or not, optionally followed by the device's offset
     ``+hhmm`` / ``-hhmm``: read back as ``"2026-12-1.07:30:58 +0000"`` (evidence §1). Without an
     offset the time is taken as UTC (the caller converts from the device's zone if it knows it).
+    The rule is ``junos_time.parse_start_time``, the one the on-box runtime uses.
     """
-    match = _START_TIME.fullmatch(text.strip().strip('"'))
-    if match is None:
-        raise MalformedReplyError(f"unparsable start-time {text!r}")
-    year, month, day, hour, minute = (int(match.group(i)) for i in range(1, 6))
-    second = int(match.group(6) or 0)
-    offset = timedelta(0)
-    if match.group(7):
-        offset = timedelta(hours=int(match.group(8)), minutes=int(match.group(9)))
-        offset = -offset if match.group(7) == "-" else offset
     try:
-        local = datetime(year, month, day, hour, minute, second, tzinfo=timezone(offset))
-    except ValueError:
-        raise MalformedReplyError(f"invalid start-time {text!r}") from None
-    return local.astimezone(UTC)
+        epoch = parse_start_time_epoch(text)
+    except StartTimeError:
+        raise MalformedReplyError(f"unparsable start-time {text!r}") from None
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def parse_key_chain(reply: Element, chain: str) -> list[ChainEntryState]:

@@ -123,7 +123,7 @@ def test_guard_refuses_a_script_importing_cryptography(
         ("import qkd_macsec.secret\n", "not available on Junos"),
         ("from . import derive\n", "relative import"),
         (
-            "def f():\n    from qkd_macsec.onbox.artifact.rules import next_free_slot\n",
+            "def f():\n    from qkd_macsec.core.slots import next_free_slot\n",
             "must be at top level",
         ),
     ],

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from qkd_macsec.core.derive import ckn_for
+from qkd_macsec.core.schedule import link_due
 from qkd_macsec.onbox.artifact import runtime as runtime_module
-from qkd_macsec.onbox.artifact.derive import ckn_for
 from qkd_macsec.onbox.artifact.handoff import Offer
-from qkd_macsec.onbox.artifact.rules import link_due
 from qkd_macsec.onbox.artifact.runtime import (
     Paths,
     PeerUnreachable,

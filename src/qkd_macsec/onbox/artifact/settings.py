@@ -16,7 +16,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-MACRO_NAME = "qkd"
+from qkd_macsec.core.derive import CKN_MODES, DEFAULT_CKN_PREFIX
+from qkd_macsec.devices.junos_setlines import MACRO
+
+MACRO_NAME = MACRO
 ROLES = ("master", "slave")
 TRANSPORTS = ("push", "scp")
 _PEER_RE = re.compile(r"^([A-Za-z0-9_.:-]{1,64})@([A-Za-z0-9_.:-]{1,253}):([0-9]{1,5})$")
@@ -53,7 +56,7 @@ class LinkSettings:
     delay_s: float = 60.0
     transport: str = "push"
     peer_user: str = "remote"
-    ckn_prefix: str = "abcd1234abcd5678abcd1234abcd5678"
+    ckn_prefix: str = DEFAULT_CKN_PREFIX
     ckn_mode: str = "prefix-uuid"
     macros: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -207,8 +210,8 @@ def _interface_settings(config: Any, name: str, ca_name: str, data: dict[str, st
         delay_s=_number(data, "activation-delay", 60.0, where),
         transport=_choice(data, "transport", TRANSPORTS, "push", where),
         peer_user=data.get("peer-user", "remote"),
-        ckn_prefix=data.get("ckn-prefix", "abcd1234abcd5678abcd1234abcd5678"),
-        ckn_mode=_choice(data, "ckn-mode", ("prefix-uuid", "sha256"), "prefix-uuid", where),
+        ckn_prefix=data.get("ckn-prefix", DEFAULT_CKN_PREFIX),
+        ckn_mode=_choice(data, "ckn-mode", CKN_MODES, "prefix-uuid", where),
         macros=dict(data),
     )
 
