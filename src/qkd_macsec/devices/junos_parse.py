@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,6 +42,12 @@ from qkd_macsec.devices.base import (
 )
 from qkd_macsec.devices.junos_time import StartTimeError
 from qkd_macsec.devices.junos_time import parse_start_time as parse_start_time_epoch
+from qkd_macsec.devices.junos_xml import child as _child
+from qkd_macsec.devices.junos_xml import child_text as _text
+from qkd_macsec.devices.junos_xml import children as _children
+from qkd_macsec.devices.junos_xml import descendants as _descendants
+from qkd_macsec.devices.junos_xml import local_name as _local
+from qkd_macsec.devices.junos_xml import path as _path
 
 __all__ = [
     "MacsecLogEvent",
@@ -81,36 +86,6 @@ def _is_ascii_number(text: str) -> bool:
 
 class MalformedReplyError(ValueError):
     """A reply lacks an element the driver needs, or holds an unparsable value."""
-
-
-def _local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
-
-
-def _descendants(element: Element, name: str) -> Iterator[Element]:
-    for child in element.iter():
-        if _local(child.tag) == name:
-            yield child
-
-
-def _child(element: Element, name: str) -> Element | None:
-    for child in element:
-        if _local(child.tag) == name:
-            return child
-    return None
-
-
-def _children(element: Element, name: str) -> Iterator[Element]:
-    for child in element:
-        if _local(child.tag) == name:
-            yield child
-
-
-def _text(element: Element, name: str) -> str | None:
-    child = _child(element, name)
-    if child is None or child.text is None:
-        return None
-    return str(child.text).strip()
 
 
 def _required(element: Element, name: str, where: str) -> str:
@@ -584,14 +559,6 @@ def _configuration(reply: Element) -> Element:
     for found in _descendants(reply, "configuration"):
         return found
     raise MalformedReplyError(f"expected <configuration>, got <{_local(reply.tag)}>")
-
-
-def _path(element: Element, *names: str) -> Element | None:
-    for name in names:
-        element = _child(element, name)
-        if element is None:
-            return None
-    return element
 
 
 def parse_start_time(text: str) -> datetime:

@@ -2,7 +2,7 @@
 
 Junos runs one ``.py`` file with its own Python 3: standard library, ``jnpr.junos``, ``lxml``,
 ``requests`` and ``jcs`` only. The script is the rotation core (``qkd_macsec.core``), the
-standard-library Junos modules (``devices.junos_time``, ``devices.junos_setlines``) and the
+standard-library Junos modules (``devices.junos_time``, ``.junos_setlines``, ``.junos_xml``) and the
 on-box runtime (``onbox/artifact/``), each copied as it is: the engine and the router run the
 same rule code. The bundler checks every import of every bundled module against that list (so a
 stray ``import cryptography`` fails the build, not the router), strips the imports between
@@ -34,6 +34,7 @@ MODULE_ORDER = (
     "qkd_macsec.core.etsi014_wire",
     "qkd_macsec.devices.junos_time",
     "qkd_macsec.devices.junos_setlines",
+    "qkd_macsec.devices.junos_xml",
     f"{ARTIFACT_PACKAGE}.settings",
     f"{ARTIFACT_PACKAGE}.state",
     f"{ARTIFACT_PACKAGE}.handoff",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from lxml import etree
 
 from qkd_macsec.core.derive import ckn_for
 from qkd_macsec.core.schedule import link_due
+from qkd_macsec.engine.journal import ActiveKey
+from qkd_macsec.engine.planner import KeyMode, LinkHistory, LinkView, PlanPolicy, plan_link
 from qkd_macsec.onbox.artifact import runtime as runtime_module
 from qkd_macsec.onbox.artifact.handoff import Offer
 from qkd_macsec.onbox.artifact.runtime import (
@@ -23,7 +26,7 @@ from qkd_macsec.onbox.artifact.runtime import (
     RuntimeFailure,
 )
 from qkd_macsec.onbox.artifact.settings import LinkSettings, Peer
-from qkd_macsec.onbox.artifact.state import load_state
+from qkd_macsec.onbox.artifact.state import load_state, save_state
 
 LINK = "L1"
 _SLOT_RE = re.compile(r"key-chain KC1 key (\d+)(?: (key-name|secret|start-time) (.+))?$")
@@ -607,3 +610,52 @@ def test_crash_before_the_offer_needs_no_withdraw(
     assert pair.a.withdraw_calls == []
     assert pair.a.ckns() == before == pair.b.ckns()
     assert pair.state("a").pending is None
+
+
+def _fail_once_more(pair: Pair, failures: int, diverged: bool) -> None:
+    """Put the master's link in the state a failed rotation leaves (as ``_fail`` records it)."""
+    path = str(pair.tmp / "a" / "state.json")
+    states = load_state(path)
+    states[LINK].failures = failures
+    states[LINK].last_failure = pair.a.clock
+    states[LINK].diverged = diverged
+    save_state(path, states)
+
+
+@pytest.mark.parametrize("diverged", [True, False])
+def test_diverged_link_is_re_keyed_at_the_planners_instant(pair: Pair, diverged: bool) -> None:
+    """The pre-shared-key divergence rule on-box: after failures whose back-off (100 s here, the
+    interval) would hold the link, a link whose ends may differ is re-keyed 5 s after the last
+    failure — the very instant the off-box planner picks for the same history."""
+    pair.tick()
+    started = pair.state("a").current
+    _fail_once_more(pair, failures=6, diverged=diverged)
+    failed_at = pair.a.clock
+    history = LinkHistory(
+        active=(ActiveKey(LINK, started.key_id, "", None, _utc(started.start), 1),),
+        last_failure=_utc(failed_at),
+        consecutive_failures=6,
+        diverged=diverged,
+    )
+    view = LinkView(LINK, rotation_interval=100, mode=KeyMode.PRE_SHARED_KEY)
+    planned, _, retry_at = plan_link(view, history, _utc(failed_at + 1), PlanPolicy())
+    assert planned is None
+    assert retry_at is not None
+
+    pair.a.sleeps.clear()
+    report = pair.tick(advance=1)
+
+    if diverged:
+        assert retry_at == _utc(failed_at + 5)
+        assert report.rotated == [LINK]
+        assert sum(pair.a.sleeps) == pytest.approx(4.0)  # waited for the planner's instant
+        assert pair.state("a").current.key_id != started.key_id
+        assert pair.a.ckns() == pair.b.ckns()
+    else:
+        assert retry_at == _utc(failed_at + 100)
+        assert report.skipped == {LINK: "backing off after 6 failure(s)"}
+        assert pair.a.sleeps == []
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
