@@ -129,7 +129,8 @@ def _check_bundled_import(
         raise BuildError(f"{where}: {name} comes later in the bundle (see MODULE_ORDER)")
 
 
-def _defined_names(tree: ast.Module) -> set[str]:
+def defined_names(tree: ast.Module) -> set[str]:
+    """The names a module defines at top level (functions, classes, assignments)."""
     names: set[str] = set()
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -157,7 +158,7 @@ def bundle_source() -> str:
             raise BuildError(f"{module}:{exc.lineno}: {exc.msg}") from None
         strip = check_imports(module, tree, MODULE_ORDER[:index])
         _check_imported_names(module, tree, owner)
-        for name in _defined_names(tree):
+        for name in defined_names(tree):
             if name in owner:
                 raise BuildError(f"{module}: top-level name {name!r} also defined in {owner[name]}")
             owner[name] = module

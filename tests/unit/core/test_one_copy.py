@@ -41,18 +41,6 @@ def _tree(module: str) -> ast.Module:
     return ast.parse(resources.files(package).joinpath(f"{leaf}.py").read_text(encoding="utf-8"))
 
 
-def _top_level_names(tree: ast.Module) -> set[str]:
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-    return names
-
-
 class _Placeholders(ast.NodeTransformer):
     """Arguments renamed to their position, so a copy with renamed parameters still matches."""
 
@@ -94,7 +82,7 @@ def test_the_bundle_holds_every_shared_module_once(bundle: ast.Module) -> None:
         if isinstance(node, ast.FunctionDef | ast.ClassDef):
             defined.append(node.name)
     for module in SHARED:
-        for name in _top_level_names(_tree(module)):
+        for name in build.defined_names(_tree(module)):
             if not name.startswith("__"):
                 assert name in defined or name in _assigned(bundle), (module, name)
     assert len(defined) == len(set(defined))
@@ -115,9 +103,9 @@ def _assigned(tree: ast.Module) -> set[str]:
 
 
 def test_artifact_sources_define_none_of_the_core_names() -> None:
-    shared = set().union(*(_top_level_names(_tree(m)) for m in SHARED))
+    shared = set().union(*(build.defined_names(_tree(m)) for m in SHARED))
     for module in ARTIFACT:
-        clash = _top_level_names(_tree(module)) & shared
+        clash = build.defined_names(_tree(module)) & shared
         assert not clash, f"{module} defines {sorted(clash)} again"
 
 

@@ -40,23 +40,16 @@ def _post_or_get(
 ) -> Any:
     verify: Any = endpoint.ca if endpoint.ca is not None else False
     try:
+        payload: dict[str, Any] = {"params": params} if method == "get" else {"json": body}
         with requests.Session() as session:
-            if method == "get":
-                reply = session.get(
-                    url,
-                    params=params,
-                    cert=(endpoint.cert, endpoint.key),
-                    verify=verify,
-                    timeout=KME_TIMEOUT_S,
-                )
-            else:
-                reply = session.post(
-                    url,
-                    json=body,
-                    cert=(endpoint.cert, endpoint.key),
-                    verify=verify,
-                    timeout=KME_TIMEOUT_S,
-                )
+            reply = session.request(
+                method.upper(),
+                url,
+                cert=(endpoint.cert, endpoint.key),
+                verify=verify,
+                timeout=KME_TIMEOUT_S,
+                **payload,
+            )
     except requests.exceptions.SSLError as exc:
         raise KmeCallError(
             f"TLS with KME {endpoint.host}:{endpoint.port} failed: {type(exc).__name__}"
