@@ -40,7 +40,7 @@ from qkd_macsec.devices.base import (
     MkaSessionState,
     NtpState,
 )
-from qkd_macsec.devices.junos_time import StartTimeError
+from qkd_macsec.devices.junos_time import StartTimeError, read_device_clock
 from qkd_macsec.devices.junos_time import parse_start_time as parse_start_time_epoch
 from qkd_macsec.devices.junos_xml import child as _child
 from qkd_macsec.devices.junos_xml import child_text as _text
@@ -74,9 +74,6 @@ __all__ = [
 ]
 
 Element = Any  # lxml.etree._Element (lxml ships no stubs here)
-
-_DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\s+(\S+))?")
-_UTC_NAMES = frozenset({"UTC", "GMT", "Z", "UCT"})
 
 
 def _is_ascii_number(text: str) -> bool:
@@ -478,39 +475,23 @@ def parse_macsec_log(text: str) -> list[MacsecLogEvent]:
 def parse_device_clock(reply: Element) -> DeviceClock:
     """``get-system-uptime-information`` → the device clock and its zone offset.
 
-    Junos prints ``current-time/date-time`` as LOCAL wall-clock time with the zone abbreviation
-    (``2026-12-01 08:30:58 CET``) and the same instant as epoch seconds in ``junos:seconds``: the
-    difference between the two is the offset of the device's ``system time-zone`` now. Without
-    the attribute only a text in UTC is accepted (an abbreviation such as CET names no offset
-    reliably). Offsets are rounded to the minute (every real zone offset is whole minutes).
+    The rule (LOCAL ``date-time`` text vs the ``junos:seconds`` epoch, rounded to the minute;
+    only UTC text without the attribute) is ``junos_time.read_device_clock``, which the on-box
+    runtime uses too.
     """
     for current in _descendants(reply, "current-time"):
         date_time = _child(current, "date-time")
         if date_time is None:
             continue
-        text = (date_time.text or "").strip()
-        match = _DATE_TIME.fullmatch(text)
-        epoch: int | None = None
+        seconds = None
         for attr, value in date_time.attrib.items():
             if _local(attr) == "seconds":
-                try:
-                    epoch = int(value)
-                    now = datetime.fromtimestamp(epoch, UTC)
-                except (ValueError, OverflowError, OSError):
-                    raise MalformedReplyError(f"bad seconds attribute {value!r}") from None
-        if match is None:
-            raise MalformedReplyError(f"unparsable device time {text!r}")
-        wall = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S")
-        if epoch is None:
-            zone = match.group(2)
-            if zone is not None and zone.upper() not in _UTC_NAMES:
-                raise MalformedReplyError(f"device time in zone {zone!r} without seconds attribute")
-            return DeviceClock(wall.replace(tzinfo=UTC), timedelta(0))
-        offset_s = (wall.replace(tzinfo=UTC) - now).total_seconds()
-        offset = timedelta(minutes=round(offset_s / 60))
-        if abs(offset) >= timedelta(hours=24):
-            raise MalformedReplyError(f"device time {text!r} disagrees with its seconds attribute")
-        return DeviceClock(now, offset)
+                seconds = value
+        try:
+            epoch, offset = read_device_clock((date_time.text or "").strip(), seconds)
+        except StartTimeError as exc:
+            raise MalformedReplyError(str(exc)) from None
+        return DeviceClock(datetime.fromtimestamp(epoch, UTC), timedelta(seconds=offset))
     raise MalformedReplyError("uptime reply without <current-time><date-time>")
 
 

@@ -14,6 +14,7 @@ from lxml import etree
 
 from qkd_macsec.core.derive import ckn_for
 from qkd_macsec.core.schedule import link_due
+from qkd_macsec.devices.junos_time import parse_start_time, start_time_text
 from qkd_macsec.engine.journal import ActiveKey
 from qkd_macsec.engine.planner import KeyMode, LinkHistory, LinkView, PlanPolicy, plan_link
 from qkd_macsec.onbox.artifact import runtime as runtime_module
@@ -24,6 +25,7 @@ from qkd_macsec.onbox.artifact.runtime import (
     RouterIo,
     Runtime,
     RuntimeFailure,
+    entry_started,
 )
 from qkd_macsec.onbox.artifact.settings import LinkSettings, Peer
 from qkd_macsec.onbox.artifact.state import load_state, save_state
@@ -77,6 +79,18 @@ class FakeRouter(RouterIo):
         self.sleeps: list[float] = []
         self.published: dict[str, Path] = {}  # peer SAE -> its published/ directory (SCP)
         self.others: list[FakeRouter] = []  # routers whose clocks move with ours
+        self.zone_offset_s = 0  # ``system time-zone``: start-times are wall-clock in it
+
+    def utc_offset_s(self) -> int:
+        return self.zone_offset_s
+
+    def _read_back(self, start: str) -> str:
+        """A start-time as Junos reads it back: the zone's offset appended (evidence §1)."""
+        if not start or not self.zone_offset_s:
+            return start
+        minutes = abs(self.zone_offset_s) // 60
+        sign = "-" if self.zone_offset_s < 0 else "+"
+        return f"{start} {sign}{minutes // 60:02d}{minutes % 60:02d}"
 
     def now(self) -> float:
         return self.clock
@@ -110,7 +124,7 @@ class FakeRouter(RouterIo):
             key = etree.SubElement(kc, "key")
             etree.SubElement(key, "name").text = str(slot)
             etree.SubElement(key, "key-name").text = entry.get("key-name", "")
-            etree.SubElement(key, "start-time").text = entry.get("start-time", "")
+            etree.SubElement(key, "start-time").text = self._read_back(entry.get("start-time", ""))
         return root
 
     def commit_lines(self, lines: list[str], comment: str, secret_hex: str | None) -> None:
@@ -659,3 +673,23 @@ def test_diverged_link_is_re_keyed_at_the_planners_instant(pair: Pair, diverged:
 
 def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def test_each_end_writes_the_start_time_in_its_own_zone(pair: Pair) -> None:
+    """Routers on different ``system time-zone``s: the offer carries T in UTC, each end writes
+    T in its own wall clock, and both entries start at the same instant."""
+    pair.a.zone_offset_s = 3600  # CET
+    pair.b.zone_offset_s = -5 * 3600  # EST
+    pair.tick()
+    state = pair.state("a")
+    start = state.current.start
+    assert pair.state("b").current.start == start
+    assert pair.a.chain[0]["start-time"] == start_time_text(start + 3600)
+    assert pair.b.chain[0]["start-time"] == start_time_text(start - 5 * 3600)
+    assert pair.a.chain[0]["start-time"] != pair.b.chain[0]["start-time"]
+    for router in (pair.a, pair.b):
+        (key,) = router.read_config().iter("start-time")
+        assert parse_start_time(key.text) == start  # the read-back names the same instant
+    # a peer refuses to withdraw once T has passed on its clock, whatever its zone
+    assert not entry_started(pair.b._read_back(pair.b.chain[0]["start-time"]), start - 1)
+    assert entry_started(pair.b._read_back(pair.b.chain[0]["start-time"]), start)

@@ -2,6 +2,7 @@
 
 ``offer``    master → peer: {link, key_ID, slot, start_time, keep, master}; the peer fetches the key
              with dec_keys, stages it and answers ``ack`` (ok + confirmation tag) or a refusal.
+             ``start_time`` is UTC; each end writes it in its own ``system time-zone``.
 ``withdraw`` master → peer: remove the staged entry for {link, key_ID, slot} (idempotent). Only a
              pending entry is removed: one whose start-time has passed in the peer's clock is
              kept and the answer says so (``ok`` false, ``held`` true: "I am on this key").

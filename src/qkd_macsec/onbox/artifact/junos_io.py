@@ -18,6 +18,9 @@ from typing import Any
 from jnpr.junos import Device
 from jnpr.junos.utils.config import Config
 
+from qkd_macsec.devices.junos_time import StartTimeError, read_device_clock
+from qkd_macsec.devices.junos_xml import child, descendants, local_name
+
 SCRIPT_NAME = "qkd_onbox.py"
 LOCAL_ENV = "QKD_ONBOX_LOCAL"
 PASSWORD_ENV = "QKD_ONBOX_PASSWORD"  # noqa: S105 - the variable's name
@@ -127,6 +130,28 @@ def read_config(dev: Any) -> Any:
         )
     except Exception as exc:
         raise RouterIoError(f"cannot read the configuration: {type(exc).__name__}") from None
+
+
+def read_utc_offset(dev: Any) -> int:
+    """This router's ``system time-zone`` offset now (seconds east of UTC), read the way the
+    off-box driver reads it: ``get-system-uptime-information`` wall clock vs epoch seconds."""
+    try:
+        reply = dev.rpc.get_system_uptime_information()
+    except Exception as exc:
+        raise RouterIoError(f"cannot read the device clock: {type(exc).__name__}") from None
+    for current in descendants(reply, "current-time"):
+        date_time = child(current, "date-time")
+        if date_time is None:
+            continue
+        seconds = None
+        for attr, value in date_time.attrib.items():
+            if local_name(attr) == "seconds":
+                seconds = value
+        try:
+            return read_device_clock((date_time.text or "").strip(), seconds)[1]
+        except StartTimeError as exc:
+            raise RouterIoError(f"cannot read the device clock: {exc}") from None
+    raise RouterIoError("cannot read the device clock: no current-time in the uptime reply")
 
 
 def apply_set_lines(

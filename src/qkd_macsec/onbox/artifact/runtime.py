@@ -85,6 +85,11 @@ class RouterIo:
     def sleep(self, seconds: float) -> None:
         time.sleep(max(0.0, seconds))
 
+    def utc_offset_s(self) -> int:
+        """This router's ``system time-zone`` offset from UTC now (seconds east): start-times
+        are written in the device's wall clock. The default is a router kept on UTC."""
+        return 0
+
     def read_config(self) -> Any:
         raise NotImplementedError
 
@@ -225,8 +230,8 @@ class Runtime:
         keep = state.kept_slots(KEEP_PREVIOUS)
         current_slot = state.current.slot if state.current else None
         slot = next_free_slot(set(keep), current_slot, KEY_CHAIN_SLOTS)
-        start_text = start_time_text(now + link.delay_s)
-        start = parse_start_time(start_text)
+        start = float(int(now + link.delay_s))
+        start_text = start_time_text(start, self.io.utc_offset_s())  # this router's wall clock
         slaves = [peer.sae for peer in link.peers]
         try:
             key_id, key = self.io.enc_key(link, slaves, suite_key_bytes(link.suite) * 8)
@@ -254,7 +259,8 @@ class Runtime:
             raise self._fail(state, f"local stage failed: {exc}") from None
         self.io.log(f"link {link.link}: staged key {key_id} in slot {slot} from {start_text}")
         crash_point("after-local-stage")
-        offer = Offer(link.link, key_id, slot, start_text, tuple(keep), link.sae)
+        # On the wire the start-time is UTC; each end writes it in its own zone (``_accept``).
+        offer = Offer(link.link, key_id, slot, start_time_text(start), tuple(keep), link.sae)
         if link.transport == "scp":
             # Adopted only once every slave's ack file confirms it (``_confirm_scp``): adopting
             # now would let the next rotation prune the key a slave that never fetched is on.
@@ -523,6 +529,7 @@ class Runtime:
         if keyid_is_stale(last, offer.key_ID, link.keyid_check):
             raise RuntimeFailure(f"key ID {offer.key_ID} is stale (kme-keyid-check)")
         start = parse_start_time(offer.start_time)
+        start_text = start_time_text(start, self.io.utc_offset_s())  # this router's wall clock
         key = self.io.dec_key(link, offer.master, offer.key_ID)
         cak, _ = cak_bytes_for(key, link.suite)
         ckn = ckn_for(offer.key_ID, link.ckn_prefix, link.ckn_mode)
@@ -531,7 +538,7 @@ class Runtime:
         lines = removal_lines(
             link.key_chain, [*prune, *([offer.slot] if offer.slot in present else [])]
         )
-        lines += key_entry_lines(link.key_chain, offer.slot, ckn, cak.hex(), offer.start_time)
+        lines += key_entry_lines(link.key_chain, offer.slot, ckn, cak.hex(), start_text)
         self.io.commit_lines(lines, f"qkd-onbox {link.link} key {offer.key_ID}", cak.hex())
         crash_point("peer-after-stage")
         state.adopt(KeyRecord(offer.key_ID, offer.slot, start), KEEP_PREVIOUS)
