@@ -15,7 +15,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qkd_macsec.core.derive import DerivationError, cak_bytes_for, ckn_for, confirmation_tag
+from qkd_macsec.core.derive import (
+    SUITE_KEY_BYTES,
+    DerivationError,
+    cak_bytes_for,
+    ckn_for,
+    confirmation_tag,
+    suite_key_bytes,
+)
 from qkd_macsec.core.etsi014_wire import WireError, container_keys, decode_key, key_id_problem
 from qkd_macsec.core.key_ids import canonical_key_id, keyid_is_stale
 from qkd_macsec.core.private_files import PUBLIC_MODE, write_atomic
@@ -24,6 +31,7 @@ from qkd_macsec.core.slots import next_free_slot, slots_to_prune
 from qkd_macsec.devices.junos_time import StartTimeError, parse_start_time, start_time_text
 from qkd_macsec.engine.journal import ActiveKey
 from qkd_macsec.engine.planner import KeyMode, LinkHistory, LinkView, PlanPolicy, plan_link
+from qkd_macsec.macsec.suites import CipherSuite
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -108,6 +116,14 @@ def test_derivation_seed_vector_and_refusals() -> None:
     tag = confirmation_tag(cak, SEED_KEY_ID)
     assert tag == confirmation_tag(cak, SEED_KEY_ID) != confirmation_tag(bytes(32), SEED_KEY_ID)
     assert cak.hex() not in tag
+
+
+def test_every_cipher_suite_has_one_key_length() -> None:
+    assert set(SUITE_KEY_BYTES) == {suite.value for suite in CipherSuite}
+    for suite in CipherSuite:
+        assert suite.key_bytes == SUITE_KEY_BYTES[suite.value] == suite_key_bytes(suite.value)
+    assert CipherSuite.GCM_AES_XPN_256.key_bits == 256
+    assert CipherSuite.GCM_AES_128.cak_hex_len == 32
 
 
 def test_key_ids_compare_in_canonical_form() -> None:

@@ -165,3 +165,25 @@ def test_the_artifact_runs_on_the_core_objects() -> None:
     assert state.write_atomic is private_files.write_atomic
     assert kme.decode_key is etsi014_wire.decode_key
     assert settings.DEFAULT_CKN_PREFIX is derive.DEFAULT_CKN_PREFIX
+
+
+NEWER_THAN_JUNOS = {("datetime", "UTC"), ("enum", "StrEnum"), ("typing", "Self")}
+
+
+@pytest.mark.parametrize("module", SHARED)
+def test_shared_modules_run_on_junos_python_and_import_only_down(module: str) -> None:
+    """Standard library (and, for the Junos modules, the core and each other) only; no syntax
+    or names newer than the Python a router runs."""
+    tree = _tree(module)
+    layer = "qkd_macsec.core." if module.startswith("qkd_macsec.core.") else "qkd_macsec."
+    for node in ast.walk(tree):
+        assert not isinstance(node, ast.Match), f"{module}:{node.lineno}: match statement"
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.startswith("qkd_macsec."):
+                assert node.module.startswith(layer), f"{module} imports {node.module}"
+                assert node.module in SHARED, f"{module} imports {node.module}"
+            for alias in node.names:
+                assert (node.module, alias.name) not in NEWER_THAN_JUNOS, (module, alias.name)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            assert (node.value.id, node.attr) not in NEWER_THAN_JUNOS, (module, node.attr)
+    assert ast.get_docstring(tree), f"{module} says why it exists"
