@@ -40,7 +40,7 @@ from qkd_macsec.devices.base import (
     MkaSessionState,
     NtpState,
 )
-from qkd_macsec.devices.junos_time import StartTimeError, read_device_clock
+from qkd_macsec.devices.junos_time import StartTimeError, clock_from_uptime
 from qkd_macsec.devices.junos_time import parse_start_time as parse_start_time_epoch
 from qkd_macsec.devices.junos_xml import child as _child
 from qkd_macsec.devices.junos_xml import child_text as _text
@@ -476,23 +476,14 @@ def parse_device_clock(reply: Element) -> DeviceClock:
     """``get-system-uptime-information`` → the device clock and its zone offset.
 
     The rule (LOCAL ``date-time`` text vs the ``junos:seconds`` epoch, rounded to the minute;
-    only UTC text without the attribute) is ``junos_time.read_device_clock``, which the on-box
+    only UTC text without the attribute) is ``junos_time.clock_from_uptime``, which the on-box
     runtime uses too.
     """
-    for current in _descendants(reply, "current-time"):
-        date_time = _child(current, "date-time")
-        if date_time is None:
-            continue
-        seconds = None
-        for attr, value in date_time.attrib.items():
-            if _local(attr) == "seconds":
-                seconds = value
-        try:
-            epoch, offset = read_device_clock((date_time.text or "").strip(), seconds)
-        except StartTimeError as exc:
-            raise MalformedReplyError(str(exc)) from None
-        return DeviceClock(datetime.fromtimestamp(epoch, UTC), timedelta(seconds=offset))
-    raise MalformedReplyError("uptime reply without <current-time><date-time>")
+    try:
+        epoch, offset = clock_from_uptime(reply)
+    except StartTimeError as exc:
+        raise MalformedReplyError(str(exc)) from None
+    return DeviceClock(datetime.fromtimestamp(epoch, UTC), timedelta(seconds=offset))
 
 
 def time_zone_filter() -> Element:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from typing import Any
+
+from qkd_macsec.devices.junos_xml import child, descendants, local_name
 
 START_TIME_FORMAT = "%Y-%m-%d.%H:%M:%S"
 FIRST_YEAR = 1970
@@ -105,3 +108,18 @@ def read_device_clock(text: str, seconds: str | None) -> tuple[float, int]:
         return float(epoch), utc_offset_s(wall, epoch)
     except StartTimeError:
         raise StartTimeError(f"device time {text!r} disagrees with its seconds attribute") from None
+
+
+def clock_from_uptime(reply: Any) -> tuple[float, int]:
+    """(now as epoch seconds, zone offset in seconds) from a ``get-system-uptime-information``
+    reply: its first ``current-time/date-time`` (see :func:`read_device_clock`)."""
+    for current in descendants(reply, "current-time"):
+        date_time = child(current, "date-time")
+        if date_time is None:
+            continue
+        seconds = None
+        for attr, value in date_time.attrib.items():
+            if local_name(attr) == "seconds":
+                seconds = value
+        return read_device_clock((date_time.text or "").strip(), seconds)
+    raise StartTimeError("uptime reply without <current-time><date-time>")

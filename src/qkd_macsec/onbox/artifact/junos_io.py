@@ -18,8 +18,7 @@ from typing import Any
 from jnpr.junos import Device
 from jnpr.junos.utils.config import Config
 
-from qkd_macsec.devices.junos_time import StartTimeError, read_device_clock
-from qkd_macsec.devices.junos_xml import child, descendants, local_name
+from qkd_macsec.devices.junos_time import StartTimeError, clock_from_uptime
 
 SCRIPT_NAME = "qkd_onbox.py"
 LOCAL_ENV = "QKD_ONBOX_LOCAL"
@@ -139,19 +138,10 @@ def read_utc_offset(dev: Any) -> int:
         reply = dev.rpc.get_system_uptime_information()
     except Exception as exc:
         raise RouterIoError(f"cannot read the device clock: {type(exc).__name__}") from None
-    for current in descendants(reply, "current-time"):
-        date_time = child(current, "date-time")
-        if date_time is None:
-            continue
-        seconds = None
-        for attr, value in date_time.attrib.items():
-            if local_name(attr) == "seconds":
-                seconds = value
-        try:
-            return read_device_clock((date_time.text or "").strip(), seconds)[1]
-        except StartTimeError as exc:
-            raise RouterIoError(f"cannot read the device clock: {exc}") from None
-    raise RouterIoError("cannot read the device clock: no current-time in the uptime reply")
+    try:
+        return clock_from_uptime(reply)[1]
+    except StartTimeError as exc:
+        raise RouterIoError(f"cannot read the device clock: {exc}") from None
 
 
 def apply_set_lines(
