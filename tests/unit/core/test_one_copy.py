@@ -168,22 +168,31 @@ def test_the_artifact_runs_on_the_core_objects() -> None:
 
 
 NEWER_THAN_JUNOS = {("datetime", "UTC"), ("enum", "StrEnum"), ("typing", "Self")}
+OLDEST_JUNOS_PYTHON = (3, 7)
 
 
-@pytest.mark.parametrize("module", SHARED)
-def test_shared_modules_run_on_junos_python_and_import_only_down(module: str) -> None:
-    """Standard library (and, for the Junos modules, the core and each other) only; no syntax
-    or names newer than the Python a router runs."""
-    tree = _tree(module)
-    layer = "qkd_macsec.core." if module.startswith("qkd_macsec.core.") else "qkd_macsec."
+@pytest.mark.parametrize("module", build.MODULE_ORDER)
+def test_bundled_modules_run_on_an_older_python(module: str) -> None:
+    """No syntax, names or keywords newer than the Python a router may run."""
+    source = resources.files(module.rsplit(".", 1)[0]).joinpath(build._file(module)).read_text()
+    tree = ast.parse(source, feature_version=OLDEST_JUNOS_PYTHON)
     for node in ast.walk(tree):
-        assert not isinstance(node, ast.Match), f"{module}:{node.lineno}: match statement"
         if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module.startswith("qkd_macsec."):
-                assert node.module.startswith(layer), f"{module} imports {node.module}"
-                assert node.module in SHARED, f"{module} imports {node.module}"
             for alias in node.names:
                 assert (node.module, alias.name) not in NEWER_THAN_JUNOS, (module, alias.name)
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             assert (node.value.id, node.attr) not in NEWER_THAN_JUNOS, (module, node.attr)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "zip":
+            assert not node.keywords, f"{module}:{node.lineno}: zip(strict=) needs 3.10"
+
+
+@pytest.mark.parametrize("module", SHARED)
+def test_shared_modules_import_only_down(module: str) -> None:
+    """Standard library (and, for the Junos modules, the core and each other) only."""
+    tree = _tree(module)
+    layer = "qkd_macsec.core." if module.startswith("qkd_macsec.core.") else "qkd_macsec."
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("qkd_macsec."):
+            assert str(node.module).startswith(layer), f"{module} imports {node.module}"
+            assert node.module in SHARED, f"{module} imports {node.module}"
     assert ast.get_docstring(tree), f"{module} says why it exists"

@@ -314,7 +314,8 @@ class Runtime:
         problems = []
         pending = state.pending
         assert pending is not None
-        for peer, (problem, absent) in zip(link.peers, results, strict=False):
+        # One result per peer (pool.map); no ``strict=``: Junos's Python may predate 3.10.
+        for peer, (problem, absent) in zip(link.peers, results):  # noqa: B905
             if problem is None:
                 pending.acked.append(peer.sae)
             else:
