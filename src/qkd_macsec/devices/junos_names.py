@@ -21,6 +21,8 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from qkd_macsec.devices.junos_setlines import KEY_CHAIN_SLOTS
+from qkd_macsec.devices.junos_time import StartTimeError, wall_clock_text
 from qkd_macsec.devices.names import (
     ConfigRenderError,
     require_str,
@@ -60,7 +62,7 @@ __all__ = [
 
 
 IDENTIFIER_MAX_LEN = 32
-MAX_SLOT = 63
+MAX_SLOT = KEY_CHAIN_SLOTS - 1
 CKN_MAX_HEX = 64
 
 # Physical: type-fpc/pic/port, optional :channel, optional .unit (et-0/0/9, xe-1/0/0:2, ge-0/0/1.0).
@@ -231,9 +233,10 @@ def format_start_time(when: datetime) -> str:
         raise ConfigRenderError(f"start-time must be a datetime, not {type(when).__name__}")
     if when.tzinfo is not None:
         when = when.astimezone(UTC).replace(tzinfo=None)
-    if not 1970 <= when.year <= 2037:
-        raise ConfigRenderError(f"start-time {when.isoformat()} is outside 1970..2037")
-    return when.strftime("%Y-%m-%d.%H:%M:%S")
+    try:
+        return wall_clock_text(when)
+    except StartTimeError as exc:
+        raise ConfigRenderError(str(exc)) from None
 
 
 def is_valid(validator: Callable[[str], object], value: str) -> bool:

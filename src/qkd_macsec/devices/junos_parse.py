@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lxml import etree
@@ -41,6 +40,14 @@ from qkd_macsec.devices.base import (
     MkaSessionState,
     NtpState,
 )
+from qkd_macsec.devices.junos_time import StartTimeError, clock_from_uptime
+from qkd_macsec.devices.junos_time import parse_start_time as parse_start_time_epoch
+from qkd_macsec.devices.junos_xml import child as _child
+from qkd_macsec.devices.junos_xml import child_text as _text
+from qkd_macsec.devices.junos_xml import children as _children
+from qkd_macsec.devices.junos_xml import descendants as _descendants
+from qkd_macsec.devices.junos_xml import local_name as _local
+from qkd_macsec.devices.junos_xml import path as _path
 
 __all__ = [
     "MacsecLogEvent",
@@ -68,16 +75,6 @@ __all__ = [
 
 Element = Any  # lxml.etree._Element (lxml ships no stubs here)
 
-#: ``YYYY-M[M]-D[D].HH:MM[:SS][ ±hhmm]``: Junos reads a start-time back with month and day
-#: unpadded and the device's UTC offset appended (evidence §1: terraform-provider-junos's
-#: validator ``^\d{4}\-\d\d?\-\d\d?\.\d{2}:\d{2}:\d{2}$``); seconds are optional on input
-#: (§5: ``start-time 2026-07-05.16:45`` committed on an ACX7348).
-_START_TIME = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})\.(\d{2}):(\d{2})(?::(\d{2}))?(?:\s+([+-])(\d{2})(\d{2}))?"
-)
-_DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\s+(\S+))?")
-_UTC_NAMES = frozenset({"UTC", "GMT", "Z", "UCT"})
-
 
 def _is_ascii_number(text: str) -> bool:
     """``str.isdigit`` also accepts '²' or '٣', which ``int()`` then refuses or misreads."""
@@ -86,36 +83,6 @@ def _is_ascii_number(text: str) -> bool:
 
 class MalformedReplyError(ValueError):
     """A reply lacks an element the driver needs, or holds an unparsable value."""
-
-
-def _local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
-
-
-def _descendants(element: Element, name: str) -> Iterator[Element]:
-    for child in element.iter():
-        if _local(child.tag) == name:
-            yield child
-
-
-def _child(element: Element, name: str) -> Element | None:
-    for child in element:
-        if _local(child.tag) == name:
-            return child
-    return None
-
-
-def _children(element: Element, name: str) -> Iterator[Element]:
-    for child in element:
-        if _local(child.tag) == name:
-            yield child
-
-
-def _text(element: Element, name: str) -> str | None:
-    child = _child(element, name)
-    if child is None or child.text is None:
-        return None
-    return str(child.text).strip()
 
 
 def _required(element: Element, name: str, where: str) -> str:
@@ -508,40 +475,18 @@ def parse_macsec_log(text: str) -> list[MacsecLogEvent]:
 def parse_device_clock(reply: Element) -> DeviceClock:
     """``get-system-uptime-information`` → the device clock and its zone offset.
 
-    Junos prints ``current-time/date-time`` as LOCAL wall-clock time with the zone abbreviation
-    (``2026-12-01 08:30:58 CET``) and the same instant as epoch seconds in ``junos:seconds``: the
-    difference between the two is the offset of the device's ``system time-zone`` now. Without
-    the attribute only a text in UTC is accepted (an abbreviation such as CET names no offset
-    reliably). Offsets are rounded to the minute (every real zone offset is whole minutes).
+    The rule (LOCAL ``date-time`` text vs the ``junos:seconds`` epoch, rounded to the minute;
+    only UTC text without the attribute) is ``junos_time.clock_from_uptime``, which the on-box
+    runtime uses too.
     """
-    for current in _descendants(reply, "current-time"):
-        date_time = _child(current, "date-time")
-        if date_time is None:
-            continue
-        text = (date_time.text or "").strip()
-        match = _DATE_TIME.fullmatch(text)
-        epoch: int | None = None
-        for attr, value in date_time.attrib.items():
-            if _local(attr) == "seconds":
-                try:
-                    epoch = int(value)
-                    now = datetime.fromtimestamp(epoch, UTC)
-                except (ValueError, OverflowError, OSError):
-                    raise MalformedReplyError(f"bad seconds attribute {value!r}") from None
-        if match is None:
-            raise MalformedReplyError(f"unparsable device time {text!r}")
-        wall = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S")
-        if epoch is None:
-            zone = match.group(2)
-            if zone is not None and zone.upper() not in _UTC_NAMES:
-                raise MalformedReplyError(f"device time in zone {zone!r} without seconds attribute")
-            return DeviceClock(wall.replace(tzinfo=UTC), timedelta(0), resolution_s=1.0)
-        offset_s = (wall.replace(tzinfo=UTC) - now).total_seconds()
-        offset = timedelta(minutes=round(offset_s / 60))
-        if abs(offset) >= timedelta(hours=24):
-            raise MalformedReplyError(f"device time {text!r} disagrees with its seconds attribute")
-        return DeviceClock(now, offset, resolution_s=1.0)  # Junos reports whole seconds
-    raise MalformedReplyError("uptime reply without <current-time><date-time>")
+    try:
+        epoch, offset = clock_from_uptime(reply)
+    except StartTimeError as exc:
+        raise MalformedReplyError(str(exc)) from None
+    # Junos reports whole seconds
+    return DeviceClock(
+        datetime.fromtimestamp(epoch, UTC), timedelta(seconds=offset), resolution_s=1.0
+    )
 
 
 def time_zone_filter() -> Element:
@@ -591,35 +536,19 @@ def _configuration(reply: Element) -> Element:
     raise MalformedReplyError(f"expected <configuration>, got <{_local(reply.tag)}>")
 
 
-def _path(element: Element, *names: str) -> Element | None:
-    for name in names:
-        element = _child(element, name)
-        if element is None:
-            return None
-    return element
-
-
 def parse_start_time(text: str) -> datetime:
     """Junos ``start-time`` → aware UTC.
 
     ``YYYY-M[M]-D[D].HH:MM[:SS]``, quoted or not, optionally followed by the device's offset
     ``+hhmm`` / ``-hhmm``: read back as ``"2026-12-1.07:30:58 +0000"`` (evidence §1). Without an
     offset the time is taken as UTC (the caller converts from the device's zone if it knows it).
+    The rule is ``junos_time.parse_start_time``, the one the on-box runtime uses.
     """
-    match = _START_TIME.fullmatch(text.strip().strip('"'))
-    if match is None:
-        raise MalformedReplyError(f"unparsable start-time {text!r}")
-    year, month, day, hour, minute = (int(match.group(i)) for i in range(1, 6))
-    second = int(match.group(6) or 0)
-    offset = timedelta(0)
-    if match.group(7):
-        offset = timedelta(hours=int(match.group(8)), minutes=int(match.group(9)))
-        offset = -offset if match.group(7) == "-" else offset
     try:
-        local = datetime(year, month, day, hour, minute, second, tzinfo=timezone(offset))
-    except ValueError:
-        raise MalformedReplyError(f"invalid start-time {text!r}") from None
-    return local.astimezone(UTC)
+        epoch = parse_start_time_epoch(text)
+    except StartTimeError:
+        raise MalformedReplyError(f"unparsable start-time {text!r}") from None
+    return datetime.fromtimestamp(epoch, UTC)
 
 
 def parse_key_chain(reply: Element, chain: str) -> list[ChainEntryState]:

@@ -30,15 +30,35 @@ from qkd_macsec.devices.junos_names import (
     validate_transmit_interval_ms,
 )
 from qkd_macsec.devices.junos_options import junos_options
+from qkd_macsec.devices.junos_setlines import (
+    CA_PATH,
+    KEY_CHAINS,
+    MACRO,
+    MACSEC,
+    ca_lines,
+    chain_tolerance_line,
+    exclude_protocol_line,
+    interface_binding_line,
+    key_entry_lines,
+    key_removal_line,
+    macro_line,
+    static_cak_lines,
+)
 from qkd_macsec.macsec.suites import CipherSuite
 
-__all__ = ["MASK", "ConfigRenderError", "render", "render_set", "render_set_masked"]
+__all__ = [
+    "CA_PATH",
+    "KEY_CHAINS",
+    "MACRO",
+    "MACSEC",
+    "MASK",
+    "ConfigRenderError",
+    "render",
+    "render_set",
+    "render_set_masked",
+]
 
 MASK = "<masked>"
-MACSEC = "security macsec"
-CA_PATH = f"{MACSEC} connectivity-association"
-KEY_CHAINS = "security authentication-key-chains key-chain"
-MACRO = "qkd"
 _SUITE_NAMES = frozenset(suite.value for suite in CipherSuite)
 
 
@@ -97,19 +117,18 @@ def _suite(value: object) -> CipherSuite:
 
 def _removals(removals: list[tuple[str, int]]) -> Iterator[str]:
     for chain, slot in removals:
-        yield f"delete {KEY_CHAINS} {validate_key_chain_name(chain)} key {validate_slot(slot)}"
+        yield key_removal_line(validate_key_chain_name(chain), validate_slot(slot))
 
 
 def _binding(b: MacsecBinding) -> Iterator[str]:
     interface = validate_interface_name(b.interface)
-    ca = f"{CA_PATH} {validate_ca_name(b.ca)}"
-    yield f"set {ca} cipher-suite {_suite(b.cipher_suite).value}"
-    yield f"set {ca} security-mode static-cak"
-    if b.key_chain is not None:
-        chain = validate_key_chain_name(b.key_chain)
-        yield f"set {ca} pre-shared-key-chain {chain}"
+    ca_name = validate_ca_name(b.ca)
+    ca = f"{CA_PATH} {ca_name}"
+    chain = None if b.key_chain is None else validate_key_chain_name(b.key_chain)
+    yield from ca_lines(ca_name, _suite(b.cipher_suite).value, chain)
+    if chain is not None:
         if b.chain_tolerance_s is not None:
-            yield f"set {KEY_CHAINS} {chain} tolerance {validate_tolerance_s(b.chain_tolerance_s)}"
+            yield chain_tolerance_line(chain, validate_tolerance_s(b.chain_tolerance_s))
     elif b.chain_tolerance_s is not None:
         raise ConfigRenderError(f"{b.interface}: chain tolerance given without a key chain")
     if b.should_secure:
@@ -121,12 +140,11 @@ def _binding(b: MacsecBinding) -> Iterator[str]:
         interval = validate_transmit_interval_ms(b.transmit_interval_ms)
         yield f"set {ca} mka transmit-interval {interval}"
     for protocol in b.exclude_protocols:
-        yield f"set {ca} exclude-protocol {validate_protocol(protocol)}"
-    yield f"set {MACSEC} interfaces {interface} connectivity-association {validate_ca_name(b.ca)}"
+        yield exclude_protocol_line(ca_name, validate_protocol(protocol))
+    yield interface_binding_line(interface, ca_name)
     extras = junos_options(b.options)
     for name, value in extras.macros:
-        macro = f"{validate_macro_name(name)} {validate_macro_value(value)}"
-        yield f"set {MACSEC} interfaces {interface} apply-macro {MACRO} {macro}"
+        yield macro_line(interface, validate_macro_name(name), validate_macro_value(value))
     for host, address in extras.host_mappings:
         canonical = validate_ip_address(address)
         family = "inet6" if ":" in canonical else "inet"
@@ -146,8 +164,7 @@ def _static_keys(keys: list[StaticKey], *, masked: bool) -> Iterator[str]:
             raise ConfigRenderError(f"CA {ca!r} is given two pre-shared keys")
         seen.add(ca)
         cak = _cak_hex(key.cak.reveal(), key.suite, masked)
-        yield f"set {CA_PATH} {ca} pre-shared-key ckn {validate_ckn(key.ckn)}"
-        yield f"set {CA_PATH} {ca} pre-shared-key cak {cak}"
+        yield from static_cak_lines(ca, validate_ckn(key.ckn), cak)
 
 
 def _entries(
@@ -170,7 +187,4 @@ def _entries(
         if suite is not None and bound is not None and suite is not bound:
             raise ConfigRenderError(f"key chain {chain!r}: entry suite differs from its CA's")
         cak = _cak_hex(entry.cak.reveal(), suite or bound, masked)
-        key = f"{KEY_CHAINS} {chain} key {slot}"
-        yield f"set {key} key-name {validate_ckn(entry.ckn)}"
-        yield f"set {key} secret {cak}"
-        yield f'set {key} start-time "{start}"'
+        yield from key_entry_lines(chain, slot, validate_ckn(entry.ckn), cak, start)

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from qkd_macsec.core.schedule import Backoff
+from qkd_macsec.core.schedule import retry_delay as backoff_delay
+from qkd_macsec.core.slots import next_free_slot
 from qkd_macsec.engine.journal import ActiveKey, RotationRecord
 
 #: Key-chain slots when the caller does not say (a link's own count comes from its ends'
@@ -82,23 +85,18 @@ class WavePlan:
 
 
 def next_slot(used: Iterable[int], after: int | None, slots: int = SLOTS) -> int:
-    """The first slot of ``0 .. slots - 1`` after ``after`` (cyclically) that is not in use."""
-    taken = set(used)
-    if len(taken) >= slots:
-        raise ValueError("every key-chain slot is in use")
-    start = 0 if after is None else (after + 1) % slots
-    for step in range(slots):
-        slot = (start + step) % slots
-        if slot not in taken:
-            return slot
-    raise AssertionError("unreachable")
+    """The first slot of ``0 .. slots - 1`` after ``after`` (cyclically) that is not in use
+    (the core rule)."""
+    return next_free_slot(used, after, slots)
+
+
+def _backoff(policy: PlanPolicy) -> Backoff:
+    return Backoff(policy.retry_base, policy.retry_max, policy.diverged_retry)
 
 
 def retry_delay(failures: int, interval: float, policy: PlanPolicy) -> float:
-    if failures <= 0:
-        return 0.0
-    delay = policy.retry_base * float(2 ** (failures - 1))
-    return min(delay, interval, policy.retry_max)
+    """Back-off after ``failures`` consecutive failures (the core rule, without the cap)."""
+    return backoff_delay(failures, interval, False, _backoff(policy))
 
 
 def plan_link(
@@ -127,9 +125,12 @@ def plan_link(
         if now >= due_at:
             reason = Reason.DUE
     if history.consecutive_failures and history.last_failure is not None and not force:
-        delay = retry_delay(history.consecutive_failures, link.rotation_interval, policy)
-        if history.diverged:
-            delay = min(delay, policy.diverged_retry)
+        delay = backoff_delay(
+            history.consecutive_failures,
+            link.rotation_interval,
+            history.diverged,
+            _backoff(policy),
+        )
         retry_at = history.last_failure + timedelta(seconds=delay)
         if now < retry_at:
             return None, f"backing off after {history.consecutive_failures} failure(s)", retry_at

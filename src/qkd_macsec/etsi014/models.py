@@ -7,33 +7,29 @@ is the alias, so models accept and emit the wire names.
 
 from __future__ import annotations
 
-import re
-import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from qkd_macsec.core.key_ids import canonical_key_id
 from qkd_macsec.secret import Secret
+
+__all__ = [
+    "Count",
+    "JsonObject",
+    "KeyContainer",
+    "KeyIdsRequest",
+    "KeyRequest",
+    "KmeStatus",
+    "QkdKey",
+    "WireKey",
+    "WireModel",
+    "canonical_key_id",
+]
 
 JsonObject = dict[str, Any]
 Count = Annotated[StrictInt, Field(ge=0)]
-_UUID_TEXT = re.compile(
-    r"[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12}"
-)
-
-
-def canonical_key_id(key_id: str) -> str:
-    """The form to compare key IDs in: a UUID (any case, with or without dashes, surrounding
-    spaces) becomes lower-case with dashes; any other ID is kept as it is (IDs are opaque).
-
-    A KME that hands out the same key twice must not slip past the stale-key check by
-    changing the spelling of its ID.
-    """
-    text = key_id.strip()
-    if _UUID_TEXT.fullmatch(text):
-        return str(uuid.UUID(text))
-    return key_id
 
 
 class WireModel(BaseModel):

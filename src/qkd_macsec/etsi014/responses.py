@@ -7,15 +7,13 @@ are decoded. Errors never chain to the decoder's or pydantic's, which hold the i
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
+from qkd_macsec.core.etsi014_wire import WireError, decode_key, key_id_problem, printable
 from qkd_macsec.etsi014.errors import KmeResponseError
 from qkd_macsec.etsi014.models import KeyContainer, KmeStatus, QkdKey, WireModel
 from qkd_macsec.obs.logging import get_logger
@@ -23,9 +21,6 @@ from qkd_macsec.secret import Secret
 
 log = get_logger("etsi014")
 
-MAX_KEY_ID_LENGTH = 256
-_BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _MAX_REPORTED_ERRORS = 3
 _MAX_REPORTED_FIELDS = 10
 _INVALID = object()
@@ -109,26 +104,18 @@ def parse_keys(
 
 def _decode_key(text: str, *, what: str, key_id: str) -> Secret:
     """Standard base64 (missing padding tolerated) straight into a :class:`Secret`."""
-    if not _BASE64.fullmatch(text) or len(text) % 4 == 1:
-        raise KmeResponseError(f"{what}: key {key_id!r} is not valid base64")
+    problem = ""
     try:
-        key = Secret(base64.b64decode(text + "=" * (-len(text) % 4), validate=True))
-    except (binascii.Error, ValueError):
-        key = Secret(b"")
-    if not len(key) and text.strip("="):
-        raise KmeResponseError(f"{what}: key {key_id!r} is not valid base64")
-    if not len(key):
-        raise KmeResponseError(f"{what}: key {key_id!r} is empty")
-    return key
+        return Secret(decode_key(text))
+    except WireError as exc:
+        problem = str(exc)
+    raise KmeResponseError(f"{what}: key {key_id!r} {problem}")
 
 
 def _check_key_id(key_id: str, *, what: str, index: int) -> str:
-    if not key_id:
-        raise KmeResponseError(f"{what}: key #{index} has an empty key_ID")
-    if len(key_id) > MAX_KEY_ID_LENGTH:
-        raise KmeResponseError(f"{what}: key #{index} has a key_ID longer than 256 characters")
-    if _UNPRINTABLE.search(key_id):
-        raise KmeResponseError(f"{what}: key #{index} has a key_ID with control characters")
+    problem = key_id_problem(key_id)
+    if problem is not None:
+        raise KmeResponseError(f"{what}: key #{index} {problem}")
     return key_id
 
 
@@ -163,5 +150,5 @@ def _describe(exc: ValidationError) -> str:
 def _report_unknown(model: WireModel, what: str) -> None:
     names = model.unknown_fields()
     if names:
-        shown = [_UNPRINTABLE.sub("?", name)[:40] for name in names[:_MAX_REPORTED_FIELDS]]
+        shown = [printable(name)[:40] for name in names[:_MAX_REPORTED_FIELDS]]
         log.debug("%s: ignoring fields the spec does not define: %s", what, ", ".join(shown))

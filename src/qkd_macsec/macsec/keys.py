@@ -8,18 +8,24 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
-import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from qkd_macsec.core.derive import DEFAULT_CKN_PREFIX, DerivationError, cak_bytes_for, ckn_for
+from qkd_macsec.core.derive import checked_ckn_prefix as validate_ckn_prefix
 from qkd_macsec.macsec.kdf import key_check_value
 from qkd_macsec.macsec.suites import CipherSuite
 from qkd_macsec.secret import Secret
 
-DEFAULT_CKN_PREFIX = "abcd1234abcd5678abcd1234abcd5678"
-_HEX = re.compile(r"^[0-9a-f]*$")
+__all__ = [
+    "DEFAULT_CKN_PREFIX",
+    "CknMode",
+    "KeyLengthError",
+    "MacsecKey",
+    "derive_ckn",
+    "derive_macsec_key",
+    "validate_ckn_prefix",
+]
 
 
 class KeyLengthError(ValueError):
@@ -50,25 +56,11 @@ class MacsecKey:
         return Secret(self.cak.reveal().hex().encode())
 
 
-def validate_ckn_prefix(prefix: str) -> str:
-    prefix = prefix.lower()
-    if not _HEX.match(prefix) or len(prefix) % 2 or len(prefix) > 32:
-        raise ValueError("CKN prefix must be an even number of hex digits, at most 32")
-    return prefix
-
-
 def derive_ckn(
     key_id: str, prefix: str = DEFAULT_CKN_PREFIX, mode: CknMode = CknMode.PREFIX_UUID
 ) -> str:
     """CKN for a key ID: even-length lowercase hex, at most 64 digits (Junos' limit)."""
-    if mode is CknMode.PREFIX_UUID:
-        try:
-            uid = uuid.UUID(key_id)
-        except ValueError:
-            uid = None
-        if uid is not None and len(key_id.replace("-", "")) == 32:
-            return validate_ckn_prefix(prefix) + uid.hex
-    return hashlib.sha256(key_id.encode()).hexdigest()
+    return ckn_for(key_id, prefix, str(mode))
 
 
 def derive_macsec_key(
@@ -80,16 +72,14 @@ def derive_macsec_key(
     ckn_mode: CknMode = CknMode.PREFIX_UUID,
 ) -> MacsecKey:
     raw = key.reveal()
-    need = suite.key_bytes
-    if len(raw) < need:
-        raise KeyLengthError(
-            f"QKD key {key_id} has {len(raw) * 8} bits; {suite.value} needs {need * 8}"
-        )
-    truncated = len(raw) * 8 if len(raw) > need else None
+    try:
+        cak, truncated = cak_bytes_for(raw, suite.value, key_id)
+    except DerivationError as exc:
+        raise KeyLengthError(str(exc)) from None
     return MacsecKey(
         ckn=derive_ckn(key_id, ckn_prefix, ckn_mode),
-        cak=Secret(raw[:need]),
+        cak=Secret(cak),
         key_id=key_id,
         suite=suite,
-        truncated_from_bits=truncated,
+        truncated_from_bits=len(raw) * 8 if truncated else None,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from qkd_macsec.core.derive import SUITE_KEY_BYTES
+
 
 class CipherSuite(StrEnum):
     """Junos ``cipher-suite`` values."""
@@ -16,7 +18,7 @@ class CipherSuite(StrEnum):
     @property
     def key_bits(self) -> int:
         """CAK length in bits (also the ETSI 014 ``size`` to request)."""
-        return 256 if self.value.endswith("256") else 128
+        return SUITE_KEY_BYTES[self.value] * 8
 
     @property
     def key_bytes(self) -> int:

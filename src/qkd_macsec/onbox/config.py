@@ -17,6 +17,15 @@ from qkd_macsec.devices.junos_names import (
     validate_macro_name,
     validate_macro_value,
     validate_protocol,
+    validate_tolerance_s,
+)
+from qkd_macsec.devices.junos_setlines import (
+    KEY_CHAINS,
+    ca_lines,
+    chain_tolerance_line,
+    exclude_protocol_line,
+    interface_binding_line,
+    macro_line,
 )
 from qkd_macsec.inventory import Inventory
 from qkd_macsec.inventory.model import Link
@@ -87,28 +96,19 @@ def link_lines(inventory: Inventory, link: Link, host: str, options: OnboxOption
         return []
     ca = validate_ca_name(link.connectivity_association)
     chain = validate_key_chain_name(link.key_chain)
-    ca_path = f"set security macsec connectivity-association {ca}"
     lines = [
-        f"{ca_path} cipher-suite {link.cipher_suite.value}",
-        f"{ca_path} security-mode static-cak",
-        f"{ca_path} pre-shared-key-chain {chain}",
-        f"set security authentication-key-chains key-chain {chain} description qkd-onbox",
+        *ca_lines(ca, link.cipher_suite.value, chain),
+        f"set {KEY_CHAINS} {chain} description qkd-onbox",
     ]
     if options.chain_tolerance_s is not None:
-        lines.append(
-            f"set security authentication-key-chains key-chain {chain} tolerance "
-            f"{options.chain_tolerance_s}"
-        )
-    lines += [
-        f"{ca_path} exclude-protocol {validate_protocol(p)}" for p in link.mka.exclude_protocols
-    ]
+        lines.append(chain_tolerance_line(chain, validate_tolerance_s(options.chain_tolerance_s)))
+    lines += [exclude_protocol_line(ca, validate_protocol(p)) for p in link.mka.exclude_protocols]
     macros = _macros(inventory, link, host, options)
     for end in ends:
         for interface in end.interfaces:
             name = validate_interface_name(interface)
-            base = f"set security macsec interfaces {name}"
-            lines.append(f"{base} connectivity-association {ca}")
-            lines += [f"{base} apply-macro qkd {n} {v}" for n, v in macros]
+            lines.append(interface_binding_line(name, ca))
+            lines += [macro_line(name, n, v) for n, v in macros]
     return lines
 
 

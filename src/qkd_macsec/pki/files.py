@@ -7,19 +7,15 @@ a moment, and a crash never leaves a half-written key behind.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+from qkd_macsec.core.private_files import PRIVATE_MODE, PUBLIC_MODE, write_atomic
 
-PRIVATE_MODE = 0o600
-PUBLIC_MODE = 0o644
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
 class PkiError(Exception):
@@ -27,21 +23,8 @@ class PkiError(Exception):
 
 
 def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp creates the file 0600; widen only files that are meant to be public.
-        if mode != PRIVATE_MODE:
-            os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+    # The core rule (mkstemp 0600, widened only for public files); folders as before: umask.
+    write_atomic(path, data, mode, dir_mode=0o777)
 
 
 def write_private(path: Path, data: bytes) -> None:

@@ -51,7 +51,10 @@ for case in request["derive"]:
         answers.append({"cak": cak.hex(), "ckn": ckn, "truncated": truncated})
     except module.DerivationError as exc:
         answers.append({"error": str(exc)})
-slots = [module.next_free_slot(set(c["used"]), c["after"]) for c in request["slots"]]
+slots = [
+    module.next_free_slot(set(c["used"]), c["after"], module.KEY_CHAIN_SLOTS)
+    for c in request["slots"]
+]
 print(json.dumps({
     "derive": answers,
     "slots": slots,

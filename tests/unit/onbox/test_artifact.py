@@ -11,7 +11,13 @@ import pytest
 
 from qkd_macsec.engine.planner import next_slot
 from qkd_macsec.macsec import CipherSuite, CknMode, KeyLengthError, derive_macsec_key
-from qkd_macsec.onbox.build import BuildError, BuiltScript, bundle_source, check_imports
+from qkd_macsec.onbox.build import (
+    MODULE_ORDER,
+    BuildError,
+    BuiltScript,
+    bundle_source,
+    check_imports,
+)
 from qkd_macsec.secret import Secret
 
 SEED_KEY = base64.b64decode(
@@ -123,7 +129,7 @@ def test_guard_refuses_a_script_importing_cryptography(
         ("import qkd_macsec.secret\n", "not available on Junos"),
         ("from . import derive\n", "relative import"),
         (
-            "def f():\n    from qkd_macsec.onbox.artifact.rules import next_free_slot\n",
+            "def f():\n    from qkd_macsec.core.slots import next_free_slot\n",
             "must be at top level",
         ),
     ],
@@ -143,3 +149,50 @@ def test_bundle_is_deterministic_and_self_contained(built_script: BuiltScript) -
     assert built_script.path.stat().st_mode & 0o777 == 0o644
     sidecar = built_script.path.with_name("qkd_onbox.py.sha256").read_text()
     assert sidecar.split()[0] == built_script.sha256
+
+
+@pytest.mark.parametrize(
+    ("source", "before", "message"),
+    [
+        ("from qkd_macsec.core.slots import next_free_slot as nfs\n", None, "aliased"),
+        ("from qkd_macsec.core.slots import *\n", None, "star import"),
+        ("import qkd_macsec.core.slots\n", None, "write 'from qkd_macsec.core.slots import"),
+        ("from qkd_macsec.core.slots import next_free_slot\n", (), "comes later in the bundle"),
+        ("from qkd_macsec.devices.junos_names import validate_slot\n", None, "not available"),
+    ],
+)
+def test_builder_refuses_imports_that_stripping_would_break(
+    source: str, before: tuple[str, ...] | None, message: str
+) -> None:
+    import ast
+
+    order = MODULE_ORDER if before is None else before
+    with pytest.raises(BuildError, match=message):
+        check_imports("sample", ast.parse(source), order)
+
+
+def test_builder_strips_a_plain_import_of_an_earlier_bundled_module() -> None:
+    import ast
+
+    source = "from __future__ import annotations\nfrom qkd_macsec.core.slots import (\n    x,\n)\n"
+    assert check_imports("sample", ast.parse(source)) == [(1, 1), (2, 4)]
+
+
+def test_builder_refuses_a_name_the_bundled_module_does_not_define(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qkd_macsec.onbox import build
+
+    real = build._source
+    wanted = "from qkd_macsec.core.slots import next_free_slot, slots_to_prune"
+
+    def tampered(module: str) -> str:
+        text = real(module)
+        if module.endswith(".runtime"):
+            assert wanted in text
+            text = text.replace(wanted, wanted + ", no_such_rule")
+        return text
+
+    monkeypatch.setattr(build, "_source", tampered)
+    with pytest.raises(BuildError, match=r"slots defines no top-level 'no_such_rule'"):
+        bundle_source()

@@ -28,13 +28,23 @@ def test_one_key_decodes_and_checks_the_id() -> None:
         ({"keys": [GOOD["keys"][0], GOOD["keys"][0]]}, "exactly one key"),
         ({"keys": [{"key_ID": "k1"}]}, "lacks key_ID or key"),
         ({"keys": [{"key_ID": 5, "key": "AAAA"}]}, "lacks key_ID or key"),
-        ({"keys": [{"key_ID": "k1", "key": "not base64!"}]}, "not base64"),
+        ({"keys": [{"key_ID": "k1", "key": "not base64!"}]}, "not valid base64"),
+        ({"keys": [{"key_ID": "k1", "key": ""}]}, "is empty"),
+        ({"keys": [{"key_ID": "k\n1", "key": "AAAA"}]}, "control characters"),
+        ({"keys": [{"key_ID": "", "key": "AAAA"}]}, "empty key_ID"),
     ],
 )
 def test_malformed_replies_are_refused(body: Any, message: str) -> None:
     with pytest.raises(KmeCallError, match=message) as exc:
         key_from_reply(body, None)
     assert "not base64!" not in str(exc.value)
+
+
+def test_capitalised_container_and_unpadded_base64_as_off_box() -> None:
+    """The same container checks as the off-box client (``core.etsi014_wire``)."""
+    unpadded = base64.b64encode(KEY[:31]).decode().rstrip("=")
+    body = {"Keys": [{"key_ID": "k1", "key": unpadded}]}
+    assert key_from_reply(body, "k1") == ("k1", KEY[:31])
 
 
 def test_endpoint_url_brackets_ipv6() -> None:

@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from qkd_macsec.core.key_ids import keyid_is_stale
+from qkd_macsec.core.private_files import write_atomic
+from qkd_macsec.core.schedule import rotation_due
 from qkd_macsec.devices.junos_names import format_start_time
+from qkd_macsec.devices.junos_time import parse_start_time, start_time_text
 from qkd_macsec.onbox.artifact.handoff import (
     Ack,
     HandoffError,
@@ -21,17 +25,14 @@ from qkd_macsec.onbox.artifact.handoff import (
     parse_offer,
     parse_withdraw,
 )
-from qkd_macsec.onbox.artifact.rules import parse_start_time, rotation_due, start_time_text
 from qkd_macsec.onbox.artifact.settings import SettingsError, read_link_settings
 from qkd_macsec.onbox.artifact.state import (
     KeyRecord,
     LinkState,
     PendingRotation,
     StateError,
-    keyid_is_stale,
     load_state,
     save_state,
-    write_atomic,
 )
 
 OFFER = Offer("L1", "d9b6fa63-dd88-47d2-8afe-94fcecf40d19", 3, "2026-11-26.10:15:00", (1, 2), "a")

@@ -5,25 +5,30 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lxml import etree
 
+from qkd_macsec.core.derive import ckn_for
+from qkd_macsec.core.schedule import link_due
+from qkd_macsec.devices.junos_time import parse_start_time, start_time_text
+from qkd_macsec.engine.journal import ActiveKey
+from qkd_macsec.engine.planner import KeyMode, LinkHistory, LinkView, PlanPolicy, plan_link
 from qkd_macsec.onbox.artifact import runtime as runtime_module
-from qkd_macsec.onbox.artifact.derive import ckn_for
 from qkd_macsec.onbox.artifact.handoff import Offer
-from qkd_macsec.onbox.artifact.rules import link_due
 from qkd_macsec.onbox.artifact.runtime import (
     Paths,
     PeerUnreachable,
     RouterIo,
     Runtime,
     RuntimeFailure,
+    entry_started,
 )
 from qkd_macsec.onbox.artifact.settings import LinkSettings, Peer
-from qkd_macsec.onbox.artifact.state import load_state
+from qkd_macsec.onbox.artifact.state import load_state, save_state
 
 LINK = "L1"
 _SLOT_RE = re.compile(r"key-chain KC1 key (\d+)(?: (key-name|secret|start-time) (.+))?$")
@@ -74,6 +79,18 @@ class FakeRouter(RouterIo):
         self.sleeps: list[float] = []
         self.published: dict[str, Path] = {}  # peer SAE -> its published/ directory (SCP)
         self.others: list[FakeRouter] = []  # routers whose clocks move with ours
+        self.zone_offset_s = 0  # ``system time-zone``: start-times are wall-clock in it
+
+    def utc_offset_s(self) -> int:
+        return self.zone_offset_s
+
+    def _read_back(self, start: str) -> str:
+        """A start-time as Junos reads it back: the zone's offset appended (evidence §1)."""
+        if not start or not self.zone_offset_s:
+            return start
+        minutes = abs(self.zone_offset_s) // 60
+        sign = "-" if self.zone_offset_s < 0 else "+"
+        return f"{start} {sign}{minutes // 60:02d}{minutes % 60:02d}"
 
     def now(self) -> float:
         return self.clock
@@ -107,7 +124,7 @@ class FakeRouter(RouterIo):
             key = etree.SubElement(kc, "key")
             etree.SubElement(key, "name").text = str(slot)
             etree.SubElement(key, "key-name").text = entry.get("key-name", "")
-            etree.SubElement(key, "start-time").text = entry.get("start-time", "")
+            etree.SubElement(key, "start-time").text = self._read_back(entry.get("start-time", ""))
         return root
 
     def commit_lines(self, lines: list[str], comment: str, secret_hex: str | None) -> None:
@@ -607,3 +624,72 @@ def test_crash_before_the_offer_needs_no_withdraw(
     assert pair.a.withdraw_calls == []
     assert pair.a.ckns() == before == pair.b.ckns()
     assert pair.state("a").pending is None
+
+
+def _fail_once_more(pair: Pair, failures: int, diverged: bool) -> None:
+    """Put the master's link in the state a failed rotation leaves (as ``_fail`` records it)."""
+    path = str(pair.tmp / "a" / "state.json")
+    states = load_state(path)
+    states[LINK].failures = failures
+    states[LINK].last_failure = pair.a.clock
+    states[LINK].diverged = diverged
+    save_state(path, states)
+
+
+@pytest.mark.parametrize("diverged", [True, False])
+def test_diverged_link_is_re_keyed_at_the_planners_instant(pair: Pair, diverged: bool) -> None:
+    """The pre-shared-key divergence rule on-box: after failures whose back-off (100 s here, the
+    interval) would hold the link, a link whose ends may differ is re-keyed 5 s after the last
+    failure — the very instant the off-box planner picks for the same history."""
+    pair.tick()
+    started = pair.state("a").current
+    _fail_once_more(pair, failures=6, diverged=diverged)
+    failed_at = pair.a.clock
+    history = LinkHistory(
+        active=(ActiveKey(LINK, started.key_id, "", None, _utc(started.start), 1),),
+        last_failure=_utc(failed_at),
+        consecutive_failures=6,
+        diverged=diverged,
+    )
+    view = LinkView(LINK, rotation_interval=100, mode=KeyMode.PRE_SHARED_KEY)
+    planned, _, retry_at = plan_link(view, history, _utc(failed_at + 1), PlanPolicy())
+    assert planned is None
+    assert retry_at is not None
+
+    pair.a.sleeps.clear()
+    report = pair.tick(advance=1)
+
+    if diverged:
+        assert retry_at == _utc(failed_at + 5)
+        assert report.rotated == [LINK]
+        assert sum(pair.a.sleeps) == pytest.approx(4.0)  # waited for the planner's instant
+        assert pair.state("a").current.key_id != started.key_id
+        assert pair.a.ckns() == pair.b.ckns()
+    else:
+        assert retry_at == _utc(failed_at + 100)
+        assert report.skipped == {LINK: "backing off after 6 failure(s)"}
+        assert pair.a.sleeps == []
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def test_each_end_writes_the_start_time_in_its_own_zone(pair: Pair) -> None:
+    """Routers on different ``system time-zone``s: the offer carries T in UTC, each end writes
+    T in its own wall clock, and both entries start at the same instant."""
+    pair.a.zone_offset_s = 3600  # CET
+    pair.b.zone_offset_s = -5 * 3600  # EST
+    pair.tick()
+    state = pair.state("a")
+    start = state.current.start
+    assert pair.state("b").current.start == start
+    assert pair.a.chain[0]["start-time"] == start_time_text(start + 3600)
+    assert pair.b.chain[0]["start-time"] == start_time_text(start - 5 * 3600)
+    assert pair.a.chain[0]["start-time"] != pair.b.chain[0]["start-time"]
+    for router in (pair.a, pair.b):
+        (key,) = router.read_config().iter("start-time")
+        assert parse_start_time(key.text) == start  # the read-back names the same instant
+    # a peer refuses to withdraw once T has passed on its clock, whatever its zone
+    assert not entry_started(pair.b._read_back(pair.b.chain[0]["start-time"]), start - 1)
+    assert entry_started(pair.b._read_back(pair.b.chain[0]["start-time"]), start)

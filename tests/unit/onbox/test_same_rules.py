@@ -1,5 +1,5 @@
-"""Issue 11 on-box rules in isolation: retry back-off and the diverged cap (checked against the
-off-box planner), the withdraw window, and the state lock."""
+"""Issue 11 on-box rules in isolation: retry back-off and the diverged cap (the core rule, which
+the off-box planner uses too), the withdraw window, and the state lock."""
 
 from __future__ import annotations
 
@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pytest
 
+from qkd_macsec.core import schedule as rules
 from qkd_macsec.engine.planner import PlanPolicy
 from qkd_macsec.engine.planner import retry_delay as planner_retry_delay
 from qkd_macsec.onbox.artifact import main as entry
-from qkd_macsec.onbox.artifact import rules
 from qkd_macsec.onbox.artifact.handoff import Ack, HandoffError, Offer, Withdraw, parse_ack
 from qkd_macsec.onbox.artifact.state import LockHeld, StateLock
 
 
-def test_retry_constants_mirror_the_planner_policy() -> None:
+def test_retry_constants_are_the_planner_policy_defaults() -> None:
     policy = PlanPolicy()
-    assert policy.retry_base == rules.RETRY_BASE_S
-    assert policy.retry_max == rules.RETRY_MAX_S
-    assert policy.diverged_retry == rules.DIVERGED_RETRY_S
+    assert policy.retry_base == rules.DEFAULT_BACKOFF.base_s == 30.0
+    assert policy.retry_max == rules.DEFAULT_BACKOFF.max_s == 3600.0
+    assert policy.diverged_retry == rules.DEFAULT_BACKOFF.diverged_cap_s == 5.0
 
 
 @pytest.mark.parametrize("failures", [0, 1, 2, 3, 7, 20])

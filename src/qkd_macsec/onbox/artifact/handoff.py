@@ -2,6 +2,7 @@
 
 ``offer``    master → peer: {link, key_ID, slot, start_time, keep, master}; the peer fetches the key
              with dec_keys, stages it and answers ``ack`` (ok + confirmation tag) or a refusal.
+             ``start_time`` is UTC; each end writes it in its own ``system time-zone``.
 ``withdraw`` master → peer: remove the staged entry for {link, key_ID, slot} (idempotent). Only a
              pending entry is removed: one whose start-time has passed in the peer's clock is
              kept and the answer says so (``ok`` false, ``held`` true: "I am on this key").
@@ -14,6 +15,8 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from qkd_macsec.devices.junos_setlines import KEY_CHAIN_SLOTS
 
 MAX_MESSAGE = 4096
 FORBIDDEN_FIELDS = ("key", "cak", "secret", "keys")
@@ -96,8 +99,8 @@ def _field(body: dict[str, Any], name: str, kind: type, what: str) -> Any:
 
 def _slot(body: dict[str, Any], what: str) -> int:
     slot = _field(body, "slot", int, what)
-    if not 0 <= slot <= 63:
-        raise HandoffError(f"{what}: slot {slot} is outside 0..63")
+    if not 0 <= slot < KEY_CHAIN_SLOTS:
+        raise HandoffError(f"{what}: slot {slot} is outside 0..{KEY_CHAIN_SLOTS - 1}")
     return int(slot)
 
 
@@ -118,8 +121,10 @@ def parse_offer(text: str) -> Offer:
     if not _START_RE.match(start):
         raise HandoffError(f"offer: start_time {start!r} is not YYYY-MM-DD.HH:MM:SS")
     keep = _field(body, "keep", list, "offer")
-    if not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= 63 for s in keep):
-        raise HandoffError("offer: keep must list slots 0..63")
+    if not all(
+        isinstance(s, int) and not isinstance(s, bool) and 0 <= s < KEY_CHAIN_SLOTS for s in keep
+    ):
+        raise HandoffError(f"offer: keep must list slots 0..{KEY_CHAIN_SLOTS - 1}")
     master = _field(body, "master", str, "offer")
     if not _NAME_RE.match(master):
         raise HandoffError(f"offer: master SAE ID {master!r} is not valid")

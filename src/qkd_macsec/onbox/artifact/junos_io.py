@@ -18,6 +18,8 @@ from typing import Any
 from jnpr.junos import Device
 from jnpr.junos.utils.config import Config
 
+from qkd_macsec.devices.junos_time import StartTimeError, clock_from_uptime
+
 SCRIPT_NAME = "qkd_onbox.py"
 LOCAL_ENV = "QKD_ONBOX_LOCAL"
 PASSWORD_ENV = "QKD_ONBOX_PASSWORD"  # noqa: S105 - the variable's name
@@ -127,6 +129,19 @@ def read_config(dev: Any) -> Any:
         )
     except Exception as exc:
         raise RouterIoError(f"cannot read the configuration: {type(exc).__name__}") from None
+
+
+def read_utc_offset(dev: Any) -> int:
+    """This router's ``system time-zone`` offset now (seconds east of UTC), read the way the
+    off-box driver reads it: ``get-system-uptime-information`` wall clock vs epoch seconds."""
+    try:
+        reply = dev.rpc.get_system_uptime_information()
+    except Exception as exc:
+        raise RouterIoError(f"cannot read the device clock: {type(exc).__name__}") from None
+    try:
+        return clock_from_uptime(reply)[1]
+    except StartTimeError as exc:
+        raise RouterIoError(f"cannot read the device clock: {exc}") from None
 
 
 def apply_set_lines(

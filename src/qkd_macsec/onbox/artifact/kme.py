@@ -7,12 +7,12 @@ Errors never carry key material: only the status, the KME's message and the key 
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+
+from qkd_macsec.core.etsi014_wire import WireError, container_keys, decode_key, key_id_problem
 
 KME_TIMEOUT_S = 10.0
 
@@ -40,23 +40,16 @@ def _post_or_get(
 ) -> Any:
     verify: Any = endpoint.ca if endpoint.ca is not None else False
     try:
+        payload: dict[str, Any] = {"params": params} if method == "get" else {"json": body}
         with requests.Session() as session:
-            if method == "get":
-                reply = session.get(
-                    url,
-                    params=params,
-                    cert=(endpoint.cert, endpoint.key),
-                    verify=verify,
-                    timeout=KME_TIMEOUT_S,
-                )
-            else:
-                reply = session.post(
-                    url,
-                    json=body,
-                    cert=(endpoint.cert, endpoint.key),
-                    verify=verify,
-                    timeout=KME_TIMEOUT_S,
-                )
+            reply = session.request(
+                method.upper(),
+                url,
+                cert=(endpoint.cert, endpoint.key),
+                verify=verify,
+                timeout=KME_TIMEOUT_S,
+                **payload,
+            )
     except requests.exceptions.SSLError as exc:
         raise KmeCallError(
             f"TLS with KME {endpoint.host}:{endpoint.port} failed: {type(exc).__name__}"
@@ -86,19 +79,21 @@ def _message(reply: Any) -> str:
 
 
 def key_from_reply(body: Any, want_id: str | None) -> tuple[str, bytes]:
-    keys = body.get("keys") if isinstance(body, dict) else None
+    keys = container_keys(body)
     if not isinstance(keys, list) or len(keys) != 1 or not isinstance(keys[0], dict):
         raise KmeCallError("KME reply does not hold exactly one key")
     key_id, key_b64 = keys[0].get("key_ID"), keys[0].get("key")
     if not isinstance(key_id, str) or not isinstance(key_b64, str):
         raise KmeCallError("KME reply key lacks key_ID or key")
+    problem = key_id_problem(key_id)
+    if problem is not None:
+        raise KmeCallError(f"KME reply key {problem}")
     if want_id is not None and key_id != want_id:
         raise KmeCallError(f"KME returned key {key_id} for {want_id}")
     try:
-        key = base64.b64decode(key_b64, validate=True)
-    except (binascii.Error, ValueError):
-        raise KmeCallError(f"KME key {key_id} is not base64") from None
-    return key_id, key
+        return key_id, decode_key(key_b64)
+    except WireError as exc:
+        raise KmeCallError(f"KME key {key_id} {exc}") from None
 
 
 def enc_key(endpoint: KmeEndpoint, slaves: list[str], size_bits: int) -> tuple[str, bytes]:

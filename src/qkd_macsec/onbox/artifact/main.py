@@ -24,6 +24,7 @@ from qkd_macsec.onbox.artifact.junos_io import (
     open_local,
     peer_device,
     read_config,
+    read_utc_offset,
 )
 from qkd_macsec.onbox.artifact.kme import KmeCallError, KmeEndpoint, dec_key, enc_key
 from qkd_macsec.onbox.artifact.runtime import (
@@ -63,6 +64,7 @@ class JunosIo(RouterIo):
 
     def __init__(self) -> None:
         self._dev: Any = None
+        self._offset: int | None = None
 
     def local(self) -> Any:
         if self._dev is None:
@@ -79,6 +81,14 @@ class JunosIo(RouterIo):
             return read_config(self.local())
         except RouterIoError as exc:
             raise RuntimeFailure(str(exc)) from None
+
+    def utc_offset_s(self) -> int:
+        if self._offset is None:  # one zone per run: read once
+            try:
+                self._offset = read_utc_offset(self.local())
+            except RouterIoError as exc:
+                raise RuntimeFailure(str(exc)) from None
+        return self._offset
 
     def commit_lines(self, lines: list[str], comment: str, secret_hex: str | None) -> None:
         try:

@@ -23,13 +23,25 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from qkd_macsec.onbox.artifact.derive import (
+from qkd_macsec.core.derive import (
     DerivationError,
     cak_bytes_for,
     ckn_for,
     confirmation_tag,
     suite_key_bytes,
 )
+from qkd_macsec.core.key_ids import keyid_is_stale
+from qkd_macsec.core.private_files import PUBLIC_MODE, read_text_limited, write_atomic
+from qkd_macsec.core.schedule import (
+    DEFAULT_BACKOFF,
+    WITHDRAW_MAX_ATTEMPTS,
+    link_due,
+    withdraw_deadline,
+    withdraw_wait,
+)
+from qkd_macsec.core.slots import next_free_slot, slots_to_prune
+from qkd_macsec.devices.junos_setlines import KEY_CHAIN_SLOTS, key_entry_lines, key_removal_line
+from qkd_macsec.devices.junos_time import parse_start_time, start_time_text
 from qkd_macsec.onbox.artifact.handoff import (
     Ack,
     HandoffError,
@@ -40,32 +52,18 @@ from qkd_macsec.onbox.artifact.handoff import (
     parse_offer,
     parse_withdraw,
 )
-from qkd_macsec.onbox.artifact.rules import (
-    DIVERGED_RETRY_S,
-    WITHDRAW_MAX_ATTEMPTS,
-    link_due,
-    next_free_slot,
-    parse_start_time,
-    slots_to_prune,
-    start_time_text,
-    withdraw_deadline,
-    withdraw_wait,
-)
 from qkd_macsec.onbox.artifact.settings import LinkSettings, Peer, chain_entries, read_link_settings
 from qkd_macsec.onbox.artifact.state import (
     KeyRecord,
     LinkState,
     PendingRotation,
-    keyid_is_stale,
     load_state,
     save_state,
-    write_atomic,
 )
 
 KEEP_PREVIOUS = 1
 CRASH_ENV = "QKD_ONBOX_CRASH_AT"  # test-harness fault: exit abruptly at a named step
 CRASH_POINTS = ("after-local-stage", "after-peer-ack", "peer-after-stage")
-KEY_CHAINS = "security authentication-key-chains key-chain"
 # How a pending rotation ended (``Runtime._resolve``).
 WITHDRAWN, ADOPTED, KEPT = "withdrawn", "adopted", "kept"
 
@@ -86,6 +84,11 @@ class RouterIo:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(max(0.0, seconds))
+
+    def utc_offset_s(self) -> int:
+        """This router's ``system time-zone`` offset from UTC now (seconds east): start-times
+        are written in the device's wall clock. The default is a router kept on UTC."""
+        return 0
 
     def read_config(self) -> Any:
         raise NotImplementedError
@@ -142,13 +145,8 @@ def crash_point(name: str) -> None:
         os._exit(70)
 
 
-def entry_lines(chain: str, slot: int, ckn: str, cak_hex: str, start: str) -> list[str]:
-    key = f"set {KEY_CHAINS} {chain} key {slot}"
-    return [f"{key} key-name {ckn}", f"{key} secret {cak_hex}", f'{key} start-time "{start}"']
-
-
 def removal_lines(chain: str, slots: list[int]) -> list[str]:
-    return [f"delete {KEY_CHAINS} {chain} key {slot}" for slot in slots]
+    return [key_removal_line(chain, slot) for slot in slots]
 
 
 class Runtime:
@@ -208,7 +206,8 @@ class Runtime:
         due, why, when = link_due(
             last, link.interval_s, now, state.failures, state.last_failure, state.diverged
         )
-        if not due and state.diverged and when is not None and when - now <= DIVERGED_RETRY_S:
+        cap = DEFAULT_BACKOFF.diverged_cap_s
+        if not due and state.diverged and when is not None and when - now <= cap:
             # The ends may hold different keys and MKA keeps the preceding one only briefly:
             # the off-box rule re-keys within 5 s; on-box nobody else will run us that soon.
             self.io.sleep(when - now)
@@ -230,9 +229,9 @@ class Runtime:
         present = chain_entries(config, link.key_chain)
         keep = state.kept_slots(KEEP_PREVIOUS)
         current_slot = state.current.slot if state.current else None
-        slot = next_free_slot(set(keep), current_slot)
-        start_text = start_time_text(now + link.delay_s)
-        start = parse_start_time(start_text)
+        slot = next_free_slot(set(keep), current_slot, KEY_CHAIN_SLOTS)
+        start = float(int(now + link.delay_s))
+        start_text = start_time_text(start, self.io.utc_offset_s())  # this router's wall clock
         slaves = [peer.sae for peer in link.peers]
         try:
             key_id, key = self.io.enc_key(link, slaves, suite_key_bytes(link.suite) * 8)
@@ -252,7 +251,7 @@ class Runtime:
         self._save()  # the intent is on disk before the device changes
         prune = slots_to_prune([s for s in present if s != slot], keep)
         lines = removal_lines(link.key_chain, [*prune, *([slot] if slot in present else [])])
-        lines += entry_lines(link.key_chain, slot, ckn, cak.hex(), start_text)
+        lines += key_entry_lines(link.key_chain, slot, ckn, cak.hex(), start_text)
         try:
             self.io.commit_lines(lines, f"qkd-onbox {link.link} key {key_id}", cak.hex())
         except RuntimeFailure as exc:
@@ -260,7 +259,8 @@ class Runtime:
             raise self._fail(state, f"local stage failed: {exc}") from None
         self.io.log(f"link {link.link}: staged key {key_id} in slot {slot} from {start_text}")
         crash_point("after-local-stage")
-        offer = Offer(link.link, key_id, slot, start_text, tuple(keep), link.sae)
+        # On the wire the start-time is UTC; each end writes it in its own zone (``_accept``).
+        offer = Offer(link.link, key_id, slot, start_time_text(start), tuple(keep), link.sae)
         if link.transport == "scp":
             # Adopted only once every slave's ack file confirms it (``_confirm_scp``): adopting
             # now would let the next rotation prune the key a slave that never fetched is on.
@@ -314,7 +314,8 @@ class Runtime:
         problems = []
         pending = state.pending
         assert pending is not None
-        for peer, (problem, absent) in zip(link.peers, results, strict=False):
+        # One result per peer (pool.map); no ``strict=``: Junos's Python may predate 3.10.
+        for peer, (problem, absent) in zip(link.peers, results):  # noqa: B905
             if problem is None:
                 pending.acked.append(peer.sae)
             else:
@@ -440,7 +441,7 @@ class Runtime:
             )
 
     def _publish(self, link: LinkSettings, offer: Offer) -> None:
-        write_atomic(self.paths.published(link.link), offer.to_json().encode(), 0o644)
+        write_atomic(self.paths.published(link.link), offer.to_json().encode(), PUBLIC_MODE)
 
     def _confirm_scp(self, link: LinkSettings, state: LinkState, report: RunReport) -> bool:
         """SCP transport: adopt the published key once every slave's ack file confirms it (same
@@ -529,6 +530,7 @@ class Runtime:
         if keyid_is_stale(last, offer.key_ID, link.keyid_check):
             raise RuntimeFailure(f"key ID {offer.key_ID} is stale (kme-keyid-check)")
         start = parse_start_time(offer.start_time)
+        start_text = start_time_text(start, self.io.utc_offset_s())  # this router's wall clock
         key = self.io.dec_key(link, offer.master, offer.key_ID)
         cak, _ = cak_bytes_for(key, link.suite)
         ckn = ckn_for(offer.key_ID, link.ckn_prefix, link.ckn_mode)
@@ -537,7 +539,7 @@ class Runtime:
         lines = removal_lines(
             link.key_chain, [*prune, *([offer.slot] if offer.slot in present else [])]
         )
-        lines += entry_lines(link.key_chain, offer.slot, ckn, cak.hex(), offer.start_time)
+        lines += key_entry_lines(link.key_chain, offer.slot, ckn, cak.hex(), start_text)
         self.io.commit_lines(lines, f"qkd-onbox {link.link} key {offer.key_ID}", cak.hex())
         crash_point("peer-after-stage")
         state.adopt(KeyRecord(offer.key_ID, offer.slot, start), KEEP_PREVIOUS)
@@ -613,7 +615,7 @@ class Runtime:
             self._refuse_pulled(link, offer, str(exc))
             raise
         ack = Ack(offer.link, offer.key_ID, offer.slot, True, confirm=tag)
-        write_atomic(self.paths.ack(link.link), ack.to_json().encode(), 0o644)
+        write_atomic(self.paths.ack(link.link), ack.to_json().encode(), PUBLIC_MODE)
         report.rotated.append(link.link)
 
     def _ack_again(self, link: LinkSettings, offer: Offer, config: Any) -> None:
@@ -621,9 +623,8 @@ class Runtime:
         it, or will be at T) so the master is not left waiting; no tag (the CAK is not kept),
         so the master re-keys soon."""
         try:
-            with open(self.paths.ack(link.link), encoding="utf-8") as handle:
-                if parse_ack(handle.read(8192)).key_ID == offer.key_ID:
-                    return
+            if parse_ack(read_text_limited(self.paths.ack(link.link), 8192)).key_ID == offer.key_ID:
+                return
         except (OSError, HandoffError):
             pass
         ckn = ckn_for(offer.key_ID, link.ckn_prefix, link.ckn_mode)
@@ -632,7 +633,7 @@ class Runtime:
         answer = Ack(
             offer.link, offer.key_ID, offer.slot, False, reason="staged earlier", held=True
         )
-        write_atomic(self.paths.ack(link.link), answer.to_json().encode(), 0o644)
+        write_atomic(self.paths.ack(link.link), answer.to_json().encode(), PUBLIC_MODE)
 
     def _refuse_pulled(self, link: LinkSettings, offer: Offer, why: str) -> None:
         """Tell the master (ack file) that we do not hold the pulled key, so it removes its own.
@@ -659,7 +660,7 @@ class Runtime:
             self.io.log(f"link {link.link}: no answer for key {offer.key_ID} written: {exc}")
             return
         answer = Ack(offer.link, offer.key_ID, offer.slot, False, reason=why, held=held)
-        write_atomic(self.paths.ack(link.link), answer.to_json().encode(), 0o644)
+        write_atomic(self.paths.ack(link.link), answer.to_json().encode(), PUBLIC_MODE)
 
 
 def entry_started(start_text: str, now: float) -> bool:

@@ -16,7 +16,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-MACRO_NAME = "qkd"
+from qkd_macsec.core.derive import CKN_MODES, DEFAULT_CKN_PREFIX
+from qkd_macsec.devices.junos_setlines import MACRO
+from qkd_macsec.devices.junos_xml import child_text, children, path
+
+MACRO_NAME = MACRO
 ROLES = ("master", "slave")
 TRANSPORTS = ("push", "scp")
 _PEER_RE = re.compile(r"^([A-Za-z0-9_.:-]{1,64})@([A-Za-z0-9_.:-]{1,253}):([0-9]{1,5})$")
@@ -53,7 +57,7 @@ class LinkSettings:
     delay_s: float = 60.0
     transport: str = "push"
     peer_user: str = "remote"
-    ckn_prefix: str = "abcd1234abcd5678abcd1234abcd5678"
+    ckn_prefix: str = DEFAULT_CKN_PREFIX
     ckn_mode: str = "prefix-uuid"
     macros: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -63,46 +67,14 @@ class LinkSettings:
         return self.peers[0] if self.role == "slave" and self.peers else None
 
 
-def _local(tag: Any) -> str:
-    text = str(tag)
-    return text.rsplit("}", 1)[-1]
-
-
-def _child(el: Any, name: str) -> Any:
-    for child in el:
-        if _local(child.tag) == name:
-            return child
-    return None
-
-
-def _children(el: Any, name: str) -> list[Any]:
-    return [child for child in el if _local(child.tag) == name]
-
-
-def _text(el: Any, name: str) -> str | None:
-    child = _child(el, name) if el is not None else None
-    if child is None or child.text is None:
-        return None
-    return str(child.text).strip()
-
-
-def _path(root: Any, *names: str) -> Any:
-    node = root
-    for name in names:
-        if node is None:
-            return None
-        node = _child(node, name)
-    return node
-
-
 def _macro_data(interface: Any) -> dict[str, str] | None:
-    for macro in _children(interface, "apply-macro"):
-        if _text(macro, "name") == MACRO_NAME:
+    for macro in children(interface, "apply-macro"):
+        if child_text(macro, "name") == MACRO_NAME:
             data: dict[str, str] = {}
-            for item in _children(macro, "data"):
-                name = _text(item, "name")
+            for item in children(macro, "data"):
+                name = child_text(item, "name")
                 if name:
-                    data[name] = _text(item, "value") or ""
+                    data[name] = child_text(item, "value") or ""
             return data
     return None
 
@@ -166,17 +138,17 @@ def _interface_settings(config: Any, name: str, ca_name: str, data: dict[str, st
     if not _LINK_RE.match(link):
         raise SettingsError(f"{where}: link {link!r} is not a valid name")
     role = _choice(data, "role", ROLES, "master", where)
-    macsec = _path(config, "security", "macsec")
+    macsec = path(config, "security", "macsec")
     ca = None
-    for candidate in _children(macsec, "connectivity-association") if macsec is not None else []:
-        if _text(candidate, "name") == ca_name:
+    for candidate in children(macsec, "connectivity-association") if macsec is not None else []:
+        if child_text(candidate, "name") == ca_name:
             ca = candidate
     if ca is None:
         raise SettingsError(f"{where}: connectivity-association {ca_name!r} is not configured")
-    chain = _text(ca, "pre-shared-key-chain")
+    chain = child_text(ca, "pre-shared-key-chain")
     if not chain:
         raise SettingsError(f"{where}: CA {ca_name} has no pre-shared-key-chain (on-box needs one)")
-    suite = _text(ca, "cipher-suite") or "gcm-aes-128"
+    suite = child_text(ca, "cipher-suite") or "gcm-aes-128"
     peers_text = data.get("peers") if role == "master" else data.get("master")
     peers = parse_peers(peers_text or "", where)
     if not peers:
@@ -207,8 +179,8 @@ def _interface_settings(config: Any, name: str, ca_name: str, data: dict[str, st
         delay_s=_number(data, "activation-delay", 60.0, where),
         transport=_choice(data, "transport", TRANSPORTS, "push", where),
         peer_user=data.get("peer-user", "remote"),
-        ckn_prefix=data.get("ckn-prefix", "abcd1234abcd5678abcd1234abcd5678"),
-        ckn_mode=_choice(data, "ckn-mode", ("prefix-uuid", "sha256"), "prefix-uuid", where),
+        ckn_prefix=data.get("ckn-prefix", DEFAULT_CKN_PREFIX),
+        ckn_mode=_choice(data, "ckn-mode", CKN_MODES, "prefix-uuid", where),
         macros=dict(data),
     )
 
@@ -216,13 +188,13 @@ def _interface_settings(config: Any, name: str, ca_name: str, data: dict[str, st
 def read_link_settings(config: Any) -> dict[str, LinkSettings]:
     """Every link this router takes part in, by link name (interfaces of one link merged)."""
     links: dict[str, LinkSettings] = {}
-    interfaces = _path(config, "security", "macsec")
-    for interface in _children(interfaces, "interfaces") if interfaces is not None else []:
-        name = _text(interface, "name")
+    interfaces = path(config, "security", "macsec")
+    for interface in children(interfaces, "interfaces") if interfaces is not None else []:
+        name = child_text(interface, "name")
         data = _macro_data(interface)
         if not name or data is None:
             continue
-        ca_name = _text(interface, "connectivity-association")
+        ca_name = child_text(interface, "connectivity-association")
         if not ca_name:
             raise SettingsError(
                 f"interface {name}: apply-macro qkd without connectivity-association"
@@ -243,15 +215,18 @@ def read_link_settings(config: Any) -> dict[str, LinkSettings]:
 
 def chain_entries(config: Any, chain_name: str) -> dict[int, tuple[str, str]]:
     """Key-chain entries present: slot -> (key-name CKN, start-time text). Never the secret."""
-    chains = _path(config, "security", "authentication-key-chains")
+    chains = path(config, "security", "authentication-key-chains")
     out: dict[int, tuple[str, str]] = {}
-    for chain in _children(chains, "key-chain") if chains is not None else []:
-        if _text(chain, "name") != chain_name:
+    for chain in children(chains, "key-chain") if chains is not None else []:
+        if child_text(chain, "name") != chain_name:
             continue
-        for key in _children(chain, "key"):
+        for key in children(chain, "key"):
             try:
-                slot = int(_text(key, "name") or "")
+                slot = int(child_text(key, "name") or "")
             except ValueError:
                 continue
-            out[slot] = (_text(key, "key-name") or "", (_text(key, "start-time") or "").strip('"'))
+            out[slot] = (
+                child_text(key, "key-name") or "",
+                (child_text(key, "start-time") or "").strip('"'),
+            )
     return out

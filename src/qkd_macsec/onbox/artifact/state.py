@@ -1,7 +1,7 @@
 """The runtime's local state: key IDs, slots and start-times per link (never key material).
 
-Written atomically (temporary file in the same directory, fsync, rename, fsync of the directory)
-with mode 0600, so a crash leaves either the old or the new file, never a torn one. One run at a
+Written atomically with mode 0600 (``core.private_files.write_atomic``), so a crash leaves
+either the old or the new file, never a torn one. One run at a
 time: :class:`StateLock` (``flock`` on a sidecar file, since the state file itself is replaced by
 rename and a lock on it would not be seen by the next opener).
 """
@@ -13,9 +13,10 @@ import fcntl
 import json
 import os
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from qkd_macsec.core.private_files import write_atomic
 
 STATE_VERSION = 1
 
@@ -127,53 +128,9 @@ def load_state(path: str) -> dict[str, LinkState]:
         raise StateError(f"{path}: malformed state ({type(exc).__name__}: {exc})") from None
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` so a crash leaves the old or the new content, never a mix."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    tmp = f"{path}.tmp.{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def save_state(path: str, links: dict[str, LinkState]) -> None:
     body = {"version": STATE_VERSION, "links": {name: asdict(s) for name, s in links.items()}}
     write_atomic(path, json.dumps(body, indent=1, sort_keys=True).encode())
-
-
-def keyid_is_stale(last_key_id: str | None, offered_key_id: str, check: bool) -> bool:
-    """The seed's ``kme-keyid-check``: with the check on, an offered key ID equal to the last one
-    this end used is stale (no KME call); with it off the KME is asked regardless."""
-    return check and last_key_id is not None and _same_key_id(last_key_id, offered_key_id)
-
-
-def _same_key_id(a: str, b: str) -> bool:
-    """Key IDs compared as the off-box check does (``etsi014.models.canonical_key_id``): a UUID
-    in another case or without dashes is the same key, so a KME re-sending a key cannot slip
-    past the check by respelling its ID. (Kept here: the artifact imports no off-box code.)"""
-
-    def canonical(key_id: str) -> str:
-        text = key_id.strip()
-        try:
-            return str(uuid.UUID(text)) if len(text.replace("-", "")) == 32 else key_id
-        except ValueError:
-            return key_id
-
-    return canonical(a) == canonical(b)
 
 
 class LockHeld(Exception):

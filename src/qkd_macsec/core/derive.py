@@ -1,16 +1,21 @@
-"""CAK/CKN derivation for the on-box runtime: a standard-library copy of ``qkd_macsec.macsec``.
+"""From a QKD key and its key ID to the MACsec CAK and CKN, and the tag that proves two ends
+derived the same CAK without showing it.
 
-The artifact cannot import the package, so it carries these few lines; a unit test checks they
-give exactly what ``qkd_macsec.macsec.derive_macsec_key`` gives (seed vector and random keys).
+- CAK = the first ``suite`` key-length bytes of the QKD key (longer keys are truncated and the
+  caller is told; shorter keys are refused: Junos would silently zero-fill them).
+- CKN = hex prefix + the key ID UUID without dashes (64 hex), or sha256(key ID) for non-UUID IDs
+  or when the hash form is chosen.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import uuid
 
 DEFAULT_CKN_PREFIX = "abcd1234abcd5678abcd1234abcd5678"
+#: CAK length in bytes per MACsec cipher suite (the suite names as Junos spells them).
 SUITE_KEY_BYTES = {
     "gcm-aes-128": 16,
     "gcm-aes-256": 32,
@@ -19,6 +24,7 @@ SUITE_KEY_BYTES = {
 }
 CKN_MODES = ("prefix-uuid", "sha256")
 _HEX_RE = re.compile(r"^[0-9a-f]*$")
+_CONFIRM_LABEL = b"qkd-onbox-confirm|"
 
 
 class DerivationError(ValueError):
@@ -26,6 +32,7 @@ class DerivationError(ValueError):
 
 
 def suite_key_bytes(suite: str) -> int:
+    """CAK bytes ``suite`` needs (the ETSI 014 ``size`` to ask for is eight times that)."""
     try:
         return SUITE_KEY_BYTES[suite]
     except KeyError:
@@ -33,6 +40,7 @@ def suite_key_bytes(suite: str) -> int:
 
 
 def checked_ckn_prefix(prefix: str) -> str:
+    """The prefix lower-cased, if it is an even number of hex digits (at most 32)."""
     prefix = prefix.lower()
     if not _HEX_RE.match(prefix) or len(prefix) % 2 or len(prefix) > 32:
         raise DerivationError("CKN prefix must be an even number of hex digits, at most 32")
@@ -40,7 +48,7 @@ def checked_ckn_prefix(prefix: str) -> str:
 
 
 def ckn_for(key_id: str, prefix: str = DEFAULT_CKN_PREFIX, mode: str = "prefix-uuid") -> str:
-    """CKN: prefix + key ID UUID hex (64 hex), or sha256(key ID) for non-UUID IDs / hash mode."""
+    """CKN for a key ID: even-length lowercase hex, at most 64 digits (Junos' limit)."""
     if mode not in CKN_MODES:
         raise DerivationError(f"{mode!r} is not a CKN mode ({', '.join(CKN_MODES)})")
     if mode == "prefix-uuid":
@@ -53,17 +61,16 @@ def ckn_for(key_id: str, prefix: str = DEFAULT_CKN_PREFIX, mode: str = "prefix-u
     return hashlib.sha256(key_id.encode()).hexdigest()
 
 
-def cak_bytes_for(key: bytes, suite: str) -> tuple[bytes, bool]:
+def cak_bytes_for(key: bytes, suite: str, key_id: str = "") -> tuple[bytes, bool]:
     """The CAK bytes for ``suite`` and whether the QKD key was truncated to get them."""
     need = suite_key_bytes(suite)
     if len(key) < need:
-        raise DerivationError(f"QKD key has {len(key) * 8} bits; {suite} needs {need * 8}")
+        named = f" {key_id}" if key_id else ""
+        raise DerivationError(f"QKD key{named} has {len(key) * 8} bits; {suite} needs {need * 8}")
     return key[:need], len(key) > need
 
 
 def confirmation_tag(cak: bytes, key_id: str) -> str:
     """A short HMAC over the key ID under the CAK: equal on both ends iff they hold the same CAK,
     and safe to send and log (HMAC-SHA256 is a PRF; the CAK cannot be recovered from it)."""
-    import hmac
-
-    return hmac.new(cak, b"qkd-onbox-confirm|" + key_id.encode(), "sha256").hexdigest()[:16]
+    return hmac.new(cak, _CONFIRM_LABEL + key_id.encode(), "sha256").hexdigest()[:16]
