@@ -10,23 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qkd_macsec.devices.junos_names import (
-    validate_ca_name,
-    validate_interface_name,
-    validate_key_chain_name,
-    validate_macro_name,
-    validate_macro_value,
-    validate_protocol,
-    validate_tolerance_s,
-)
-from qkd_macsec.devices.junos_setlines import (
-    KEY_CHAINS,
-    ca_lines,
-    chain_tolerance_line,
-    exclude_protocol_line,
-    interface_binding_line,
-    macro_line,
-)
+from qkd_macsec.devices.base import ChangeSet, MacsecBinding
+from qkd_macsec.devices.junos_names import validate_macro_name, validate_macro_value
+from qkd_macsec.devices.junos_options import JunosOptions
+from qkd_macsec.devices.junos_setlines import KEY_CHAINS
+from qkd_macsec.devices.platform import get_platform
 from qkd_macsec.inventory import Inventory
 from qkd_macsec.inventory.model import Link
 from qkd_macsec.onbox.build import SCRIPT_NAME
@@ -89,27 +77,32 @@ def _macros(
 
 
 def link_lines(inventory: Inventory, link: Link, host: str, options: OnboxOptions) -> list[str]:
+    """The link's CA, key-chain description and interface bindings with their macros, rendered
+    by the Junos platform's own renderer (the one ``apply`` and ``config show`` use)."""
     if link.key_chain is None:
         raise OnboxConfigError(f"link {link.name}: on-box rotation needs a key chain")
     ends = [e for e in link.ends if e.host == host]
     if not ends:
         return []
-    ca = validate_ca_name(link.connectivity_association)
-    chain = validate_key_chain_name(link.key_chain)
-    lines = [
-        *ca_lines(ca, link.cipher_suite.value, chain),
-        f"set {KEY_CHAINS} {chain} description qkd-onbox",
-    ]
-    if options.chain_tolerance_s is not None:
-        lines.append(chain_tolerance_line(chain, validate_tolerance_s(options.chain_tolerance_s)))
-    lines += [exclude_protocol_line(ca, validate_protocol(p)) for p in link.mka.exclude_protocols]
-    macros = _macros(inventory, link, host, options)
-    for end in ends:
-        for interface in end.interfaces:
-            name = validate_interface_name(interface)
-            lines.append(interface_binding_line(name, ca))
-            lines += [macro_line(name, n, v) for n, v in macros]
-    return lines
+    extras = JunosOptions(macros=tuple(_macros(inventory, link, host, options)))
+    changes = ChangeSet(
+        bindings=[
+            MacsecBinding(
+                interface=interface,
+                ca=link.connectivity_association,
+                cipher_suite=link.cipher_suite,
+                key_chain=link.key_chain,
+                exclude_protocols=tuple(link.mka.exclude_protocols),
+                chain_tolerance_s=options.chain_tolerance_s,
+                options=extras,
+            )
+            for end in ends
+            for interface in end.interfaces
+        ]
+    )
+    rendered = get_platform("junos").render(changes, False).splitlines()
+    # The renderer validated the chain name; the description marks the chain as on-box owned.
+    return [*rendered, f"set {KEY_CHAINS} {link.key_chain} description qkd-onbox"]
 
 
 def runs_timer(inventory: Inventory, host: str, options: OnboxOptions) -> bool:
