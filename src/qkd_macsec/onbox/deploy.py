@@ -8,7 +8,6 @@ second deployment of the same script and settings changes nothing.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import tempfile
@@ -16,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from jnpr.junos import Device
-from jnpr.junos.utils.config import Config
 
 from qkd_macsec.inventory import Inventory
 from qkd_macsec.inventory.model import Host
 from qkd_macsec.inventory.schema import ssh_config_path_problem
+from qkd_macsec.onbox.artifact.junos_io import RouterIoError, apply_set_lines
 from qkd_macsec.onbox.build import SCRIPT_NAME, BuiltScript
 from qkd_macsec.onbox.config import OnboxOptions, router_lines
 from qkd_macsec.transport.ssh_files import (
@@ -83,25 +82,12 @@ def open_router(host: Host) -> Any:
 
 
 def commit_on(dev: Any, name: str, lines: list[str], comment: str) -> bool:
-    """Load ``lines``; commit only if they change something. True when a commit happened."""
-    config = Config(dev)
+    """Load ``lines``; commit only if they change something. True when a commit happened.
+    The on-box runtime's own commit discipline (lock, load, diff, commit, roll back, unlock)."""
     try:
-        config.lock()
-    except Exception as exc:
-        raise DeployError(f"{name}: cannot lock the configuration: {type(exc).__name__}") from None
-    try:
-        config.load("\n".join(lines), format="set")
-        if config.diff() is None:
-            return False
-        config.commit(comment=comment)
-        return True
-    except Exception as exc:
-        with contextlib.suppress(Exception):
-            config.rollback(0)
-        raise DeployError(f"{name}: commit failed: {type(exc).__name__}: {exc}") from None
-    finally:
-        with contextlib.suppress(Exception):
-            config.unlock()
+        return apply_set_lines(dev, lines, comment, only_if_changed=True)
+    except RouterIoError as exc:
+        raise DeployError(f"{name}: {exc}") from None
 
 
 def commit_lines(host: Host, lines: list[str], comment: str) -> bool:

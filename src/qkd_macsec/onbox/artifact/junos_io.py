@@ -145,11 +145,17 @@ def read_utc_offset(dev: Any) -> int:
 
 
 def apply_set_lines(
-    dev: Any, lines: list[str], comment: str, secret_hex: str | None = None
-) -> None:
-    """lock → load set lines → commit → unlock; errors are reported without the lines."""
+    dev: Any,
+    lines: list[str],
+    comment: str,
+    secret_hex: str | None = None,
+    only_if_changed: bool = False,
+) -> bool:
+    """lock → load set lines → (diff) → commit → unlock; True when a commit happened. Errors
+    are reported without the lines. ``only_if_changed``: no commit when the load changes
+    nothing (``onbox deploy`` re-run on a configured router)."""
     if not lines:
-        return
+        return False
     config = Config(dev)
     try:
         config.lock()
@@ -157,7 +163,10 @@ def apply_set_lines(
         raise RouterIoError(f"cannot lock the configuration: {type(exc).__name__}") from None
     try:
         config.load("\n".join(lines), format="set")
+        if only_if_changed and config.diff() is None:
+            return False
         config.commit(comment=comment)
+        return True
     except Exception as exc:
         detail = str(exc)
         if secret_hex:
