@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from OpenSSL import SSL
@@ -26,7 +27,12 @@ MIN_HYBRID_OPENSSL = (3, 5)
 
 
 class TlsSetupError(ValueError):
-    """A certificate, key or CA file is missing or unusable; names the file, never its content."""
+    """A certificate, key or CA file is missing or unusable; names the file, never its content.
+    ``part`` says which: ``ca`` or ``identity`` (the certificate chain and its key)."""
+
+    def __init__(self, message: str, *, part: Literal["ca", "identity"] = "identity") -> None:
+        super().__init__(message)
+        self.part = part
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ def client_context(files: TlsFiles, *, verify: bool = True, http2: bool = False)
 def server_context(files: TlsFiles) -> SSL.Context:
     """A server context: client certificates required and chained to ``files.ca``."""
     if files.ca is None:
-        raise TlsSetupError("a server context needs the CA client certificates chain to")
+        raise TlsSetupError("a server context needs the CA client certificates chain to", part="ca")
     context = _base(SSL.TLS_SERVER_METHOD)
     context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT)
     _load_ca(context, files.ca)
@@ -93,11 +99,12 @@ def _select_http11(_connection: object, offered: list[bytes]) -> bytes:
 
 
 def _load_ca(context: SSL.Context, ca: Path) -> None:
-    _require_file(ca, "CA bundle")
+    if not ca.is_file():
+        raise TlsSetupError(f"CA bundle {ca}: no such file", part="ca")
     try:
         context.load_verify_locations(str(ca))
     except SSL.Error:
-        raise TlsSetupError(f"CA bundle {ca}: not usable PEM certificates") from None
+        raise TlsSetupError(f"CA bundle {ca}: not usable PEM certificates", part="ca") from None
 
 
 def _load_identity(context: SSL.Context, files: TlsFiles) -> None:

@@ -92,6 +92,9 @@ class KmeSpec(_Model):
     server_key: Path
     ca: Path
     dialect: DialectName = "etsi"
+    #: ``hybrid``: pyOpenSSL front offering X25519MLKEM768 first; ``classical``: the runtime's
+    #: ssl (OpenSSL 3.0 here, no ML-KEM), i.e. a KME that withholds the PQ groups.
+    tls: Literal["hybrid", "classical"] = "hybrid"
     faults: Faults = Faults()
     max_key_per_request: int = Field(default=128, ge=1, le=10_000)
     min_key_size: int = Field(default=64, ge=8)
