@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from qkd_macsec.macsec.suites import CipherSuite
+from qkd_macsec.posture import PqPolicy
 from qkd_macsec.secret import Secret
 
 __all__ = [
@@ -93,6 +94,11 @@ class DeviceConnectError(DeviceError):
 
 class DeviceAuthError(DeviceConnectError):
     """The device refused our credentials."""
+
+
+class DeviceTransportPolicyError(DeviceConnectError):
+    """The SSH session was classically key-exchanged under ``policy.transport.ssh:
+    pq-required``; it was closed before any RPC (so before any key) was sent."""
 
 
 class DeviceHostKeyError(DeviceConnectError):
@@ -166,6 +172,8 @@ class DeviceTarget:
     insecure_host_keys: bool = False
     timeout: float = 30.0
     gather_facts: bool = False
+    #: ``policy.transport.ssh``: a classical SSH key exchange is refused under pq-required.
+    ssh_policy: PqPolicy = PqPolicy.PREFERRED
 
     def __post_init__(self) -> None:
         if not self.name:
