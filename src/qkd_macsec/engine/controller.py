@@ -100,6 +100,7 @@ def device_target(inventory: Inventory, name: str) -> DeviceTarget:
         known_hosts=host.known_hosts,
         insecure_host_keys=host.insecure_host_keys,
         timeout=host.timeout,
+        ssh_policy=inventory.policy.transport.ssh,
     )
 
 
@@ -147,6 +148,7 @@ class Controller:
             raise
         self.conflicts: dict[str, str] = {}  # links left alone in the last wave, and why
         kme_options = options.kme or ClientOptions(dec_keys_wait=policy.dec_keys_wait)
+        kme_options = replace(kme_options, tls_policy=policy.transport.tls)
         if on_kme_request is not None:
             kme_options = replace(kme_options, on_request=on_kme_request)
         self._kme_options = kme_options

@@ -145,6 +145,7 @@ async def _gather_kmes(
         connect_timeout=min(5.0, options.kme_timeout),
         retry=RetryPolicy(attempts=1),
         dec_keys_wait=options.kme_timeout,
+        tls_policy=inventory.policy.transport.tls,
     )
     clients: dict[str, KmeClient] = {}
     kme_of: dict[str, str] = {}

@@ -34,6 +34,7 @@ from qkd_macsec.engine.inventory.schema import (
     RotationMode,
     ssh_config_path_problem,
 )
+from qkd_macsec.posture import TransportPolicy
 
 
 class _Problems:
@@ -236,6 +237,7 @@ def _resolve_policy(spec: InventorySpec, base: Path, problems: _Problems) -> Pol
         max_workers=p.max_workers,
         journal=journal,
         log_file=_under(base, p.log_file),
+        transport=TransportPolicy(ssh=p.transport.ssh, tls=p.transport.tls),
     )
 
 

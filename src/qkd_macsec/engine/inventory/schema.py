@@ -30,6 +30,7 @@ from qkd_macsec.engine.inventory.credentials import SecretRef, parse_secret_ref
 from qkd_macsec.engine.inventory.durations import parse_duration
 from qkd_macsec.macsec.keys import DEFAULT_CKN_PREFIX, CknMode
 from qkd_macsec.macsec.suites import CipherSuite
+from qkd_macsec.posture import PqPolicy
 
 KNOWN_PLATFORMS = frozenset({"junos"})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -267,6 +268,13 @@ class LinkSpec(_Spec):
     kme_keyid_check: StrictBool = True
 
 
+class TransportSpec(_Spec):
+    """``policy.transport``: per hop kind, pq-required | pq-preferred | any."""
+
+    ssh: PqPolicy = PqPolicy.PREFERRED
+    tls: PqPolicy = PqPolicy.PREFERRED
+
+
 class PolicySpec(_Spec):
     rotation_interval: Annotated[Duration, Field(gt=0)] = 600.0
     activation_delay: Annotated[float | None, PlainValidator(_activation_delay)] = None
@@ -277,6 +285,7 @@ class PolicySpec(_Spec):
     max_workers: Annotated[StrictInt, Field(ge=1, le=1024)] = 32
     journal: FilePath = Path("state/journal.sqlite")
     log_file: FilePath | None = None
+    transport: TransportSpec = TransportSpec()
 
 
 class InventorySpec(_Spec):
