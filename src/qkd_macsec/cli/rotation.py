@@ -33,11 +33,13 @@ from qkd_macsec.engine.controller import (
 from qkd_macsec.engine.inventory import Inventory
 from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.lease import Lease
+from qkd_macsec.engine.posture_record import recorded_postures
 from qkd_macsec.engine.reconcile import Decision
 from qkd_macsec.engine.recovery import RecoveryResult
 from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.obs.logging import get_logger, notice, redact
 from qkd_macsec.obs.metrics import Metrics, MetricsServer, inventory_certificates
+from qkd_macsec.report.posture import posture_table
 from qkd_macsec.report.status import (
     link_ends,
     link_status,
@@ -284,12 +286,16 @@ def status(
     now = datetime.now(UTC)
     try:
         rows = link_status(ends, journal, now, readings)
+        postures = recorded_postures(journal)
     finally:
         journal.close()
     if as_json:
         click.echo(json.dumps(status_json(rows), indent=2))
     else:
-        Console().print(status_table(rows, now, wide=wide))
+        console = Console()
+        console.print(status_table(rows, now, wide=wide))
+        if postures:
+            console.print(posture_table(postures))
     if any(row.needs_attention for row in rows):
         raise SystemExit(EXIT_FAILED)
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from qkd_macsec.macsec.suites import CipherSuite
-from qkd_macsec.posture import PqPolicy
+from qkd_macsec.posture import HopPosture, PqPolicy
 from qkd_macsec.secret import Secret
 
 __all__ = [
@@ -174,6 +174,8 @@ class DeviceTarget:
     gather_facts: bool = False
     #: ``policy.transport.ssh``: a classical SSH key exchange is refused under pq-required.
     ssh_policy: PqPolicy = PqPolicy.PREFERRED
+    #: Told each session's measured posture (before the policy decides on it).
+    on_posture: Callable[[HopPosture], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.name:

@@ -350,6 +350,11 @@ class JunosDriver:
             return
         target = self.target
         self.posture = ssh_posture(transport, f"{target.name} ({target.host}:{target.port})")
+        if target.on_posture is not None:
+            try:
+                target.on_posture(self.posture)
+            except Exception:
+                log.warning("%s: on_posture hook failed; ignoring", target.name, exc_info=True)
         try:
             verdict = judge(self.posture, target.ssh_policy)
         except ClassicalHopRefused as exc:

@@ -82,7 +82,7 @@ class ClientOptions:
     #: ``policy.transport.tls``: a classical KME connection is refused under ``pq-required``.
     tls_policy: PqPolicy = PqPolicy.PREFERRED
     tls_stack: TlsStack = "auto"
-    #: Called with each new connection's posture (after the policy accepted it).
+    #: Called with each new connection's posture (before the policy decides on it).
     on_posture: Callable[[HopPosture], None] | None = None
 
     def __post_init__(self) -> None:
@@ -180,16 +180,16 @@ class KmeClient:
     def _on_handshake(self, posture: HopPosture) -> None:
         """Each new TLS connection, before a request is sent on it: refuse or record."""
         self.posture = posture
-        verdict = judge(posture, self.options.tls_policy)  # raises under pq-required
-        if verdict is Verdict.FLAGGED and not self._flagged:
-            self._flagged = True
-            notice(log, "%s (policy pq-preferred: accepted, flagged)", posture.describe())
         hook = self.options.on_posture
         if hook is not None:
             try:
                 hook(posture)
             except Exception:
                 log.warning("on_posture hook failed; ignoring", exc_info=True)
+        verdict = judge(posture, self.options.tls_policy)  # raises under pq-required
+        if verdict is Verdict.FLAGGED and not self._flagged:
+            self._flagged = True
+            notice(log, "%s (policy pq-preferred: accepted, flagged)", posture.describe())
 
     def _check_stdlib_posture(self, method: str, path: str) -> None:
         """The stdlib stack cannot negotiate a PQ group here: refuse before connecting."""
