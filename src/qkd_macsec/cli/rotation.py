@@ -40,6 +40,7 @@ from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.obs.logging import get_logger, notice, redact
 from qkd_macsec.obs.metrics import Metrics, MetricsServer, inventory_certificates
 from qkd_macsec.report.posture import posture_table
+from qkd_macsec.report.posture_metrics import TransportPostureCollector
 from qkd_macsec.report.status import (
     link_ends,
     link_status,
@@ -60,6 +61,7 @@ def start_metrics(
         [link.name for link in inventory.links], lambda link: journal.active_keys(link, 1)
     )
     metrics.set_rotation_intervals({link.name: link.rotation_interval for link in inventory.links})
+    metrics.registry.register(TransportPostureCollector(lambda: recorded_postures(journal)))
     for path, problem in metrics.record_certificates(inventory_certificates(inventory)).items():
         log.warning("certificate %s: %s (no days-left metric for it)", path, problem)
     try:
