@@ -72,3 +72,18 @@ def test_metrics_count_hops_per_kind_and_posture(tmp_path: Path) -> None:
     assert 'qkd_macsec_transport_hops{kind="tls",posture="hybrid-PQ"} 1.0' in text
     assert 'qkd_macsec_transport_hops{kind="tls",posture="classical"} 0.0' in text
     assert 'qkd_macsec_transport_hop_pq{kind="ssh",peer="r2 (10.0.0.2:830)"} 0.0' in text
+
+
+def test_report_html_has_a_transport_section_marking_classical_hops(tmp_path: Path) -> None:
+    from qkd_macsec.report.timeline import write_report
+
+    j = journal(tmp_path)
+    record = PostureRecorder(j)
+    record(R1_PQ)
+    record(R2_CLASSIC)
+    files = write_report(j, tmp_path / "out")
+    page = files.html.read_text()
+    assert "<h2>Transport</h2>" in page
+    assert "2 hop(s), 1 classical" in page
+    assert '<tr class="classical"><td>ssh</td><td>r2 (10.0.0.2:830)</td><td>CLASSICAL</td>' in page
+    assert '<tr class="pq"><td>ssh</td><td>r1 (10.0.0.1:830)</td><td>hybrid-PQ</td>' in page
