@@ -126,7 +126,6 @@ class _TcpStream(httpcore.AsyncNetworkStream):
     def __init__(self, raw: httpcore.AsyncNetworkStream, backend: HybridTlsBackend) -> None:
         self._raw = raw
         self._backend = backend
-        self._peer = ""
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._raw.read(max_bytes, timeout)
