@@ -226,6 +226,20 @@ def _rpc_message(err: ez.RpcError) -> str:
     return "; ".join(part for part in parts if part) or type(err).__name__
 
 
+_flagged: set[str] = set()
+_flagged_lock = threading.Lock()
+
+
+def _first_flag(what: str) -> bool:
+    """A classical session is warned about once per process and router posture, not per
+    session (a driver lives for one session)."""
+    with _flagged_lock:
+        if what in _flagged:
+            return False
+        _flagged.add(what)
+        return True
+
+
 class JunosDriver:
     """PyEZ-backed driver for one Junos device. One thread at a time (see ``Driver``)."""
 
@@ -360,7 +374,7 @@ class JunosDriver:
         except ClassicalHopRefused as exc:
             self.close()
             raise DeviceTransportPolicyError(target.name, str(exc)) from None
-        if verdict is Verdict.FLAGGED:
+        if verdict is Verdict.FLAGGED and _first_flag(self.posture.describe()):
             log.warning("%s (policy pq-preferred: accepted, flagged)", self.posture.describe())
 
     def _write_ssh_config(self) -> Path:
