@@ -8,6 +8,7 @@ kmes:
     server_key: certs/kme_a.key
     ca: certs/ca.pem                          # CA that SAE client certificates must chain to
     dialect: etsi                             # etsi | lenient (see kme/dialect.py)
+    tls: hybrid                               # hybrid (X25519MLKEM768 offered) | classical
     faults: {latency_ms: 0, error_503_rate: 0.0, drop_rate: 0.0, seed: null}
     max_key_per_request: 128
     request_timeout_s: 10                     # headers, then body, each within this (slowloris)
