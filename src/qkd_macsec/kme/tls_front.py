@@ -137,6 +137,7 @@ class _TlsTransport(asyncio.Transport):
         self._engine = engine
         self._context = context
         self._info: TlsInfo = engine.info()
+        self._flush_pending = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "ssl_object":
@@ -146,10 +147,25 @@ class _TlsTransport(asyncio.Transport):
         return self._raw.get_extra_info(name, default)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Encrypt now, send at the end of this loop iteration: a response's header and body
+        writes then leave in one TCP segment instead of one each."""
         if self._raw.is_closing() or not data:
             return
         self._engine.write(bytes(data))
-        self._raw.write(self._engine.outgoing())
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        if self._raw.is_closing():
+            return
+        out = self._engine.outgoing()
+        if out:
+            self._raw.write(out)
+
+    def get_write_buffer_size(self) -> int:
+        return self._raw.get_write_buffer_size()
 
     def writelines(self, list_of_data: Any) -> None:
         self.write(b"".join(list_of_data))
@@ -160,7 +176,7 @@ class _TlsTransport(asyncio.Transport):
     def close(self) -> None:
         if self._raw.is_closing():
             return
-        self._engine.close_notify()
+        self._engine.close_notify()  # after any data not yet flushed, in the same buffer
         out = self._engine.outgoing()
         if out:
             self._raw.write(out)
@@ -183,9 +199,6 @@ class _TlsTransport(asyncio.Transport):
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         self._raw.set_write_buffer_limits(high, low)
-
-    def get_write_buffer_size(self) -> int:
-        return self._raw.get_write_buffer_size()
 
     def get_write_buffer_limits(self) -> tuple[int, int]:
         return self._raw.get_write_buffer_limits()
