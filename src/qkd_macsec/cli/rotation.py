@@ -32,12 +32,15 @@ from qkd_macsec.engine.controller import (
 )
 from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.lease import Lease
+from qkd_macsec.engine.posture_record import recorded_postures
 from qkd_macsec.engine.reconcile import Decision
 from qkd_macsec.engine.recovery import RecoveryResult
 from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.inventory import Inventory
 from qkd_macsec.obs.logging import get_logger, notice, redact
 from qkd_macsec.report.metrics import Metrics, MetricsServer, inventory_certificates
+from qkd_macsec.report.posture import posture_table
+from qkd_macsec.report.posture_metrics import TransportPostureCollector
 from qkd_macsec.report.status import (
     link_ends,
     link_status,
@@ -58,6 +61,7 @@ def start_metrics(
         [link.name for link in inventory.links], lambda link: journal.active_keys(link, 1)
     )
     metrics.set_rotation_intervals({link.name: link.rotation_interval for link in inventory.links})
+    metrics.registry.register(TransportPostureCollector(lambda: recorded_postures(journal)))
     for path, problem in metrics.record_certificates(inventory_certificates(inventory)).items():
         log.warning("certificate %s: %s (no days-left metric for it)", path, problem)
     try:
@@ -284,12 +288,16 @@ def status(
     now = datetime.now(UTC)
     try:
         rows = link_status(ends, journal, now, readings)
+        postures = recorded_postures(journal)
     finally:
         journal.close()
     if as_json:
         click.echo(json.dumps(status_json(rows), indent=2))
     else:
-        Console().print(status_table(rows, now, wide=wide))
+        console = Console()
+        console.print(status_table(rows, now, wide=wide))
+        if postures:
+            console.print(posture_table(postures))
     if any(row.needs_attention for row in rows):
         raise SystemExit(EXIT_FAILED)
 

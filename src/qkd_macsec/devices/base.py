@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from qkd_macsec.macsec.suites import CipherSuite
+from qkd_macsec.posture import HopPosture, PqPolicy
 from qkd_macsec.secret import Secret
 
 __all__ = [
@@ -93,6 +94,11 @@ class DeviceConnectError(DeviceError):
 
 class DeviceAuthError(DeviceConnectError):
     """The device refused our credentials."""
+
+
+class DeviceTransportPolicyError(DeviceConnectError):
+    """The SSH session was classically key-exchanged under ``policy.transport.ssh:
+    pq-required``; it was closed before any RPC (so before any key) was sent."""
 
 
 class DeviceHostKeyError(DeviceConnectError):
@@ -168,6 +174,10 @@ class DeviceTarget:
     insecure_host_keys: bool = False
     timeout: float = 30.0
     options: object | None = None
+    #: ``policy.transport.ssh``: a classical SSH key exchange is refused under pq-required.
+    ssh_policy: PqPolicy = PqPolicy.PREFERRED
+    #: Told each session's measured posture (before the policy decides on it).
+    on_posture: Callable[[HopPosture], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.name:

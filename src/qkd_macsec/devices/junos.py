@@ -58,6 +58,7 @@ from qkd_macsec.devices.base import (
     DeviceReplyError,
     DeviceTarget,
     DeviceTimeoutError,
+    DeviceTransportPolicyError,
     DeviceUnreachableError,
     InterfaceState,
     MacsecConfigState,
@@ -84,7 +85,14 @@ from qkd_macsec.devices.junos_parse import (
     time_zone_filter,
 )
 from qkd_macsec.devices.junos_render import MASK, render_set, render_set_masked
+from qkd_macsec.devices.ssh_posture import (
+    prefer_aes256_ciphers,
+    pyez_transport,
+    record_negotiated_kex,
+    ssh_posture,
+)
 from qkd_macsec.obs.logging import SECRETS, RedactionFilter, get_logger, redact
+from qkd_macsec.posture import ClassicalHopRefused, HopPosture, Verdict, judge
 from qkd_macsec.secret import Secret
 
 __all__ = ["JunosDriver", "quiet_transport_loggers"]
@@ -219,6 +227,20 @@ def _rpc_message(err: ez.RpcError) -> str:
     return "; ".join(part for part in parts if part) or type(err).__name__
 
 
+_flagged: set[str] = set()
+_flagged_lock = threading.Lock()
+
+
+def _first_flag(what: str) -> bool:
+    """A classical session is warned about once per process and router posture, not per
+    session (a driver lives for one session)."""
+    with _flagged_lock:
+        if what in _flagged:
+            return False
+        _flagged.add(what)
+        return True
+
+
 class JunosDriver:
     """PyEZ-backed driver for one Junos device. One thread at a time (see ``Driver``)."""
 
@@ -232,7 +254,11 @@ class JunosDriver:
         config_factory: Callable[[Any], Any] = Config,
     ) -> None:
         quiet_transport_loggers()
+        prefer_aes256_ciphers()
+        record_negotiated_kex()
         self.target = target
+        #: What the current (or last) SSH session negotiated; None before the first open.
+        self.posture: HopPosture | None = None
         self._device_factory = device_factory
         self._config_factory = config_factory
         self._dev: Any = None
@@ -335,7 +361,29 @@ class JunosDriver:
                 self._known_hosts_copy.unlink(missing_ok=True)
                 self._known_hosts_copy = None
         self._dev = dev
+        self._judge_transport(dev)
         log.debug("%s: NETCONF session open to %s:%d", target.name, target.host, self.port)
+
+    def _judge_transport(self, dev: Any) -> None:
+        """Record the session's posture; under pq-required close a classical one before any
+        RPC is sent (only the NETCONF hello has been exchanged)."""
+        transport = pyez_transport(dev)
+        if transport is None:  # a test double without SSH
+            return
+        target = self.target
+        self.posture = ssh_posture(transport, f"{target.name} ({target.host}:{target.port})")
+        if target.on_posture is not None:
+            try:
+                target.on_posture(self.posture)
+            except Exception:
+                log.warning("%s: on_posture hook failed; ignoring", target.name, exc_info=True)
+        try:
+            verdict = judge(self.posture, target.ssh_policy)
+        except ClassicalHopRefused as exc:
+            self.close()
+            raise DeviceTransportPolicyError(target.name, str(exc)) from None
+        if verdict is Verdict.FLAGGED and _first_flag(self.posture.describe()):
+            log.warning("%s (policy pq-preferred: accepted, flagged)", self.posture.describe())
 
     def _write_ssh_config(self) -> Path:
         """A private ssh_config: one ``Host *`` block naming a private known_hosts file that

@@ -21,6 +21,7 @@ from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.keysource import KeySource
 from qkd_macsec.engine.lease import Lease, LeaseError, acquire_journal
 from qkd_macsec.engine.planner import KeyMode
+from qkd_macsec.engine.posture_record import PostureRecorder
 from qkd_macsec.engine.reconcile import Decision, blocked
 from qkd_macsec.engine.recovery import RecoveryResult, recover
 from qkd_macsec.engine.results import WaveResult
@@ -29,6 +30,7 @@ from qkd_macsec.etsi014.client import ClientOptions, KmeClient, RequestRecord
 from qkd_macsec.etsi014.tls import TlsIdentity
 from qkd_macsec.inventory import Inventory, RotationMode
 from qkd_macsec.obs.logging import get_logger, notice
+from qkd_macsec.posture import HopPosture
 
 log = get_logger("engine.controller")
 
@@ -94,7 +96,9 @@ def bindings_for(inventory: Inventory, link: LinkSpec, end: EndSpec) -> list[Mac
     ]
 
 
-def device_target(inventory: Inventory, name: str) -> DeviceTarget:
+def device_target(
+    inventory: Inventory, name: str, *, on_posture: Callable[[HopPosture], None] | None = None
+) -> DeviceTarget:
     host = inventory.host(name)
     return DeviceTarget(
         name=host.name,
@@ -106,6 +110,8 @@ def device_target(inventory: Inventory, name: str) -> DeviceTarget:
         known_hosts=host.known_hosts,
         insecure_host_keys=host.insecure_host_keys,
         timeout=host.timeout,
+        ssh_policy=inventory.policy.transport.ssh,
+        on_posture=on_posture,
     )
 
 
@@ -153,6 +159,10 @@ class Controller:
             raise
         self.conflicts: dict[str, str] = {}  # links left alone in the last wave, and why
         kme_options = options.kme or ClientOptions(dec_keys_wait=policy.dec_keys_wait)
+        self.postures = PostureRecorder(self.journal)
+        kme_options = replace(
+            kme_options, tls_policy=policy.transport.tls, on_posture=self.postures
+        )
         if on_kme_request is not None:
             kme_options = replace(kme_options, on_request=on_kme_request)
         self._kme_options = kme_options
@@ -197,7 +207,7 @@ class Controller:
     def _driver_for(self, device: str) -> Driver:
         target = self._targets.get(device)
         if target is None:
-            target = device_target(self.inventory, device)
+            target = device_target(self.inventory, device, on_posture=self.postures)
             self._targets[device] = target
         platform = self.inventory.host(device).platform
         return get_platform(platform).create(target)

@@ -23,22 +23,29 @@ import httpx
 from qkd_macsec.etsi014.errors import (
     KeyNotFoundError,
     KmeError,
+    KmePostureError,
     KmeResponseError,
     KmeStatusError,
     KmeTimeoutError,
     KmeTlsError,
     KmeTransportError,
 )
+from qkd_macsec.etsi014.hybrid_transport import HybridTlsBackend, HybridTlsTransport
 from qkd_macsec.etsi014.models import JsonObject, KeyIdsRequest, KeyRequest, KmeStatus, QkdKey
 from qkd_macsec.etsi014.responses import parse_keys, parse_status
 from qkd_macsec.etsi014.retry import RetryPolicy, dec_keys_may_succeed_later, is_retryable
 from qkd_macsec.etsi014.status_errors import Endpoint, error_for_status
 from qkd_macsec.etsi014.tls import TlsIdentity
+from qkd_macsec.hybrid_tls import hybrid_tls_available
 from qkd_macsec.obs.logging import get_logger, notice, redact
+from qkd_macsec.posture import ClassicalHopRefused, HopPosture, PqPolicy, Verdict, judge
 
 log = get_logger("etsi014")
 
 Method = Literal["POST", "GET"]
+#: ``hybrid``: pyOpenSSL on the OpenSSL inside ``cryptography`` (X25519MLKEM768); ``stdlib``:
+#: :mod:`ssl` (classical on a runtime linked to OpenSSL < 3.5); ``auto``: hybrid when available.
+TlsStack = Literal["auto", "hybrid", "stdlib"]
 Sleep = Callable[[float], Awaitable[None]]
 API_PREFIX = "/api/v1/keys"
 _MAX_TRANSPORT_TEXT = 160
@@ -72,6 +79,11 @@ class ClientOptions:
     keep_alive: bool = True
     max_response_bytes: int = 4 * 1024 * 1024
     on_request: Callable[[RequestRecord], None] | None = None
+    #: ``policy.transport.tls``: a classical KME connection is refused under ``pq-required``.
+    tls_policy: PqPolicy = PqPolicy.PREFERRED
+    tls_stack: TlsStack = "auto"
+    #: Called with each new connection's posture (before the policy decides on it).
+    on_posture: Callable[[HopPosture], None] | None = None
 
     def __post_init__(self) -> None:
         if self.timeout <= 0 or self.connect_timeout <= 0:
@@ -111,18 +123,36 @@ class KmeClient:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()  # jitter only, not cryptography
-        verify: ssl.SSLContext | bool = identity.ssl_context() if transport is None else True
+        #: The posture of the newest connection to the KME (None before the first).
+        self.posture: HopPosture | None = None
+        self._flagged = False
+        limits = httpx.Limits(
+            max_connections=self.options.max_connections,
+            max_keepalive_connections=self.options.max_connections
+            if self.options.keep_alive
+            else 0,
+        )
+        stack = self.options.tls_stack
+        self.hybrid = transport is None and (
+            stack == "hybrid" or (stack == "auto" and hybrid_tls_available())
+        )
+        verify: ssl.SSLContext | bool = True
+        if self.hybrid:
+            backend = HybridTlsBackend(
+                identity.hybrid_context(http2=self.options.http2),
+                verify=identity.verify,
+                on_handshake=self._on_handshake,
+                peer_label=f"{url.host}:{url.port or 443}",
+            )
+            transport = HybridTlsTransport(backend, limits=limits, http2=self.options.http2)
+        elif transport is None:
+            verify = identity.ssl_context()
         self._http = httpx.AsyncClient(
             base_url=base_url,
             verify=verify,
             http2=self.options.http2,
             timeout=httpx.Timeout(self.options.timeout, connect=self.options.connect_timeout),
-            limits=httpx.Limits(
-                max_connections=self.options.max_connections,
-                max_keepalive_connections=self.options.max_connections
-                if self.options.keep_alive
-                else 0,
-            ),
+            limits=limits,
             follow_redirects=False,
             trust_env=False,
             transport=transport,
@@ -144,6 +174,36 @@ class KmeClient:
 
     def __repr__(self) -> str:
         return f"KmeClient({self.base_url!r}, cert={str(self.identity.cert)!r})"
+
+    # -- posture ----------------------------------------------------------------------------------
+
+    def _on_handshake(self, posture: HopPosture) -> None:
+        """Each new TLS connection, before a request is sent on it: refuse or record."""
+        self.posture = posture
+        hook = self.options.on_posture
+        if hook is not None:
+            try:
+                hook(posture)
+            except Exception:
+                log.warning("on_posture hook failed; ignoring", exc_info=True)
+        verdict = judge(posture, self.options.tls_policy)  # raises under pq-required
+        if verdict is Verdict.FLAGGED and not self._flagged:
+            self._flagged = True
+            notice(log, "%s (policy pq-preferred: accepted, flagged)", posture.describe())
+
+    def _check_stdlib_posture(self, method: str, path: str) -> None:
+        """The stdlib stack cannot negotiate a PQ group here: refuse before connecting."""
+        if self.hybrid or self.options.tls_policy is not PqPolicy.REQUIRED:
+            return
+        url = httpx.URL(self.base_url)
+        posture = HopPosture(
+            kind="tls", peer=f"{url.host}:{url.port or 443}", kex=None, cipher=None
+        )
+        try:
+            judge(posture, PqPolicy.REQUIRED)
+        except ClassicalHopRefused as exc:
+            text = f"{method} {path}: {exc} (this TLS stack offers no ML-KEM group)"
+            raise KmePostureError(text, posture=posture, method=method, path=path) from None
 
     # -- the three ETSI 014 methods ------------------------------------------------------------
 
@@ -318,6 +378,7 @@ class KmeClient:
         status: int | None = None
         error: KmeError | None = None
         try:
+            self._check_stdlib_posture(method, path)
             request = self._http.build_request(method, path, params=params, json=json_body)
             try:
                 response = await self._http.send(request, stream=True)
@@ -328,6 +389,9 @@ class KmeClient:
                     )
                 finally:
                     await response.aclose()
+            except ClassicalHopRefused as exc:
+                text = f"{method} {path}: {exc}"
+                raise KmePostureError(text, posture=exc.posture, method=method, path=path) from None
             except httpx.TimeoutException as exc:
                 text = _transport_text(method, path, exc)
                 raise KmeTimeoutError(text, method=method, path=path) from exc

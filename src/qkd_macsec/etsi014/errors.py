@@ -6,6 +6,7 @@
      ├── KmeTransportError            connect refused, TLS failure, connection dropped
      │    ├── KmeTimeoutError         connect/read/write/pool timeout
      │    └── KmeTlsError             handshake or certificate refused (never retried)
+     │         └── KmePostureError    classical key exchange under pq-required (never retried)
      ├── KmeResponseError             malformed answer (bad JSON, bad base64, short key, wrong
      │                                count, dec_keys IDs != asked, duplicate IDs, wrong types)
      └── KmeStatusError               HTTP error status (.status_code, .message, .method, .path)
@@ -42,6 +43,17 @@ class KmeTimeoutError(KmeTransportError):
 
 class KmeTlsError(KmeTransportError):
     """The TLS handshake failed or a certificate was refused; retrying cannot help."""
+
+
+class KmePostureError(KmeTlsError):
+    """The KME connection was classically key-exchanged and ``policy.transport.tls`` is
+    ``pq-required``: closed before any request was sent. ``posture`` says what it negotiated."""
+
+    def __init__(
+        self, message: str, *, posture: object, method: str | None = None, path: str | None = None
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.posture = posture
 
 
 class KmeResponseError(KmeError):

@@ -6,6 +6,9 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+from OpenSSL import SSL
+
+from qkd_macsec.hybrid_tls import TlsFiles, TlsSetupError, client_context
 from qkd_macsec.obs.logging import get_logger
 
 log = get_logger("etsi014")
@@ -46,11 +49,7 @@ class TlsIdentity:
                         f"CA bundle {self.ca}: not usable PEM certificates ({_reason(exc)})"
                     ) from None
         else:
-            log.warning(
-                "TLS server verification is OFF for the KME connection (client cert %s): "
-                "anyone on the path can impersonate the KME and read the keys",
-                self.cert,
-            )
+            self._warn_unverified()
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         _require_file(self.cert, "client certificate")
@@ -63,6 +62,25 @@ class TlsIdentity:
                 f"(PEM, matching pair, unencrypted key expected; {_reason(exc)})"
             ) from None
         return context
+
+    def hybrid_context(self, *, http2: bool = False) -> SSL.Context:
+        """The same identity and verification as a pyOpenSSL context, which can negotiate the
+        hybrid X25519MLKEM768 group (:mod:`qkd_macsec.hybrid_tls`)."""
+        if not self.verify:
+            self._warn_unverified()
+        try:
+            return client_context(
+                TlsFiles(self.cert, self.key, self.ca), verify=self.verify, http2=http2
+            )
+        except TlsSetupError as exc:
+            raise TlsIdentityError(str(exc)) from None
+
+    def _warn_unverified(self) -> None:
+        log.warning(
+            "TLS server verification is OFF for the KME connection (client cert %s): "
+            "anyone on the path can impersonate the KME and read the keys",
+            self.cert,
+        )
 
 
 def _no_password() -> bytes:

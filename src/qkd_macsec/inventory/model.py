@@ -23,6 +23,7 @@ from qkd_macsec.inventory.errors import InventoryError, field_path
 from qkd_macsec.inventory.schema import RotationMode, validate_kme_url
 from qkd_macsec.macsec.keys import CknMode
 from qkd_macsec.macsec.suites import CipherSuite
+from qkd_macsec.posture import TransportPolicy
 from qkd_macsec.secret import Secret
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -148,6 +149,7 @@ class Policy:
     max_workers: int = 32
     journal: Path = Path("state/journal.sqlite")
     log_file: Path | None = None
+    transport: TransportPolicy = field(default_factory=TransportPolicy)
 
     @property
     def activation_delay_is_auto(self) -> bool:

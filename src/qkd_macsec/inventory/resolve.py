@@ -35,6 +35,7 @@ from qkd_macsec.inventory.schema import (
     RotationMode,
     ssh_config_path_problem,
 )
+from qkd_macsec.posture import TransportPolicy
 
 
 class _Problems:
@@ -238,6 +239,7 @@ def _resolve_policy(spec: InventorySpec, base: Path, problems: _Problems) -> Pol
         max_workers=p.max_workers,
         journal=journal,
         log_file=_under(base, p.log_file),
+        transport=TransportPolicy(ssh=p.transport.ssh, tls=p.transport.tls),
     )
 
 

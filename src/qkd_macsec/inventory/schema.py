@@ -41,6 +41,7 @@ from qkd_macsec.inventory.credentials import SecretRef, parse_secret_ref
 from qkd_macsec.inventory.durations import parse_duration
 from qkd_macsec.macsec.keys import DEFAULT_CKN_PREFIX, CknMode
 from qkd_macsec.macsec.suites import CipherSuite
+from qkd_macsec.posture import PqPolicy
 
 DEFAULT_PLATFORM = "junos"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -359,6 +360,13 @@ class LinkSpec(_Spec):
             return handler(data)
 
 
+class TransportSpec(_Spec):
+    """``policy.transport``: per hop kind, pq-required | pq-preferred | any."""
+
+    ssh: PqPolicy = PqPolicy.PREFERRED
+    tls: PqPolicy = PqPolicy.PREFERRED
+
+
 class PolicySpec(_Spec):
     rotation_interval: Annotated[Duration, Field(gt=0)] = 600.0
     activation_delay: Annotated[float | None, PlainValidator(_activation_delay)] = None
@@ -369,6 +377,7 @@ class PolicySpec(_Spec):
     max_workers: Annotated[StrictInt, Field(ge=1, le=1024)] = 32
     journal: FilePath = Path("state/journal.sqlite")
     log_file: FilePath | None = None
+    transport: TransportSpec = TransportSpec()
 
 
 class InventorySpec(_Spec):

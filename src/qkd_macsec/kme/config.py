@@ -8,6 +8,7 @@ kmes:
     server_key: certs/kme_a.key
     ca: certs/ca.pem                          # CA that SAE client certificates must chain to
     dialect: etsi                             # etsi | lenient (see kme/dialect.py)
+    tls: hybrid                               # hybrid (X25519MLKEM768 offered) | classical
     faults: {latency_ms: 0, error_503_rate: 0.0, drop_rate: 0.0, seed: null}
     max_key_per_request: 128
     request_timeout_s: 10                     # headers, then body, each within this (slowloris)
@@ -92,6 +93,9 @@ class KmeSpec(_Model):
     server_key: Path
     ca: Path
     dialect: DialectName = "etsi"
+    #: ``hybrid``: pyOpenSSL front offering X25519MLKEM768 first; ``classical``: the runtime's
+    #: ssl (OpenSSL 3.0 here, no ML-KEM), i.e. a KME that withholds the PQ groups.
+    tls: Literal["hybrid", "classical"] = "hybrid"
     faults: Faults = Faults()
     max_key_per_request: int = Field(default=128, ge=1, le=10_000)
     min_key_size: int = Field(default=64, ge=8)

@@ -3,6 +3,8 @@
 The listening sockets are bound before the servers start, so an ephemeral port (``port: 0``) is
 known at once, and :func:`serve_network` returns only once every server has started accepting.
 The TLS context requires a client certificate chaining to the KME's CA (``ssl.CERT_REQUIRED``).
+A KME with ``tls: hybrid`` (the default) serves TLS through :mod:`.tls_front` (pyOpenSSL,
+X25519MLKEM768 offered); ``tls: classical`` uses the runtime's :mod:`ssl`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from typing import Any
 
 import uvicorn
 
+from qkd_macsec.hybrid_tls import TlsFiles, TlsSetupError, server_context
 from qkd_macsec.kme.config import KmeSpec, Listen
 from qkd_macsec.kme.network import KmeNetwork
+from qkd_macsec.kme.tls_front import tls_front
 from qkd_macsec.kme.tls_protocol import with_header_timeout
 from qkd_macsec.obs.logging import get_logger
 
@@ -80,6 +84,21 @@ def server_ssl_context(kme: KmeSpec) -> ssl.SSLContext:
     return context
 
 
+def _hybrid_config(app: Any, kme: KmeSpec) -> uvicorn.Config:
+    """uvicorn without TLS of its own, each connection behind the pyOpenSSL front."""
+    try:
+        context = server_context(TlsFiles(kme.server_cert, kme.server_key, kme.ca))
+    except TlsSetupError as exc:
+        if exc.part == "ca":
+            raise KmeStartError(f"{kme.id}: cannot load CA {kme.ca} ({exc})") from None
+        raise KmeStartError(
+            f"{kme.id}: cannot load server certificate {kme.server_cert} / key {kme.server_key}"
+            f" ({exc})"
+        ) from None
+    http = tls_front(with_header_timeout(kme.request_timeout_s), context, kme.request_timeout_s)
+    return _uvicorn_config(app, http, ssl_context=None)
+
+
 def _bind(kme_id: str, listen: Listen) -> socket.socket:
     """A listening TCP socket. Created with ``IPPROTO_TCP`` explicitly: asyncio sets TCP_NODELAY
     on accepted connections only when the protocol number says TCP, and without it small TLS
@@ -116,16 +135,24 @@ class _KmeServer(uvicorn.Server):
 
 
 def _config(app: Any, context: ssl.SSLContext, request_timeout_s: float) -> uvicorn.Config:
+    return _uvicorn_config(app, with_header_timeout(request_timeout_s), ssl_context=context)
+
+
+def _uvicorn_config(
+    app: Any, http: type[asyncio.Protocol], *, ssl_context: ssl.SSLContext | None
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,
-        http=with_header_timeout(request_timeout_s),
+        http=http,
         ws="none",
         lifespan="off",
         log_config=None,
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=int(STOP_TIMEOUT_S),
-        ssl_context_factory=lambda _config, _default: context,
+        ssl_context_factory=None
+        if ssl_context is None
+        else (lambda _config, _default: ssl_context),
     )
 
 
@@ -145,9 +172,13 @@ async def serve_network(network: KmeNetwork) -> AsyncIterator[RunningNetwork]:
     servers: list[tuple[_KmeServer, asyncio.Task[None], socket.socket]] = []
     try:
         for kme in network.spec.kmes:
-            context = server_ssl_context(kme)
+            app = network.app(kme.id)
+            if kme.tls == "hybrid":
+                config = _hybrid_config(app, kme)
+            else:
+                config = _config(app, server_ssl_context(kme), kme.request_timeout_s)
             sock = _bind(kme.id, kme.listen)
-            server = _KmeServer(_config(network.app(kme.id), context, kme.request_timeout_s))
+            server = _KmeServer(config)
             task = asyncio.create_task(server.serve(sockets=[sock]), name=f"kme-{kme.id}")
             servers.append((server, task, sock))
             await _wait_ready(server, task, kme.id)

@@ -23,6 +23,8 @@ from typing import Any, ClassVar, cast
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from qkd_macsec.hybrid_tls import TlsInfo
+
 TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 CONNECTION_EXTENSION = "qkd_macsec.connection"
 
@@ -30,16 +32,20 @@ CONNECTION_EXTENSION = "qkd_macsec.connection"
 def tls_extension(transport: asyncio.BaseTransport) -> dict[str, Any] | None:
     """The ASGI ``tls`` extension for a connection, or None when it is not TLS."""
     ssl_object = transport.get_extra_info("ssl_object")
-    if not isinstance(ssl_object, ssl.SSLObject):
+    if isinstance(ssl_object, ssl.SSLObject):  # the runtime's ssl (classical here)
+        der = ssl_object.getpeercert(binary_form=True)
+        version = ssl_object.version()
+    elif isinstance(ssl_object, TlsInfo):  # the hybrid TLS front (kme/tls_front.py)
+        der, version = ssl_object.peer_cert_der, ssl_object.version
+    else:
         return None
-    der = ssl_object.getpeercert(binary_form=True)
     chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
     return {
         "server_cert": None,
         "client_cert_chain": chain,
         "client_cert_name": None,
         "client_cert_error": None,
-        "tls_version": TLS_VERSIONS.get(ssl_object.version() or ""),
+        "tls_version": TLS_VERSIONS.get(version or ""),
         "cipher_suite": None,
     }
 

@@ -12,7 +12,7 @@ import functools
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -26,9 +26,11 @@ from qkd_macsec.etsi014.retry import RetryPolicy
 from qkd_macsec.etsi014.tls import TlsIdentity, TlsIdentityError
 from qkd_macsec.inventory import Inventory
 from qkd_macsec.obs.logging import get_logger, redact
+from qkd_macsec.posture import HopPosture
 from qkd_macsec.preflight.checks import key_findings, kme_findings, router_findings, status_pairs
 from qkd_macsec.preflight.facts import ClockReading, KeyProbe, RouterFacts, StatusProbe
 from qkd_macsec.preflight.model import Finding, PreflightReport, Severity, Subject
+from qkd_macsec.preflight.posture import PostureCollector, posture_findings
 
 __all__ = ["PreflightOptions", "gather_router", "run_preflight"]
 
@@ -139,13 +141,17 @@ async def _key_probe(clients: dict[str, KmeClient], link: LinkSpec) -> KeyProbe:
 
 
 async def _gather_kmes(
-    inventory: Inventory, links: Sequence[LinkSpec], options: PreflightOptions
+    inventory: Inventory,
+    links: Sequence[LinkSpec],
+    options: PreflightOptions,
+    on_posture: PostureCollector | None = None,
 ) -> list[Finding]:
     client_options = ClientOptions(
         timeout=options.kme_timeout,
         connect_timeout=min(5.0, options.kme_timeout),
         retry=RetryPolicy(attempts=1),
         dec_keys_wait=options.kme_timeout,
+        tls_policy=inventory.policy.transport.tls,
     )
     clients: dict[str, KmeClient] = {}
     kme_of: dict[str, str] = {}
@@ -161,7 +167,10 @@ async def _gather_kmes(
         kme = inventory.kmes[host.kme]
         identity = TlsIdentity(host.tls.cert, host.tls.key, host.tls.ca, host.tls.verify)
         try:
-            clients[host.sae_id] = KmeClient(kme.url, identity, client_options)
+            mine = client_options
+            if on_posture is not None:
+                mine = replace(client_options, on_posture=on_posture.reporter(host.kme))
+            clients[host.sae_id] = KmeClient(kme.url, identity, mine)
         except TlsIdentityError as exc:  # e.g. a certificate and key that do not match
             subject = f"{host.sae_id}@{host.kme}"
             unusable.append(Finding(Subject.KME, subject, "kme-tls", Severity.BLOCKER, str(exc)))
@@ -204,18 +213,24 @@ def run_preflight(
     """Read every router (in parallel threads) and every KME, and check what was read."""
     options = options or PreflightOptions()
     links = link_specs(inventory)
+    postures = PostureCollector()
     make = driver_for or (lambda name: _driver(inventory, name))
     names = sorted(inventory.hosts)
     workers = max(1, min(options.threads or inventory.policy.max_workers, len(names) or 1))
 
     def one(name: str) -> RouterFacts:
         mine = [link for link in links if name in link.devices]
-        return gather_router(make(name), name, mine)
+        driver = make(name)
+        facts = gather_router(driver, name, mine)
+        posture = getattr(driver, "posture", None)  # drivers that measure their SSH session
+        if isinstance(posture, HopPosture):
+            postures.reporter(name)(posture)
+        return facts
 
     started = datetime.now(UTC)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="preflight") as pool:
         router_future = [pool.submit(one, name) for name in names]
-        kme = asyncio.run(_gather_kmes(inventory, links, options))
+        kme = asyncio.run(_gather_kmes(inventory, links, options, postures))
         routers = [future.result() for future in router_future]
     findings: list[Finding] = []
     tolerance = inventory.policy.clock_tolerance
@@ -223,6 +238,7 @@ def run_preflight(
         mine = [link for link in links if facts.name in link.devices]
         findings += router_findings(facts, mine, tolerance)
     findings += kme
+    findings += posture_findings(postures.postures(), inventory.policy.transport)
     log.info(
         "preflight of %d router(s) and %d link(s) took %.1fs",
         len(names),

@@ -30,6 +30,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from qkd_macsec.engine.journal import Journal, Phase, RotationRecord
+from qkd_macsec.engine.posture_record import recorded_postures
+from qkd_macsec.report.posture import posture_html
 
 PNG_NAME = "timeline.png"
 HTML_NAME = "timeline.html"
@@ -573,7 +575,12 @@ def _links_table(summary: Summary) -> str:
 
 
 def render_html(
-    entries: Sequence[TimelineEntry], png: Path, path: Path, drawn: int, now: datetime
+    entries: Sequence[TimelineEntry],
+    png: Path,
+    path: Path,
+    drawn: int,
+    now: datetime,
+    transport: str = "",
 ) -> None:
     """A self-contained page: summary, per-link table, SVG timeline, PNG, every rotation."""
     summary = summarize(entries)
@@ -622,6 +629,7 @@ svg.timeline circle.mark {{ stroke: #222; stroke-width: 0.6; }}
 svg.timeline circle.mark:hover {{ stroke-width: 2.5; }}
 .key {{ margin-right: 1em; font-size: 0.85em; }}
 {styles}
+tr.classical td:nth-child(3) {{ color: #c62828; font-weight: bold; }}
 </style></head><body>
 <h1>qkd-macsec rotation report</h1>
 <p>From the journal, generated {_utc(now)} UTC. Times are UTC. ENC is a rotation's start (its
@@ -632,6 +640,8 @@ it.{html.escape(note)}</p>
 {_summary_table(summary)}
 <h2>Per link</h2>
 {_links_table(summary)}
+<h2>Transport</h2>
+{transport}
 <h2>Timeline</h2>
 <p>One mark per rotation at its start, coloured by result; hover for key ID, KCV and
 durations. The band is the time each key was in force. {legend}</p>
@@ -667,6 +677,6 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     png, page = out / PNG_NAME, out / HTML_NAME
     drawn = render_png(entries, png, now)
-    render_html(entries, png, page, drawn, now)
+    render_html(entries, png, page, drawn, now, posture_html(recorded_postures(journal)))
     counts = Counter(e.outcome for e in entries)
     return ReportFiles(png, page, len({e.link for e in entries}), len(entries), dict(counts))

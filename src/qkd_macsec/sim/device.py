@@ -115,6 +115,7 @@ class DeviceProfile:
     version: str = DEFAULT_VERSION
     base11: bool = False  # advertise NETCONF base:1.1 (chunked framing)
     minute_s: float = 60.0  # length of a commit-confirmed "minute" (tests shrink it)
+    pq_kex: bool = True  # offer the PQ hybrid SSH key exchanges (False: classical only)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ devices:
     time_zone: Europe/Berlin     # optional: `set system time-zone` (IANA name, UTC, GMT)
     commit_latency_s: 0
     base11: false           # advertise base:1.1 (chunked framing)
+    pq_kex: true            # offer the PQ hybrid SSH key exchanges (false: classical only)
     files_dir: /tmp/r1      # optional: serve this directory as the router's "/" (SFTP/SCP)
     faults: {failing_commits: 0, hang_rpcs: [], reject_auth: false}   # see sim.device.Faults
     config: |
@@ -95,6 +96,8 @@ class DeviceSpec(BaseModel):
     time_zone: str | None = None
     commit_latency_s: float = Field(default=0.0, ge=0)
     base11: bool = False
+    #: Offer the post-quantum hybrid SSH key exchanges; False: a router offering only classical.
+    pq_kex: bool = True
     files_dir: Path | None = None  # the router's file system, served over SFTP/SCP
     model: str = "MX304"
     version: str = "23.4R2-S3.9"
@@ -235,7 +238,7 @@ def build_device(spec: DeviceSpec, fabric: Fabric, minute_s: float) -> SimDevice
         config=config,
         users=[account],
         fabric=fabric,
-        profile=DeviceProfile(spec.model, spec.version, spec.base11, minute_s),
+        profile=DeviceProfile(spec.model, spec.version, spec.base11, minute_s, spec.pq_kex),
         clock_offset_s=spec.clock_offset_s,
     )
     device.set_faults(commit_latency_s=spec.commit_latency_s, **spec.faults.model_dump())

@@ -37,6 +37,8 @@ class TestbedOptions:
     policy: Mapping[str, Any] = field(default_factory=dict)  # overrides of the inventory policy
     device_config: Mapping[str, str] = field(default_factory=dict)  # router -> initial set lines
     device_faults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # sim.lab faults
+    #: router -> other sim.lab device fields (e.g. ``{"pq_kex": False}``: classical SSH only)
+    device_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,6 +116,7 @@ def start_testbed(
                 "config": options.device_config.get(name, ""),
                 "faults": dict(options.device_faults.get(name, {})),
                 "time_zone": options.time_zones.get(name),
+                **options.device_options.get(name, {}),
             }
             for name in hosts
         ],

@@ -39,6 +39,7 @@ ROUTER_CHECKS = {
     "interface",
     "macsec",
     "config",
+    "transport-pq",
 }
 
 
@@ -343,3 +344,35 @@ def test_unreachable_kme_exits_3(testbed_factory: StartTestbed, seed_doc: dict[s
     on_b = {h for h, spec in document["hosts"].items() if spec["kme"] == "KME_B"}
     assert by_severity(found, "unreachable") == {("kme", f"{h}@KME_B", "kme") for h in on_b}
     assert not by_severity(found, "blocker")
+
+
+def test_classical_hops_are_warned_under_pq_preferred_and_block_under_pq_required(
+    testbed_factory: StartTestbed, seed_doc: dict[str, Any]
+) -> None:
+    testbed = testbed_factory(
+        seed_doc,
+        device_options={"mx10008-24": {"pq_kex": False}},
+        kme_options={"tls": "classical"},
+    )
+    before = snapshot(testbed)
+    result = preflight(testbed.inventory_path, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = findings(result)
+    warned = {(k, s) for k, s, c in by_severity(found, "warning") if c == "transport-pq"}
+    kmes = {("kme", name) for name in testbed.inventory.kmes}
+    assert warned == {("router", "mx10008-24")} | kmes
+    pq_routers = {s for k, s, c in by_severity(found, "ok") if c == "transport-pq"}
+    assert pq_routers == set(testbed.inventory.hosts) - {"mx10008-24"}
+
+    document = yaml.safe_load(testbed.inventory_path.read_text())
+    document["policy"]["transport"] = {"ssh": "pq-required", "tls": "pq-required"}
+    strict = testbed.directory / "strict.yaml"
+    write_private(strict, yaml.safe_dump(document, sort_keys=False).encode())
+    refused = preflight(strict, "--json")
+    assert refused.returncode != 0, refused.stdout
+    blocked = by_severity(findings(refused), "blocker") | by_severity(
+        findings(refused), "unreachable"
+    )
+    assert ("router", "mx10008-24", "transport-pq") in blocked
+    assert {("kme", name, "transport-pq") for name in testbed.inventory.kmes} <= blocked
+    assert_unchanged(testbed, before)

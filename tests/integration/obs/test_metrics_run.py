@@ -135,6 +135,13 @@ def test_metrics_scraped_during_run_then_status_and_report(
         row = next(line for line in lines if f" {link} " in line)
         assert "live 6/6" in row or "live 2/2" in row, row
         assert "none now" in row, row
+    # and the transport table under it: every hop the key travelled was hybrid-PQ
+    assert "transport" in piped.stdout, piped.stdout
+    assert "hybrid-PQ" in piped.stdout, piped.stdout
+    assert "classical" not in piped.stdout, piped.stdout
+    hops = get(samples, "qkd_macsec_transport_hops", kind="ssh", posture="hybrid-PQ")
+    assert hops == routers
+    assert get(samples, "qkd_macsec_transport_hops", kind="ssh", posture="classical") == 0
 
     out = tmp_path / "report"
     report = subprocess.run(

@@ -143,7 +143,9 @@ def test_off_box_names_are_the_core_objects() -> None:
     assert junos_names.wall_clock_text is junos_time.wall_clock_text
     assert junos_parse.parse_start_time_epoch is junos_time.parse_start_time
     assert junos_render.key_entry_lines is junos_setlines.key_entry_lines
-    assert onbox_config.ca_lines is junos_setlines.ca_lines
+    # on-box config renders through the platform renderer, which uses the same set lines
+    assert onbox_config.get_platform("junos").render is junos_render.render
+    assert junos_render.ca_lines is junos_setlines.ca_lines
     assert junos_names.MAX_SLOT == junos_setlines.KEY_CHAIN_SLOTS - 1 == planner.SLOTS - 1
     # the wrappers that adapt a signature call the core rule
     assert planner.next_free_slot is slots.next_free_slot

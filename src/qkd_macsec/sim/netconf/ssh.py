@@ -12,8 +12,10 @@ import socket
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
+from asyncssh.kex import get_default_kex_algs
 
 from qkd_macsec.obs.logging import get_logger
+from qkd_macsec.posture import is_pq_key_exchange
 from qkd_macsec.sim.netconf.session import NetconfSession
 
 if TYPE_CHECKING:
@@ -186,6 +188,7 @@ class DeviceEndpoint:
             agent_forwarding=False,
             allow_scp=False,
             login_timeout=LOGIN_TIMEOUT_S,
+            **_kex_options(self.device.profile.pq_kex),
         )
         self.port = self._acceptor.get_port()
 
@@ -236,6 +239,18 @@ class DeviceEndpoint:
             elif not refuse and self._acceptor is None and self._loop is not None:
                 await self._listen()
                 log.info("%s: listening again on %d", self.device.name, self.port)
+
+
+def _kex_options(pq_kex: bool) -> dict[str, Any]:
+    """asyncssh's default key exchanges, less the post-quantum ones for a classical router."""
+    if pq_kex:
+        return {}
+    classical = [
+        alg.decode("ascii")
+        for alg in get_default_kex_algs()
+        if not is_pq_key_exchange(alg.decode("ascii"))
+    ]
+    return {"kex_algs": classical}
 
 
 def _reserve_port(host: str, port: int) -> socket.socket | None:

@@ -1,0 +1,94 @@
+"""What a paramiko SSH session negotiated (for the posture), and AES-256 first on the client.
+
+PyEZ opens its session through ncclient, which builds ``paramiko.Transport`` itself: there is
+no per-session hook, so two class-wide adjustments are made once, both idempotent:
+
+- :func:`prefer_aes256_ciphers` reorders the cipher preference (the same set, AES-256 first;
+  nothing added or removed). The server picks the first client preference it also offers, so a
+  router offering neither AES-256 cipher keeps working with the next one, and the posture says
+  which.
+- :func:`record_negotiated_kex`: paramiko drops its key-exchange engine once the keys are in
+  use and keeps no name of the agreed method, so each engine factory also notes its name on
+  the transport (``negotiated_kex``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import paramiko  # type: ignore[import-untyped]
+
+from qkd_macsec.posture import HopPosture
+
+#: Ciphers moved to the front of paramiko's preference, in this order (CNSA 2.0: AES-256).
+AES256_FIRST = ("aes256-gcm@openssh.com", "aes256-ctr")
+_AEAD_MARKERS = ("gcm", "poly1305")
+
+
+def prefer_aes256_ciphers(transport_class: type[Any] = paramiko.Transport) -> None:
+    """Put :data:`AES256_FIRST` ahead of the other ciphers the class already prefers."""
+    current: tuple[str, ...] = tuple(transport_class._preferred_ciphers)
+    first = tuple(name for name in AES256_FIRST if name in current)
+    transport_class._preferred_ciphers = first + tuple(c for c in current if c not in first)
+
+
+def record_negotiated_kex(transport_class: type[Any] = paramiko.Transport) -> None:
+    """Make every key-exchange engine paramiko creates note its method name on the transport."""
+    table: dict[str, Any] = dict(transport_class._kex_info)
+    for name, factory in table.items():
+        if not getattr(factory, "records_kex_name", False):
+            table[name] = _NamingFactory(name, factory)
+    transport_class._kex_info = table
+
+
+class _NamingFactory:
+    """Stands where paramiko keeps a kex engine class: notes the name, then builds the engine."""
+
+    records_kex_name = True
+
+    def __init__(self, name: str, engine_class: Any) -> None:
+        self.name = name
+        self.engine_class = engine_class
+
+    def __call__(self, transport: Any) -> Any:
+        transport.negotiated_kex = self.name
+        return self.engine_class(transport)
+
+
+def ssh_posture(transport: Any, peer: str) -> HopPosture:
+    """The posture of an established :class:`paramiko.Transport` (fields None if unknown)."""
+    cipher = _text(getattr(transport, "local_cipher", None))
+    mac = _text(getattr(transport, "local_mac", None))
+    if cipher is not None and any(marker in cipher for marker in _AEAD_MARKERS):
+        mac = None  # an AEAD cipher authenticates itself; the negotiated MAC is unused
+    return HopPosture(
+        kind="ssh",
+        peer=peer,
+        kex=_kex_name(transport),
+        cipher=cipher,
+        version=_text(getattr(transport, "remote_version", None)),
+        mac=mac,
+    )
+
+
+def pyez_transport(device: Any) -> Any:
+    """The paramiko transport under an open PyEZ ``Device`` (None if it has none)."""
+    session = getattr(getattr(device, "_conn", None), "_session", None)
+    return getattr(session, "_transport", None)
+
+
+def _kex_name(transport: Any) -> str | None:
+    recorded = getattr(transport, "negotiated_kex", None)
+    if isinstance(recorded, str) and recorded:
+        return recorded
+    engine = getattr(transport, "kex_engine", None)  # only while a key exchange runs
+    if engine is None:
+        return None
+    name = getattr(engine, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    return None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
