@@ -67,6 +67,7 @@ def link_specs(inventory: Inventory) -> list[LinkSpec]:
                 ),
                 keyid_check=link.kme_keyid_check,
                 slots=slots,
+                key_derivation=link.key_derivation,
             )
         )
     return specs
