@@ -207,3 +207,24 @@ def test_crash_that_loses_s_is_recovered_on_a_key_both_ends_share(
             assert kcv == key_check_value(cak, bytes.fromhex(newest.ckn))
     finally:
         journal.close()
+
+
+async def test_hybrid_link_over_classical_ssh_is_flagged_by_name(
+    testbed_factory: StartTestbed, seed_doc: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under pq-preferred a classical router is used; the hybrid link it ends is named once."""
+    testbed = testbed_factory(
+        seed_doc,
+        policy={"key_derivation": "hybrid"},
+        device_options={"mx10008-24": {"pq_kex": False}},  # an end of ca-basic only
+    )
+    caplog.set_level(logging.WARNING, logger="qkd_macsec.engine.hybrid")
+    async with Controller(testbed.inventory) as controller:
+        for index in range(2):
+            result = await controller.rotate(all_links=index > 0)
+            assert result.ok, result.failed_links
+    flags = [r.getMessage() for r in caplog.records if r.name == "qkd_macsec.engine.hybrid"]
+    assert len(flags) == 1  # once per router and run, however many sessions
+    assert flags[0].startswith("mx10008-24: SSH is classical")
+    assert "link(s) ca-basic use key_derivation hybrid" in flags[0]
+    assert "p2p-11-12" not in flags[0]
