@@ -42,8 +42,8 @@ class Offer:
     start_time: str
     keep: tuple[int, ...]
     master: str
-    #: S as hex for a hybrid link ("" for seed): secret, so kept out of repr and comparisons.
-    hybrid_share: str = field(default="", repr=False, compare=False)
+    #: S as hex for a hybrid link ("" for seed): secret, so kept out of the repr.
+    hybrid_share: str = field(default="", repr=False)
 
     def to_json(self) -> str:
         body = asdict(self)
