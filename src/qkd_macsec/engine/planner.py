@@ -11,14 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from qkd_macsec.core.key_modes import KeyMode as KeyMode  # re-exported for the engine
 from qkd_macsec.engine.journal import ActiveKey, RotationRecord
 
 SLOTS = 64  # Junos key-chain keys 0..63
-
-
-class KeyMode(StrEnum):
-    KEY_CHAIN = "key-chain"
-    PRE_SHARED_KEY = "pre-shared-key"
 
 
 class Reason(StrEnum):
@@ -135,15 +131,16 @@ def plan_link(
     if reason is None:
         return None, "not due", due_at
 
+    strategy = link.mode.strategy
     slot: int | None = None
-    if link.mode is KeyMode.KEY_CHAIN:
+    if strategy.uses_key_chain:
         slot = next_slot(keep_slots, current.slot if current else None)
     return (
         PlannedRotation(
             link=link.name,
             reason=reason,
             slot=slot,
-            keep_slots=keep_slots if link.mode is KeyMode.KEY_CHAIN else frozenset(),
+            keep_slots=strategy.kept_slots(keep_slots),
             bootstrap=current is None,
         ),
         None,

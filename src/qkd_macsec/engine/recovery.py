@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from qkd_macsec.devices.base import ChainEntryState
 from qkd_macsec.engine.executor import RotationExecutor, _err
 from qkd_macsec.engine.journal import Phase, RotationRecord
-from qkd_macsec.engine.planner import KeyMode
 from qkd_macsec.engine.results import RotationResult, WaveResult
 from qkd_macsec.engine.sessions import read_chains, remove_entries
 from qkd_macsec.obs.logging import get_logger, notice
@@ -86,7 +85,7 @@ async def recover(executor: RotationExecutor) -> RecoveryResult:
             journal.set_phase(record.id, Phase.ABORTED, error="interrupted before staging")
             out.undone.append(record.link)
             continue
-        if link.mode is KeyMode.PRE_SHARED_KEY:
+        if not link.mode.strategy.can_undo:  # nothing to read back: re-key every end
             journal.set_phase(record.id, Phase.ABORTED, error="interrupted; re-keying all ends")
             out.force.append(record.link)
             continue

@@ -1,0 +1,1 @@
+"""The rotation core: vendor-neutral rules shared by the off-box engine and the on-box script."""
