@@ -202,7 +202,8 @@ class RotationExecutor:
         self._device_timeout = device_timeout
         self.events = EventStream()
         self.events.subscribe(JournalRecorder(journal), critical=True)  # the safety record
-        self.events.subscribe(ResultTree(), critical=True)
+        self._results = ResultTree()
+        self.events.subscribe(self._results, critical=True)
         for observer in observers:
             self.events.subscribe(observer)
         self._counts: dict[str, int] = {}
@@ -908,7 +909,9 @@ class RotationExecutor:
         await self.verify(links, result)
 
     async def verify(self, links: Sequence[LinkSpec], result: WaveResult) -> None:
-        """Read MKA state until every link is live on its new CKN or the timeout passes."""
+        """Read MKA state until every link is live on its new CKN or the timeout passes.
+        ``result``: the wave's, or recovery's own (its links' results then follow here)."""
+        self._results.track(result)
         pending = {link.name: link for link in links}
         deadline = time.monotonic() + self.options.verify_timeout
         last_error: dict[str, str] = {}

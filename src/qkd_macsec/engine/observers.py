@@ -79,6 +79,10 @@ class ResultTree:
     def __init__(self) -> None:
         self.result: WaveResult | None = None
 
+    def track(self, result: WaveResult) -> None:
+        """Follow ``result`` from now on (a wave's, from :class:`WaveBegun`; recovery's)."""
+        self.result = result
+
     def _rotation(self, link: str) -> RotationResult:
         assert self.result is not None, "an event before WaveBegun"
         return self.result.rotations[link]
@@ -89,7 +93,7 @@ class ResultTree:
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, WaveBegun):
-            self.result = event.result
+            self.track(event.result)
         elif isinstance(event, RotationBegun):
             assert self.result is not None, "an event before WaveBegun"
             self.result.rotations[event.link] = RotationResult(
