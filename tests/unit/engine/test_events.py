@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -283,3 +284,30 @@ async def test_a_failing_journal_observer_stops_the_wave_before_any_device(
     assert all(r.commits == 0 for r in net.routers.values())
     assert not any(isinstance(e, StagingBegun | DeviceStaged) for e in seen.events)
     assert {r.phase for r in journal.rotations()} == {Phase.KEYS}
+
+
+# -- one place for each rule ----------------------------------------------------------------------
+SRC = Path(__file__).resolve().parents[3] / "src" / "qkd_macsec"
+JOURNAL_WRITES = re.compile(
+    r"\.journal\.(record_keys|record_staging|mark_end|set_phase|note|set_meta|set_meta_many)\("
+)
+
+
+def test_the_executor_writes_the_journal_and_results_only_through_its_events() -> None:
+    source = (SRC / "engine" / "executor.py").read_text()
+    assert JOURNAL_WRITES.findall(source) == []
+    assert re.findall(r"\b(?:rr|dr)\.(?:phase|error|verified|unreachable)\s*=", source) == []
+    assert "crash_hook" not in source
+    assert "progress(" not in source
+
+
+def test_no_caller_branches_on_the_key_mode_itself() -> None:
+    """Every difference between the modes is asked of the mode's strategy (core/key_modes)."""
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if "core" in path.parts or "artifact" in path.parts:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"mode (?:is|is not|==|!=) (?:KeyMode|RotationMode)\.", line):
+                offenders.append(f"{path.relative_to(SRC)}:{number}: {line.strip()}")
+    assert offenders == []
