@@ -311,3 +311,50 @@ def test_no_caller_branches_on_the_key_mode_itself() -> None:
             if re.search(r"mode (?:is|is not|==|!=) (?:KeyMode|RotationMode)\.", line):
                 offenders.append(f"{path.relative_to(SRC)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def _journalled(journal: Journal, link: str) -> list[tuple[str, object]]:
+    """The newest rotation of ``link`` as journal events: kind, and the END's device/flags."""
+    (record,) = journal.rotations(link, limit=1)
+    out: list[tuple[str, object]] = []
+    for _, kind, detail in journal.events(record.id):
+        if kind == "END":
+            out.append((kind, (detail["device"], detail["staged"], detail["removed"])))
+        else:
+            out.append((kind, None))
+    return out
+
+
+async def test_journal_writes_keep_their_order(tmp_path: Path) -> None:
+    """The order recovery relies on: STAGING before any device, each end marked as it commits,
+    the abort announced before the undo, the removal recorded before ABORTED."""
+    net = FakeNetwork()
+    executor = executor_for(tmp_path, net)
+    try:
+        assert (await executor.run_wave(executor.plan())).ok
+        staged = _journalled(executor.journal, "l1")
+        assert [k for k, _ in staged] == [
+            "PLANNED",
+            "KEYS",
+            "STAGING",
+            "END",
+            "END",
+            "STAGED",
+            "ACTIVE",
+        ]
+        assert {e for k, e in staged if k == "END"} == {("r1", True, None), ("r2", True, None)}
+
+        net.router("r2").fail_next_commits = 1
+        await executor.run_wave(executor.plan(force=["l1"]))
+        assert _journalled(executor.journal, "l1") == [
+            ("PLANNED", None),
+            ("KEYS", None),
+            ("STAGING", None),
+            ("END", ("r1", True, None)),
+            ("ABORTING", None),
+            ("END", ("r1", True, None)),  # the undo found it there...
+            ("END", ("r1", None, True)),  # ... and removed it
+            ("ABORTED", None),
+        ]
+    finally:
+        executor.close()
