@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from qkd_macsec.devices.base import MacsecBinding
+from qkd_macsec.engine.deadlines import LATENCY_META
 from qkd_macsec.engine.events import ProgressStep
 from qkd_macsec.engine.executor import ExecutorOptions, RotationExecutor
 from qkd_macsec.engine.journal import Journal, Phase
@@ -102,6 +103,9 @@ async def test_commit_that_may_have_landed_is_undone_too(tmp_path: Path) -> None
     executor = make_executor(tmp_path, net, keys)
     assert (await executor.run_wave(executor.plan())).ok
     before = {name: {c: dict(e) for c, e in r.chains.items()} for name, r in net.routers.items()}
+    # r1 measured slow: giving r1 the entry back would take longer than undoing it on r2, so
+    # the engine undoes (with both fakes at ~0 s the choice between the two was a coin toss)
+    executor.journal.set_meta(LATENCY_META + "r1", {"session": [1.0], "commit": [0.5]})
     net.router("r2").lose_next_reply = 1  # r2 commits, but the controller never hears so
     result = await executor.run_wave(executor.plan(force=["l1"]))
     assert result.rotations["l1"].phase is Phase.ABORTED
