@@ -43,12 +43,12 @@ class Phase(str, Enum):  # noqa: UP042 - bundled on-box, where Python predates S
 _CLOSED = frozenset({Phase.ACTIVE, Phase.ABORTED, Phase.FAILED})
 
 #: Every legal move. Re-entering a phase is legal where a step can repeat (an undo retried,
-#: a verification that timed out recorded on an ACTIVE rotation).
+#: recovery finishing a STAGED rotation, a timed-out verification recorded on an ACTIVE one).
 TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.PLANNED: frozenset({Phase.KEYS, Phase.ABORTED}),
     Phase.KEYS: frozenset({Phase.STAGING, Phase.ABORTED}),
     Phase.STAGING: frozenset({Phase.STAGED, Phase.ABORTING, Phase.ABORTED, Phase.ACTIVE}),
-    Phase.STAGED: frozenset({Phase.ACTIVE, Phase.ABORTING, Phase.ABORTED}),
+    Phase.STAGED: frozenset({Phase.STAGED, Phase.ACTIVE, Phase.ABORTING, Phase.ABORTED}),
     Phase.ABORTING: frozenset({Phase.ABORTING, Phase.ABORTED, Phase.FAILED, Phase.STAGED}),
     Phase.ACTIVE: frozenset({Phase.ACTIVE}),
     Phase.ABORTED: frozenset(),

@@ -29,6 +29,7 @@ from qkd_macsec.engine.events import (
     StagingBegun,
     Verified,
     WaveBegun,
+    WaveDone,
     WaveStep,
 )
 from qkd_macsec.engine.journal import Journal
@@ -83,28 +84,34 @@ class ResultTree:
         """Follow ``result`` from now on (a wave's, from :class:`WaveBegun`; recovery's)."""
         self.result = result
 
-    def _rotation(self, link: str) -> RotationResult:
-        assert self.result is not None, "an event before WaveBegun"
-        return self.result.rotations[link]
+    def _rotation(self, link: str, rotation_id: int) -> RotationResult | None:
+        """The result of that rotation, if it is one the tracked result holds (recovery's
+        journal writes on other rotations pass by)."""
+        rr = self.result.rotations.get(link) if self.result is not None else None
+        return rr if rr is not None and rr.rotation_id == rotation_id else None
 
     def _device(self, device: str) -> DeviceResult:
-        assert self.result is not None, "an event before WaveBegun"
+        assert self.result is not None, "a device event before WaveBegun"
         return self.result.devices.setdefault(device, DeviceResult(device))
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, WaveBegun):
             self.track(event.result)
+        elif isinstance(event, WaveDone):
+            self.result = None  # final: what happens later (recovery) is not this wave's
         elif isinstance(event, RotationBegun):
-            assert self.result is not None, "an event before WaveBegun"
+            assert self.result is not None, "RotationBegun before WaveBegun"
             self.result.rotations[event.link] = RotationResult(
                 event.link, event.rotation_id, event.reason
             )
         elif isinstance(event, KeysFetched):
-            rr = self._rotation(event.link)
+            if (rr := self._rotation(event.link, event.rotation_id)) is None:
+                return
             rr.phase, rr.key_id, rr.ckn, rr.kcv = Phase.KEYS, event.key_id, event.ckn, event.kcv
             rr.enc_seconds, rr.dec_seconds = event.enc_seconds, event.dec_seconds
         elif isinstance(event, StagingBegun):
-            rr = self._rotation(event.link)
+            if (rr := self._rotation(event.link, event.rotation_id)) is None:
+                return
             rr.phase, rr.slot, rr.activation = Phase.STAGING, event.slot, event.start_time
         elif isinstance(event, DeviceStaged):
             dr = self._device(event.device)
@@ -124,19 +131,22 @@ class ResultTree:
             if event.removed and event.changed:
                 self._device(event.device).commits += 1
         elif isinstance(event, PhaseChanged):
-            rr = self._rotation(event.link)
+            if (rr := self._rotation(event.link, event.rotation_id)) is None:
+                return
             rr.phase = event.phase
             if event.error is not None:
                 rr.error = event.error
             if event.unreachable is not None:
                 rr.unreachable = event.unreachable
         elif isinstance(event, Restaged):
-            rr = self._rotation(event.link)
+            if (rr := self._rotation(event.link, event.rotation_id)) is None:
+                return
             rr.notes.extend(event.notes)
             rr.notes.append(event.outcome)
             rr.error = None
         elif isinstance(event, Verified):
-            rr = self._rotation(event.link)
+            if (rr := self._rotation(event.link, event.rotation_id)) is None:
+                return
             rr.phase, rr.verified = Phase.ACTIVE, event.live
             if event.error is not None:
                 rr.error = event.error

@@ -32,6 +32,8 @@ from qkd_macsec.engine.events import (
 )
 from qkd_macsec.engine.executor import ExecutorOptions, RotationExecutor
 from qkd_macsec.engine.journal import Journal
+from qkd_macsec.engine.observers import CrashPoints
+from qkd_macsec.engine.recovery import recover
 from qkd_macsec.engine.topology import EndSpec, LinkSpec
 from support.engine_fakes import FakeKeys, FakeNetwork, make_link
 
@@ -296,6 +298,7 @@ JOURNAL_WRITES = re.compile(
 def test_the_executor_writes_the_journal_and_results_only_through_its_events() -> None:
     source = (SRC / "engine" / "executor.py").read_text()
     assert JOURNAL_WRITES.findall(source) == []
+    assert JOURNAL_WRITES.findall((SRC / "engine" / "recovery.py").read_text()) == []
     assert re.findall(r"\b(?:rr|dr)\.(?:phase|error|verified|unreachable)\s*=", source) == []
     assert "crash_hook" not in source
     assert "progress(" not in source
@@ -358,3 +361,34 @@ async def test_journal_writes_keep_their_order(tmp_path: Path) -> None:
         ]
     finally:
         executor.close()
+
+
+async def test_recovery_journals_through_the_same_observers(tmp_path: Path) -> None:
+    net = FakeNetwork()
+    executor = executor_for(tmp_path, net)
+    assert (await executor.run_wave(executor.plan())).ok
+
+    def crash(point: str) -> None:
+        raise Stop(point)
+
+    executor.events.subscribe(CrashPoints("stage:r1", crash))
+    with pytest.raises(Stop):
+        await executor.run_wave(executor.plan(force=["l1", "l2"]))
+    executor.close()
+
+    seen = Recorder()
+    restarted = executor_for(tmp_path, net, observers=[seen])
+    try:
+        outcome = await recover(restarted)
+    finally:
+        restarted.close()
+    assert outcome.still_open == {}
+    assert restarted.journal.open_rotations() == []
+    closing = {
+        (e.link, e.phase)
+        for e in seen.events
+        if isinstance(e, PhaseChanged) and e.phase in (Phase.ABORTED, Phase.ACTIVE)
+    } | {(e.link, Phase.ACTIVE) for e in seen.events if isinstance(e, Verified)}
+    assert {link for link, _ in closing} == {"l1", "l2"}  # every open rotation, told once each
+    newest = {r.link: r.phase for r in restarted.journal.rotations(limit=2)}
+    assert {(link, phase) for link, phase in newest.items()} <= closing
