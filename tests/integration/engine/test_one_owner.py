@@ -159,7 +159,9 @@ def test_second_controller_during_an_in_flight_rotation_cannot_touch_it(
 ) -> None:
     """The broken interleaving: a second controller's recovery took the first one's in-flight
     rotation for a crashed one and undid it on one end. Now it cannot even start."""
-    testbed = testbed_factory(seed_doc, policy={"min_activation_delay": "8s"})
+    # room for three refused CLI runs (a process start each) before T on a loaded machine: at
+    # 8 s the first rotation sometimes finished first under a parallel suite (and the test failed)
+    testbed = testbed_factory(seed_doc, policy={"min_activation_delay": "16s"})
     assert cli(testbed, "rotate").returncode == 0
     with background(testbed, tmp_path, "rotate", "--force") as first:
         wait_for(
