@@ -160,6 +160,8 @@ def peak_rss_mb() -> float:
 
 async def _measure(scenario: Scenario, testbed: TestbedProcess) -> dict[str, Any]:
     from qkd_macsec.engine.controller import Controller, ControllerOptions
+    from qkd_macsec.engine.events import KmeRequestDone
+    from qkd_macsec.engine.observers import on
     from qkd_macsec.etsi014.client import RequestRecord
     from qkd_macsec.inventory import load_inventory
 
@@ -170,13 +172,14 @@ async def _measure(scenario: Scenario, testbed: TestbedProcess) -> dict[str, Any
     ends_per_link = {link.name: len(inventory.link_ends(link)) for link in inventory.links}
     key_requests: list[RequestRecord] = []
 
-    def on_request(record: RequestRecord) -> None:
-        if record.endpoint in ("enc_keys", "dec_keys"):
-            key_requests.append(record)
+    def on_request(event: KmeRequestDone) -> None:
+        if event.record.endpoint in ("enc_keys", "dec_keys"):
+            key_requests.append(event.record)
 
     options = ControllerOptions(max_workers=scenario.workers)
     out: dict[str, Any] = {"scenario": asdict(scenario), "lab": scenario.lab.label}
-    async with Controller(inventory, options, on_kme_request=on_request) as controller:
+    observers = [on(KmeRequestDone, on_request)]
+    async with Controller(inventory, options, observers=observers) as controller:
         out["bootstrap"] = await _bootstrap(controller)
         before = testbed.stats(0.0)
         key_requests.clear()

@@ -31,8 +31,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from qkd_macsec.engine.controller import Controller, ControllerOptions
+from qkd_macsec.engine.events import KmeRequestDone
 from qkd_macsec.engine.journal import Journal, Phase
 from qkd_macsec.engine.lease import FileLeaseBackend, LeaseHeldError, lock_path
+from qkd_macsec.engine.observers import on
 from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.etsi014.client import ClientOptions, RequestRecord
 from qkd_macsec.etsi014.retry import RetryPolicy
@@ -139,7 +141,8 @@ class _Run:
                 retry=RetryPolicy(attempts=3, backoff_base=0.1, backoff_max=0.5),
             ),
         )
-        return Controller(testbed.inventory, options, on_kme_request=self.records.append)
+        observers = [on(KmeRequestDone, lambda event: self.records.append(event.record))]
+        return Controller(testbed.inventory, options, observers=observers)
 
     async def _campaign(self, testbed: Testbed) -> None:
         injector = FaultInjector(testbed, CLIENT_TIMEOUT_S)

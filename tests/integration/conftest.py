@@ -21,6 +21,7 @@ import pytest
 
 from qkd_macsec.kme import lab as kme_lab_module
 from qkd_macsec.kme.lab import KmeLab, LabOptions
+from support.sim_timing import use_simulator_session_estimate
 
 KmeLabFactory = Callable[..., KmeLab]
 
@@ -30,6 +31,12 @@ __all__ = ["KmeLab", "KmeLabFactory", "LabOptions", "start_kme_lab"]
 def start_kme_lab(directory: Path, **options: Any) -> contextlib.AbstractContextManager[KmeLab]:
     """Context manager running a lab built with ``LabOptions(**options)`` in ``directory``."""
     return kme_lab_module.start_kme_lab(directory, LabOptions(**options))
+
+
+@pytest.fixture(autouse=True)
+def simulator_session_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process controllers plan their first wave for simulated routers (see the module)."""
+    use_simulator_session_estimate(monkeypatch)
 
 
 @pytest.fixture

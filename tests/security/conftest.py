@@ -14,12 +14,19 @@ from pathlib import Path
 import pytest
 
 from qkd_macsec.testbed.builder import Testbed, TestbedOptions, bundled_example, start_testbed
+from support.sim_timing import use_simulator_session_estimate
 from testkit.chaos.canary import collect_secrets
 
 FAST_POLICY = {"min_activation_delay": "2s", "clock_tolerance": "1s", "dec_keys_wait": "3s"}
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 Scan = Callable[[Testbed, bytes], list[str]]
+
+
+@pytest.fixture(autouse=True)
+def simulator_session_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process controllers plan their first wave for simulated routers (see the module)."""
+    use_simulator_session_estimate(monkeypatch)
 
 
 @pytest.fixture

@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 import click
 
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_LEASE_HELD, CliError
+from qkd_macsec.engine.events import Observer
 from qkd_macsec.engine.lease import Lease, LeaseError, LeaseHeldError, acquire_journal
+from qkd_macsec.engine.observers import CrashPoints
 from qkd_macsec.inventory import Inventory, InventoryError, load_inventory
 from qkd_macsec.obs.logging import configure_logging
 from qkd_macsec.obs.syslog import FACILITIES, SyslogAddressError, parse_syslog_address
@@ -111,16 +113,17 @@ def open_inventory(path: Path, targets: tuple[str, ...] = ()) -> Inventory:
     return inventory
 
 
-def crash_hook_from_env() -> Callable[[str], None] | None:
+def crash_points_from_env() -> list[Observer]:
+    """``QKD_MACSEC_CRASH_AT=POINT``: the process exits with 99 at that point of a wave (see
+    :class:`~qkd_macsec.engine.observers.CrashPoints`), for the crash-recovery tests."""
     point = os.environ.get(CRASH_ENV)
     if not point:
-        return None
+        return []
 
     def crash(name: str) -> None:
-        if name == point:
-            os._exit(99)
+        os._exit(99)
 
-    return crash
+    return [CrashPoints(point, crash)]
 
 
 def wait_option(func: F) -> F:

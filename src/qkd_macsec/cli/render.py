@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from rich.console import Console
@@ -18,6 +18,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from qkd_macsec.engine.events import Observer, ProgressStep
+from qkd_macsec.engine.observers import on
 from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.report.tables import Column, FitTable, short_id
 
@@ -109,8 +111,9 @@ STEP_LABELS = {
 
 
 @contextlib.contextmanager
-def wave_progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    """A live progress display of a wave on stderr (only for a terminal), as an executor hook."""
+def wave_progress(enabled: bool) -> Iterator[Observer | None]:
+    """A live progress display of a wave on stderr (only for a terminal), as an observer of
+    the executor's :class:`~qkd_macsec.engine.events.ProgressStep` events."""
     if not enabled:
         yield None
         return
@@ -124,9 +127,10 @@ def wave_progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | N
         transient=True,
     ) as progress:
 
-        def update(step: str, done: int, total: int) -> None:
-            if step not in tasks:
-                tasks[step] = progress.add_task(STEP_LABELS.get(step, step), total=total)
-            progress.update(tasks[step], completed=done, total=total)
+        def update(event: ProgressStep) -> None:
+            if event.step not in tasks:
+                label = STEP_LABELS.get(event.step, event.step)
+                tasks[event.step] = progress.add_task(label, total=event.total)
+            progress.update(tasks[event.step], completed=event.done, total=event.total)
 
-        yield update
+        yield on(ProgressStep, update)

@@ -11,7 +11,6 @@ import click
 from qkd_macsec.cli.common import open_inventory, operator_options
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, CliError
 from qkd_macsec.engine.journal import Journal
-from qkd_macsec.report.timeline import write_report
 
 
 @click.command()
@@ -32,6 +31,9 @@ from qkd_macsec.report.timeline import write_report
 )
 def report(inventory_path: Path, targets: tuple[str, ...], out: Path, limit: int, **_: Any) -> None:
     """Write a report of rotations and MKA verification per link, from the journal."""
+    # matplotlib is imported here, not with the CLI: it would double every other command's start
+    from qkd_macsec.report.timeline import write_report
+
     inventory = open_inventory(inventory_path, targets)
     journal_path = Path(inventory.policy.journal)
     if not journal_path.exists():

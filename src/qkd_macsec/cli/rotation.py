@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 
 from qkd_macsec.cli.common import (
-    crash_hook_from_env,
+    crash_points_from_env,
     journal_lease,
     open_inventory,
     operator_options,
@@ -102,11 +102,12 @@ def rotate(
         async with Controller(
             inventory,
             ControllerOptions(max_workers=threads),
-            crash_hook=crash_hook_from_env(),
+            observers=crash_points_from_env(),
             lease=lease,
         ) as controller:
             with wave_progress(sys.stderr.isatty() and not as_json) as progress:
-                controller.executor.progress = progress
+                if progress is not None:
+                    controller.executor.events.subscribe(progress)
                 result = await controller.rotate(force=links, all_links=force_all)
         print_wave(Console(), result, as_json=as_json, wide=wide)
         return result
@@ -233,9 +234,7 @@ def run(
         async with Controller(
             inventory,
             ControllerOptions(max_workers=threads),
-            crash_hook=crash_hook_from_env(),
-            on_kme_request=metrics.observe_kme_request if metrics else None,
-            on_wave=metrics.observe_wave if metrics else None,
+            observers=[*crash_points_from_env(), *([metrics] if metrics else [])],
             lease=lease,
         ) as controller:
             if metrics is None:

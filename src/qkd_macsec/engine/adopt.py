@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from qkd_macsec.engine.executor import RotationExecutor, _err
-from qkd_macsec.engine.planner import KeyMode
 from qkd_macsec.engine.reconcile import (
     CaReading,
     ChainReading,
@@ -67,7 +66,7 @@ def _read_device(factory: DriverFor, device: str, ask: _DeviceAsk) -> _DeviceRea
 def _reading(link: LinkSpec, device: str, read: _DeviceRead | str) -> Reading:
     if isinstance(read, str):
         return read
-    if link.mode is KeyMode.KEY_CHAIN:
+    if link.mode.strategy.uses_key_chain:
         assert link.key_chain is not None
         return read.chains[link.key_chain]
     interfaces = [i for end in link.ends if end.device == device for i in end.interfaces]
@@ -94,7 +93,7 @@ async def adopt(executor: RotationExecutor, links: Iterable[str] | None = None) 
     for link in todo:
         for end in link.ends:
             ask = asks[end.device]
-            if link.mode is KeyMode.KEY_CHAIN:
+            if link.mode.strategy.uses_key_chain:
                 assert link.key_chain is not None
                 ask.chains.add(link.key_chain)
             else:
@@ -116,7 +115,7 @@ async def adopt(executor: RotationExecutor, links: Iterable[str] | None = None) 
         active = journal.active_keys(link.name, 1)
         view = journal_view(active[0].ckn if active else None, journal.known_ckns(link.name))
         readings = {d: _reading(link, d, reads[d]) for d in link.devices}
-        decide = decide_chain if link.mode is KeyMode.KEY_CHAIN else decide_static
+        decide = decide_chain if link.mode.strategy.uses_key_chain else decide_static
         decision = decide(link.name, view, readings)
         decisions.append(decision)
         extra = {"link": link.name, "phase": "ADOPT"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -16,12 +16,12 @@ from qkd_macsec.certs.renew import CertificateWatch
 from qkd_macsec.devices.base import DeviceTarget, Driver, MacsecBinding
 from qkd_macsec.devices.platform import EndSettings, get_platform
 from qkd_macsec.engine.adopt import adopt
-from qkd_macsec.engine.executor import CrashHook, ExecutorOptions, RotationExecutor
+from qkd_macsec.engine.events import KmeRequestDone, Observer
+from qkd_macsec.engine.executor import ExecutorOptions, RotationExecutor
 from qkd_macsec.engine.hybrid_flag import HybridHopFlag
 from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.keysource import KeySource
 from qkd_macsec.engine.lease import Lease, LeaseError, acquire_journal
-from qkd_macsec.engine.planner import KeyMode
 from qkd_macsec.engine.posture_record import PostureRecorder
 from qkd_macsec.engine.reconcile import Decision, blocked
 from qkd_macsec.engine.recovery import RecoveryResult, recover
@@ -29,7 +29,7 @@ from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.engine.topology import EndSpec, LinkSpec, MkaOptions
 from qkd_macsec.etsi014.client import ClientOptions, KmeClient, RequestRecord
 from qkd_macsec.etsi014.tls import TlsIdentity
-from qkd_macsec.inventory import Inventory, RotationMode
+from qkd_macsec.inventory import Inventory
 from qkd_macsec.obs.logging import get_logger, notice
 from qkd_macsec.posture import HopPosture
 
@@ -54,9 +54,7 @@ def link_specs(inventory: Inventory) -> list[LinkSpec]:
                 ca=link.connectivity_association,
                 key_chain=link.key_chain,
                 suite=link.cipher_suite,
-                mode=KeyMode.KEY_CHAIN
-                if link.mode == RotationMode.KEY_CHAIN
-                else KeyMode.PRE_SHARED_KEY,
+                mode=link.mode,
                 rotation_interval=link.rotation_interval,
                 ckn_prefix=link.ckn_prefix,
                 ckn_mode=link.ckn_mode,
@@ -87,7 +85,7 @@ def bindings_for(inventory: Inventory, link: LinkSpec, end: EndSpec) -> list[Mac
             interface=interface,
             ca=link.ca,
             cipher_suite=link.suite,
-            key_chain=link.key_chain if link.mode is KeyMode.KEY_CHAIN else None,
+            key_chain=link.key_chain if link.mode.strategy.uses_key_chain else None,
             should_secure=link.mka.should_secure,
             exclude_protocols=link.mka.exclude_protocols,
             key_server_priority=link.mka.key_server_priority,
@@ -142,13 +140,12 @@ class Controller:
         inventory: Inventory,
         options: ControllerOptions | None = None,
         *,
-        crash_hook: CrashHook | None = None,
-        on_kme_request: Callable[[RequestRecord], None] | None = None,
-        on_wave: Callable[[WaveResult], None] | None = None,
+        observers: Sequence[Observer] = (),
         lease: Lease | None = None,
     ) -> None:
+        """``observers`` (metrics, progress, crash points) see every event of the executor's
+        stream, KME requests included (:class:`~qkd_macsec.engine.events.KmeRequestDone`)."""
         self.inventory = inventory
-        self._on_wave = on_wave  # observability hook (metrics): called after every wave
         options = options or ControllerOptions()
         policy = inventory.policy
         self.links = link_specs(inventory)  # bad input fails before the lease is taken
@@ -163,12 +160,13 @@ class Controller:
         kme_options = options.kme or ClientOptions(dec_keys_wait=policy.dec_keys_wait)
         self.postures = PostureRecorder(self.journal)
         self._ssh_postures = HybridHopFlag(self.links, policy.transport.ssh, self.postures)
-        kme_options = replace(
-            kme_options, tls_policy=policy.transport.tls, on_posture=self.postures
+        self._caller_on_request = kme_options.on_request
+        self._kme_options = replace(
+            kme_options,
+            tls_policy=policy.transport.tls,
+            on_posture=self.postures,
+            on_request=self._kme_request_done,
         )
-        if on_kme_request is not None:
-            kme_options = replace(kme_options, on_request=on_kme_request)
-        self._kme_options = kme_options
         self._clients: dict[str, KmeClient] = {}
         self._targets: dict[str, DeviceTarget] = {}
         executor_options = ExecutorOptions(
@@ -189,9 +187,14 @@ class Controller:
             self._driver_for,
             binding_for=lambda link, end: bindings_for(inventory, link, end),
             options=executor_options,
-            crash_hook=crash_hook,
+            observers=observers,
             device_timeout=lambda name: inventory.host(name).timeout,
         )
+
+    def _kme_request_done(self, record: RequestRecord) -> None:
+        if self._caller_on_request is not None:
+            self._caller_on_request(record)
+        self.executor.events.emit(KmeRequestDone(record))
 
     def _client_for(self, sae_id: str) -> KmeClient:
         client = self._clients.get(sae_id)
@@ -240,14 +243,7 @@ class Controller:
             plan.rotations.remove(rotation)
             plan.skipped[rotation.link] = "fell due during reconciliation; next wave"
         self.lease.check()
-        result = await self.executor.run_wave(plan)
-        result.conflicts = dict(self.conflicts)
-        if self._on_wave is not None:
-            try:
-                self._on_wave(result)
-            except Exception:
-                log.warning("on_wave hook failed; ignoring", exc_info=True)
-        return result
+        return await self.executor.run_wave(plan, conflicts=self.conflicts)
 
     async def run(self, stop: asyncio.Event, *, check_interval: float = 30.0) -> None:
         """Rotate links as they fall due until ``stop`` is set; a wave in progress completes."""

@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 #: Samples kept per device and kind (the journal stores them; older ones drop off).
+#: Journal meta key prefix of a device's latency history.
+LATENCY_META = "latency:"
 HISTORY = 20
 #: The percentile an estimate is taken at, and the factor on top of it.
 QUANTILE = 0.95

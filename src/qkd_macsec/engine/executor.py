@@ -1,9 +1,13 @@
 """The rotation executor: runs a plan as ENC → DEC → check → STAGE(all ends ∥) → ACTIVATE → VERIFY.
 
 Every step is journaled before it has effects, so a crash at any line leaves a record that
-:mod:`qkd_macsec.engine.recovery` can finish or undo. If any end of a link fails to stage, the ends
-that have the new entry get it removed *before* its start-time: no link is ever half-rotated.
-All links of one device that rotate in a wave go into one commit.
+:mod:`qkd_macsec.engine.recovery` can finish or undo. The executor emits each transition once on
+its event stream (:mod:`qkd_macsec.engine.events`); the journal, the result tree and any other
+observer (metrics, progress, a test's crash points) follow from there.
+
+If any end of a link fails to stage, the ends that have the new entry get it removed *before*
+its start-time: no link is ever half-rotated. All links of one device that rotate in a wave go
+into one commit.
 """
 
 from __future__ import annotations
@@ -19,23 +23,45 @@ from datetime import UTC, datetime, timedelta
 
 from qkd_macsec.devices.base import CommitResult, KeyChainEntry, MacsecBinding, StaticKey
 from qkd_macsec.engine.deadlines import (
+    LATENCY_META,
     DeviceTiming,
     LatencyHistory,
     WaveDeadlines,
     device_timing,
     plan_deadlines,
 )
+from qkd_macsec.engine.events import (
+    DeviceStaged,
+    DeviceStageFailed,
+    DeviceUndone,
+    EndMarked,
+    Event,
+    EventStream,
+    KeysFetched,
+    LatenciesMeasured,
+    Noted,
+    Observer,
+    PhaseChanged,
+    ProgressStep,
+    Restaged,
+    RotationBegun,
+    StagingBegun,
+    Verified,
+    WaveBegun,
+    WaveDone,
+    WaveStep,
+)
 from qkd_macsec.engine.journal import Journal, Phase
 from qkd_macsec.engine.keysource import FetchedKey, KeyFetchError, KeySource
+from qkd_macsec.engine.observers import JournalRecorder, ResultTree
 from qkd_macsec.engine.planner import (
-    KeyMode,
     LinkHistory,
     PlannedRotation,
     PlanPolicy,
     WavePlan,
     plan_wave,
 )
-from qkd_macsec.engine.results import DeviceResult, RotationResult, WaveResult
+from qkd_macsec.engine.results import DeviceResult, WaveResult
 from qkd_macsec.engine.sessions import (
     DriverFor,
     StageFailed,
@@ -57,10 +83,6 @@ from qkd_macsec.obs.logging import get_logger, notice, redact
 log = get_logger("engine")
 
 BindingFor = Callable[[LinkSpec, EndSpec], Sequence[MacsecBinding]]
-CrashHook = Callable[[str], None]
-Progress = Callable[[str, int, int], None]
-"""Called as ``progress(step, done, total)`` with step "keys" (links), "staged" (devices) or
-"verified" (links) as a wave advances: for progress displays."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +100,6 @@ class ExecutorOptions:
     undo_retry_interval: float = 0.2  # first pause between undo attempts (doubles, up to 1 s)
 
 
-#: Journal meta key prefix of a device's latency history (see ``engine.deadlines``).
-LATENCY_META = "latency:"
 UNDO_RETRY_MAX_S = 1.0
 
 
@@ -166,21 +186,26 @@ class RotationExecutor:
         *,
         binding_for: BindingFor,
         options: ExecutorOptions | None = None,
-        crash_hook: CrashHook | None = None,
-        progress: Progress | None = None,
+        observers: Sequence[Observer] = (),
         device_timeout: Callable[[str], float] | None = None,
     ) -> None:
-        """``device_timeout(name)``: the device's configured RPC timeout (deadlines never plan
-        past it); 30 s when not given."""
+        r"""``observers``: told every event after the journal and the result tree (their
+        ``Exception``\ s are logged, see :mod:`~qkd_macsec.engine.events`); more can subscribe
+        to :attr:`events`. ``device_timeout(name)``: the device's configured RPC timeout
+        (deadlines never plan past it); 30 s when not given."""
         self.links = {link.name: link for link in links}
         self.journal = journal
         self.keys = keys
         self.drivers = drivers
         self.binding_for = binding_for
         self.options = options or ExecutorOptions()
-        self._crash_hook = crash_hook
         self._device_timeout = device_timeout
-        self.progress = progress
+        self.events = EventStream()
+        self.events.subscribe(JournalRecorder(journal), critical=True)  # the safety record
+        self._results = ResultTree()
+        self.events.subscribe(self._results, critical=True)
+        for observer in observers:
+            self.events.subscribe(observer)
         self._counts: dict[str, int] = {}
         self._pool = ThreadPoolExecutor(
             max_workers=self.options.max_workers, thread_name_prefix="device"
@@ -189,14 +214,12 @@ class RotationExecutor:
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
+    def _emit(self, event: Event) -> None:
+        self.events.emit(event)
+
     def _advance(self, step: str, total: int) -> None:
         done = self._counts[step] = self._counts.get(step, 0) + 1
-        if self.progress is not None:
-            self.progress(step, done, total)
-
-    def _crash_point(self, name: str) -> None:
-        if self._crash_hook is not None:
-            self._crash_hook(name)
+        self._emit(ProgressStep(step, done, total))
 
     # -- planning ------------------------------------------------------------------------
     def histories(self) -> dict[str, LinkHistory]:
@@ -208,8 +231,9 @@ class RotationExecutor:
             diverged = (
                 failed
                 and last is not None
-                and self.links[name].mode is KeyMode.PRE_SHARED_KEY
-                and any(end.staged and not end.removed for end in last.ends)
+                and self.links[name].mode.strategy.diverged(
+                    any(end.staged and not end.removed for end in last.ends)
+                )
             )
             out[name] = LinkHistory(
                 active=tuple(self.journal.active_keys(name, self.options.keep_previous + 1)),
@@ -264,32 +288,49 @@ class RotationExecutor:
         return self.wave_deadlines(devices).delay
 
     # -- the wave --------------------------------------------------------------------------
-    async def run_wave(self, plan: WavePlan) -> WaveResult:
+    async def run_wave(
+        self, plan: WavePlan, *, conflicts: Mapping[str, str] | None = None
+    ) -> WaveResult:
+        """Run ``plan``. ``conflicts``: links left out of it because their routers disagree
+        with the journal (reported on the result)."""
         wave = uuid.uuid4().hex[:12]
         self._counts = {}
-        result = WaveResult(wave=wave, started=datetime.now(UTC), skipped=dict(plan.skipped))
+        result = WaveResult(
+            wave=wave,
+            started=datetime.now(UTC),
+            skipped=dict(plan.skipped),
+            conflicts=dict(conflicts or {}),
+        )
         if not plan.rotations:
             result.finished = datetime.now(UTC)
             return result
+        self._emit(WaveBegun(result))
+        await self._run(plan, wave, result)
+        result.finished = datetime.now(UTC)
+        if result.activation is not None:
+            self._log_wave(result)
+        self._emit(WaveDone(result))
+        return result
+
+    async def _run(self, plan: WavePlan, wave: str, result: WaveResult) -> None:
         wave_t0 = time.monotonic()
         planned: dict[str, tuple[PlannedRotation, LinkSpec]] = {}
         for rotation in plan.rotations:
             link = self.links[rotation.link]
-            rid = self.journal.begin(
+            rid = self.journal.begin(  # the journal hands out the id: the one direct write
                 link.name,
                 wave,
                 [(end.device, ",".join(end.interfaces)) for end in link.ends],
                 reason=rotation.reason.value,
             )
-            result.rotations[link.name] = RotationResult(link.name, rid, rotation.reason.value)
+            self._emit(RotationBegun(link.name, rid, rotation.reason.value))
             planned[link.name] = (rotation, link)
-        self._crash_point("planned")
+        self._emit(WaveStep(wave, "planned"))
 
         fetched = await self._fetch_all(planned, result)
-        self._crash_point("keys")
+        self._emit(WaveStep(wave, "keys"))
         if not fetched:
-            result.finished = datetime.now(UTC)
-            return result
+            return
 
         devices: set[str] = {d for name in fetched for d in planned[name][1].devices}
         deadlines = self.wave_deadlines(devices)
@@ -297,11 +338,10 @@ class RotationExecutor:
         result.activation = activation
         for name, _key in fetched.items():
             rotation, link = planned[name]
-            rr = result.rotations[name]
-            start = activation if link.mode is KeyMode.KEY_CHAIN else None
-            self.journal.record_staging(rr.rotation_id, slot=rotation.slot, start_time=start)
-            rr.phase, rr.slot, rr.activation = Phase.STAGING, rotation.slot, start
-        self._crash_point("staging")
+            rid = result.rotations[name].rotation_id
+            start = link.mode.strategy.start_time(activation)
+            self._emit(StagingBegun(name, rid, rotation.slot, start))
+        self._emit(WaveStep(wave, "staging"))
 
         committed_at: dict[str, float] = {}  # device -> monotonic instant its commit returned
         staged = await self._stage_all(planned, fetched, deadlines, result, wave, committed_at)
@@ -311,15 +351,12 @@ class RotationExecutor:
             ends = planned[name][1].devices
             last = max(committed_at.get(d, now) for d in ends)
             result.rotations[name].stage_seconds = last - wave_t0
-        self._crash_point("staged")
+        self._emit(WaveStep(wave, "staged"))
 
         if staged and self.options.wait_for_activation:
             await self._activate_and_verify(
                 [planned[name][1] for name in staged], activation, result
             )
-        result.finished = datetime.now(UTC)
-        self._log_wave(result)
-        return result
 
     async def _fetch_all(
         self, planned: dict[str, tuple[PlannedRotation, LinkSpec]], result: WaveResult
@@ -334,22 +371,24 @@ class RotationExecutor:
                 try:
                     key = await self.keys.fetch(link, recent)
                 except (KmeError, KeyFetchError, KeyLengthError, ValueError, OSError) as exc:
-                    rr.error = f"key fetch: {_err(exc)}"
-                    rr.unreachable = isinstance(exc, KmeTransportError)
-                    rr.phase = Phase.ABORTED
-                    self.journal.set_phase(rr.rotation_id, Phase.ABORTED, error=rr.error)
-                    log.warning("%s: key fetch failed: %s", name, rr.error, extra={"link": name})
+                    error = f"key fetch: {_err(exc)}"
+                    unreachable = isinstance(exc, KmeTransportError)
+                    self._emit(
+                        PhaseChanged(name, rr.rotation_id, Phase.ABORTED, error, unreachable)
+                    )
+                    log.warning("%s: key fetch failed: %s", name, error, extra={"link": name})
                     return name, None
-            self.journal.record_keys(
-                rr.rotation_id, key_id=key.key.key_id, ckn=key.key.ckn, kcv=key.key.kcv
+            self._emit(
+                KeysFetched(
+                    name,
+                    rr.rotation_id,
+                    key.key.key_id,
+                    key.key.ckn,
+                    key.key.kcv,
+                    key.enc_seconds,
+                    key.dec_seconds,
+                )
             )
-            rr.phase, rr.key_id, rr.ckn, rr.kcv = (
-                Phase.KEYS,
-                key.key.key_id,
-                key.key.ckn,
-                key.key.kcv,
-            )
-            rr.enc_seconds, rr.dec_seconds = key.enc_seconds, key.dec_seconds
             log.info(
                 "%s: key %s fetched (kcv %s)",
                 name,
@@ -376,7 +415,7 @@ class RotationExecutor:
             rid = result.rotations[name].rotation_id
             for end in link.ends:
                 entry = static = None
-                if link.mode is KeyMode.KEY_CHAIN:
+                if link.mode.strategy.uses_key_chain:
                     assert link.key_chain is not None
                     assert rotation.slot is not None
                     entry = KeyChainEntry(
@@ -449,12 +488,11 @@ class RotationExecutor:
         undecided = {d for d in tasks if d not in decided}
         maybe = {d for d, r in decided.items() if isinstance(r, StageFailed) and r.maybe_committed}
         for device in undecided:
-            dr = result.devices.setdefault(device, DeviceResult(device))
-            dr.ok = False
             margin = deadlines.activation_epoch - deadlines.decide_at
-            dr.error = f"no answer by the decision instant, {margin:.1f}s before activation"
+            error = f"no answer by the decision instant, {margin:.1f}s before activation"
+            self._emit(DeviceStageFailed(device, error))
             log.warning(
-                "%s: staging: %s; undoing its links", device, dr.error, extra={"device": device}
+                "%s: staging: %s; undoing its links", device, error, extra={"device": device}
             )
 
         staged: list[str] = []
@@ -465,17 +503,15 @@ class RotationExecutor:
             rr = result.rotations[name]
             failed = [d for d in link.devices if d not in confirmed]
             if not failed:
-                self.journal.set_phase(rr.rotation_id, Phase.STAGED)
-                rr.phase = Phase.STAGED
+                self._emit(PhaseChanged(name, rr.rotation_id, Phase.STAGED))
                 staged.append(name)
                 continue
-            rr.error = "stage failed on " + ", ".join(
+            error = "stage failed on " + ", ".join(
                 f"{d} ({result.devices[d].error})" for d in failed
             )
-            rr.unreachable = all(result.devices[d].unreachable for d in failed)
-            self.journal.set_phase(rr.rotation_id, Phase.ABORTING, error=rr.error)
-            rr.phase = Phase.ABORTING
-            if link.mode is KeyMode.KEY_CHAIN:
+            unreachable = all(result.devices[d].unreachable for d in failed)
+            self._emit(PhaseChanged(name, rr.rotation_id, Phase.ABORTING, error, unreachable))
+            if link.mode.strategy.can_undo:
                 assert link.key_chain is not None
                 assert rr.slot is not None
                 for device in link.devices:
@@ -506,11 +542,10 @@ class RotationExecutor:
         self._record_latencies(tasks, removals)
         for name in fetched:
             rr = result.rotations[name]
-            if rr.phase is Phase.ABORTING and planned[name][1].mode is KeyMode.PRE_SHARED_KEY:
+            if rr.phase is Phase.ABORTING and not planned[name][1].mode.strategy.can_undo:
                 # Pre-shared-key mode cannot remove a key: ends that took it keep the old one as
                 # the preceding key for a while; the next wave re-keys every end.
-                self.journal.set_phase(rr.rotation_id, Phase.ABORTED, error=rr.error)
-                rr.phase = Phase.ABORTED
+                self._emit(PhaseChanged(name, rr.rotation_id, Phase.ABORTED, rr.error))
         return staged
 
     async def _stage_one(
@@ -524,7 +559,7 @@ class RotationExecutor:
         total: int,
         session_began: dict[str, float],
     ) -> StageOutcome | StageFailed:
-        dr = result.devices.setdefault(device, DeviceResult(device))
+        result.devices.setdefault(device, DeviceResult(device))
         comment = f"qkd-macsec wave {wave}: {len(items)} link(s)"
         not_after = deadlines.not_after.get(device)
 
@@ -542,26 +577,32 @@ class RotationExecutor:
         try:
             outcome = await self._in_pool(run)
         except StageFailed as exc:
-            dr.ok, dr.error, dr.unreachable = False, _err(exc), exc.unreachable
-            log.warning("%s: staging failed: %s", device, dr.error, extra={"device": device})
+            error = _err(exc)
+            self._emit(DeviceStageFailed(device, error, exc.unreachable))
+            log.warning("%s: staging failed: %s", device, error, extra={"device": device})
             return exc
         assert isinstance(outcome, StageOutcome)
-        dr.session_seconds = outcome.seconds
-        dr.clock_offset = outcome.clock_offset
-        dr.pruned = len(outcome.pruned)
-        if outcome.commit is not None:
-            dr.changed = outcome.commit.changed
-            dr.commit_seconds = outcome.commit.seconds
-            dr.commits += int(outcome.commit.changed)
         committed_at[device] = time.monotonic()
         for item in items:
-            self.journal.mark_end(item.rotation_id, device, staged=True)
+            self._emit(EndMarked(item.link, item.rotation_id, device, staged=True))
+        late: str | None = None
         if outcome.returned_at > deadlines.decide_at:
-            late = outcome.returned_at - deadlines.decide_at
-            dr.ok, dr.error = False, f"commit returned {late:.1f}s after the decision instant"
-            log.warning("%s: late commit: %s", device, dr.error, extra={"device": device})
+            after = outcome.returned_at - deadlines.decide_at
+            late = f"commit returned {after:.1f}s after the decision instant"
+            log.warning("%s: late commit: %s", device, late, extra={"device": device})
+        commit = outcome.commit
+        self._emit(
+            DeviceStaged(
+                device,
+                session_seconds=outcome.seconds,
+                clock_offset=outcome.clock_offset,
+                pruned=len(outcome.pruned),
+                commit_seconds=commit.seconds if commit is not None else None,
+                changed=commit.changed if commit is not None else False,
+                late=late,
+            )
+        )
         self._advance("staged", total)
-        self._crash_point(f"stage:{device}")
         return outcome
 
     async def _undo(self, wave_undo: _WaveUndo) -> dict[str, _Removal]:
@@ -597,17 +638,17 @@ class RotationExecutor:
         activation = w.deadlines.activation_epoch
         result = w.result
         for device, removal in removals.items():
-            if removal.removed and removal.changed:
-                result.devices[device].commits += 1
+            self._emit(DeviceUndone(device, removal.removed, removal.changed))
             for name in w.undo_links[device]:
                 rid = result.rotations[name].rotation_id
                 if removal.landed:
-                    self.journal.mark_end(rid, device, staged=True)
+                    self._emit(EndMarked(name, rid, device, staged=True))
                 if removal.removed and name not in w.restored:
-                    self.journal.mark_end(rid, device, removed=True)
+                    self._emit(EndMarked(name, rid, device, removed=True))
                 if device in w.late or removal.finished > activation:
                     is_late = device in w.late
-                    self.journal.note(rid, "LATE", removal.detail(activation, late=is_late))
+                    detail = removal.detail(activation, late=is_late)
+                    self._emit(Noted(name, rid, "LATE", detail))
         by_link: dict[str, list[str]] = defaultdict(list)
         for device, names in w.undo_links.items():
             for name in names:
@@ -615,36 +656,33 @@ class RotationExecutor:
         for name, devices in by_link.items():
             rr = result.rotations[name]
             if name in w.restored:
-                rr.notes.extend(removals[d].describe(activation, late=d in w.late) for d in devices)
-                rr.notes.append(w.restored[name])
-                rr.error = None
-                self.journal.note(rr.rotation_id, "RESTAGED", {"outcome": w.restored[name]})
-                self.journal.set_phase(rr.rotation_id, Phase.STAGED)
-                rr.phase = Phase.STAGED
+                notes = tuple(removals[d].describe(activation, late=d in w.late) for d in devices)
+                self._emit(Restaged(name, rr.rotation_id, w.restored[name], notes))
+                self._emit(PhaseChanged(name, rr.rotation_id, Phase.STAGED))
                 w.staged.append(name)
                 notice(log, "%s: %s", name, w.restored[name], extra={"link": name})
                 continue
-            notes = [
+            late_notes = [
                 removals[d].describe(activation, late=d in w.late)
                 for d in devices
                 if d in w.late or removals[d].finished > activation
             ]
             stuck = [d for d in devices if not removals[d].removed]
-            if notes:
-                rr.error = f"{rr.error}; {'; '.join(notes)}"
+            error = rr.error
+            if late_notes:
+                error = f"{error}; {'; '.join(late_notes)}"
             if stuck:
-                rr.error = f"{rr.error}; undo failed on " + ", ".join(
+                error = f"{error}; undo failed on " + ", ".join(
                     f"{d} ({removals[d].error})" for d in stuck
                 )
-                self.journal.set_phase(rr.rotation_id, Phase.ABORTING, error=rr.error)
-                log.error("%s: %s", name, rr.error, extra={"link": name, "phase": "ABORTING"})
+                self._emit(PhaseChanged(name, rr.rotation_id, Phase.ABORTING, error))
+                log.error("%s: %s", name, error, extra={"link": name, "phase": "ABORTING"})
             else:
-                self.journal.set_phase(rr.rotation_id, Phase.ABORTED, error=rr.error)
-                rr.phase = Phase.ABORTED
+                self._emit(PhaseChanged(name, rr.rotation_id, Phase.ABORTED, error))
                 log.warning(
                     "%s: rotation aborted, staged entries removed: %s",
                     name,
-                    rr.error,
+                    error,
                     extra={"link": name, "phase": "ABORTED"},
                 )
         return removals
@@ -765,7 +803,7 @@ class RotationExecutor:
         for name in links:
             _, link = w.planned[name]
             others = [d for d in link.devices if d != device]
-            if link.mode is not KeyMode.KEY_CHAIN or any(d not in w.confirmed for d in others):
+            if not link.mode.strategy.can_undo or any(d not in w.confirmed for d in others):
                 return False
             for other in others:
                 peers[other].extend(
@@ -824,7 +862,7 @@ class RotationExecutor:
         for name in links:
             rr = w.result.rotations[name]
             for other in peers:
-                self.journal.mark_end(rr.rotation_id, other, removed=False)
+                self._emit(EndMarked(name, rr.rotation_id, other, removed=False))
             w.restored[name] = (
                 f"late commit on {device} landed {observed:.1f}s after its commit began; "
                 f"entry restored on {', '.join(sorted(peers))} {at}"
@@ -858,28 +896,22 @@ class RotationExecutor:
                 landed_after = outcome.seconds + (seen - removal.started)
                 commit_began = outcome.commit_offset or 0.0
                 samples[device] = (landed_after, landed_after - commit_began)
-        if not samples:
-            return
-        history = self.latency_history(list(samples))
-        self.journal.set_meta_many(
-            {
-                LATENCY_META + d: history[d].with_sample(session, commit).to_json()
-                for d, (session, commit) in samples.items()
-            }
-        )
+        if samples:
+            self._emit(LatenciesMeasured(samples))
 
     async def _activate_and_verify(
         self, links: Sequence[LinkSpec], activation: datetime, result: WaveResult
     ) -> None:
-        key_chain_links = [link for link in links if link.mode is KeyMode.KEY_CHAIN]
-        if key_chain_links:
+        if any(link.mode.strategy.starts_at_activation for link in links):
             wait = activation.timestamp() + self.options.verify_grace - time.time()
             if wait > 0:
                 await asyncio.sleep(wait)  # the activation instant itself: a deadline, not a guess
         await self.verify(links, result)
 
     async def verify(self, links: Sequence[LinkSpec], result: WaveResult) -> None:
-        """Read MKA state until every link is live on its new CKN or the timeout passes."""
+        """Read MKA state until every link is live on its new CKN or the timeout passes.
+        ``result``: the wave's, or recovery's own (its links' results then follow here)."""
+        self._results.track(result)
         pending = {link.name: link for link in links}
         deadline = time.monotonic() + self.options.verify_timeout
         last_error: dict[str, str] = {}
@@ -911,9 +943,7 @@ class RotationExecutor:
                         if ckn not in live_ckn(sessions, interface):  # type: ignore[arg-type]
                             problems.append(f"{end.device} {interface}: not live on the new CKN")
                 if not problems:
-                    rr.verified = True
-                    rr.phase = Phase.ACTIVE
-                    self.journal.set_phase(rr.rotation_id, Phase.ACTIVE)
+                    self._emit(Verified(name, rr.rotation_id, live=True))
                     notice(
                         log,
                         "%s: live on key %s (kcv %s)",
@@ -932,10 +962,9 @@ class RotationExecutor:
         for name in pending:
             rr = result.rotations[name]
             # Every end holds the new entry and has passed its start-time: it IS the link's key.
-            rr.phase = Phase.ACTIVE
-            rr.error = f"verify: {last_error.get(name, 'timed out')}"
-            self.journal.set_phase(rr.rotation_id, Phase.ACTIVE, error=rr.error)
-            log.error("%s: %s", name, rr.error, extra={"link": name, "phase": "VERIFY"})
+            error = f"verify: {last_error.get(name, 'timed out')}"
+            self._emit(Verified(name, rr.rotation_id, live=False, error=error))
+            log.error("%s: %s", name, error, extra={"link": name, "phase": "VERIFY"})
 
     def _log_wave(self, result: WaveResult) -> None:
         ok = sum(1 for r in result.rotations.values() if r.ok)

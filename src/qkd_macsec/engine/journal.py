@@ -3,12 +3,7 @@
 It holds key IDs, CKNs, slots, start-times and key check values — never a key or a CAK — so that
 after a crash at any line the next run can find every open rotation and finish or undo it.
 
-Phases, in order::
-
-    PLANNED ─► KEYS ─► STAGING ─► STAGED ─► ACTIVE        (success)
-       │         │        │          │
-       └─────────┴────────┴──► ABORTING ─► ABORTED        (undone: staged entries removed)
-                                     └───► FAILED         (could not undo: needs attention)
+Phases and their legal moves: :mod:`qkd_macsec.core.phases`.
 """
 
 from __future__ import annotations
@@ -21,23 +16,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 
-
-class Phase(StrEnum):
-    PLANNED = "PLANNED"
-    KEYS = "KEYS"
-    STAGING = "STAGING"
-    STAGED = "STAGED"
-    ACTIVE = "ACTIVE"
-    ABORTING = "ABORTING"
-    ABORTED = "ABORTED"
-    FAILED = "FAILED"
-
-    @property
-    def is_open(self) -> bool:
-        return self not in (Phase.ACTIVE, Phase.ABORTED, Phase.FAILED)
+from qkd_macsec.core.phases import Phase as Phase  # re-exported: the journal stores these
 
 
 @dataclass(frozen=True)

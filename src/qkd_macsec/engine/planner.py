@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from qkd_macsec.core.key_modes import KeyMode as KeyMode  # re-exported for the engine
 from qkd_macsec.core.schedule import Backoff
 from qkd_macsec.core.schedule import retry_delay as backoff_delay
 from qkd_macsec.core.slots import next_free_slot
@@ -19,11 +20,6 @@ from qkd_macsec.engine.journal import ActiveKey, RotationRecord
 #: Key-chain slots when the caller does not say (a link's own count comes from its ends'
 #: platforms, ``LinkView.slots``).
 SLOTS = 64
-
-
-class KeyMode(StrEnum):
-    KEY_CHAIN = "key-chain"
-    PRE_SHARED_KEY = "pre-shared-key"
 
 
 class Reason(StrEnum):
@@ -139,15 +135,16 @@ def plan_link(
     if reason is None:
         return None, "not due", due_at
 
+    strategy = link.mode.strategy
     slot: int | None = None
-    if link.mode is KeyMode.KEY_CHAIN:
+    if strategy.uses_key_chain:
         slot = next_slot(keep_slots, current.slot if current else None, link.slots)
     return (
         PlannedRotation(
             link=link.name,
             reason=reason,
             slot=slot,
-            keep_slots=keep_slots if link.mode is KeyMode.KEY_CHAIN else frozenset(),
+            keep_slots=strategy.kept_slots(keep_slots),
             bootstrap=current is None,
         ),
         None,

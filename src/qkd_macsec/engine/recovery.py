@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from qkd_macsec.devices.base import ChainEntryState
+from qkd_macsec.engine.events import EndMarked, PhaseChanged
 from qkd_macsec.engine.executor import RotationExecutor, _err
 from qkd_macsec.engine.journal import Phase, RotationRecord
-from qkd_macsec.engine.planner import KeyMode
 from qkd_macsec.engine.results import RotationResult, WaveResult
 from qkd_macsec.engine.sessions import read_chains, remove_entries
 from qkd_macsec.obs.logging import get_logger, notice
@@ -73,6 +73,11 @@ def _chain(read: dict[str, list[ChainEntryState]] | str, chain: str) -> list[Cha
 async def recover(executor: RotationExecutor) -> RecoveryResult:
     """Bring every open rotation to ACTIVE or ABORTED (or leave it open if a device is down)."""
     journal = executor.journal
+    emit = executor.events.emit  # the journal writes go through the executor's observers
+
+    def phase_changed(record: RotationRecord, phase: Phase, error: str | None = None) -> None:
+        emit(PhaseChanged(record.link, record.id, phase, error))
+
     out = RecoveryResult()
     to_read: dict[str, set[str]] = defaultdict(set)
     candidates: list[RotationRecord] = []
@@ -83,11 +88,11 @@ async def recover(executor: RotationExecutor) -> RecoveryResult:
             out.still_open[record.link] = "link no longer in the inventory"
             continue
         if record.phase in (Phase.PLANNED, Phase.KEYS):
-            journal.set_phase(record.id, Phase.ABORTED, error="interrupted before staging")
+            phase_changed(record, Phase.ABORTED, "interrupted before staging")
             out.undone.append(record.link)
             continue
-        if link.mode is KeyMode.PRE_SHARED_KEY:
-            journal.set_phase(record.id, Phase.ABORTED, error="interrupted; re-keying all ends")
+        if not link.mode.strategy.can_undo:  # nothing to read back: re-key every end
+            phase_changed(record, Phase.ABORTED, "interrupted; re-keying all ends")
             out.force.append(record.link)
             continue
         assert link.key_chain is not None
@@ -125,10 +130,8 @@ async def recover(executor: RotationExecutor) -> RecoveryResult:
                 # A journal restored from a backup taken mid-rotation: the rotation finished
                 # long ago and a newer key followed. It was active once; waiting for MKA to be
                 # live on it would time out. Adoption then records the key in force.
-                journal.set_phase(
-                    record.id,
-                    Phase.ACTIVE,
-                    error="recovered: superseded by a newer entry on the devices",
+                phase_changed(
+                    record, Phase.ACTIVE, "recovered: superseded by a newer entry on the devices"
                 )
                 out.superseded.append(record.link)
                 continue
@@ -138,10 +141,10 @@ async def recover(executor: RotationExecutor) -> RecoveryResult:
             undo[device].append((chain, record.slot))
             undo_records[device].append(record)
         if not holders:
-            journal.set_phase(record.id, Phase.ABORTED, error="recovered: no end held the entry")
+            phase_changed(record, Phase.ABORTED, "recovered: no end held the entry")
             out.undone.append(record.link)
         else:
-            journal.set_phase(record.id, Phase.ABORTING, error="recovered: partially staged")
+            phase_changed(record, Phase.ABORTING, "recovered: partially staged")
 
     async def remove(device: str) -> tuple[str, str | None]:
         try:
@@ -165,14 +168,14 @@ async def recover(executor: RotationExecutor) -> RecoveryResult:
             continue
         for device in link.devices:
             if device in undo:
-                journal.mark_end(rid, device, removed=True)
-        journal.set_phase(rid, Phase.ABORTED, error="recovered: staged entries removed")
+                emit(EndMarked(record.link, rid, device, removed=True))
+        phase_changed(record, Phase.ABORTED, "recovered: staged entries removed")
         out.undone.append(record.link)
 
     if finish:
         result = WaveResult(wave="recovery", started=datetime.now(UTC))
         for record in finish:
-            journal.set_phase(record.id, Phase.STAGED)
+            phase_changed(record, Phase.STAGED)
             result.rotations[record.link] = RotationResult(
                 record.link,
                 record.id,

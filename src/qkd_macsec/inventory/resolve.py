@@ -32,7 +32,6 @@ from qkd_macsec.inventory.schema import (
     HostSpec,
     InventorySpec,
     LinkSpec,
-    RotationMode,
     ssh_config_path_problem,
 )
 from qkd_macsec.posture import TransportPolicy
@@ -336,10 +335,9 @@ def _resolve_links(
 
 
 def _check_mode(link: LinkSpec, where: str, problems: _Problems) -> None:
-    if link.mode is RotationMode.KEY_CHAIN and link.key_chain is None:
-        problems.add(f"{where}.key_chain", "required in key-chain mode")
-    if link.mode is RotationMode.PRE_SHARED_KEY and link.key_chain is not None:
-        problems.add(f"{where}.key_chain", "only used in key-chain mode (mode is pre-shared-key)")
+    problem = link.mode.strategy.key_chain_problem(link.key_chain is not None)
+    if problem is not None:
+        problems.add(f"{where}.key_chain", problem)
 
 
 class _Claims:

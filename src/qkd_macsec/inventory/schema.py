@@ -17,7 +17,6 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -35,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from qkd_macsec.core.key_modes import KeyMode
 from qkd_macsec.devices import names
 from qkd_macsec.devices.platform import NameRules, get_platform, platform_names
 from qkd_macsec.inventory.credentials import SecretRef, parse_secret_ref
@@ -50,11 +50,9 @@ _USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}")
 _URL_PATH = re.compile(r"(?:/[A-Za-z0-9_.~-]*)*")
 
 
-class RotationMode(StrEnum):
-    """How a new key reaches the CA: a key-chain entry (hitless) or ``pre-shared-key`` in place."""
-
-    KEY_CHAIN = "key-chain"
-    PRE_SHARED_KEY = "pre-shared-key"
+#: How a new key reaches the CA: a key-chain entry (hitless) or ``pre-shared-key`` in place.
+#: One enum with the engine's: its rules are the mode's strategy (``mode.strategy``).
+RotationMode = KeyMode
 
 
 def _name(what: str) -> Any:

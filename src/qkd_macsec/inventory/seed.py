@@ -333,7 +333,7 @@ def _document(
     suite = system.get("cipher_suite", "gcm-aes-xpn-256")
     prefix = system.get("ckn_prefix")
     document["links"] = _links(devices, mode, suite, prefix, problems)
-    if mode is RotationMode.KEY_CHAIN:
+    if mode.strategy.uses_key_chain:
         notes.append(
             "links use key-chain mode (hitless); pass --mode pre-shared-key to keep the seed's "
             "in-place pre-shared-key replacement"
@@ -408,7 +408,7 @@ def _links(
             "slaves": [_end(d) for d in slaves],
             "connectivity_association": ca,
         }
-        if mode is RotationMode.KEY_CHAIN:
+        if mode.strategy.uses_key_chain:
             link["key_chain"] = ("KC_" + ca.removeprefix("CA_"))[:32]
         link["cipher_suite"] = suite
         link["mode"] = mode.value

@@ -64,7 +64,6 @@ from qkd_macsec.devices.base import (
     DeviceLockError,
     DevicePermissionError,
 )
-from qkd_macsec.engine.planner import KeyMode
 from qkd_macsec.engine.topology import LinkSpec
 from qkd_macsec.etsi014.errors import (
     KmeResponseError,
@@ -272,7 +271,7 @@ def _conflict_findings(facts: RouterFacts, links: Sequence[LinkSpec]) -> list[Fi
                         f"{link.suite.value}",
                     )
                 )
-            if link.mode is KeyMode.KEY_CHAIN:
+            if link.mode.strategy.uses_key_chain:
                 if ca.pre_shared_key_ckn is not None:
                     out.append(
                         _router(
@@ -303,7 +302,7 @@ def _conflict_findings(facts: RouterFacts, links: Sequence[LinkSpec]) -> list[Fi
                         "pre-shared-key mode",
                     )
                 )
-        if link.key_chain is not None and link.mode is KeyMode.KEY_CHAIN:
+        if link.key_chain is not None and link.mode.strategy.uses_key_chain:
             foreign = [e for e in facts.chains.get(link.key_chain, []) if not ours(e.ckn, link)]
             if foreign:
                 slots = ", ".join(str(e.slot) for e in foreign)

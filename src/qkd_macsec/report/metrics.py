@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from qkd_macsec.engine.events import Event, KmeRequestDone, WaveDone
 from qkd_macsec.engine.journal import ActiveKey, Phase
 from qkd_macsec.engine.results import RotationResult, WaveResult
 from qkd_macsec.etsi014.client import RequestRecord
@@ -189,15 +190,22 @@ class Metrics:
         for link, seconds in intervals.items():
             self.rotation_interval.labels(link=link).set(seconds)
 
+    def on_event(self, event: Event) -> None:
+        """An observer of the executor's events: KME requests, and every wave once done."""
+        if isinstance(event, KmeRequestDone):
+            self.observe_kme_request(event.record)
+        elif isinstance(event, WaveDone):
+            self.observe_wave(event.result)
+
     def observe_kme_request(self, record: RequestRecord) -> None:
-        """``ClientOptions.on_request`` hook: one HTTP attempt to a KME."""
+        """One HTTP attempt to a KME."""
         endpoint = str(record.endpoint)
         self.kme_latency.labels(endpoint=endpoint).observe(record.seconds)
         if record.error is not None:
             self.kme_errors.labels(endpoint=endpoint, error=record.error).inc()
 
     def observe_wave(self, result: WaveResult) -> None:
-        """Controller hook after every wave: outcomes, durations, commits, MKA verification."""
+        """After every wave: outcomes, durations, commits, MKA verification."""
         if not result.rotations:
             return
         staged_any = False

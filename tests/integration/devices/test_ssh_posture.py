@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from qkd_macsec.devices import DRIVERS
 from qkd_macsec.devices.base import (
-    DRIVERS,
     DeviceConnectError,
     DeviceTarget,
     DeviceTransportPolicyError,

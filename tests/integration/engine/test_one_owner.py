@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from subprocess import PIPE
 from typing import Any
 
 import pytest
@@ -159,16 +160,27 @@ def test_second_controller_during_an_in_flight_rotation_cannot_touch_it(
 ) -> None:
     """The broken interleaving: a second controller's recovery took the first one's in-flight
     rotation for a crashed one and undid it on one end. Now it cannot even start."""
-    testbed = testbed_factory(seed_doc, policy={"min_activation_delay": "8s"})
+    # room for three refused CLI runs (a process start each) before T on a loaded machine: at
+    # 8 s the first rotation sometimes finished first under a parallel suite (and the test failed)
+    testbed = testbed_factory(seed_doc, policy={"min_activation_delay": "16s"})
     assert cli(testbed, "rotate").returncode == 0
     with background(testbed, tmp_path, "rotate", "--force") as first:
         wait_for(
             lambda: set(phases(testbed).values()) == {"STAGED"}, "the first rotation in flight"
         )
         configs = {d: testbed.lab.device(d).committed.to_set() for d in testbed.inventory.hosts}
-        for second in (("rotate",), ("recover",), ("rotate", "--force")):
-            started = time.monotonic()
-            refused = cli(testbed, *second)
+        # the three second controllers start together: one process start's worth of the
+        # in-flight window, not three (on a loaded machine a start alone can take seconds)
+        started = time.monotonic()
+        seconds = [
+            subprocess.Popen(
+                command(testbed, *args), env=env(), stdout=PIPE, stderr=PIPE, text=True
+            )
+            for args in (("rotate",), ("recover",), ("rotate", "--force"))
+        ]
+        for second in seconds:
+            out, err = second.communicate(timeout=120)
+            refused = subprocess.CompletedProcess(second.args, second.returncode, out, err)
             assert_refused(refused, first.pid, time.monotonic() - started)
         with pytest.raises(LeaseHeldError):  # the library refuses too
             Controller(testbed.inventory)

@@ -167,10 +167,25 @@ def kit() -> OnboxKit:
     return OnboxKit()
 
 
+#: On-box modules -> xdist group. Two groups, balanced by their measured wall time (~half each),
+#: so at most two on-box tests run at once; one group (all on one worker) was the suite's floor.
+ONBOX_GROUPS = {
+    "test_onbox_network": "onbox-rotation",
+    "test_onbox_same_rules": "onbox-rotation",
+    "test_onbox_failures": "onbox-faults",
+    "test_certificates": "onbox-faults",
+    "test_scp_pull": "onbox-faults",
+    "test_deploy": "onbox-faults",
+    "test_sim_file_store": "onbox-faults",
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """On-box runs are real processes racing real start-times: keep them on one xdist worker
-    (``--dist loadgroup``) so they do not also race each other for the CPU."""
+    """On-box runs are real processes racing real start-times: each test runs on a worker that
+    runs no other on-box test meanwhile (``--dist loadgroup``), so no more than two of them race
+    each other for the CPU. Each test has its own testbed, routers and state directory."""
     here = Path(__file__).parent
     for item in items:
         if here in item.path.parents:
-            item.add_marker(pytest.mark.xdist_group("onbox"))
+            group = ONBOX_GROUPS.get(item.path.stem, "onbox-faults")
+            item.add_marker(pytest.mark.xdist_group(group))

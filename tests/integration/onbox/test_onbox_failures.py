@@ -98,7 +98,9 @@ def test_peer_kme_failing_master_withdraws(onbox_factory: Any, kit: Any) -> None
 def test_master_crash_mid_exchange_is_recovered(
     onbox_factory: Any, kit: Any, crash_at: str
 ) -> None:
-    delay = 6.0  # the rerun must come before T (past it, the slave keeps the entry: adopted)
+    # the rerun must come before T (past it, the slave keeps the entry: adopted); 6 s was
+    # sometimes too short for the crashed run and the rerun under a parallel suite
+    delay = 10.0
     bed, harness = onbox_factory([LINK], delay_s=delay)
     old = bootstrap(kit, bed, harness, delay)
 
@@ -142,8 +144,9 @@ def test_peer_with_unknown_host_key_is_refused(onbox_factory: Any, kit: Any) -> 
 
 def test_peer_crash_after_staging_is_withdrawn(onbox_factory: Any, kit: Any) -> None:
     # The withdraw must reach the peer before T: past T the peer keeps the entry (it has
-    # started) and both ends go to it instead. 3 s is too short when the peer's run is slow.
-    delay = 6.0
+    # started) and both ends go to it instead. 3 s is too short when the peer's run is slow,
+    # and 6 s was sometimes too short under a parallel suite.
+    delay = 10.0
     bed, harness = onbox_factory([LINK], delay_s=delay)
     old = bootstrap(kit, bed, harness, delay)
     harness.routers["mx304-12"].extra_env["QKD_ONBOX_CRASH_AT"] = "peer-after-stage"

@@ -111,7 +111,7 @@ def test_hybrid_group_and_p2p_rotate_with_outage_0(
 def test_master_crash_after_the_offer_loses_s_and_ends_on_a_shared_key(
     onbox_factory: Any, kit: Any
 ) -> None:
-    delay = 6.0  # the rerun comes before T: the slave's half-done entry is withdrawn
+    delay = 10.0  # the rerun comes before T: the slave's half-done entry is withdrawn
     link = "p2p-11-12"
     bed, harness = onbox_factory([link], delay_s=delay, testbed=HYBRID)
     first = harness.fire_timer("mx304-11")

@@ -34,7 +34,7 @@ def bootstrap(kit: Any, bed: Testbed, harness: OnboxHarness, delay_s: float) -> 
 def test_withdraw_undelivered_until_start_both_ends_go_to_the_new_key(
     onbox_factory: Any, kit: Any
 ) -> None:
-    delay = 9.0  # room for a few withdraw retries before the margin (3 s) ahead of T
+    delay = 12.0  # room for a few withdraw retries before the margin (3 s) ahead of T
     bed, harness = onbox_factory([LINK], delay_s=delay)
     old = bootstrap(kit, bed, harness, delay)
     slave = harness.routers[SLAVE]
@@ -77,7 +77,7 @@ def test_withdraw_undelivered_until_start_both_ends_go_to_the_new_key(
 def test_withdraw_delivered_on_a_retry_both_ends_stay_on_the_old_key(
     onbox_factory: Any, kit: Any
 ) -> None:
-    delay = 9.0  # the offer takes seconds under load; leave a window for retries before T - 3 s
+    delay = 12.0  # the offer takes seconds under load; leave a window for retries before T - 3s
     bed, harness = onbox_factory([LINK], delay_s=delay)
     old = bootstrap(kit, bed, harness, delay)
     slave = harness.routers[SLAVE]

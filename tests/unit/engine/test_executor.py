@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 
 from qkd_macsec.devices.base import MacsecBinding
+from qkd_macsec.engine.deadlines import LATENCY_META
+from qkd_macsec.engine.events import ProgressStep
 from qkd_macsec.engine.executor import ExecutorOptions, RotationExecutor
 from qkd_macsec.engine.journal import Journal, Phase
+from qkd_macsec.engine.observers import CrashPoints, on
 from qkd_macsec.engine.recovery import recover
 from qkd_macsec.engine.topology import EndSpec, LinkSpec
 from support.engine_fakes import FakeKeys, FakeNetwork, make_link
@@ -71,7 +74,7 @@ async def test_progress_reports_every_step(tmp_path: Path) -> None:
     net, keys = FakeNetwork(), FakeKeys()
     executor = make_executor(tmp_path, net, keys)
     events: list[tuple[str, int, int]] = []
-    executor.progress = lambda step, done, total: events.append((step, done, total))
+    executor.events.subscribe(on(ProgressStep, lambda e: events.append((e.step, e.done, e.total))))
     assert (await executor.run_wave(executor.plan())).ok
     assert [e for e in events if e[0] == "keys"] == [("keys", 1, 2), ("keys", 2, 2)]
     assert [e[1:] for e in events if e[0] == "staged"] == [(1, 3), (2, 3), (3, 3)]
@@ -100,6 +103,9 @@ async def test_commit_that_may_have_landed_is_undone_too(tmp_path: Path) -> None
     executor = make_executor(tmp_path, net, keys)
     assert (await executor.run_wave(executor.plan())).ok
     before = {name: {c: dict(e) for c, e in r.chains.items()} for name, r in net.routers.items()}
+    # r1 measured slow: giving r1 the entry back would take longer than undoing it on r2, so
+    # the engine undoes (with both fakes at ~0 s the choice between the two was a coin toss)
+    executor.journal.set_meta(LATENCY_META + "r1", {"session": [1.0], "commit": [0.5]})
     net.router("r2").lose_next_reply = 1  # r2 commits, but the controller never hears so
     result = await executor.run_wave(executor.plan(force=["l1"]))
     assert result.rotations["l1"].phase is Phase.ABORTED
@@ -132,10 +138,9 @@ async def test_crash_at_each_phase_is_recovered(tmp_path: Path, point: str) -> N
     executor.close()
 
     def crash(name: str) -> None:
-        if name == point:
-            raise Crash(name)
+        raise Crash(name)
 
-    crashing = make_executor(tmp_path, net, keys, crash_hook=crash)
+    crashing = make_executor(tmp_path, net, keys, observers=[CrashPoints(point, crash)])
     with pytest.raises(Crash):
         await crashing.run_wave(crashing.plan(force=["l1", "l2"]))
     crashing._pool.shutdown(wait=True)
