@@ -18,6 +18,7 @@ from qkd_macsec.devices.platform import EndSettings, get_platform
 from qkd_macsec.engine.adopt import adopt
 from qkd_macsec.engine.events import KmeRequestDone, Observer
 from qkd_macsec.engine.executor import ExecutorOptions, RotationExecutor
+from qkd_macsec.engine.hybrid_flag import HybridHopFlag
 from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.keysource import KeySource
 from qkd_macsec.engine.lease import Lease, LeaseError, acquire_journal
@@ -65,6 +66,7 @@ def link_specs(inventory: Inventory) -> list[LinkSpec]:
                 ),
                 keyid_check=link.kme_keyid_check,
                 slots=slots,
+                key_derivation=link.key_derivation,
             )
         )
     return specs
@@ -157,6 +159,7 @@ class Controller:
         self.conflicts: dict[str, str] = {}  # links left alone in the last wave, and why
         kme_options = options.kme or ClientOptions(dec_keys_wait=policy.dec_keys_wait)
         self.postures = PostureRecorder(self.journal)
+        self._ssh_postures = HybridHopFlag(self.links, policy.transport.ssh, self.postures)
         self._caller_on_request = kme_options.on_request
         self._kme_options = replace(
             kme_options,
@@ -210,7 +213,7 @@ class Controller:
     def _driver_for(self, device: str) -> Driver:
         target = self._targets.get(device)
         if target is None:
-            target = device_target(self.inventory, device, on_posture=self.postures)
+            target = device_target(self.inventory, device, on_posture=self._ssh_postures)
             self._targets[device] = target
         platform = self.inventory.host(device).platform
         return get_platform(platform).create(target)

@@ -8,6 +8,11 @@ Before a group CA's enc_keys, the master's KME ``status`` says how many addition
 accepts (``max_SAE_ID_count``); a larger group fails here, naming the numbers, rather than as
 a KME's bare 400. Key IDs are compared in canonical form (:func:`canonical_key_id`), so a KME
 repeating a UUID in upper case is still caught by the stale-key check.
+
+A ``key_derivation: hybrid`` link gets a fresh S per rotation here (``new_hybrid_share``, held
+only as a :class:`Secret` in memory and registered for log scrubbing): the CAK that goes to the
+routers over SSH is HKDF(QKD key ‖ S, info = CKN), and S itself goes nowhere, not even the
+journal. A crash that loses S loses nothing recovery needs: it reads what the devices hold.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import hmac
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from qkd_macsec.core.derive import new_hybrid_share
 from qkd_macsec.engine.topology import LinkSpec
 from qkd_macsec.etsi014.client import KmeClient
 from qkd_macsec.etsi014.errors import KmeResponseError, KmeStatusError
 from qkd_macsec.etsi014.models import canonical_key_id
-from qkd_macsec.macsec import MacsecKey, derive_macsec_key
+from qkd_macsec.macsec import KeyDerivation, MacsecKey, derive_macsec_key
 from qkd_macsec.obs.logging import SECRETS, get_logger, notice
+from qkd_macsec.secret import Secret
 
 log = get_logger("engine.keys")
 
@@ -97,12 +104,17 @@ class KeySource:
                 raise KeyFetchError(
                     f"{link.name}: key {key_id} differs between {master.sae_id} and {end.sae_id}"
                 )
+        share = None
+        if link.key_derivation is KeyDerivation.HYBRID:
+            share = Secret(new_hybrid_share())
+            SECRETS.add(share.reveal())
         macsec_key = derive_macsec_key(
             master_key.key,
             key_id,
             link.suite,
             ckn_prefix=link.ckn_prefix,
             ckn_mode=link.ckn_mode,
+            hybrid_share=share,
         )
         SECRETS.add(macsec_key.cak.reveal())
         SECRETS.add(master_key.key.reveal())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qkd_macsec.engine.planner import SLOTS, KeyMode, LinkView
-from qkd_macsec.macsec import CipherSuite, CknMode
+from qkd_macsec.macsec import CipherSuite, CknMode, KeyDerivation
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ class LinkSpec:
     chain_tolerance_s: int | None = None
     #: Key-chain slots 0..slots-1: the smallest range among the ends' platforms.
     slots: int = SLOTS
+    #: ``hybrid``: the CAK also depends on a secret S of the controller's that no KME sees.
+    key_derivation: KeyDerivation = KeyDerivation.SEED
 
     @property
     def ends(self) -> tuple[EndSpec, ...]:

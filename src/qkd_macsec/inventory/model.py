@@ -21,7 +21,7 @@ from qkd_macsec.devices import names
 from qkd_macsec.inventory.credentials import SecretRef
 from qkd_macsec.inventory.errors import InventoryError, field_path
 from qkd_macsec.inventory.schema import RotationMode, validate_kme_url
-from qkd_macsec.macsec.keys import CknMode
+from qkd_macsec.macsec.keys import CknMode, KeyDerivation
 from qkd_macsec.macsec.suites import CipherSuite
 from qkd_macsec.posture import TransportPolicy
 from qkd_macsec.secret import Secret
@@ -123,6 +123,7 @@ class Link:
     ckn_mode: CknMode
     mka: MkaSettings = MkaSettings()
     kme_keyid_check: bool = True
+    key_derivation: KeyDerivation = KeyDerivation.SEED
 
     @property
     def ends(self) -> tuple[LinkEnd, ...]:

@@ -328,6 +328,7 @@ def _resolve_links(
                     transmit_interval_ms=link.mka.transmit_interval_ms,
                 ),
                 kme_keyid_check=link.kme_keyid_check,
+                key_derivation=link.key_derivation or spec.policy.key_derivation,
             )
         )
     return links

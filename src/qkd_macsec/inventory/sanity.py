@@ -14,6 +14,8 @@ from pathlib import Path
 from qkd_macsec.inventory.durations import format_duration
 from qkd_macsec.inventory.errors import field_path
 from qkd_macsec.inventory.model import Inventory
+from qkd_macsec.macsec.keys import KeyDerivation
+from qkd_macsec.posture import PqPolicy
 
 MIN_SENSIBLE_ROTATION_S = 60.0
 MAX_SENSIBLE_ROTATION_S = 7 * 86400.0
@@ -53,6 +55,17 @@ def inventory_warnings(inventory: Inventory) -> list[str]:
                 "policy.dec_keys_wait",
                 f"{format_duration(policy.dec_keys_wait)} is longer than link {link.name!r}'s "
                 f"rotation interval ({every}): one slow KME can hold up the next rotation",
+            )
+        if (
+            link.key_derivation is KeyDerivation.HYBRID
+            and policy.transport.ssh is not PqPolicy.REQUIRED
+        ):
+            warn(
+                f"{where}.key_derivation",
+                f"hybrid on link {link.name!r} while policy.transport.ssh is "
+                f"{policy.transport.ssh}: the CAK that carries S reaches the routers over SSH, "
+                "so a classical SSH session recorded today gives it away to a future quantum "
+                "computer; set policy.transport.ssh: pq-required",
             )
         for host_name in link.host_names:
             host = inventory.hosts[host_name]

@@ -39,7 +39,7 @@ from qkd_macsec.devices import names
 from qkd_macsec.devices.platform import NameRules, get_platform, platform_names
 from qkd_macsec.inventory.credentials import SecretRef, parse_secret_ref
 from qkd_macsec.inventory.durations import parse_duration
-from qkd_macsec.macsec.keys import DEFAULT_CKN_PREFIX, CknMode
+from qkd_macsec.macsec.keys import DEFAULT_CKN_PREFIX, CknMode, KeyDerivation
 from qkd_macsec.macsec.suites import CipherSuite
 from qkd_macsec.posture import PqPolicy
 
@@ -350,6 +350,8 @@ class LinkSpec(_Spec):
     ckn_mode: CknMode = CknMode.PREFIX_UUID
     mka: MkaSpec = MkaSpec()
     kme_keyid_check: StrictBool = True
+    #: seed | hybrid; unset: ``policy.key_derivation``.
+    key_derivation: KeyDerivation | None = None
 
     @model_validator(mode="wrap")
     @classmethod
@@ -376,6 +378,8 @@ class PolicySpec(_Spec):
     journal: FilePath = Path("state/journal.sqlite")
     log_file: FilePath | None = None
     transport: TransportSpec = TransportSpec()
+    #: Every link's default (``links[].key_derivation`` overrides); seed keeps the seed's CAKs.
+    key_derivation: KeyDerivation = KeyDerivation.SEED
 
 
 class InventorySpec(_Spec):

@@ -4,6 +4,7 @@ from qkd_macsec.macsec.kdf import derive_ick, derive_kek, derive_sak, kdf, key_c
 from qkd_macsec.macsec.keys import (
     DEFAULT_CKN_PREFIX,
     CknMode,
+    KeyDerivation,
     KeyLengthError,
     MacsecKey,
     derive_ckn,
@@ -15,6 +16,7 @@ __all__ = [
     "DEFAULT_CKN_PREFIX",
     "CipherSuite",
     "CknMode",
+    "KeyDerivation",
     "KeyLengthError",
     "MacsecKey",
     "derive_ckn",

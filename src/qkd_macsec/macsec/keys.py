@@ -4,6 +4,8 @@
   the caller is told, shorter keys are refused: Junos would silently zero-fill them).
 - CKN = 32-hex prefix + the key ID UUID without dashes (64 hex), or sha256(key ID) for non-UUID
   IDs or when the hash form is chosen.
+- ``KeyDerivation.HYBRID``: CAK = HKDF-SHA-256(those bytes ‖ S, info = CKN), S a fresh 256-bit
+  secret of the controller's (``core.derive.hybrid_cak_for``); the KCV is over that CAK.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from qkd_macsec.core.derive import DEFAULT_CKN_PREFIX, DerivationError, cak_bytes_for, ckn_for
+from qkd_macsec.core.derive import (
+    DEFAULT_CKN_PREFIX,
+    DerivationError,
+    cak_bytes_for,
+    ckn_for,
+    hybrid_cak_for,
+)
 from qkd_macsec.core.derive import checked_ckn_prefix as validate_ckn_prefix
 from qkd_macsec.macsec.kdf import key_check_value
 from qkd_macsec.macsec.suites import CipherSuite
@@ -20,6 +28,7 @@ from qkd_macsec.secret import Secret
 __all__ = [
     "DEFAULT_CKN_PREFIX",
     "CknMode",
+    "KeyDerivation",
     "KeyLengthError",
     "MacsecKey",
     "derive_ckn",
@@ -37,6 +46,13 @@ class CknMode(StrEnum):
     SHA256 = "sha256"
 
 
+class KeyDerivation(StrEnum):
+    """How a CAK comes from the QKD key (``key_derivation`` per link)."""
+
+    SEED = "seed"  # the QKD key's prefix, as the seed does
+    HYBRID = "hybrid"  # HKDF over the QKD key and a secret S no KME ever sees
+
+
 @dataclass(frozen=True)
 class MacsecKey:
     """One CAK/CKN pair ready for a device. ``cak`` stays wrapped until rendered into config."""
@@ -46,6 +62,7 @@ class MacsecKey:
     key_id: str
     suite: CipherSuite
     truncated_from_bits: int | None = None
+    derivation: KeyDerivation = KeyDerivation.SEED
 
     @property
     def kcv(self) -> str:
@@ -70,16 +87,23 @@ def derive_macsec_key(
     *,
     ckn_prefix: str = DEFAULT_CKN_PREFIX,
     ckn_mode: CknMode = CknMode.PREFIX_UUID,
+    hybrid_share: Secret | None = None,
 ) -> MacsecKey:
+    """The CAK/CKN for a QKD key; with ``hybrid_share`` (S) the hybrid CAK, else the seed's."""
     raw = key.reveal()
+    ckn = derive_ckn(key_id, ckn_prefix, ckn_mode)
     try:
-        cak, truncated = cak_bytes_for(raw, suite.value, key_id)
+        if hybrid_share is None:
+            cak, truncated = cak_bytes_for(raw, suite.value, key_id)
+        else:
+            cak, truncated = hybrid_cak_for(raw, hybrid_share.reveal(), suite.value, ckn, key_id)
     except DerivationError as exc:
         raise KeyLengthError(str(exc)) from None
     return MacsecKey(
-        ckn=derive_ckn(key_id, ckn_prefix, ckn_mode),
+        ckn=ckn,
         cak=Secret(cak),
         key_id=key_id,
         suite=suite,
         truncated_from_bits=len(raw) * 8 if truncated else None,
+        derivation=KeyDerivation.SEED if hybrid_share is None else KeyDerivation.HYBRID,
     )

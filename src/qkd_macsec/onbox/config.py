@@ -17,6 +17,7 @@ from qkd_macsec.devices.junos_setlines import KEY_CHAINS
 from qkd_macsec.devices.platform import get_platform
 from qkd_macsec.inventory import Inventory
 from qkd_macsec.inventory.model import Link
+from qkd_macsec.macsec.keys import KeyDerivation
 from qkd_macsec.onbox.build import SCRIPT_NAME
 
 EVENT_NAME = "qkd-onbox-timer"
@@ -73,6 +74,13 @@ def _macros(
         ("ckn-prefix", link.ckn_prefix),
         ("ckn-mode", str(link.ckn_mode)),
     ]
+    if link.key_derivation is KeyDerivation.HYBRID:  # seed: the seed's macros, unchanged
+        if options.transport != "push":
+            raise OnboxConfigError(
+                f"link {link.name}: key_derivation hybrid needs the push transport "
+                "(S travels in the offer; SCP would leave it in a published file)"
+            )
+        macros.append(("key-derivation", str(link.key_derivation)))
     return [(validate_macro_name(n), validate_macro_value(v)) for n, v in macros]
 
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from qkd_macsec.cli.onbox import group
 from qkd_macsec.inventory import Inventory, load_inventory
+from qkd_macsec.macsec import KeyDerivation
 from qkd_macsec.onbox.config import EVENT_NAME, OnboxConfigError, OnboxOptions, router_lines
 
 SEED = Path(__file__).resolve().parents[3] / "src/qkd_macsec/data/examples/seed-lab/inventory.yaml"
@@ -81,3 +82,19 @@ def test_cli_deploy_rejects_bad_options(tmp_path: Path, args: list[str], message
     result = CliRunner().invoke(group, ["deploy", "--dry-run", "-i", str(SEED), *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_hybrid_links_get_the_key_derivation_macro_and_need_push(seed: Inventory) -> None:
+    assert not [
+        line
+        for line in router_lines(seed, "mx304-11", SHA, OnboxOptions())
+        if "key-derivation" in line
+    ]
+    links = tuple(
+        dataclasses.replace(link, key_derivation=KeyDerivation.HYBRID) for link in seed.links
+    )
+    hybrid = dataclasses.replace(seed, links=links)
+    slave = router_lines(hybrid, "mx304-12", SHA, OnboxOptions())
+    assert "set security macsec interfaces et-0/0/10 apply-macro qkd key-derivation hybrid" in slave
+    with pytest.raises(OnboxConfigError, match="needs the push transport"):
+        router_lines(hybrid, "mx304-12", SHA, OnboxOptions(transport="scp"))

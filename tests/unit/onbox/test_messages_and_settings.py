@@ -250,3 +250,36 @@ def test_adopt_keeps_one_previous_and_keyid_check() -> None:
     assert keyid_is_stale(key_id, key_id.replace("-", ""), True)
     assert not keyid_is_stale(key_id, "d9b6fa63-dd88-47d2-8afe-94fcecf40d1a", True)
     assert not keyid_is_stale(None, "k2", True)
+
+
+# ---------------------------------------------------------------- issue 14: the hybrid CAK's S
+
+SHARE_HEX = bytes(range(32)).hex()
+
+
+def test_offer_carries_s_only_for_hybrid_and_never_shows_it() -> None:
+    hybrid = Offer(OFFER.link, OFFER.key_ID, 3, OFFER.start_time, (1, 2), "a", SHARE_HEX)
+    assert "hybrid_share" not in json.loads(OFFER.to_json())  # the seed's offer, unchanged
+    parsed = parse_offer(hybrid.to_json())
+    assert parsed.hybrid_share == SHARE_HEX
+    assert SHARE_HEX not in repr(parsed)
+    assert SHARE_HEX not in parsed.published().to_json()
+    assert parsed.published() == OFFER
+
+
+@pytest.mark.parametrize("share", ["ab" * 31, "AB" * 32, "zz" * 32, 7])
+def test_offer_refuses_a_malformed_share(share: object) -> None:
+    body = json.loads(OFFER.to_json())
+    body["hybrid_share"] = share
+    with pytest.raises(HandoffError, match="hybrid_share"):
+        parse_offer(json.dumps(body))
+
+
+def test_settings_key_derivation_defaults_to_seed_and_hybrid_needs_push() -> None:
+    assert read_link_settings(_config({"et-0/0/1": MASTER}))["L1"].key_derivation == "seed"
+    hybrid = {**MASTER, "key-derivation": "hybrid"}
+    assert read_link_settings(_config({"et-0/0/1": hybrid}))["L1"].key_derivation == "hybrid"
+    with pytest.raises(SettingsError, match="needs transport push"):
+        read_link_settings(_config({"et-0/0/1": {**hybrid, "transport": "scp"}}))
+    with pytest.raises(SettingsError, match="key-derivation must be one of"):
+        read_link_settings(_config({"et-0/0/1": {**MASTER, "key-derivation": "quantum"}}))

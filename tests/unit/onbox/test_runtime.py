@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from qkd_macsec.core.derive import ckn_for
+from qkd_macsec.core.derive import ckn_for, hybrid_cak_for
 from qkd_macsec.core.schedule import link_due
 from qkd_macsec.devices.junos_time import parse_start_time, start_time_text
 from qkd_macsec.engine.journal import ActiveKey
@@ -693,3 +693,72 @@ def test_each_end_writes_the_start_time_in_its_own_zone(pair: Pair) -> None:
     # a peer refuses to withdraw once T has passed on its clock, whatever its zone
     assert not entry_started(pair.b._read_back(pair.b.chain[0]["start-time"]), start - 1)
     assert entry_started(pair.b._read_back(pair.b.chain[0]["start-time"]), start)
+
+
+# ---------------------------------------------------------------- issue 14: the hybrid CAK
+
+
+SHARE = bytes(range(0x40, 0x60))
+
+
+def hybrid_pair(pair: Pair, monkeypatch: pytest.MonkeyPatch, *, slave: str = "hybrid") -> Pair:
+    pair.a.macros["key-derivation"] = "hybrid"
+    pair.b.macros["key-derivation"] = slave
+    monkeypatch.setattr(runtime_module, "new_hybrid_share", lambda: SHARE)
+    return pair
+
+
+def test_hybrid_both_ends_stage_hkdf_of_the_qkd_key_and_the_masters_s(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hybrid_pair(pair, monkeypatch)
+    report = pair.tick()
+    assert report.rotated == [LINK]
+    assert report.ok, report.failed
+    key_id = pair.state("a").current.key_id
+    raw = bytes([1]) * 32  # FakeKme's first key
+    ckn = ckn_for(key_id)
+    expected = hybrid_cak_for(raw, SHARE, "gcm-aes-256", ckn)[0].hex()
+    (entry_a,) = pair.a.chain.values()
+    (entry_b,) = pair.b.chain.values()
+    assert entry_a["secret"] == entry_b["secret"] == expected
+    assert expected != raw.hex()
+    assert pair.state("b").current.key_id == key_id
+    texts = [p.read_text() for p in pair.tmp.rglob("*.json")] + pair.a.logs + pair.b.logs
+    texts += [" ".join(c) for c in pair.a.commits if not any("secret" in x for x in c)]
+    assert not [t for t in texts if SHARE.hex() in t or expected in t]
+
+
+@pytest.mark.parametrize("slave", ["seed", "missing"])
+def test_hybrid_on_one_end_only_is_refused_and_withdrawn(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch, slave: str
+) -> None:
+    hybrid_pair(pair, monkeypatch, slave="seed")
+    if slave == "missing":
+        pair.b.macros.pop("key-derivation")
+    report = pair.tick()
+    assert "refused" in report.failed[LINK]
+    assert "key-derivation seed" in report.failed[LINK]
+    assert pair.a.chain == {}
+    assert pair.b.chain == {}
+    assert pair.kme.dec_calls == []  # refused before the KME is asked
+
+
+def test_seed_slave_refuses_an_offer_that_carries_s(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hybrid_pair(pair, monkeypatch, slave="seed")
+    pair.a.macros.pop("key-derivation")
+    offer = Offer(
+        LINK,
+        "00000000-0000-4000-8000-000000000009",
+        0,
+        "2027-01-15.08:00:30",
+        (),
+        "sae-a",
+        SHARE.hex(),
+    )
+    ack = pair.slave.accept(offer.to_json())
+    assert not ack.ok
+    assert "carries one" in ack.reason
+    assert SHARE.hex() not in ack.to_json()

@@ -1,7 +1,11 @@
-"""Hand-off messages between the master and its peers (JSON; key IDs only, never keys).
+"""Hand-off messages between the master and its peers (JSON; key IDs, never QKD keys or CAKs).
 
 ``offer``    master → peer: {link, key_ID, slot, start_time, keep, master}; the peer fetches the key
              with dec_keys, stages it and answers ``ack`` (ok + confirmation tag) or a refusal.
+             A ``key-derivation hybrid`` link's offer also carries ``hybrid_share``: S (64 hex),
+             the master's fresh secret that no KME sees; the peer derives the CAK from the QKD
+             key and S. It is only ever sent over the peer channel (never published by SCP),
+             never logged, and hidden from the offer's repr.
              ``start_time`` is UTC; each end writes it in its own ``system time-zone``.
 ``withdraw`` master → peer: remove the staged entry for {link, key_ID, slot} (idempotent). Only a
              pending entry is removed: one whose start-time has passed in the peer's clock is
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from qkd_macsec.devices.junos_setlines import KEY_CHAIN_SLOTS
@@ -23,6 +27,7 @@ FORBIDDEN_FIELDS = ("key", "cak", "secret", "keys")
 _KEY_ID_RE = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _START_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\.\d{2}:\d{2}:\d{2}$")
+_SHARE_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 class HandoffError(ValueError):
@@ -37,12 +42,20 @@ class Offer:
     start_time: str
     keep: tuple[int, ...]
     master: str
+    #: S as hex for a hybrid link ("" for seed): secret, so kept out of the repr.
+    hybrid_share: str = field(default="", repr=False)
 
     def to_json(self) -> str:
         body = asdict(self)
         body["type"] = "offer"
         body["keep"] = list(self.keep)
+        if not self.hybrid_share:
+            del body["hybrid_share"]
         return json.dumps(body, sort_keys=True)
+
+    def published(self) -> Offer:
+        """This offer without S: what may be written to a file or shown."""
+        return Offer(self.link, self.key_ID, self.slot, self.start_time, self.keep, self.master)
 
 
 @dataclass(frozen=True)
@@ -128,7 +141,10 @@ def parse_offer(text: str) -> Offer:
     master = _field(body, "master", str, "offer")
     if not _NAME_RE.match(master):
         raise HandoffError(f"offer: master SAE ID {master!r} is not valid")
-    return Offer(link, key_id, slot, start, tuple(keep), master)
+    share = body.get("hybrid_share", "")
+    if not isinstance(share, str) or (share and not _SHARE_RE.match(share)):
+        raise HandoffError("offer: hybrid_share is not 64 lowercase hex digits")
+    return Offer(link, key_id, slot, start, tuple(keep), master, share)
 
 
 def parse_ack(text: str) -> Ack:

@@ -28,6 +28,8 @@ from qkd_macsec.core.derive import (
     cak_bytes_for,
     ckn_for,
     confirmation_tag,
+    hybrid_cak_for,
+    new_hybrid_share,
     suite_key_bytes,
 )
 from qkd_macsec.core.key_ids import keyid_is_stale
@@ -237,10 +239,13 @@ class Runtime:
             key_id, key = self.io.enc_key(link, slaves, suite_key_bytes(link.suite) * 8)
         except RuntimeFailure as exc:
             raise self._fail(state, f"enc_keys failed: {exc}") from None
-        cak, truncated = cak_bytes_for(key, link.suite)
+        ckn = ckn_for(key_id, link.ckn_prefix, link.ckn_mode)
+        # Hybrid: S lives in this run's memory and the offer only; a crash loses it, which
+        # costs nothing, as resolving a pending rotation only withdraws or adopts, never re-stages.
+        share = new_hybrid_share() if link.key_derivation == "hybrid" else b""
+        cak, truncated = link_cak(link, key, ckn, share)
         if truncated:
             self.io.log(f"link {link.link}: key {key_id} has {len(key) * 8} bits, truncated")
-        ckn = ckn_for(key_id, link.ckn_prefix, link.ckn_mode)
         expected = confirmation_tag(cak, key_id)
         # No peer has been offered it yet: a crash before the offer needs no withdraw.
         state.pending = PendingRotation(
@@ -260,7 +265,9 @@ class Runtime:
         self.io.log(f"link {link.link}: staged key {key_id} in slot {slot} from {start_text}")
         crash_point("after-local-stage")
         # On the wire the start-time is UTC; each end writes it in its own zone (``_accept``).
-        offer = Offer(link.link, key_id, slot, start_time_text(start), tuple(keep), link.sae)
+        offer = Offer(
+            link.link, key_id, slot, start_time_text(start), tuple(keep), link.sae, share.hex()
+        )
         if link.transport == "scp":
             # Adopted only once every slave's ack file confirms it (``_confirm_scp``): adopting
             # now would let the next rotation prune the key a slave that never fetched is on.
@@ -441,7 +448,8 @@ class Runtime:
             )
 
     def _publish(self, link: LinkSettings, offer: Offer) -> None:
-        write_atomic(self.paths.published(link.link), offer.to_json().encode(), PUBLIC_MODE)
+        body = offer.published().to_json()  # never S (settings refuse hybrid over SCP anyway)
+        write_atomic(self.paths.published(link.link), body.encode(), PUBLIC_MODE)
 
     def _confirm_scp(self, link: LinkSettings, state: LinkState, report: RunReport) -> bool:
         """SCP transport: adopt the published key once every slave's ack file confirms it (same
@@ -531,9 +539,14 @@ class Runtime:
             raise RuntimeFailure(f"key ID {offer.key_ID} is stale (kme-keyid-check)")
         start = parse_start_time(offer.start_time)
         start_text = start_time_text(start, self.io.utc_offset_s())  # this router's wall clock
+        if (link.key_derivation == "hybrid") != bool(offer.hybrid_share):
+            raise RuntimeFailure(
+                f"link {link.link} is key-derivation {link.key_derivation} here, but the offer "
+                + ("carries no hybrid share" if not offer.hybrid_share else "carries one")
+            )
         key = self.io.dec_key(link, offer.master, offer.key_ID)
-        cak, _ = cak_bytes_for(key, link.suite)
         ckn = ckn_for(offer.key_ID, link.ckn_prefix, link.ckn_mode)
+        cak, _ = link_cak(link, key, ckn, bytes.fromhex(offer.hybrid_share))
         present = chain_entries(config, link.key_chain)
         prune = slots_to_prune([s for s in present if s != offer.slot], list(offer.keep))
         lines = removal_lines(
@@ -661,6 +674,14 @@ class Runtime:
             return
         answer = Ack(offer.link, offer.key_ID, offer.slot, False, reason=why, held=held)
         write_atomic(self.paths.ack(link.link), answer.to_json().encode(), PUBLIC_MODE)
+
+
+def link_cak(link: LinkSettings, key: bytes, ckn: str, share: bytes) -> tuple[bytes, bool]:
+    """The link's CAK (and whether the QKD key was truncated): the seed's, or the hybrid one
+    from the QKD key and S (``core.derive``, the same rule as off-box)."""
+    if link.key_derivation == "hybrid":
+        return hybrid_cak_for(key, share, link.suite, ckn)
+    return cak_bytes_for(key, link.suite)
 
 
 def entry_started(start_text: str, now: float) -> bool:

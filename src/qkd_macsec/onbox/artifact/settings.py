@@ -8,6 +8,7 @@ how to rotate it; interfaces of one link (the seed's group CA) must agree. Keys 
     kme-host H  kme-port P  kme-ca true|false  kme-method post|get  kme-keyid-check true|false
     rotate-every S (600)   activation-delay S (60)  transport push|scp   peer-user U (remote)
     ckn-prefix HEX         ckn-mode prefix-uuid|sha256
+    key-derivation seed|hybrid (seed; hybrid needs transport push: S travels in the offer)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from qkd_macsec.core.derive import CKN_MODES, DEFAULT_CKN_PREFIX
+from qkd_macsec.core.derive import CKN_MODES, DEFAULT_CKN_PREFIX, KEY_DERIVATIONS
 from qkd_macsec.devices.junos_setlines import MACRO
 from qkd_macsec.devices.junos_xml import child_text, children, path
 
@@ -59,6 +60,7 @@ class LinkSettings:
     peer_user: str = "remote"
     ckn_prefix: str = DEFAULT_CKN_PREFIX
     ckn_mode: str = "prefix-uuid"
+    key_derivation: str = "seed"
     macros: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -161,6 +163,13 @@ def _interface_settings(config: Any, name: str, ca_name: str, data: dict[str, st
         kme_port = int(data.get("kme-port", "443"))
     except ValueError:
         raise SettingsError(f"{where}: kme-port must be a number") from None
+    transport = _choice(data, "transport", TRANSPORTS, "push", where)
+    derivation = _choice(data, "key-derivation", KEY_DERIVATIONS, "seed", where)
+    if derivation == "hybrid" and transport != "push":
+        raise SettingsError(
+            f"{where}: key-derivation hybrid needs transport push (the SCP transport would "
+            "leave S in a published file)"
+        )
     return LinkSettings(
         link=link,
         role=role,
@@ -177,10 +186,11 @@ def _interface_settings(config: Any, name: str, ca_name: str, data: dict[str, st
         keyid_check=_flag(data, "kme-keyid-check", True, where),
         interval_s=_number(data, "rotate-every", 600.0, where),
         delay_s=_number(data, "activation-delay", 60.0, where),
-        transport=_choice(data, "transport", TRANSPORTS, "push", where),
+        transport=transport,
         peer_user=data.get("peer-user", "remote"),
         ckn_prefix=data.get("ckn-prefix", DEFAULT_CKN_PREFIX),
         ckn_mode=_choice(data, "ckn-mode", CKN_MODES, "prefix-uuid", where),
+        key_derivation=derivation,
         macros=dict(data),
     )
 
