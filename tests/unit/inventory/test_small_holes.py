@@ -4,6 +4,7 @@ under two spellings, and the warnings ``inventory check`` prints for risky setti
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,11 +80,16 @@ def test_ordinary_paths_are_fine() -> None:
         assert ssh_config_path_problem(path) is None
 
 
-def test_deploy_refuses_to_write_an_unsafe_path(tmp_path: Path) -> None:
-    before = set(os.listdir(os.environ.get("TMPDIR", "/tmp")))
+def test_deploy_refuses_to_write_an_unsafe_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a temporary directory of its own: other tests running in parallel write to the shared one
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
     with pytest.raises(deploy.DeployError, match="cannot be used in an ssh_config"):
         deploy._ssh_config(str(tmp_path / INJECTION))
-    assert set(os.listdir(os.environ.get("TMPDIR", "/tmp"))) - before == set()
+    assert os.listdir(private_tmp) == []
 
 
 def test_deploy_writes_a_safe_path_quoted(tmp_path: Path) -> None:
