@@ -24,6 +24,7 @@ from qkd_macsec.onbox.build import SCRIPT_NAME, build_script
 from qkd_macsec.onbox.config import OnboxOptions, router_lines
 from qkd_macsec.onbox.deploy import commit_lines
 from qkd_macsec.pki.files import write_private
+from qkd_macsec.sim.files import attach_file_store, file_store
 from qkd_macsec.sim.netconf.file_transfer import FileTransferEndpoint, serve_files
 from qkd_macsec.sim.netconf.hostkeys import known_hosts_line
 from qkd_macsec.sim.scripts import ScriptRunner, attach_script_runner
@@ -98,6 +99,8 @@ class OnboxHarness:
         self.routers: dict[str, RouterHost] = {}
         self.inventory: Inventory = testbed.inventory
         self._file_endpoints: list[FileTransferEndpoint] = []
+        #: Every op-script command line run on any router (router, argv), for secret scans.
+        self.op_argv: list[tuple[str, list[str]]] = []
         if serve_files:
             self._serve_files()
         shim = directory / "shim"
@@ -116,7 +119,10 @@ class OnboxHarness:
             router = RouterHost(name, root, env)
             self._install(router)
             self.routers[name] = router
-            attach_script_runner(testbed.lab.device(name), self._runner(router))
+            device = testbed.lab.device(name)
+            if file_store(device) is None:  # the script user's home is the one file-put writes
+                attach_file_store(device, root)
+            attach_script_runner(device, self._runner(router))
 
     def root(self, name: str) -> Path:
         return self.directory / "routers" / name
@@ -161,6 +167,7 @@ class OnboxHarness:
             argv = [sys.executable, str(router.op_script)]
             for name, value in args.items():
                 argv += [f"-{name}", value]
+            self.op_argv.append((router.name, argv))
             proc = await asyncio.create_subprocess_exec(
                 *argv,
                 env=router.environment(),
@@ -233,6 +240,10 @@ class OnboxHarness:
     def trace(self, router: str) -> str:
         path = self.routers[router].home / "qkd" / "trace.log"
         return path.read_text() if path.exists() else ""
+
+    def share_files(self) -> list[Path]:
+        """Hybrid share files (``.qkd-share-*``) left anywhere in any router's file system."""
+        return sorted(p for r in self.routers.values() for p in r.root.rglob(".qkd-share-*"))
 
     def files(self) -> list[Path]:
         """Every file the runtimes wrote (state, hand-off, trace), for secret scans."""
