@@ -82,9 +82,12 @@ def take_share_file(directory: str, name: str) -> bytes:
         if exc.errno == errno.ELOOP:
             raise ShareFileError("hybrid share file is a symbolic link: refused") from None
         raise ShareFileError(f"hybrid share file cannot be opened: {exc.strerror}") from None
-    discard_share_file(directory, name)  # gone from the home before it is even checked
     try:
-        refusal = _refusal(os.fstat(fd))
+        try:
+            info = os.fstat(fd)  # before the unlink, which would take the link count to 0
+        finally:
+            discard_share_file(directory, name)  # gone from the home before it is checked
+        refusal = _refusal(info)
         if refusal is not None:
             raise ShareFileError(f"hybrid share file {refusal}: refused")
         data = os.read(fd, SHARE_BYTES + 1)
