@@ -156,9 +156,20 @@ class OnboxHarness:
         kme = self.inventory.kmes[host.kme or ""]
         assert kme.ca is not None
         shutil.copyfile(kme.ca, certs / "ca.crt")
+        self._alias_home(router)
         ssh = router.home / ".ssh"
         ssh.mkdir(parents=True, exist_ok=True, mode=0o700)
         shutil.copyfile(self.testbed.lab.known_hosts_path, ssh / "known_hosts")
+
+    def _alias_home(self, router: RouterHost) -> None:
+        """The peers log in as ``options.script_user``, whose home is where ``file-put`` writes
+        (``/var/home/USER``); on a router that is the script's home too. The harness keeps the
+        script's home at ``var/home/remote``, so another user's home is that same directory."""
+        user = self.options.script_user
+        alias = router.root / "var" / "home" / user
+        if user and alias != router.home and not alias.exists():
+            alias.parent.mkdir(parents=True, exist_ok=True)
+            alias.symlink_to(router.home.name, target_is_directory=True)
 
     def _runner(self, router: RouterHost) -> ScriptRunner:
         async def run(script: str, args: dict[str, str]) -> str:
