@@ -24,6 +24,7 @@ from qkd_macsec.onbox.build import SCRIPT_NAME, build_script
 from qkd_macsec.onbox.config import OnboxOptions, router_lines
 from qkd_macsec.onbox.deploy import commit_lines
 from qkd_macsec.pki.files import write_private
+from qkd_macsec.sim.files import attach_file_store, file_store
 from qkd_macsec.sim.netconf.file_transfer import FileTransferEndpoint, serve_files
 from qkd_macsec.sim.netconf.hostkeys import known_hosts_line
 from qkd_macsec.sim.scripts import ScriptRunner, attach_script_runner
@@ -98,6 +99,8 @@ class OnboxHarness:
         self.routers: dict[str, RouterHost] = {}
         self.inventory: Inventory = testbed.inventory
         self._file_endpoints: list[FileTransferEndpoint] = []
+        #: Every op-script command line run on any router (router, argv), for secret scans.
+        self.op_argv: list[tuple[str, list[str]]] = []
         if serve_files:
             self._serve_files()
         shim = directory / "shim"
@@ -116,7 +119,10 @@ class OnboxHarness:
             router = RouterHost(name, root, env)
             self._install(router)
             self.routers[name] = router
-            attach_script_runner(testbed.lab.device(name), self._runner(router))
+            device = testbed.lab.device(name)
+            if file_store(device) is None:  # the script user's home is the one file-put writes
+                attach_file_store(device, root)
+            attach_script_runner(device, self._runner(router))
 
     def root(self, name: str) -> Path:
         return self.directory / "routers" / name
@@ -150,9 +156,20 @@ class OnboxHarness:
         kme = self.inventory.kmes[host.kme or ""]
         assert kme.ca is not None
         shutil.copyfile(kme.ca, certs / "ca.crt")
+        self._alias_home(router)
         ssh = router.home / ".ssh"
         ssh.mkdir(parents=True, exist_ok=True, mode=0o700)
         shutil.copyfile(self.testbed.lab.known_hosts_path, ssh / "known_hosts")
+
+    def _alias_home(self, router: RouterHost) -> None:
+        """The peers log in as ``options.script_user``, whose home is where ``file-put`` writes
+        (``/var/home/USER``); on a router that is the script's home too. The harness keeps the
+        script's home at ``var/home/remote``, so another user's home is that same directory."""
+        user = self.options.script_user
+        alias = router.root / "var" / "home" / user
+        if user and alias != router.home and not alias.exists():
+            alias.parent.mkdir(parents=True, exist_ok=True)
+            alias.symlink_to(router.home.name, target_is_directory=True)
 
     def _runner(self, router: RouterHost) -> ScriptRunner:
         async def run(script: str, args: dict[str, str]) -> str:
@@ -161,6 +178,7 @@ class OnboxHarness:
             argv = [sys.executable, str(router.op_script)]
             for name, value in args.items():
                 argv += [f"-{name}", value]
+            self.op_argv.append((router.name, argv))
             proc = await asyncio.create_subprocess_exec(
                 *argv,
                 env=router.environment(),
@@ -233,6 +251,10 @@ class OnboxHarness:
     def trace(self, router: str) -> str:
         path = self.routers[router].home / "qkd" / "trace.log"
         return path.read_text() if path.exists() else ""
+
+    def share_files(self) -> list[Path]:
+        """Hybrid share files (``.qkd-share-*``) left anywhere in any router's file system."""
+        return sorted(p for r in self.routers.values() for p in r.root.rglob(".qkd-share-*"))
 
     def files(self) -> list[Path]:
         """Every file the runtimes wrote (state, hand-off, trace), for secret scans."""

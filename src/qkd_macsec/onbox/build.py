@@ -37,6 +37,7 @@ MODULE_ORDER = (
     "qkd_macsec.devices.junos_setlines",
     f"{ARTIFACT_PACKAGE}.settings",
     f"{ARTIFACT_PACKAGE}.state",
+    f"{ARTIFACT_PACKAGE}.share_file",
     f"{ARTIFACT_PACKAGE}.handoff",
     f"{ARTIFACT_PACKAGE}.kme",
     f"{ARTIFACT_PACKAGE}.junos_io",

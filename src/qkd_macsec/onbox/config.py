@@ -78,7 +78,7 @@ def _macros(
         if options.transport != "push":
             raise OnboxConfigError(
                 f"link {link.name}: key_derivation hybrid needs the push transport "
-                "(S travels in the offer; SCP would leave it in a published file)"
+                "(S goes with the offer call; SCP would leave it in a published file)"
             )
         macros.append(("key-derivation", str(link.key_derivation)))
     return [(validate_macro_name(n), validate_macro_value(v)) for n, v in macros]

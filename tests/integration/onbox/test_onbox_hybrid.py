@@ -1,18 +1,24 @@
-"""``key-derivation hybrid`` on-box (issue 14 build 4): the master's fresh S travels in the offer
-over the peer channel, each end derives HKDF(QKD key ‖ S, info = CKN), MKA comes up on it on the
-two-end link and the group CA with outage 0, a crash that loses S ends on a key both ends share,
-and neither S nor the CAK is left in any file, trace or output of the runtimes."""
+"""``key-derivation hybrid`` on-box (issue 14 build 4): the master's fresh S travels over the peer
+channel in a 0600 file it puts with ``file-put`` (the offer only names it), each end derives
+HKDF(QKD key ‖ S, info = CKN), MKA comes up on it on the two-end link and the group CA with outage
+0, a crash that loses S ends on a key both ends share, and neither S nor the CAK is left in any
+file, trace, output or op-script command line of the runtimes, nor any share file on a router."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from qkd_macsec.kme.store import IssuedKey, KeyStore
 from qkd_macsec.macsec import derive_ckn
 from qkd_macsec.sim.config.macsec_view import macsec_interfaces
+from qkd_macsec.sim.netconf import dispatch
+from qkd_macsec.sim.netconf.dispatch import Reply, RpcContext
 from qkd_macsec.testbed.builder import Testbed
 from testkit.onbox_harness import OnboxHarness
 
@@ -33,6 +39,41 @@ def record_issued_keys(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
 
     monkeypatch.setattr(KeyStore, "hold", hold)
     return issued
+
+
+def record_shares(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every S a master puts on a peer, as the simulated peers' ``file-put`` RPC receives it."""
+    shares: list[bytes] = []
+    dispatch.known_rpcs()  # the handlers are registered
+    original = dispatch._HANDLERS["file-put"]
+
+    async def put(ctx: RpcContext, op: etree._Element) -> Reply:
+        shares.append(base64.b64decode(op.findtext("file-contents") or ""))
+        return await original(ctx, op)
+
+    monkeypatch.setitem(dispatch._HANDLERS, "file-put", put)
+    return shares
+
+
+def assert_s_never_in_argv_nor_left(harness: OnboxHarness, shares: list[bytes]) -> None:
+    """S reached the peers by file only: no op-script command line holds it (hex or base64) or
+    carries ``hybrid_share``; every offer names a share file; no share file is left anywhere."""
+    assert shares
+    assert all(len(share) == 32 for share in shares)
+    argv = [" ".join(line) for _router, line in harness.op_argv]
+    spellings = [s.hex() for s in shares] + [base64.b64encode(s).decode() for s in shares]
+    assert not [a for a in argv if any(spelling in a for spelling in spellings)]
+    offers = [
+        json.loads(line[line.index("-message") + 1])
+        for _router, line in harness.op_argv
+        if line[line.index("-action") + 1] == "accept"
+    ]
+    assert offers
+    assert all(o["hybrid_share_file"].startswith(".qkd-share-") for o in offers)
+    assert not [o for o in offers if "hybrid_share" in o]
+    texts = [p.read_bytes() for p in harness.files()]
+    assert not [t for t in texts for s in shares if s in t or s.hex().encode() in t]
+    assert harness.share_files() == []
 
 
 def caks_by_ckn(bed: Testbed) -> dict[str, set[bytes]]:
@@ -89,6 +130,7 @@ def test_hybrid_group_and_p2p_rotate_with_outage_0(
     onbox_factory: Any, kit: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     issued = record_issued_keys(monkeypatch)
+    shares = record_shares(monkeypatch)
     bed, harness = onbox_factory(delay_s=5.0, testbed=HYBRID)
     macros = bed.lab.device("mx304-12").committed.to_set()
     assert "apply-macro qkd key-derivation hybrid" in macros
@@ -106,11 +148,15 @@ def test_hybrid_group_and_p2p_rotate_with_outage_0(
     for router, interface in [("mx304-12", "et-0/0/9"), ("mx10008-24", "et-0/0/1")]:
         assert kit.chain_slots(bed, router, interface) == group
     assert_no_share_or_cak(kit, bed, harness, output)
+    assert len(shares) == 12  # 3 cycles x (one slave on p2p + three on the group)
+    assert len(set(shares)) == 6  # a fresh S per rotation, the group's slaves all get its one
+    assert_s_never_in_argv_nor_left(harness, shares)
 
 
 def test_master_crash_after_the_offer_loses_s_and_ends_on_a_shared_key(
-    onbox_factory: Any, kit: Any
+    onbox_factory: Any, kit: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    shares = record_shares(monkeypatch)
     delay = 10.0  # the rerun comes before T: the slave's half-done entry is withdrawn
     link = "p2p-11-12"
     bed, harness = onbox_factory([link], delay_s=delay, testbed=HYBRID)
@@ -139,3 +185,4 @@ def test_master_crash_after_the_offer_loses_s_and_ends_on_a_shared_key(
     assert_no_share_or_cak(
         kit, bed, harness, first.stdout + crashed.stdout + crashed.stderr + rerun.stdout
     )
+    assert_s_never_in_argv_nor_left(harness, shares)  # the crash left no share file behind

@@ -24,6 +24,7 @@ from qkd_macsec.onbox.artifact.handoff import (
     parse_ack,
     parse_offer,
     parse_withdraw,
+    share_file_in,
 )
 from qkd_macsec.onbox.artifact.settings import SettingsError, read_link_settings
 from qkd_macsec.onbox.artifact.state import (
@@ -255,23 +256,40 @@ def test_adopt_keeps_one_previous_and_keyid_check() -> None:
 # ---------------------------------------------------------------- issue 14: the hybrid CAK's S
 
 SHARE_HEX = bytes(range(32)).hex()
+SHARE_FILE = ".qkd-share-" + "0f" * 16
 
 
-def test_offer_carries_s_only_for_hybrid_and_never_shows_it() -> None:
-    hybrid = Offer(OFFER.link, OFFER.key_ID, 3, OFFER.start_time, (1, 2), "a", SHARE_HEX)
-    assert "hybrid_share" not in json.loads(OFFER.to_json())  # the seed's offer, unchanged
+def test_offer_names_the_share_file_for_hybrid_and_never_carries_s() -> None:
+    hybrid = Offer(OFFER.link, OFFER.key_ID, 3, OFFER.start_time, (1, 2), "a", SHARE_FILE)
+    assert "hybrid_share_file" not in json.loads(OFFER.to_json())  # the seed's offer, unchanged
+    body = json.loads(hybrid.to_json())
+    assert body["hybrid_share_file"] == SHARE_FILE
+    assert "hybrid_share" not in body  # S is put in that file, never in the message (argv)
     parsed = parse_offer(hybrid.to_json())
-    assert parsed.hybrid_share == SHARE_HEX
-    assert SHARE_HEX not in repr(parsed)
-    assert SHARE_HEX not in parsed.published().to_json()
+    assert parsed == hybrid
+    assert SHARE_FILE not in parsed.published().to_json()
     assert parsed.published() == OFFER
+    assert share_file_in(hybrid.to_json()) == SHARE_FILE
+    assert share_file_in(OFFER.to_json()) is None
+    assert share_file_in("not json") is None
+    assert share_file_in(json.dumps({"hybrid_share_file": "../../etc/passwd"})) is None
 
 
-@pytest.mark.parametrize("share", ["ab" * 31, "AB" * 32, "zz" * 32, 7])
-def test_offer_refuses_a_malformed_share(share: object) -> None:
+@pytest.mark.parametrize("share", [SHARE_HEX, "ab" * 31, "AB" * 32, "zz" * 32, 7])
+def test_offer_refuses_s_inline_as_an_old_masters(share: object) -> None:
     body = json.loads(OFFER.to_json())
     body["hybrid_share"] = share
     with pytest.raises(HandoffError, match="hybrid_share"):
+        parse_offer(json.dumps(body))
+
+
+@pytest.mark.parametrize(
+    "name", ["../x", "/var/home/remote/" + SHARE_FILE, ".qkd-share-XY", SHARE_HEX, 7, None]
+)
+def test_offer_refuses_a_share_file_name_the_master_does_not_make(name: object) -> None:
+    body = json.loads(OFFER.to_json())
+    body["hybrid_share_file"] = name
+    with pytest.raises(HandoffError, match="hybrid_share_file"):
         parse_offer(json.dumps(body))
 
 

@@ -28,6 +28,12 @@ from qkd_macsec.onbox.artifact.runtime import (
     entry_started,
 )
 from qkd_macsec.onbox.artifact.settings import LinkSettings, Peer
+from qkd_macsec.onbox.artifact.share_file import (
+    ShareFile,
+    ShareFileError,
+    new_share_file_name,
+    take_share_file,
+)
 from qkd_macsec.onbox.artifact.state import load_state, save_state
 
 LINK = "L1"
@@ -80,6 +86,8 @@ class FakeRouter(RouterIo):
         self.published: dict[str, Path] = {}  # peer SAE -> its published/ directory (SCP)
         self.others: list[FakeRouter] = []  # routers whose clocks move with ours
         self.zone_offset_s = 0  # ``system time-zone``: start-times are wall-clock in it
+        self.home: Path | None = None  # the script user's home (where file-put lands)
+        self.argv: list[str] = []  # every message passed to a peer's script (its command line)
 
     def utc_offset_s(self) -> int:
         return self.zone_offset_s
@@ -144,7 +152,15 @@ class FakeRouter(RouterIo):
     def dec_key(self, link: LinkSettings, master: str, key_id: str) -> bytes:
         return self.kme.dec(key_id)
 
-    def call_peer(self, link: LinkSettings, peer: Peer, action: str, message: str) -> str:
+    def call_peer(
+        self,
+        link: LinkSettings,
+        peer: Peer,
+        action: str,
+        message: str,
+        share: ShareFile | None = None,
+    ) -> str:
+        self.argv.append(message)
         if action == "withdraw":
             self.withdraw_calls.append(self.clock)
             if self.withdraws_fail > 0:
@@ -153,6 +169,10 @@ class FakeRouter(RouterIo):
         if peer.sae in self.unreachable:
             raise PeerUnreachable(f"cannot open NETCONF to peer {peer.host}:{peer.port}")
         runtime = self.peers[peer.sae]
+        if share is not None:  # file-put: 0600 in the peer user's home, as the RPC writes it
+            home = runtime.io.home  # type: ignore[attr-defined]
+            (home / share.name).write_bytes(share.data)
+            (home / share.name).chmod(0o600)
         answer = runtime.accept(message) if action == "accept" else runtime.withdraw(message)
         if action == "accept" and peer.sae in self.lose_answers:
             raise RuntimeFailure("peer op-script failed: RPCTimeoutError")
@@ -161,6 +181,13 @@ class FakeRouter(RouterIo):
     def _remote(self, peer: Peer, name: str) -> str | None:
         path = self.published[peer.sae] / name
         return path.read_text() if path.exists() else None
+
+    def take_share(self, name: str) -> bytes:
+        assert self.home is not None
+        try:
+            return take_share_file(str(self.home), name)
+        except ShareFileError as exc:
+            raise RuntimeFailure(str(exc)) from None
 
     def fetch_published(self, link: LinkSettings, peer: Peer) -> str | None:
         return self._remote(peer, f"{link.link}.json")
@@ -204,6 +231,9 @@ class Pair:
         self.a.others.append(self.b)
         self.a.published["sae-b"] = tmp / "b" / "pub"
         self.b.published["sae-a"] = tmp / "a" / "pub"
+        for router in (self.a, self.b):
+            router.home = tmp / router.name / "home"
+            router.home.mkdir(parents=True)
 
     def runtime(self, io: FakeRouter, name: str) -> Runtime:
         return Runtime(io, Paths(str(self.tmp / name / "state.json"), str(self.tmp / name / "pub")))
@@ -727,6 +757,57 @@ def test_hybrid_both_ends_stage_hkdf_of_the_qkd_key_and_the_masters_s(
     texts = [p.read_text() for p in pair.tmp.rglob("*.json")] + pair.a.logs + pair.b.logs
     texts += [" ".join(c) for c in pair.a.commits if not any("secret" in x for x in c)]
     assert not [t for t in texts if SHARE.hex() in t or expected in t]
+    # S went in a file, never in the peer's command line; the peer took the file
+    (sent,) = pair.a.argv
+    assert SHARE.hex() not in sent
+    assert json.loads(sent)["hybrid_share_file"].startswith(".qkd-share-")
+    assert list(pair.b.home.iterdir()) == []  # type: ignore[union-attr]
+
+
+def test_hybrid_share_file_is_fresh_per_offer_and_gone_after_every_outcome(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hybrid_pair(pair, monkeypatch)
+    assert pair.tick().ok
+    pair.kme.fail_dec = True  # the peer refuses after taking S: the file is gone all the same
+    assert "refused" in pair.tick(advance=200).failed[LINK]
+    pair.kme.fail_dec = False
+    pair.a.lose_answers.add("sae-b")  # the peer acts, its answer is lost
+    assert not pair.tick(advance=200).ok
+    offers = [json.loads(m) for m in pair.a.argv if json.loads(m)["type"] == "offer"]
+    names = [o["hybrid_share_file"] for o in offers]
+    assert len(names) == 3
+    assert len(set(names)) == 3
+    assert not [m for m in pair.a.argv if SHARE.hex() in m]
+    assert list(pair.b.home.iterdir()) == []  # type: ignore[union-attr]
+
+
+def test_hybrid_slave_refuses_an_offer_whose_share_file_is_missing_or_bad(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hybrid_pair(pair, monkeypatch)
+    home = pair.b.home
+    assert home is not None
+    for data, mode, why in [(None, 0, "cannot be opened"), (SHARE, 0o644, "mode 0644")]:
+        name = new_share_file_name()
+        if data is not None:
+            (home / name).write_bytes(data)
+            (home / name).chmod(mode)
+        offer = Offer(
+            LINK,
+            "00000000-0000-4000-8000-000000000009",
+            0,
+            "2027-01-15.08:00:30",
+            (),
+            "sae-a",
+            name,
+        )
+        ack = pair.slave.accept(offer.to_json())
+        assert not ack.ok
+        assert why in ack.reason
+        assert not (home / name).exists()
+    assert pair.kme.dec_calls == []  # refused before the KME is asked
+    assert pair.b.chain == {}
 
 
 @pytest.mark.parametrize("slave", ["seed", "missing"])
@@ -749,6 +830,10 @@ def test_seed_slave_refuses_an_offer_that_carries_s(
 ) -> None:
     hybrid_pair(pair, monkeypatch, slave="seed")
     pair.a.macros.pop("key-derivation")
+    share = ShareFile(new_share_file_name(), SHARE)
+    assert pair.b.home is not None
+    (pair.b.home / share.name).write_bytes(share.data)
+    (pair.b.home / share.name).chmod(0o600)
     offer = Offer(
         LINK,
         "00000000-0000-4000-8000-000000000009",
@@ -756,9 +841,10 @@ def test_seed_slave_refuses_an_offer_that_carries_s(
         "2027-01-15.08:00:30",
         (),
         "sae-a",
-        SHARE.hex(),
+        share.name,
     )
     ack = pair.slave.accept(offer.to_json())
     assert not ack.ok
     assert "carries one" in ack.reason
     assert SHARE.hex() not in ack.to_json()
+    assert not (pair.b.home / share.name).exists()  # taken (and deleted) though refused

@@ -2,10 +2,12 @@
 
 ``offer``    master → peer: {link, key_ID, slot, start_time, keep, master}; the peer fetches the key
              with dec_keys, stages it and answers ``ack`` (ok + confirmation tag) or a refusal.
-             A ``key-derivation hybrid`` link's offer also carries ``hybrid_share``: S (64 hex),
-             the master's fresh secret that no KME sees; the peer derives the CAK from the QKD
-             key and S. It is only ever sent over the peer channel (never published by SCP),
-             never logged, and hidden from the offer's repr.
+             A ``key-derivation hybrid`` link's offer also names ``hybrid_share_file``: the file
+             in the peer user's home that the master has just put S in (``share_file``), S being
+             its fresh secret that no KME sees; the peer derives the CAK from the QKD key and S.
+             S itself is never in a message: an offer travels as an op-script argument, which
+             any local user of the router can read. An offer carrying ``hybrid_share`` inline
+             (an old master) is refused.
              ``start_time`` is UTC; each end writes it in its own ``system time-zone``.
 ``withdraw`` master → peer: remove the staged entry for {link, key_ID, slot} (idempotent). Only a
              pending entry is removed: one whose start-time has passed in the peer's clock is
@@ -17,17 +19,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from qkd_macsec.devices.junos_setlines import KEY_CHAIN_SLOTS
+from qkd_macsec.onbox.artifact.share_file import is_share_file_name
 
 MAX_MESSAGE = 4096
-FORBIDDEN_FIELDS = ("key", "cak", "secret", "keys")
+FORBIDDEN_FIELDS = ("key", "cak", "secret", "keys", "hybrid_share")
 _KEY_ID_RE = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 _START_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\.\d{2}:\d{2}:\d{2}$")
-_SHARE_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 class HandoffError(ValueError):
@@ -42,19 +44,19 @@ class Offer:
     start_time: str
     keep: tuple[int, ...]
     master: str
-    #: S as hex for a hybrid link ("" for seed): secret, so kept out of the repr.
-    hybrid_share: str = field(default="", repr=False)
+    #: Hybrid link: the file in the peer's home holding S ("" for seed). A name, not S.
+    hybrid_share_file: str = ""
 
     def to_json(self) -> str:
         body = asdict(self)
         body["type"] = "offer"
         body["keep"] = list(self.keep)
-        if not self.hybrid_share:
-            del body["hybrid_share"]
+        if not self.hybrid_share_file:
+            del body["hybrid_share_file"]
         return json.dumps(body, sort_keys=True)
 
     def published(self) -> Offer:
-        """This offer without S: what may be written to a file or shown."""
+        """This offer without the share file's name: what may be written to a file or shown."""
         return Offer(self.link, self.key_ID, self.slot, self.start_time, self.keep, self.master)
 
 
@@ -141,10 +143,21 @@ def parse_offer(text: str) -> Offer:
     master = _field(body, "master", str, "offer")
     if not _NAME_RE.match(master):
         raise HandoffError(f"offer: master SAE ID {master!r} is not valid")
-    share = body.get("hybrid_share", "")
-    if not isinstance(share, str) or (share and not _SHARE_RE.match(share)):
-        raise HandoffError("offer: hybrid_share is not 64 lowercase hex digits")
-    return Offer(link, key_id, slot, start, tuple(keep), master, share)
+    share_file = body.get("hybrid_share_file", "")
+    if share_file != "" and not is_share_file_name(share_file):
+        raise HandoffError("offer: hybrid_share_file is not a share file name")
+    return Offer(link, key_id, slot, start, tuple(keep), master, share_file)
+
+
+def share_file_in(text: str) -> str | None:
+    """The share file an offer names, read loosely: so that a run refusing the offer (malformed,
+    busy, crashed) still deletes the file the master put S in."""
+    try:
+        body = json.loads(text) if len(text) <= MAX_MESSAGE else None
+    except ValueError:
+        return None
+    name = body.get("hybrid_share_file") if isinstance(body, dict) else None
+    return name if is_share_file_name(name) else None
 
 
 def parse_ack(text: str) -> Ack:

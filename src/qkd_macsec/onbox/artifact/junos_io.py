@@ -9,6 +9,7 @@ script run as an op-script RPC, whose output carries the answer.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import os
@@ -19,6 +20,7 @@ from jnpr.junos import Device
 from jnpr.junos.utils.config import Config
 
 from qkd_macsec.devices.junos_time import StartTimeError, clock_from_uptime
+from qkd_macsec.onbox.artifact.share_file import SHARE_FILE_MODE, ShareFile
 
 SCRIPT_NAME = "qkd_onbox.py"
 LOCAL_ENV = "QKD_ONBOX_LOCAL"
@@ -177,6 +179,35 @@ def apply_set_lines(
     finally:
         with contextlib.suppress(Exception):
             config.unlock()
+
+
+def put_share_file(dev: Any, share: ShareFile) -> None:
+    """Write S into ``share.name`` in the peer user's home with the Junos XML ``file-put`` RPC
+    (Juniper, "Example: Export Files Using an Op Script"): base64, mode 0600, ``file-contents``
+    last. No ``delete-if-exist``: a file already under that fresh name is refused, not
+    overwritten. The error never carries the request (S is in it)."""
+    from lxml import etree
+
+    request = etree.Element("file-put")
+    etree.SubElement(request, "encoding").text = "base64"
+    etree.SubElement(request, "filename").text = share.name
+    etree.SubElement(request, "permission").text = f"{SHARE_FILE_MODE:04o}"
+    etree.SubElement(request, "file-contents").text = base64.b64encode(share.data).decode()
+    try:
+        dev.rpc(request)
+    except Exception as exc:
+        raise RouterIoError(f"file-put of the hybrid share failed: {type(exc).__name__}") from None
+
+
+def delete_share_file(dev: Any, name: str) -> None:
+    """Best effort: remove a share file the peer's script may not have taken (``file-delete``,
+    the XML form of ``file delete``; a relative path is in the session user's home)."""
+    from lxml import etree
+
+    request = etree.Element("file-delete")
+    etree.SubElement(request, "path").text = name
+    with contextlib.suppress(Exception):
+        dev.rpc(request)
 
 
 def call_peer_script(dev: Any, action: str, message: str) -> str:

@@ -14,15 +14,23 @@ try:
 except ImportError:  # off the router (unit tests): trace to stderr
     jcs = None
 
-from qkd_macsec.onbox.artifact.handoff import Ack, HandoffError, parse_offer, parse_withdraw
+from qkd_macsec.onbox.artifact.handoff import (
+    Ack,
+    HandoffError,
+    parse_offer,
+    parse_withdraw,
+    share_file_in,
+)
 from qkd_macsec.onbox.artifact.junos_io import (
     PASSWORD_ENV,
     RouterIoError,
     apply_set_lines,
     call_peer_script,
     close_quietly,
+    delete_share_file,
     open_local,
     peer_device,
+    put_share_file,
     read_config,
     read_utc_offset,
 )
@@ -35,6 +43,12 @@ from qkd_macsec.onbox.artifact.runtime import (
     RuntimeFailure,
 )
 from qkd_macsec.onbox.artifact.settings import LinkSettings, Peer
+from qkd_macsec.onbox.artifact.share_file import (
+    ShareFile,
+    ShareFileError,
+    discard_share_file,
+    take_share_file,
+)
 from qkd_macsec.onbox.artifact.state import LockHeld, StateLock
 
 REMOTE_HOME = "/var/home/remote"  # the script user's home on every router
@@ -126,7 +140,14 @@ class JunosIo(RouterIo):
     def _ssh_key(self) -> str:
         return os.path.join(home(), ".ssh", "id_ed25519")
 
-    def call_peer(self, link: LinkSettings, peer: Peer, action: str, message: str) -> str:
+    def call_peer(
+        self,
+        link: LinkSettings,
+        peer: Peer,
+        action: str,
+        message: str,
+        share: ShareFile | None = None,
+    ) -> str:
         try:
             dev = peer_device(
                 peer.host,
@@ -139,11 +160,26 @@ class JunosIo(RouterIo):
         except RouterIoError as exc:
             raise PeerUnreachable(f"{exc}") from None
         try:
-            return call_peer_script(dev, action, message)
-        except RouterIoError as exc:
-            raise RuntimeFailure(str(exc)) from None
+            if share is not None:
+                try:
+                    put_share_file(dev, share)
+                except RouterIoError as exc:  # the script never ran: nothing can be staged
+                    delete_share_file(dev, share.name)
+                    raise PeerUnreachable(str(exc)) from None
+            try:
+                return call_peer_script(dev, action, message)
+            except RouterIoError as exc:
+                if share is not None:  # the peer's script may not have run to take it
+                    delete_share_file(dev, share.name)
+                raise RuntimeFailure(str(exc)) from None
         finally:
             close_quietly(dev)
+
+    def take_share(self, name: str) -> bytes:
+        try:
+            return take_share_file(home(), name)
+        except ShareFileError as exc:
+            raise RuntimeFailure(str(exc)) from None
 
     def fetch_published(self, link: LinkSettings, peer: Peer) -> str | None:
         return self._scp_get(link, peer, f"{link.link}.json")
@@ -226,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         trace(f"run failed: {type(exc).__name__}: {exc}")
         return 2
     finally:
+        if args.action == "accept":  # taken already, unless this run refused or failed early
+            discard_share_file(home(), share_file_in(args.message))
         io.close()
         lock.release()
 

@@ -20,7 +20,7 @@ import concurrent.futures
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from qkd_macsec.core.derive import (
@@ -55,6 +55,7 @@ from qkd_macsec.onbox.artifact.handoff import (
     parse_withdraw,
 )
 from qkd_macsec.onbox.artifact.settings import LinkSettings, Peer, chain_entries, read_link_settings
+from qkd_macsec.onbox.artifact.share_file import ShareFile, new_share_file_name
 from qkd_macsec.onbox.artifact.state import (
     KeyRecord,
     LinkState,
@@ -104,7 +105,21 @@ class RouterIo:
     def dec_key(self, link: LinkSettings, master: str, key_id: str) -> bytes:
         raise NotImplementedError
 
-    def call_peer(self, link: LinkSettings, peer: Peer, action: str, message: str) -> str:
+    def call_peer(
+        self,
+        link: LinkSettings,
+        peer: Peer,
+        action: str,
+        message: str,
+        share: ShareFile | None = None,
+    ) -> str:
+        """Run ``peer``'s script with ``action`` and ``message``; with ``share``, first put S in
+        the named file in the peer user's home (S never goes in the message: argv is public)."""
+        raise NotImplementedError
+
+    def take_share(self, name: str) -> bytes:
+        """S from the share file ``name`` the master put in this user's home; the file is deleted
+        whatever happens (raises ``RuntimeFailure`` when it is missing or not to be trusted)."""
         raise NotImplementedError
 
     def fetch_published(self, link: LinkSettings, peer: Peer) -> str | None:
@@ -240,7 +255,8 @@ class Runtime:
         except RuntimeFailure as exc:
             raise self._fail(state, f"enc_keys failed: {exc}") from None
         ckn = ckn_for(key_id, link.ckn_prefix, link.ckn_mode)
-        # Hybrid: S lives in this run's memory and the offer only; a crash loses it, which
+        # Hybrid: S lives in this run's memory and, for the moment of one offer, in a 0600 file
+        # on the peer that the peer's script deletes at once; a crash loses it, which
         # costs nothing, as resolving a pending rotation only withdraws or adopts, never re-stages.
         share = new_hybrid_share() if link.key_derivation == "hybrid" else b""
         cak, truncated = link_cak(link, key, ckn, share)
@@ -265,9 +281,7 @@ class Runtime:
         self.io.log(f"link {link.link}: staged key {key_id} in slot {slot} from {start_text}")
         crash_point("after-local-stage")
         # On the wire the start-time is UTC; each end writes it in its own zone (``_accept``).
-        offer = Offer(
-            link.link, key_id, slot, start_time_text(start), tuple(keep), link.sae, share.hex()
-        )
+        offer = Offer(link.link, key_id, slot, start_time_text(start), tuple(keep), link.sae)
         if link.transport == "scp":
             # Adopted only once every slave's ack file confirms it (``_confirm_scp``): adopting
             # now would let the next rotation prune the key a slave that never fetched is on.
@@ -276,7 +290,7 @@ class Runtime:
             return
         state.pending.absent = []
         self._save()  # from here on a peer may hold it
-        problems = self._offer_all(link, offer, expected, state)
+        problems = self._offer_all(link, offer, expected, state, share)
         crash_point("after-peer-ack")
         if problems:
             outcome = self._resolve(link, state)
@@ -293,13 +307,16 @@ class Runtime:
         self._save()
 
     def _offer_all(
-        self, link: LinkSettings, offer: Offer, expected: str, state: LinkState
+        self, link: LinkSettings, offer: Offer, expected: str, state: LinkState, share: bytes
     ) -> list[str]:
-        """Offer to every peer in parallel; record who acked and who certainly did not stage."""
+        """Offer to every peer in parallel; record who acked and who certainly did not stage.
+        A hybrid offer names a share file, fresh per peer, that the call puts S in."""
 
         def one(peer: Peer) -> tuple[str | None, bool]:  # (problem, certainly not staged)
+            secret = ShareFile(new_share_file_name(), share) if share else None
+            sent = replace(offer, hybrid_share_file=secret.name) if secret else offer
             try:
-                answer = self.io.call_peer(link, peer, "accept", offer.to_json())
+                answer = self.io.call_peer(link, peer, "accept", sent.to_json(), secret)
             except PeerUnreachable as exc:
                 return f"peer {peer.sae}: {exc}", True
             except RuntimeFailure as exc:
@@ -515,7 +532,8 @@ class Runtime:
         except HandoffError as exc:
             return Ack("invalid", "invalid", 0, False, reason=str(exc))
         try:
-            tag = self._accept(offer)
+            share = self.io.take_share(offer.hybrid_share_file) if offer.hybrid_share_file else b""
+            tag = self._accept(offer, share)
         except (RuntimeFailure, DerivationError, HandoffError, ValueError) as exc:
             self.io.log(f"link {offer.link}: refused key {offer.key_ID}: {exc}")
             return Ack(offer.link, offer.key_ID, offer.slot, False, reason=str(exc))
@@ -530,7 +548,7 @@ class Runtime:
             raise RuntimeFailure(f"link {link_name}: {master} is not this link's master")
         return link
 
-    def _accept(self, offer: Offer) -> str:
+    def _accept(self, offer: Offer, share: bytes) -> str:
         config = self.io.read_config()
         link = self._slave_link(config, offer.link, offer.master)
         state = self._state(link.link)
@@ -539,14 +557,14 @@ class Runtime:
             raise RuntimeFailure(f"key ID {offer.key_ID} is stale (kme-keyid-check)")
         start = parse_start_time(offer.start_time)
         start_text = start_time_text(start, self.io.utc_offset_s())  # this router's wall clock
-        if (link.key_derivation == "hybrid") != bool(offer.hybrid_share):
+        if (link.key_derivation == "hybrid") != bool(share):
             raise RuntimeFailure(
                 f"link {link.link} is key-derivation {link.key_derivation} here, but the offer "
-                + ("carries no hybrid share" if not offer.hybrid_share else "carries one")
+                + ("carries no hybrid share" if not share else "carries one")
             )
         key = self.io.dec_key(link, offer.master, offer.key_ID)
         ckn = ckn_for(offer.key_ID, link.ckn_prefix, link.ckn_mode)
-        cak, _ = link_cak(link, key, ckn, bytes.fromhex(offer.hybrid_share))
+        cak, _ = link_cak(link, key, ckn, share)
         present = chain_entries(config, link.key_chain)
         prune = slots_to_prune([s for s in present if s != offer.slot], list(offer.keep))
         lines = removal_lines(
@@ -623,7 +641,7 @@ class Runtime:
             self._ack_again(link, offer, config)
             return
         try:
-            tag = self._accept(offer)
+            tag = self._accept(offer, b"")  # SCP carries no S: hybrid needs the push transport
         except (RuntimeFailure, DerivationError, HandoffError, ValueError) as exc:
             self._refuse_pulled(link, offer, str(exc))
             raise

@@ -8,7 +8,7 @@ how to rotate it; interfaces of one link (the seed's group CA) must agree. Keys 
     kme-host H  kme-port P  kme-ca true|false  kme-method post|get  kme-keyid-check true|false
     rotate-every S (600)   activation-delay S (60)  transport push|scp   peer-user U (remote)
     ckn-prefix HEX         ckn-mode prefix-uuid|sha256
-    key-derivation seed|hybrid (seed; hybrid needs transport push: S travels in the offer)
+    key-derivation seed|hybrid (seed; hybrid needs transport push: S goes with the offer call)
 """
 
 from __future__ import annotations
