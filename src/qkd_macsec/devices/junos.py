@@ -164,9 +164,13 @@ def quiet_transport_loggers() -> None:
     """
     with _quiet_lock:
         names = list(TRANSPORT_LOGGERS)
+        # A snapshot first: other threads create loggers (logging's own lock, not ours) while
+        # this runs, and iterating the live dict then fails with "changed size during
+        # iteration". ``tuple(dict)`` copies the keys in one step under the GIL.
+        existing = tuple(logging.Logger.manager.loggerDict)
         names += [
             name
-            for name in logging.Logger.manager.loggerDict
+            for name in existing
             if name.startswith(tuple(f"{root}." for root in TRANSPORT_LOGGERS))
         ]
         for name in names:
