@@ -41,6 +41,7 @@ from ncclient.devices.iosxr import IosxrDeviceHandler
 from ncclient.operations import errors as nc_op_errors
 from ncclient.operations import rpc as nc_rpc
 from ncclient.transport import errors as nc_transport
+from ncclient.transport import session as nc_session
 
 from qkd_macsec.devices import iosxr_names as xr
 from qkd_macsec.devices.base import (
@@ -90,6 +91,10 @@ from qkd_macsec.secret import Secret
 __all__ = ["IosxrDriver", "StrictIosxrDeviceHandler"]
 
 log = get_logger("devices.iosxr")
+
+#: ncclient polls its reply queue every TICK seconds (0.1 by default: a tenth of a second per
+#: RPC); the Junos driver sets the same process-wide value.
+nc_session.TICK = 0.01
 
 TRANSPORT_LOGGERS = ("ncclient", "paramiko")
 MIN_RPC_TIMEOUT_S = 0.05
@@ -169,7 +174,7 @@ def _canonical(text: str) -> str:
     root = etree.fromstring(text.encode(), etree.XMLParser(remove_blank_text=True))
     data = root.find("{*}data")
     node = data if data is not None else root
-    result: str = etree.tostring(node, pretty_print=True, encoding="unicode", method="c14n")
+    result: str = etree.tostring(node, pretty_print=True, encoding="unicode")
     return result
 
 
