@@ -191,7 +191,14 @@ def _entry(doc: _Document, e: KeyChainEntry, suite: CipherSuite | None, masked: 
 
 
 def _static(doc: _Document, k: StaticKey, masked: bool) -> None:
-    key = doc.key(names.key_chain(names.policy(k.ca)), k.ckn)
+    """The CA's chain is replaced whole: its one key is the pre-shared key (two keys without
+    lifetime would leave MKA's choice between them open)."""
+    chain = names.key_chain(names.policy(k.ca))
+    keys = doc.chain_keys(chain)
+    parent = keys.getparent()
+    assert parent is not None
+    parent.set(f"{{{NC_NS}}}operation", "replace")
+    key = doc.key(chain, k.ckn)
     _key_string(key, k.cak, k.suite, masked)
 
 

@@ -1,6 +1,6 @@
 """The IOS XR simulator's configuration: MACsec key chains, policies and interface bindings,
-edited by ``edit-config`` (merge, with ``remove``/``delete`` on a key) and read by
-``get-config`` with a subtree filter, in the models ``devices/iosxr_render`` names.
+edited by ``edit-config`` (merge; ``remove``/``delete`` on a key, ``replace`` on a chain) and
+read by ``get-config`` with a subtree filter, in the models ``devices/iosxr_render`` names.
 
 What a real router would refuse is refused here too, as far as the research note says
 (``docs/vendors-research.md`` §1): a key ID that is not even-length hex of at most 64 digits,
@@ -159,6 +159,8 @@ def apply_edit(config: XrConfig, edit: etree._Element) -> XrConfig:
                 chain_name = _child_text(chain, "chain-name")
                 if not chain_name:
                     raise EditError("mac-sec-keychain without chain-name", "missing-element")
+                if _operation(chain) == "replace":
+                    new.chains[chain_name] = {}
                 keys = new.chains.setdefault(chain_name, {})
                 for keies in _children(chain, "keies"):
                     for key in _children(keies, "key"):

@@ -202,8 +202,18 @@ class _NetconfChannel(asyncssh.SSHServerSession[bytes]):
 
 
 class _SshServer(asyncssh.SSHServer):
-    def __init__(self, device: IosxrSimDevice) -> None:
+    def __init__(self, device: IosxrSimDevice, open_: set[asyncssh.SSHServerConnection]) -> None:
         self._device = device
+        self._open = open_
+        self._conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        self._open.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None:
+            self._open.discard(self._conn)
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -229,6 +239,7 @@ class IosxrLabThread:
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
     _acceptors: list[asyncssh.SSHAcceptor] = field(default_factory=list)
+    _connections: set[asyncssh.SSHServerConnection] = field(default_factory=set)
 
     def port(self, name: str) -> int:
         return self._ports[name]
@@ -250,7 +261,7 @@ class IosxrLabThread:
                     acceptor = await asyncssh.listen(
                         self.host,
                         0,
-                        server_factory=lambda d=device: _SshServer(d),
+                        server_factory=lambda d=device: _SshServer(d, self._connections),
                         server_host_keys=[key],
                         encoding=None,
                         allow_pty=False,
@@ -290,6 +301,9 @@ class IosxrLabThread:
             for acceptor in self._acceptors:
                 acceptor.close()
                 await acceptor.wait_closed()
+            for conn in list(self._connections):
+                conn.close()
+                await conn.wait_closed()
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop).result(30.0)
         loop.call_soon_threadsafe(loop.stop)
