@@ -45,7 +45,6 @@ from ncclient.transport import session as nc_session
 
 from qkd_macsec.devices import iosxr_names as xr
 from qkd_macsec.devices.base import (
-    CaConfigState,
     ChainEntryState,
     ChangeSet,
     CommitResult,
@@ -73,8 +72,11 @@ from qkd_macsec.devices.iosxr_parse import (
     IosxrReplyError,
     parse_bindings,
     parse_clock,
+    parse_configured_interfaces,
     parse_key_chain,
     parse_mka_sessions,
+    parse_policies,
+    parse_time_source,
 )
 from qkd_macsec.devices.iosxr_render import (
     IFMGR_NS,
@@ -169,9 +171,14 @@ def _count_diff(before: str, after: str) -> int:
     )
 
 
+_COMPARE = etree.XMLParser(
+    resolve_entities=False, no_network=True, huge_tree=False, remove_blank_text=True
+)
+
+
 def _canonical(text: str) -> str:
     """A get-config reply without its message-id, pretty-printed, for comparison."""
-    root = etree.fromstring(text.encode(), etree.XMLParser(remove_blank_text=True))
+    root = etree.fromstring(text.encode(), _COMPARE)
     data = root.find("{*}data")
     node = data if data is not None else root
     result: str = etree.tostring(node, pretty_print=True, encoding="unicode")
@@ -505,26 +512,22 @@ class IosxrDriver:
     def interfaces(self, names: Sequence[str]) -> dict[str, InterfaceState]:
         """Configured interfaces (``interface-configurations``); operational state unread."""
         text = self._get_config("running", INTERFACES_FILTER)
-        root = etree.fromstring(text.encode())
-        present = {
-            node.findtext("{*}interface-name", default=""): node.find("{*}shutdown") is None
-            for node in root.iter("{*}interface-configuration")
+        present: dict[str, bool] = self._call(
+            "get-config", lambda _m: parse_configured_interfaces(text)
+        )
+        return {
+            name: InterfaceState(name, exists=name in present, admin_up=present.get(name))
+            for name in names
         }
-        result = {}
-        for name in names:
-            admin = present.get(name)
-            result[name] = InterfaceState(name, exists=admin is not None, admin_up=admin)
-        return result
 
     def ntp_status(self) -> NtpState:
         """From ``system-time/clock/time-source`` [S14]: ``ntp`` means synchronised."""
         text = self._get("clock", CLOCK_FILTER)
-        root = etree.fromstring(text.encode())
-        source = root.findtext(".//{*}time-source", default="")
+        source: str | None = self._call("clock", lambda _m: parse_time_source(text))
         return NtpState(
             synchronised=source == "ntp",
             leap=None,
-            sync_source=source or None,
+            sync_source=source,
             stratum=None,
             offset_ms=None,
             raw_status=f"time-source {source or 'unknown'}",
@@ -538,22 +541,15 @@ class IosxrDriver:
         return True
 
     def macsec_config(self) -> MacsecConfigState:
-        bindings_text = self._get_config("running", INTERFACES_FILTER)
-        policies_text = self._get_config("running", POLICIES_FILTER)
-        bound: dict[str, str] = {}
-        root = etree.fromstring(bindings_text.encode())
-        for psk in root.iter("{*}psk-key-chain"):
-            policy = psk.findtext("{*}policy-name")
-            if policy:
-                bound[policy] = psk.findtext("{*}key-chain-name", default="")
-        cas: dict[str, CaConfigState] = {}
-        for node in etree.fromstring(policies_text.encode()).iter("{*}policy-name"):
-            name = node.findtext("{*}policy-name")
-            if name is None:
-                continue
-            suite = node.findtext("{*}cipher-suite")
-            cas[name] = CaConfigState(name, suite.lower() if suite else None, None, bound.get(name))
-        return MacsecConfigState(cas=cas, bindings=parse_bindings(bindings_text))
+        bindings = self._get_config("running", INTERFACES_FILTER)
+        policies = self._get_config("running", POLICIES_FILTER)
+        state: MacsecConfigState = self._call(
+            "get-config",
+            lambda _m: MacsecConfigState(
+                cas=parse_policies(policies, bindings), bindings=parse_bindings(bindings)
+            ),
+        )
+        return state
 
 
 def _chain_filter(chain: str) -> str:

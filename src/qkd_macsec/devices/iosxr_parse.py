@@ -23,14 +23,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from lxml import etree
 
 from qkd_macsec.devices import iosxr_names as names
-from qkd_macsec.devices.base import ChainEntryState, DeviceClock, MkaSessionState
+from qkd_macsec.devices.base import CaConfigState, ChainEntryState, DeviceClock, MkaSessionState
 
 __all__ = [
     "IosxrReplyError",
     "parse_bindings",
     "parse_clock",
+    "parse_configured_interfaces",
     "parse_key_chain",
     "parse_mka_sessions",
+    "parse_policies",
+    "parse_time_source",
 ]
 
 _XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -248,3 +251,37 @@ def parse_bindings(text: str) -> dict[str, str]:
             continue
         bindings[name] = _text(psk, "policy-name") or _text(psk, "key-chain-name") or ""
     return bindings
+
+
+def parse_configured_interfaces(text: str) -> dict[str, bool]:
+    """``interface-configurations``: each configured interface → administratively up (no
+    ``shutdown`` leaf)."""
+    return {
+        name: _child(node, "shutdown") is None
+        for node in _all(_xml(text), "interface-configuration")
+        if (name := _text(node, "interface-name"))
+    }
+
+
+def parse_time_source(text: str) -> str | None:
+    """``system-time/clock/time-source`` (ntp, manual, calendar, none, error) [S14]."""
+    for clock in _all(_xml(text), "clock"):
+        return _text(clock, "time-source")
+    return None
+
+
+def parse_policies(policies: str, bindings: str) -> dict[str, CaConfigState]:
+    """Each macsec-policy (the vendor-neutral CA) with its suite and the chain bound with it."""
+    chain_of: dict[str, str] = {}
+    for psk in _all(_xml(bindings), "psk-key-chain"):
+        policy = _text(psk, "policy-name")
+        if policy:
+            chain_of[policy] = _text(psk, "key-chain-name") or ""
+    cas: dict[str, CaConfigState] = {}
+    for node in _all(_xml(policies), "policy-name"):
+        name = _text(node, "policy-name")
+        if name is None or len(node) == 0:
+            continue  # the key leaf itself
+        suite = _text(node, "cipher-suite")
+        cas[name] = CaConfigState(name, suite.lower() if suite else None, None, chain_of.get(name))
+    return cas

@@ -174,3 +174,19 @@ def test_a_passed_deadline_sends_nothing(driver: IosxrDriver, router: IosxrSimDe
     with pytest.raises(DeviceDeadlineError):
         driver.apply(ChangeSet(bindings=[BINDING]), comment="late")
     assert router.counters.edits == 0
+
+
+def test_the_preflight_reads_answer(driver: IosxrDriver) -> None:
+    driver.apply(ChangeSet(bindings=[BINDING], add_entries=[entry(0, 0x01)]), comment="bind")
+    config = driver.macsec_config()
+    assert config.bindings == {"HundredGigE0/0/0/1": "QKD_POL"}
+    assert config.cas["QKD_POL"].cipher_suite == "gcm-aes-xpn-256"
+    assert config.cas["QKD_POL"].pre_shared_key_chain == "QKD_KC"
+    assert CAK.hex() not in repr(config).lower()
+    states = driver.interfaces(["HundredGigE0/0/0/1", "HundredGigE0/0/0/9"])
+    assert states["HundredGigE0/0/0/1"].exists
+    assert not states["HundredGigE0/0/0/9"].exists
+    assert driver.ntp_status().synchronised
+    assert driver.macsec_capable()
+    assert driver.commit_check()
+    assert driver.mka_sessions() == []  # no fabric: no sessions
