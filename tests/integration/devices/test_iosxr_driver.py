@@ -6,7 +6,7 @@ failure), removals resolved from the device, host keys verified by us although n
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +34,14 @@ from qkd_macsec.sim.iosxr.server import IosxrLabThread, run_iosxr_in_thread
 PASSWORD = "xr-sim-pw"
 CAK = bytes(range(0x90, 0xB0))
 BINDING = MacsecBinding("HundredGigE0/0/0/1", "QKD_POL", CipherSuite.GCM_AES_XPN_256, "QKD_KC")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Until ``condition`` holds (the server notices a closed session on its own loop)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
 
 
 def entry(slot: int, ckn_byte: int, start: datetime = datetime(2026, 12, 1, 7)) -> KeyChainEntry:
@@ -125,7 +133,7 @@ def test_a_candidate_locked_by_another_session_is_a_lock_error(
             driver.apply(ChangeSet(bindings=[BINDING]), comment="blocked")
     finally:
         other.close()
-    assert router.lock_owner is None  # the other session's lock ended with it
+    wait_for(lambda: router.lock_owner is None)  # the other session's lock ends with it
     assert driver.apply(ChangeSet(bindings=[BINDING]), comment="now").changed
 
 
