@@ -83,3 +83,31 @@ async def test_a_junos_to_iosxr_link_rotates_without_outage(
     else:
         assert list(router.running.chains["CA_p2p_11_12"]) == [seen[-1].upper()]
     assert router.lock_owner is None
+
+
+async def test_a_refused_iosxr_commit_leaves_the_link_on_the_key_both_ends_share(
+    testbed_factory: StartTestbed, seed_doc: dict[str, Any]
+) -> None:
+    testbed = testbed_factory(mixed_link(seed_doc, "key-chain"))
+    router = IosxrSimDevice(
+        XR, user="netconf", password=os.environ[PASSWORD_ENV], fabric=testbed.lab.fabric
+    )
+    with run_iosxr_in_thread([router]) as xr:
+        inventory = pointed_at(testbed, xr)
+        async with Controller(inventory) as controller:
+            assert (await controller.rotate()).ok
+            (shared,) = controller.journal.active_keys(LINK, 1)
+            commits = router.counters.commits
+            router.refuse_commits = True
+            result = await controller.rotate(all_links=True)
+            assert not result.ok
+            assert LINK in result.failed_links
+            assert testbed.live_ckns(LINK) == [shared.ckn]
+            assert router.counters.commits == commits  # nothing landed on IOS XR
+            router.refuse_commits = False
+            assert (await controller.rotate(all_links=True)).ok  # and it recovers
+            (newest,) = controller.journal.active_keys(LINK, 1)
+            assert newest.ckn != shared.ckn
+            assert testbed.live_ckns(LINK) == [newest.ckn]
+    assert testbed.outage_seconds(LINK) == 0.0
+    assert router.lock_owner is None

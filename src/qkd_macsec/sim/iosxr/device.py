@@ -74,6 +74,8 @@ class IosxrSimDevice:
         self.candidate = XrConfig()
         self.lock_owner: int | None = None
         self.counters = _Counters()
+        #: Fault: every commit fails (as a commit check or a full disk would make it).
+        self.refuse_commits = False
         self._guard = threading.Lock()
 
     def check_password(self, user: str, password: str) -> bool:
@@ -118,6 +120,8 @@ class IosxrSimDevice:
     def commit(self, session: int) -> None:
         with self._guard:
             self._may_change(session)
+            if self.refuse_commits:
+                raise EditError("commit failed: 'sysdb' detected the 'fatal' condition (fault)")
             self._validate(self.candidate)
             if self.candidate == self.running:
                 return
