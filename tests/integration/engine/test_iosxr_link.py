@@ -7,8 +7,10 @@ when both ends derive the same MKA keys from their CAK/CKN; outage is measured e
 from __future__ import annotations
 
 import os
+from datetime import UTC
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -111,3 +113,33 @@ async def test_a_refused_iosxr_commit_leaves_the_link_on_the_key_both_ends_share
             assert testbed.live_ckns(LINK) == [newest.ckn]
     assert testbed.outage_seconds(LINK) == 0.0
     assert router.lock_owner is None
+
+
+async def test_lifetimes_are_written_in_the_iosxr_routers_own_zone(
+    testbed_factory: StartTestbed, seed_doc: dict[str, Any]
+) -> None:
+    """The IOS XR end keeps its clock in Europe/Berlin, the Junos end in UTC: each start is
+    written in its device's wall clock, and the link still switches hitlessly."""
+    testbed = testbed_factory(mixed_link(seed_doc, "key-chain"))
+    router = IosxrSimDevice(
+        XR,
+        user="netconf",
+        password=os.environ[PASSWORD_ENV],
+        fabric=testbed.lab.fabric,
+        time_zone="Europe/Berlin",
+    )
+    with run_iosxr_in_thread([router]) as xr:
+        inventory = pointed_at(testbed, xr)
+        async with Controller(inventory) as controller:
+            for wave in range(2):
+                assert (await controller.rotate(all_links=wave > 0)).ok
+            (newest,) = controller.journal.active_keys(LINK, 1)
+            assert testbed.live_ckns(LINK) == [newest.ckn]
+            (record,) = [r for r in controller.journal.rotations(LINK) if r.ckn == newest.ckn]
+    assert testbed.outage_seconds(LINK) == 0.0
+    written = router.running.chains["KC_p2p_11_12"][newest.ckn.upper()].start
+    assert written is not None
+    berlin = ZoneInfo("Europe/Berlin")
+    as_utc = written.replace(tzinfo=berlin).astimezone(UTC)
+    assert record.start_time is not None
+    assert abs((as_utc - record.start_time.astimezone(UTC)).total_seconds()) <= 1.0
