@@ -41,8 +41,8 @@ _SLOT_CARRIER_S = 4 * 365 * 86400
 class LockError(Exception):
     """The candidate is locked by another session (``owner``)."""
 
-    def __init__(self, owner: int) -> None:
-        super().__init__(f"candidate is locked by session {owner}")
+    def __init__(self, owner: int, message: str | None = None) -> None:
+        super().__init__(message or f"candidate is locked by session {owner}")
         self.owner = owner
 
 
@@ -91,7 +91,7 @@ class IosxrSimDevice:
             if self.lock_owner is not None:
                 raise LockError(self.lock_owner)
             if self.candidate != self.running:  # RFC 6241 §7.5: no lock on a dirty candidate
-                raise LockError(0)
+                raise LockError(0, "the candidate holds uncommitted changes")
             self.lock_owner = session
 
     def unlock(self, session: int) -> None:

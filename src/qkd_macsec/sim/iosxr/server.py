@@ -1,7 +1,8 @@
 """NETCONF over SSH for the IOS XR simulator: an asyncssh listener per router, the ``netconf``
 subsystem, base:1.0 framing (the simulator core's framing and host-key helpers), and the
 standard operations IOS XR answers — get, get-config, edit-config, lock, unlock, commit,
-discard-changes, validate, close-session.
+discard-changes, validate, close-session. A ``<confirmed/>`` commit commits at once (no
+rollback timer: the tool's engine does not use confirmed commits).
 
 :func:`run_iosxr_in_thread` runs a set of routers on their own event loop in a thread, for tests
 and labs that drive them with the real ncclient.
