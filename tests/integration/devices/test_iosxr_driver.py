@@ -5,6 +5,7 @@ failure), removals resolved from the device, host keys verified by us although n
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -198,3 +199,14 @@ def test_the_preflight_reads_answer(driver: IosxrDriver) -> None:
     assert driver.macsec_capable()
     assert driver.commit_check()
     assert driver.mka_sessions() == []  # no fabric: no sessions
+
+
+def test_no_cak_reaches_the_logs_even_at_debug(
+    driver: IosxrDriver, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        driver.apply(ChangeSet(bindings=[BINDING], add_entries=[entry(0, 0x01)]), comment="c")
+        driver.preview(ChangeSet(add_entries=[entry(1, 0x02)]))
+    assert "loading" in caplog.text  # the masked configuration was logged
+    for spelling in (CAK.hex(), CAK.hex().upper()):
+        assert spelling not in caplog.text
