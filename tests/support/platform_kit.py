@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from qkd_macsec.devices.base import MacsecBinding
@@ -38,3 +39,5 @@ class PlatformKit:
     malformed_key_chain: str
     #: A device name the platform's driver reaches without a network (None: none in unit tests).
     reachable_device: str | None = None
+    #: A start-time far in the future that the platform can still write (IOS XR: up to 2035).
+    far_start: datetime = datetime(2037, 1, 2, 3)

@@ -28,10 +28,14 @@ from qkd_macsec.devices.base import (
 from qkd_macsec.devices.names import ConfigRenderError
 from qkd_macsec.devices.platform import EndSettings, Platform, platform_names
 from qkd_macsec.secret import Secret
-from support import fake_platform, junos_kit
+from support import fake_platform, iosxr_kit, junos_kit
 from support.platform_kit import PlatformKit
 
-KITS: dict[str, PlatformKit] = {"junos": junos_kit.KIT, fake_platform.NAME: fake_platform.KIT}
+KITS: dict[str, PlatformKit] = {
+    "junos": junos_kit.KIT,
+    "iosxr": iosxr_kit.KIT,
+    fake_platform.NAME: fake_platform.KIT,
+}
 CONTRACT = sorted(
     name for name, member in vars(Driver).items() if callable(member) and not name.startswith("_")
 )
@@ -178,7 +182,7 @@ def test_rendered_key_chain_entries_read_back_as_written(
     """What the renderer writes, the platform's own key-chain parser reads (slot, CKN, start)."""
     chain = kit.binding.key_chain or "KC"
     # naive start-times: the device's own wall clock (UTC here)
-    starts = {0: datetime(2026, 12, 1, 7, 30, 58), platform.slots - 1: datetime(2037, 1, 2, 3)}
+    starts = {0: datetime(2026, 12, 1, 7, 30, 58), platform.slots - 1: kit.far_start}
     entries = [
         KeyChainEntry(chain, slot, f"{slot + 1:02x}" * 32, Secret(CAK), start)
         for slot, start in starts.items()
