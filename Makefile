@@ -25,7 +25,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
-	$(BIN)/pytest -q -n 6 --dist loadgroup
+	$(BIN)/pytest -q -n 8 --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -177,13 +177,16 @@ ONBOX_GROUPS = {
     "test_scp_pull": "onbox-faults",
     "test_deploy": "onbox-faults",
     "test_sim_file_store": "onbox-faults",
+    "test_onbox_hybrid": "onbox-modes",
+    "test_onbox_time_zones": "onbox-modes",
 }
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """On-box runs are real processes racing real start-times: each test runs on a worker that
-    runs no other on-box test meanwhile (``--dist loadgroup``), so no more than two of them race
-    each other for the CPU. Each test has its own testbed, routers and state directory."""
+    runs no other on-box test of its group meanwhile (``--dist loadgroup``), so no more than
+    three of them race each other for the CPU. Each test has its own testbed, routers and state
+    directory."""
     here = Path(__file__).parent
     for item in items:
         if here in item.path.parents:
