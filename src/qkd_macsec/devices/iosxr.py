@@ -27,7 +27,6 @@ Lifetimes are written in the device's wall clock: :meth:`device_time` reads
 from __future__ import annotations
 
 import difflib
-import logging
 import os
 import tempfile
 import time
@@ -87,7 +86,13 @@ from qkd_macsec.devices.iosxr_render import (
     render,
     render_masked,
 )
-from qkd_macsec.obs.logging import SECRETS, RedactionFilter, get_logger, redact
+from qkd_macsec.devices.transport_safety import (
+    ErrorScrubber,
+    cap_transport_loggers,
+    exception_chain,
+    rpc_budget,
+)
+from qkd_macsec.obs.logging import SECRETS, get_logger
 from qkd_macsec.secret import Secret
 
 __all__ = ["IosxrDriver", "StrictIosxrDeviceHandler"]
@@ -99,7 +104,6 @@ log = get_logger("devices.iosxr")
 nc_session.TICK = 0.01
 
 TRANSPORT_LOGGERS = ("ncclient", "paramiko")
-MIN_RPC_TIMEOUT_S = 0.05
 _MAX_MESSAGE = 300
 SHELLUTIL_OPER_NS = "http://cisco.com/ns/yang/Cisco-IOS-XR-shellutil-oper"
 MKA_OPER_NS = "http://cisco.com/ns/yang/Cisco-IOS-XR-crypto-macsec-mka-oper"
@@ -125,35 +129,17 @@ class StrictIosxrDeviceHandler(IosxrDeviceHandler):  # type: ignore[misc]
 
 def quiet_transport_loggers() -> None:
     """Cap ncclient's and paramiko's loggers at WARNING, with the redaction filter attached."""
-    for name in TRANSPORT_LOGGERS:
-        logger = logging.getLogger(name)
-        if logger.level < logging.WARNING:
-            logger.setLevel(logging.WARNING)
-        if not any(isinstance(f, RedactionFilter) for f in logger.filters):
-            logger.addFilter(RedactionFilter())
+    cap_transport_loggers(TRANSPORT_LOGGERS)
 
 
-class _Scrubber:
+class _Scrubber(ErrorScrubber):
     """Device or library text made safe to show: no CAK (either case), no password."""
 
     def __init__(self, secrets: Sequence[Secret] = ()) -> None:
-        self._hex = [v for s in secrets for v in (s.reveal().hex(), s.reveal().hex().upper())]
-
-    def __call__(self, text: object) -> str:
-        cleaned = str(text)
-        for value in self._hex:
-            cleaned = cleaned.replace(value, MASK)
-        cleaned = redact(cleaned).replace("\n", " ").strip()
-        return cleaned if len(cleaned) <= _MAX_MESSAGE else cleaned[: _MAX_MESSAGE - 3] + "..."
+        super().__init__(secrets, max_chars=_MAX_MESSAGE, mask=MASK)
 
 
-def _causes(err: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = err
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
+_causes = exception_chain
 
 
 def _xml_text(reply: Any) -> str:
@@ -220,12 +206,7 @@ class IosxrDriver:
         self._deadline = deadline
 
     def _budget(self, phase: str) -> float:
-        if self._deadline is None:
-            return self.target.timeout
-        left = self._deadline - time.time()
-        if left < MIN_RPC_TIMEOUT_S:
-            raise DeviceDeadlineError(self.name, f"{phase}: not sent, the session deadline passed")
-        return min(self.target.timeout, left)
+        return rpc_budget(self.name, phase, self.target.timeout, self._deadline)
 
     # ------------------------------------------------------------------------------- session
     def open(self) -> None:

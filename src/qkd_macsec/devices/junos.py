@@ -18,7 +18,6 @@ the redaction filter, and exception texts from the device are scrubbed and never
 from __future__ import annotations
 
 import functools
-import logging
 import math
 import os
 import re
@@ -91,7 +90,13 @@ from qkd_macsec.devices.ssh_posture import (
     record_negotiated_kex,
     ssh_posture,
 )
-from qkd_macsec.obs.logging import SECRETS, RedactionFilter, get_logger, redact
+from qkd_macsec.devices.transport_safety import (
+    ErrorScrubber,
+    cap_transport_loggers,
+    exception_chain,
+    rpc_budget,
+)
+from qkd_macsec.obs.logging import SECRETS, get_logger
 from qkd_macsec.posture import ClassicalHopRefused, HopPosture, Verdict, judge
 from qkd_macsec.secret import Secret
 
@@ -113,10 +118,8 @@ IGNORED_COMMIT_WARNINGS = ["recommend configuring all 64 hexadecimal digits"]
 _MAX_MESSAGE = 400
 _DOLLAR9 = re.compile(r"\$9\$[^\s\"';]+")
 #: The shortest RPC timeout a deadline leaves (below it an RPC is refused as too late).
-MIN_RPC_TIMEOUT_S = 0.05
 #: How long ``close`` waits for the close-session reply once the deadline has passed.
 CLOSE_AFTER_DEADLINE_S = 0.5
-_quiet_lock = threading.Lock()
 
 
 #: ncclient's session thread sends a queued RPC only when its select() times out, every TICK
@@ -156,62 +159,22 @@ def host_key_lines(known_hosts: Path, host: str, port: int) -> str:
 
 
 def quiet_transport_loggers() -> None:
-    """Cap the transport libraries' loggers at WARNING and attach the redaction filter.
-
-    Idempotent; run again after each connect, as loggers are created on first use. Children
-    without their own level inherit the cap, so the full-RPC DEBUG lines are never even created
-    (a logger's filter only sees records logged on that very logger, hence one per child).
-    """
-    with _quiet_lock:
-        names = list(TRANSPORT_LOGGERS)
-        # A snapshot first: other threads create loggers (logging's own lock, not ours) while
-        # this runs, and iterating the live dict then fails with "changed size during
-        # iteration". ``tuple(dict)`` copies the keys in one step under the GIL.
-        existing = tuple(logging.Logger.manager.loggerDict)
-        names += [
-            name
-            for name in existing
-            if name.startswith(tuple(f"{root}." for root in TRANSPORT_LOGGERS))
-        ]
-        for name in names:
-            logger = logging.getLogger(name)
-            own = logger.level  # NOTSET (0) on a root would inherit the application's level
-            if own < logging.WARNING if name in TRANSPORT_LOGGERS else 0 < own < logging.WARNING:
-                logger.setLevel(logging.WARNING)
-            if not any(isinstance(f, RedactionFilter) for f in logger.filters):
-                logger.addFilter(RedactionFilter())
+    """Cap the transport libraries' loggers at WARNING and attach the redaction filter
+    (idempotent; run again after each connect, as loggers are created on first use)."""
+    cap_transport_loggers(TRANSPORT_LOGGERS)
 
 
-class _Scrubber:
-    """Turns device/library exception text into a message safe to show (no CAK, no password)."""
+class _Scrubber(ErrorScrubber):
+    """Junos exception text made safe to show: also ``$9$…`` secrets (field evidence §1:
+    obfuscated, not encrypted)."""
 
     def __init__(self, secrets: Sequence[Secret] = ()) -> None:
-        self._hex: list[str] = []
-        for secret in secrets:
-            raw = secret.reveal()
-            self._hex += [raw.hex(), raw.hex().upper()]
-
-    def __call__(self, text: object) -> str:
-        cleaned = str(text)
-        for value in self._hex:
-            cleaned = cleaned.replace(value, MASK)
-        # Junos shows secrets as $9$… (field evidence §1): obfuscated, not encrypted.
-        cleaned = _DOLLAR9.sub("$9$" + MASK, cleaned)
-        cleaned = redact(cleaned).replace("\n", " ").strip()
-        return cleaned if len(cleaned) <= _MAX_MESSAGE else cleaned[: _MAX_MESSAGE - 3] + "..."
+        super().__init__(
+            secrets, patterns=((_DOLLAR9, "$9$" + MASK),), max_chars=_MAX_MESSAGE, mask=MASK
+        )
 
 
-def _causes(err: BaseException) -> list[BaseException]:
-    """The exception, what PyEZ stashed in ``_orig``, and its cause/context chain."""
-    seen: list[BaseException] = []
-    stack: list[object] = [err]
-    while stack:
-        current = stack.pop()
-        if not isinstance(current, BaseException) or any(current is s for s in seen):
-            continue
-        seen.append(current)
-        stack += [getattr(current, "_orig", None), current.__cause__, current.__context__]
-    return seen
+_causes = exception_chain
 
 
 def _only_warnings(err: ez.RpcError) -> bool:
@@ -294,12 +257,7 @@ class JunosDriver:
 
     def _budget(self, phase: str) -> float:
         """The timeout for the next RPC: the target's, or the time left before the deadline."""
-        if self._deadline is None:
-            return self.target.timeout
-        left = self._deadline - time.time()
-        if left < MIN_RPC_TIMEOUT_S:
-            raise DeviceDeadlineError(self.name, f"{phase}: not sent, the session deadline passed")
-        return min(self.target.timeout, left)
+        return rpc_budget(self.name, phase, self.target.timeout, self._deadline)
 
     def _set_rpc_timeout(self, seconds: float) -> None:
         """PyEZ's ``Device.timeout`` setter truncates to whole seconds (0 for a deadline 0.9 s
