@@ -1,10 +1,15 @@
-"""Shared pieces of testbed-based tests: fixture typing, lab documents, session counting."""
+"""Shared pieces of testbed-based tests: fixture typing, lab documents, session counting, the
+CLI as a subprocess against a testbed's inventory."""
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from qkd_macsec.cli.common import CRASH_ENV
 from qkd_macsec.testbed.builder import Testbed
 
 StartTestbed = Callable[..., Testbed]
@@ -31,3 +36,31 @@ def count_logins(testbed: Testbed, monkeypatch: pytest.MonkeyPatch) -> list[str]
 
         monkeypatch.setattr(device, "open_session", counting)
     return opened
+
+
+def cli_command(testbed: Testbed, *args: str) -> list[str]:
+    """``python -m qkd_macsec ARGS -i <the testbed's inventory>``."""
+    return [sys.executable, "-m", "qkd_macsec", *args, "-i", str(testbed.inventory_path)]
+
+
+def cli_env(crash_at: str | None = None) -> dict[str, str]:
+    """This environment, crashing at ``crash_at`` (``QKD_MACSEC_CRASH_AT``) or nowhere."""
+    env = dict(os.environ)
+    env.pop(CRASH_ENV, None)
+    if crash_at:
+        env[CRASH_ENV] = crash_at
+    return env
+
+
+def run_cli(
+    testbed: Testbed, *args: str, crash_at: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI to the end (2 min at most), output captured."""
+    return subprocess.run(
+        cli_command(testbed, *args),
+        env=cli_env(crash_at),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

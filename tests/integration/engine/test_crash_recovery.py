@@ -6,33 +6,13 @@ abruptly (``os._exit``: no cleanup, no finally blocks) at the named point of the
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from qkd_macsec.engine.journal import Journal
-from qkd_macsec.testbed.builder import Testbed
 from support.testbed import StartTestbed
-
-
-def cli(
-    testbed: Testbed, *args: str, crash_at: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.pop("QKD_MACSEC_CRASH_AT", None)
-    if crash_at:
-        env["QKD_MACSEC_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "qkd_macsec", *args, "-i", str(testbed.inventory_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from support.testbed import run_cli as cli
 
 
 @pytest.mark.parametrize(

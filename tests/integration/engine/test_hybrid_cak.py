@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ from qkd_macsec.macsec.kdf import key_check_value
 from qkd_macsec.secret import Secret
 from qkd_macsec.testbed.builder import Testbed
 from support.testbed import StartTestbed, pre_shared_key_link
+from support.testbed import run_cli as cli
 
 HYBRID = {"key_derivation": "hybrid", "transport": {"ssh": "pq-required", "tls": "pq-required"}}
 # "set ... key 3 key-name CKN" / "... key 3 secret CAK", or "... pre-shared-key ckn|cak X":
@@ -159,23 +157,6 @@ async def test_hybrid_rotates_p2p_and_group_with_outage_0_and_leaks_neither_s_no
     assert "DEBUG" in texts[str(everything)]
     leaks = [(where, c[:6]) for where, text in texts.items() for c in canaries if c in text]
     assert leaks == []
-
-
-def cli(
-    testbed: Testbed, *args: str, crash_at: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.pop("QKD_MACSEC_CRASH_AT", None)
-    if crash_at:
-        env["QKD_MACSEC_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "qkd_macsec", *args, "-i", str(testbed.inventory_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(

@@ -7,11 +7,9 @@ is taken over by the next controller, whose recovery finishes its rotation hitle
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,25 +23,10 @@ from qkd_macsec.engine.controller import Controller
 from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.lease import FileLeaseBackend, LeaseHeldError
 from qkd_macsec.testbed.builder import Testbed
-from support.testbed import StartTestbed
+from support.testbed import StartTestbed, cli_command, cli_env
+from support.testbed import run_cli as cli
 
 EXIT_LEASE_HELD = 4
-
-
-def command(testbed: Testbed, *args: str) -> list[str]:
-    return [sys.executable, "-m", "qkd_macsec", *args, "-i", str(testbed.inventory_path)]
-
-
-def env() -> dict[str, str]:
-    out = dict(os.environ)
-    out.pop("QKD_MACSEC_CRASH_AT", None)
-    return out
-
-
-def cli(testbed: Testbed, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command(testbed, *args), env=env(), capture_output=True, text=True, timeout=120
-    )
 
 
 class Background(subprocess.Popen[str]):
@@ -59,7 +42,7 @@ def background(testbed: Testbed, tmp_path: Path, *args: str) -> Iterator[Backgro
     output = tmp_path / f"{args[0]}-{time.monotonic_ns()}.out"
     log = output.open("w")
     proc = Background(
-        command(testbed, *args), env=env(), stdout=log, stderr=subprocess.STDOUT, text=True
+        cli_command(testbed, *args), env=cli_env(), stdout=log, stderr=subprocess.STDOUT, text=True
     )
     proc.output = output
     try:
@@ -174,7 +157,7 @@ def test_second_controller_during_an_in_flight_rotation_cannot_touch_it(
         started = time.monotonic()
         seconds = [
             subprocess.Popen(
-                command(testbed, *args), env=env(), stdout=PIPE, stderr=PIPE, text=True
+                cli_command(testbed, *args), env=cli_env(), stdout=PIPE, stderr=PIPE, text=True
             )
             for args in (("rotate",), ("recover",), ("rotate", "--force"))
         ]
