@@ -48,6 +48,7 @@ __all__ = [
     "lab_platforms",
     "lab_server_factory",
     "register_lab_server",
+    "unregister_lab_server",
 ]
 
 
@@ -116,6 +117,13 @@ def register_lab_server(platform: str, factory: ServerFactory | str) -> None:
             _FACTORIES.pop(platform, None)
         else:
             _FACTORIES[platform] = factory
+
+
+def unregister_lab_server(platform: str) -> None:
+    """Forget ``platform`` (a test's own registration, say); unknown names are ignored."""
+    with _GUARD:
+        _FACTORIES.pop(platform, None)
+        BUILT_IN.pop(platform, None)
 
 
 def lab_platforms() -> list[str]:
