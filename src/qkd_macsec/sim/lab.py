@@ -305,6 +305,9 @@ class JunosLabServer:
     def fail_commits(self, count: int) -> None:
         self._device.set_faults(failing_commits=count)
 
+    def commits_to_fail(self) -> int:
+        return self._device.faults.failing_commits
+
     def set_commit_latency(self, seconds: float) -> None:
         self._device.set_faults(commit_latency_s=seconds)
 

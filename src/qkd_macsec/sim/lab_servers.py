@@ -91,6 +91,10 @@ class LabServer(Protocol):
         """Refuse the next ``count`` commits (0: accept commits again)."""
         ...
 
+    def commits_to_fail(self) -> int:
+        """How many of the next commits will still be refused."""
+        ...
+
     def set_commit_latency(self, seconds: float) -> None: ...
 
     async def set_reachable(self, reachable: bool) -> None:

@@ -119,8 +119,10 @@ async def test_refused_commits_are_counted_down_and_commits_are_recorded() -> No
     async with Lab.from_dict(MIXED).serve() as running:
         server = running.server("xr1")
         server.fail_commits(1)
+        assert server.commits_to_fail() == 1
         reply = await netconf_rpc(running.port("xr1"), running.known_hosts_path, COMMIT)
         assert b"rpc-error" in reply
+        assert server.commits_to_fail() == 0
         reply = await netconf_rpc(running.port("xr1"), running.known_hosts_path, COMMIT)
         assert is_ok(reply)
         assert server.commit_times() == []  # an unchanged candidate commits nothing
@@ -184,6 +186,9 @@ class _HttpsServer:
 
     def fail_commits(self, count: int) -> None:
         pass
+
+    def commits_to_fail(self) -> int:
+        return 0
 
     def set_commit_latency(self, seconds: float) -> None:
         pass

@@ -84,6 +84,9 @@ class IosxrLabServer:
     def fail_commits(self, count: int) -> None:
         self._device.failing_commits = count
 
+    def commits_to_fail(self) -> int:
+        return self._device.failing_commits
+
     def set_commit_latency(self, seconds: float) -> None:
         self._device.commit_latency_s = seconds
 
