@@ -179,10 +179,13 @@ class LabSpec(BaseModel):
     minute_s: float = Field(default=60.0, gt=0)
     devices: list[DeviceSpec]
     links: list[LinkSpec] = Field(default_factory=list)
+    #: Devices on the lab's fabric that the lab does not serve (a test's own simulator joins
+    #: the fabric for them, e.g. a platform with no lab simulator): link ends may name them.
+    external_devices: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> LabSpec:
-        names = [d.name for d in self.devices]
+        names = [d.name for d in self.devices] + list(self.external_devices)
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"duplicate device names: {', '.join(duplicates)}")
@@ -374,6 +377,8 @@ class RunningLab:
             if isinstance(server, JunosLabServer):
                 self.devices[spec.name] = server.device
                 self.endpoints[spec.name] = server.endpoint
+        for name in self.spec.external_devices:
+            self.fabric.add_device(name)
         for link in self.spec.links:
             a, b = link.ends()
             self.fabric.add_link(a, b, link.name)

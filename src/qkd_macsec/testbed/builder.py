@@ -3,7 +3,9 @@
 Each host is simulated by its inventory platform's simulator (``platform:`` of the host, its
 groups or the defaults), all in one lab on one MKA fabric: a link may join a Junos and an IOS XR
 router. Interface names in the document must then follow each end's platform rules (e.g.
-``HundredGigE0/0/0/1`` on IOS XR).
+``HundredGigE0/0/0/1`` on IOS XR). A host whose platform has no lab simulator
+(:func:`~qkd_macsec.sim.lab_servers.lab_platforms`) is not served: it is an external device of
+the lab's fabric, which the test's own simulator joins (as the FakeOS tests do).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from qkd_macsec.kme.server import RunningNetwork, run_network_in_thread
 from qkd_macsec.obs.logging import SECRETS
 from qkd_macsec.pki.files import write_private
 from qkd_macsec.sim.lab import Lab, LabThread, run_lab_in_thread
-from qkd_macsec.sim.lab_servers import LabServer
+from qkd_macsec.sim.lab_servers import LabServer, lab_platforms
 
 PASSWORD_ENV = "QKD_ROUTER_PASSWORD"  # noqa: S105 - the variable name, not a password
 Wire = tuple[tuple[str, str], tuple[str, str]]
@@ -129,6 +131,8 @@ def start_testbed(
     )
     wires = wiring(doc)
     platforms = _raw_host_platforms(doc)  # host -> groups -> defaults, as the inventory reads
+    simulated = set(lab_platforms())
+    served = [name for name in hosts if platforms[name] in simulated]
     lab_doc = {
         "preceding_hold_s": options.preceding_hold_s,
         "devices": [
@@ -144,8 +148,9 @@ def start_testbed(
                 "time_zone": options.time_zones.get(name),
                 **options.device_options.get(name, {}),
             }
-            for name in hosts
+            for name in served
         ],
+        "external_devices": [name for name in hosts if name not in served],
         "links": [
             {"a": f"{a[0]}:{a[1]}", "b": f"{b[0]}:{b[1]}", "name": f"{link}#{i}"}
             for link, link_wires in wires.items()
@@ -159,10 +164,11 @@ def start_testbed(
     ):
         for name, spec in hosts.items():
             spec["host"] = "127.0.0.1"
-            spec["port"] = running_lab.port(name)
-            filler = HOST_FILLERS.get(platforms[name])
-            if filler is not None:
-                filler(spec, running_lab, name)
+            if name in served:  # else a platform with no lab simulator: the test brings its own
+                spec["port"] = running_lab.port(name)
+                filler = HOST_FILLERS.get(platforms[name])
+                if filler is not None:
+                    filler(spec, running_lab, name)
             spec.setdefault("tls", {})
             sae = spec.get("sae_id", name)
             spec["tls"] = {
