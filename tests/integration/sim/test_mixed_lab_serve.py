@@ -16,7 +16,9 @@ from pathlib import Path
 import asyncssh
 import httpx
 import pytest
+from asyncssh.kex import get_default_kex_algs
 
+from qkd_macsec.posture import is_pq_key_exchange
 from qkd_macsec.sim.device import SimDevice
 from qkd_macsec.sim.iosxr.device import IosxrSimDevice
 from qkd_macsec.sim.lab import DeviceSpec, Lab, LabError
@@ -142,6 +144,38 @@ async def test_junos_only_fields_are_refused_on_iosxr(field: str, value: object)
     with pytest.raises(LabError, match=f"xr1 \\(iosxr\\): not supported: {field}"):
         async with Lab.from_dict({"devices": [device]}).serve():
             pass
+
+
+async def test_a_classical_iosxr_router_offers_no_pq_key_exchange() -> None:
+    lab = Lab.from_dict(
+        {"devices": [{"name": "xr1", "platform": "iosxr", "password": PASSWORD, "pq_kex": False}]}
+    )
+    async with lab.serve() as running:
+        options = {"known_hosts": str(running.known_hosts_path), "username": "lab"}
+        pq = [a.decode() for a in get_default_kex_algs() if is_pq_key_exchange(a.decode())]
+        assert pq  # this asyncssh has PQ hybrids to refuse
+        with pytest.raises(asyncssh.KeyExchangeFailed):
+            await asyncssh.connect(
+                "127.0.0.1", running.port("xr1"), password=PASSWORD, kex_algs=pq, **options
+            )
+        async with asyncssh.connect(
+            "127.0.0.1", running.port("xr1"), password=PASSWORD, **options
+        ) as conn:
+            assert not is_pq_key_exchange(str(conn.get_extra_info("kex_alg") or ""))
+
+
+async def test_an_external_device_is_on_the_fabric_but_not_served() -> None:
+    lab = Lab.from_dict(
+        {
+            "devices": [{"name": "mx1", "password": PASSWORD}],
+            "external_devices": ["box1"],
+            "links": [{"a": "mx1:et-0/0/1", "b": "box1:port1", "name": "mx1-box1"}],
+        }
+    )
+    async with lab.serve() as running:
+        assert running.fabric.link_ends("mx1-box1")[1].device == "box1"
+        with pytest.raises(LabError, match="no device named 'box1'"):
+            running.server("box1")
 
 
 def test_an_unknown_platform_is_refused_naming_the_known_ones() -> None:

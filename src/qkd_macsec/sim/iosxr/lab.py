@@ -3,7 +3,8 @@ on the lab's loop, a persistent host key from the lab's state dir, the lab's fab
 faults a lab drives on it — refused commits, commit latency, unreachable (listener stopped, port
 kept so the router comes back where clients expect it), clock offset.
 
-Registered for platform ``iosxr`` in :data:`qkd_macsec.sim.lab_servers.BUILT_IN`.
+The lab's ``pq_kex`` applies as on Junos (false: the router offers classical key exchanges
+only). Registered for platform ``iosxr`` in :data:`qkd_macsec.sim.lab_servers.BUILT_IN`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from qkd_macsec.sim.iosxr.server import _SshServer
 from qkd_macsec.sim.lab import DeviceSpec, LabError
 from qkd_macsec.sim.lab_servers import LabContext
 from qkd_macsec.sim.netconf.hostkeys import load_or_create_host_key
-from qkd_macsec.sim.netconf.ssh import _reserve_port
+from qkd_macsec.sim.netconf.ssh import _kex_options, _reserve_port
 
 __all__ = ["IosxrLabServer", "serve_iosxr"]
 
@@ -40,6 +41,7 @@ class IosxrLabServer:
         host_key: asyncssh.SSHKey,
         port: int,
         spec_offset: float = 0.0,
+        pq_kex: bool = True,
     ) -> None:
         self._device = device
         self._context = context
@@ -48,6 +50,7 @@ class IosxrLabServer:
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._reserved: socket.socket | None = None  # bound, not listening: while unreachable
         self._offset = spec_offset
+        self._pq_kex = pq_kex
         self._connections: set[asyncssh.SSHServerConnection] = set()
 
     # ------------------------------------------------------------------- LabServer facts
@@ -111,6 +114,7 @@ class IosxrLabServer:
             agent_forwarding=False,
             allow_scp=False,
             login_timeout=LOGIN_TIMEOUT_S,
+            **_kex_options(self._pq_kex),  # the lab's pq_kex: false offers classical kex only
         )
         self._port = self._acceptor.get_port()
 
@@ -172,7 +176,7 @@ async def serve_iosxr(spec: DeviceSpec, context: LabContext) -> AsyncIterator[Io
     device.commit_latency_s = spec.commit_latency_s
     device.failing_commits = spec.faults.failing_commits
     key = load_or_create_host_key(context.host_key_path(spec.name))
-    server = IosxrLabServer(device, context, key, spec.port, spec.clock_offset_s)
+    server = IosxrLabServer(device, context, key, spec.port, spec.clock_offset_s, spec.pq_kex)
     await server.start()
     try:
         if spec.faults.refuse_connections:
