@@ -202,7 +202,9 @@ class NxosDriver:
             raise DeviceConnectError(self.name, "session is not open")
         where = f"{self.target.host}:{self.port}"
         try:
-            reply = client.post(_url(self.target, self.port), json=body, timeout=self._budget(phase))
+            reply = client.post(
+                _url(self.target, self.port), json=body, timeout=self._budget(phase)
+            )
         except httpx.TimeoutException:
             if phase == "open":
                 raise DeviceUnreachableError(self.name, f"{where} timed out") from None
@@ -234,12 +236,12 @@ class NxosDriver:
         if any(isinstance(c, ssl.SSLError) for c in causes):
             return DeviceConnectError(self.name, f"TLS with {where} failed")
         if phase == "open" or isinstance(err, httpx.ConnectError):
-            return DeviceUnreachableError(self.name, f"{where} refused NX-API ({type(err).__name__})")
+            return DeviceUnreachableError(
+                self.name, f"{where} refused NX-API ({type(err).__name__})"
+            )
         return DeviceConnectError(self.name, f"{phase}: connection lost ({type(err).__name__})")
 
-    def _batch(
-        self, phase: str, commands: Sequence[str], *, method: str = "cli"
-    ) -> list[Any]:
+    def _batch(self, phase: str, commands: Sequence[str], *, method: str = "cli") -> list[Any]:
         """Run ``commands`` as one JSON-RPC batch; each result in order. The first command
         answering an error raises :class:`_CommandError` (index, message)."""
         body = [
@@ -332,7 +334,9 @@ class NxosDriver:
             self._abort()
             message = scrub(err)
             if err.index < 3:
-                raise DeviceLockError(self.name, f"configuration session refused: {message}") from None
+                raise DeviceLockError(
+                    self.name, f"configuration session refused: {message}"
+                ) from None
             if err.index < load_end:
                 raise DeviceLoadError(self.name, f"command refused: {message}") from None
             raise DeviceCommitError(self.name, f"verify/commit failed: {message}") from None
@@ -356,11 +360,19 @@ class NxosDriver:
         try:
             self._batch(
                 "validate",
-                [f"configure session {SESSION_NAME}", "abort", f"configure session {SESSION_NAME}", "verify", "abort"],
+                [
+                    f"configure session {SESSION_NAME}",
+                    "abort",
+                    f"configure session {SESSION_NAME}",
+                    "verify",
+                    "abort",
+                ],
             )
         except _CommandError as err:
             self._abort()
-            raise DevicePermissionError(self.name, f"may not configure: {_Scrubber()(err)}") from None
+            raise DevicePermissionError(
+                self.name, f"may not configure: {_Scrubber()(err)}"
+            ) from None
         return True
 
     # ------------------------------------------------------------------------------- reads
@@ -438,9 +450,7 @@ class NxosDriver:
         (running,) = self._show("read", [RUNNING])
         state: MacsecConfigState = self._parsed(
             "read",
-            lambda text: MacsecConfigState(
-                cas=parse_policies(text), bindings=parse_bindings(text)
-            ),
+            lambda text: MacsecConfigState(cas=parse_policies(text), bindings=parse_bindings(text)),
             running,
         )
         return state

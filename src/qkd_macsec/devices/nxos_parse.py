@@ -22,7 +22,13 @@ from datetime import UTC, datetime, timedelta
 
 from qkd_macsec.devices import nxos_names as names
 from qkd_macsec.devices.base import CaConfigState, ChainEntryState, DeviceClock, MkaSessionState
-from qkd_macsec.devices.nxos_config import MONTHS, NxosKey, NxosReplyError, NxosRunning, parse_running
+from qkd_macsec.devices.nxos_config import (
+    MONTHS,
+    NxosKey,
+    NxosReplyError,
+    NxosRunning,
+    parse_running,
+)
 
 __all__ = [
     "NxosReplyError",
@@ -211,7 +217,8 @@ def parse_time_source(clock_text: str) -> str | None:
 def parse_bindings(running_text: str) -> dict[str, str]:
     """Interface → macsec policy (the vendor-neutral connectivity association)."""
     return {
-        itf: policy or chain for itf, (chain, policy) in parse_running(running_text).bindings.items()
+        itf: policy or chain
+        for itf, (chain, policy) in parse_running(running_text).bindings.items()
     }
 
 

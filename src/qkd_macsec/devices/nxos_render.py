@@ -161,8 +161,8 @@ def _chain_lines(
                 duration = names.SLOT_CARRIER_S + key.slot
             else:
                 duration = names.ended_duration(key.start, ordered[index + 1].start, key.slot)
-            old = key.existing
-            if old is None or old.start != key.start or old.duration_s != duration:
+            written = key.existing
+            if written is None or written.start != key.start or written.duration_s != duration:
                 body.append(f"send-lifetime {format_start(key.start)} duration {duration}")
         if body:
             lines.append(f"  key {key.key_id}")
@@ -189,7 +189,9 @@ def _binding_lines(
     chain = names.key_chain(b.key_chain if b.key_chain is not None else policy_name)
     interface = names.interface(b.interface)
     bound = current.bindings.get(interface) if current is not None else None
-    binding = [] if bound == (chain, policy_name) else [f"  macsec keychain {chain} policy {policy_name}"]
+    binding = (
+        [] if bound == (chain, policy_name) else [f"  macsec keychain {chain} policy {policy_name}"]
+    )
     return (
         [f"macsec policy {policy_name}", *policy] if policy else [],
         [f"interface {interface}", *binding] if binding else [],
