@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from qkd_macsec.devices import nxos_names
 from qkd_macsec.engine.controller import Controller, link_specs
 from qkd_macsec.engine.journal import Journal
 from qkd_macsec.inventory import Inventory, load_inventory
@@ -131,6 +132,40 @@ async def test_a_refused_nxos_commit_is_undone_before_t(
             assert (await controller.rotate(all_links=True)).ok  # and it recovers
             (newest,) = controller.journal.active_keys(LINK, 1)
             assert newest.ckn != shared.ckn
+            assert testbed.live_ckns(LINK) == [newest.ckn]
+    assert testbed.outage_seconds(LINK) == 0.0
+    assert switch.session_name is None
+
+
+async def test_a_stage_undone_on_nxos_gives_the_old_key_its_lifetime_back(
+    testbed_factory: StartTestbed, seed_doc: dict[str, Any]
+) -> None:
+    """The Junos end refuses its commit: the NX-OS end, staged with the new key (and the old
+    key's end at T), is undone before T — the old key runs four years again, so NX-OS does not
+    leave the shared key at T."""
+    testbed = testbed_factory(mixed_link(seed_doc))
+    switch = switch_for(testbed)
+    with run_nxos_in_thread([switch]) as nx:
+        inventory = inventory_for(testbed, nx)
+        async with Controller(inventory) as controller:
+            assert (await controller.rotate()).ok
+            (shared,) = controller.journal.active_keys(LINK, 1)
+            before = switch.running.chains[CHAIN]
+            commits = switch.counters.commits
+            # the Junos commit is slow and then fails: NX-OS is staged first, then undone
+            testbed.lab.device("mx304-11").set_faults(failing_commits=1, commit_latency_s=0.5)
+            result = await controller.rotate(all_links=True)
+            assert not result.ok
+            assert LINK in result.failed_links
+            assert switch.running.chains[CHAIN] == before
+            assert switch.counters.commits == commits + 2  # the stage and its undo
+            testbed.lab.device("mx304-11").set_faults(commit_latency_s=0.0)
+            key = switch.running.chains[CHAIN][shared.ckn.upper()]
+            assert key.duration_s is not None
+            assert key.duration_s >= nxos_names.SLOT_CARRIER_S  # no end near T
+            assert testbed.live_ckns(LINK) == [shared.ckn]
+            assert (await controller.rotate(all_links=True)).ok
+            (newest,) = controller.journal.active_keys(LINK, 1)
             assert testbed.live_ckns(LINK) == [newest.ckn]
     assert testbed.outage_seconds(LINK) == 0.0
     assert switch.session_name is None
