@@ -6,6 +6,7 @@ error or a log, deadlines, the clock read in the switch's own zone."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
@@ -32,7 +33,7 @@ from qkd_macsec.devices.nxos import NxosDriver
 from qkd_macsec.macsec.suites import CipherSuite
 from qkd_macsec.secret import Secret
 from qkd_macsec.sim.nxos.device import BatchContext, NxosSimDevice
-from qkd_macsec.sim.nxos.server import NxosLabThread, make_tls, run_nxos_in_thread
+from qkd_macsec.sim.nxos.server import NxosLabThread, make_tls, run_nxos_in_thread, serve
 
 PASSWORD = "nx-sim-pw"
 CAK = bytes(range(0x90, 0xB0))
@@ -261,3 +262,39 @@ def test_no_cak_reaches_the_logs(
     assert "loading" in text  # the masked preview was logged...
     assert CAK.hex() not in text  # ...and no CAK in any case
     assert PASSWORD not in caplog.text
+
+
+def test_commit_latency_is_waited_for(driver: NxosDriver, switch: NxosSimDevice) -> None:
+    switch.commit_latency_s = 0.3
+    result = driver.apply(ChangeSet(bindings=[BINDING], add_entries=[entry(0, 1)]), comment="t")
+    assert result.changed
+    assert result.seconds >= 0.3
+    assert switch.counters.commits == 1
+
+
+async def test_the_async_server_serves_on_the_callers_loop(switch: NxosSimDevice) -> None:
+    """``serve`` runs on the running loop (as a shared lab would run it, next to other
+    simulators); the synchronous driver is used from a worker thread."""
+    async with serve([switch]) as endpoints:
+        target = DeviceTarget(
+            name="nx1",
+            host="127.0.0.1",
+            port=endpoints.port("nx1"),
+            user="admin",
+            password=Secret(PASSWORD.encode()),
+            insecure_host_keys=True,
+            tls_ca=endpoints.ca,
+            timeout=10.0,
+        )
+
+        def rotate() -> list[int]:
+            driver = NxosDriver(target)
+            driver.open()
+            try:
+                driver.apply(ChangeSet(bindings=[BINDING], add_entries=[entry(0, 1)]), comment="t")
+                return [e.slot for e in driver.key_chain("QKD_KC")]
+            finally:
+                driver.close()
+
+        assert await asyncio.to_thread(rotate) == [0]
+    assert switch.counters.commits == 1
