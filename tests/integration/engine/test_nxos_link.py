@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from qkd_macsec.pki.files import write_private
 from qkd_macsec.sim.nxos.device import NxosSimDevice
 from qkd_macsec.sim.nxos.server import NxosLabThread, run_nxos_in_thread
 from qkd_macsec.testbed.builder import PASSWORD_ENV, Testbed
-from support.testbed import StartTestbed, cli_env
+from support.testbed import StartTestbed, run_cli
 
 LINK = "p2p-11-12"
 NX = "mx304-12"
@@ -222,7 +220,7 @@ async def test_lifetimes_are_utc_on_a_switch_in_another_zone(
     assert abs((as_utc - record.start_time.astimezone(UTC)).total_seconds()) <= 1.0
 
 
-@pytest.mark.parametrize("point", ["staging", "staged"])
+@pytest.mark.parametrize("point", ["staging", "stage:mx304-12", "staged"])
 def test_a_controller_killed_while_staging_is_recovered_by_the_next_run(
     testbed_factory: StartTestbed, seed_doc: dict[str, Any], point: str
 ) -> None:
@@ -232,22 +230,11 @@ def test_a_controller_killed_while_staging_is_recovered_by_the_next_run(
     switch = switch_for(testbed)
     with run_nxos_in_thread([switch]) as nx:
         inventory_path = pointed_at(testbed, nx)
-
-        def cli(*args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "qkd_macsec", *args, "-i", str(inventory_path)],
-                env=cli_env(crash_at),
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-
-        boot = cli("rotate")
+        boot = run_cli(testbed, "rotate", inventory=inventory_path)
         assert boot.returncode == 0, boot.stdout + boot.stderr
-        crashed = cli("rotate", "--force", crash_at=point)
+        crashed = run_cli(testbed, "rotate", "--force", crash_at=point, inventory=inventory_path)
         assert crashed.returncode == 99, crashed.stdout + crashed.stderr
-        recovered = cli("rotate")
+        recovered = run_cli(testbed, "rotate", inventory=inventory_path)
         assert recovered.returncode == 0, recovered.stdout + recovered.stderr
         journal = Journal(load_inventory(inventory_path).policy.journal)
         try:
