@@ -12,8 +12,9 @@ commands, ``verify``, ``commit`` (atomic: a failure reverts to the original conf
 ``abort`` [S39]. One change is one JSON-RPC batch, so the session never outlives the request
 that opened it unless the request dies; each batch therefore starts by entering and aborting
 our own session name (a crashed run's leftovers are dropped, never committed). The Junos
-discipline maps onto it as: *lock* = opening the session (the simulator, like a device with
-another operator's session open, refuses a second); *load* = the commands inside it; *diff* =
+discipline maps onto it as: *lock* = opening our named session (a refusal is
+:class:`DeviceLockError`; the simulator refuses while another session is open, stricter than
+NX-OS, which allows up to 32 [S40]); *load* = the commands inside it; *diff* =
 the commands :func:`~qkd_macsec.devices.nxos_render.render_plan` derives against the running
 configuration read at the start (NX-OS shows no candidate diff); *commit* = ``verify`` +
 ``commit``; *unlock/discard* = ``abort`` on any failure. Some platform guides restrict
