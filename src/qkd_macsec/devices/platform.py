@@ -186,6 +186,7 @@ class _PlatformDrivers(DriverRegistry):
 PLATFORMS = PlatformRegistry()
 PLATFORMS.register_lazy("junos", "qkd_macsec.devices.junos_platform:JUNOS")
 PLATFORMS.register_lazy("iosxr", "qkd_macsec.devices.iosxr_platform:IOSXR")
+PLATFORMS.register_lazy("nxos", "qkd_macsec.devices.nxos_platform:NXOS")
 DRIVERS: DriverRegistry = _PlatformDrivers(PLATFORMS)
 
 

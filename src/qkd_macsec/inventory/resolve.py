@@ -144,6 +144,7 @@ def _resolve_hosts(
             kme=h.kme if kme is not None else None,
             tls=_tls(h, base, kme),
             clock_offset_s=h.clock_offset_s,
+            tls_ca=_as_path(_pick(layers, "tls_ca")[0], base),
         )
     return hosts
 

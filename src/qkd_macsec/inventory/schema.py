@@ -266,6 +266,8 @@ class ConnectionSpec(_Spec):
     ssh_key: FilePath | None = None
     known_hosts: SshConfigPath | None = None
     insecure_host_keys: StrictBool | None = None
+    #: The CA bundle an HTTPS-managed device's certificate must chain to (NX-OS NX-API).
+    tls_ca: FilePath | None = None
     timeout: Annotated[Duration, Field(gt=0)] | None = None
     platform: Annotated[str, AfterValidator(_platform)] | None = None
 

@@ -28,12 +28,13 @@ from qkd_macsec.devices.base import (
 from qkd_macsec.devices.names import ConfigRenderError
 from qkd_macsec.devices.platform import EndSettings, Platform, platform_names
 from qkd_macsec.secret import Secret
-from support import fake_platform, iosxr_kit, junos_kit
+from support import fake_platform, iosxr_kit, junos_kit, nxos_kit
 from support.platform_kit import PlatformKit
 
 KITS: dict[str, PlatformKit] = {
     "junos": junos_kit.KIT,
     "iosxr": iosxr_kit.KIT,
+    "nxos": nxos_kit.KIT,
     fake_platform.NAME: fake_platform.KIT,
 }
 CONTRACT = sorted(
