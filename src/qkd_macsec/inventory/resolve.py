@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from qkd_macsec.devices.limits import LinkAsk, ckn_digits
 from qkd_macsec.devices.platform import get_platform
 from qkd_macsec.inventory.credentials import SecretRef
 from qkd_macsec.inventory.errors import InventoryError, field_path
@@ -278,6 +279,7 @@ def _resolve_links(
                 continue
             seen.add(end.host)
             owner = (index, link.name)
+            _check_limits(link, where, host, problems)
             rules = get_platform(host.platform).names
             interfaces_field = f"{field}.interface" if end.interface else f"{field}.interfaces"
             for interface in end.interface_names:
@@ -332,6 +334,30 @@ def _resolve_links(
             )
         )
     return links
+
+
+def link_ask(link: LinkSpec) -> LinkAsk:
+    """What the link asks of every end, for the platforms' declared limits."""
+    return LinkAsk(
+        cipher_suite=link.cipher_suite,
+        mode=link.mode,
+        ckn_hex=ckn_digits(link.ckn_prefix, link.ckn_mode),
+        slaves=len(link.slaves),
+        exclude_protocols=tuple(link.mka.exclude_protocols),
+        transmit_interval_ms=link.mka.transmit_interval_ms,
+        key_server_priority=link.mka.key_server_priority,
+    )
+
+
+def _check_limits(link: LinkSpec, where: str, host: Host, problems: _Problems) -> None:
+    """Refuse what the end's platform cannot do, naming link, host, platform and reason."""
+    platform = get_platform(host.platform)
+    for field, reason in platform.limits.refusals(link_ask(link)):
+        problems.add(
+            f"{where}.{field}",
+            f"link {link.name!r} cannot run on host {host.name!r} "
+            f"(platform {platform.name}): {reason}",
+        )
 
 
 def _check_mode(link: LinkSpec, where: str, problems: _Problems) -> None:
