@@ -44,6 +44,7 @@ from qkd_macsec.report.posture_metrics import TransportPostureCollector
 from qkd_macsec.report.status import (
     link_ends,
     link_status,
+    platform_of,
     read_mka_live,
     status_json,
     status_table,
@@ -286,7 +287,7 @@ def status(
     journal = Journal(inventory.policy.journal)
     now = datetime.now(UTC)
     try:
-        rows = link_status(ends, journal, now, readings)
+        rows = link_status(ends, journal, now, readings, platform_of(inventory))
         postures = recorded_postures(journal)
     finally:
         journal.close()
@@ -309,7 +310,10 @@ def config_group() -> None:
 @config_group.command(name="show")
 @operator_options
 def config_show(inventory_path: Path, targets: tuple[str, ...], **_: Any) -> None:
-    """The initial MACsec configuration each device gets, with an example key entry (masked)."""
+    """The initial MACsec configuration each device gets, with an example key entry (masked).
+
+    Per device, under a header naming host and platform, in that platform's own form (Junos:
+    set lines; IOS XR: the NETCONF <config> XML)."""
     from qkd_macsec.devices.base import ChangeSet, KeyChainEntry
     from qkd_macsec.devices.platform import get_platform
     from qkd_macsec.secret import Secret
@@ -335,6 +339,12 @@ def config_show(inventory_path: Path, targets: tuple[str, ...], **_: Any) -> Non
         raise CliError("no links selected")
     for device, changes in per_device.items():
         platform = get_platform(inventory.host(device).platform)
-        click.echo(f"# {device}")
+        click.echo(config_header(device, platform.name, platform.display_name))
         click.echo(platform.render_masked(changes))
         click.echo()
+
+
+def config_header(device: str, platform: str, title: str) -> str:
+    """The line above one device's configuration in ``config show``: host and platform."""
+    shown = platform if title == platform else f"{platform}, {title}"
+    return f"# {device} (platform {shown})"
