@@ -51,4 +51,11 @@ IOSXR = Platform(
         transmit_interval_ms=(2000, 2000),
     ),
     title="IOS XR",
+    preflight_not_checked=(
+        (
+            "interface",
+            "the driver reads the configured interfaces only (interface-configurations), not "
+            "their operational state, so an unconfigured port cannot be told from a missing one",
+        ),
+    ),
 )

@@ -91,6 +91,8 @@ class Platform:
     MACsec configuration can express (CKN length and case, suites, key modes, MKA features),
     checked per link end by the inventory before any device is touched (``devices.limits``).
     ``title``: the name shown to operators (``IOS XR``), ``name`` being the inventory's.
+    ``preflight_not_checked``: preflight checks the platform's driver cannot answer, each with
+    the reason; preflight reports them as ``n/a`` on this platform instead of judging them.
     """
 
     name: str
@@ -104,6 +106,7 @@ class Platform:
     binding_options: Callable[[EndSettings], object | None] = _no_options
     limits: PlatformLimits = field(default_factory=PlatformLimits)
     title: str = ""
+    preflight_not_checked: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name:
