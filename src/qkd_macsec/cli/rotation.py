@@ -43,6 +43,7 @@ from qkd_macsec.report.posture import posture_table
 from qkd_macsec.report.posture_metrics import TransportPostureCollector
 from qkd_macsec.report.status import (
     link_ends,
+    link_platforms,
     link_status,
     platform_of,
     read_mka_live,
@@ -62,6 +63,7 @@ def start_metrics(
         [link.name for link in inventory.links], lambda link: journal.active_keys(link, 1)
     )
     metrics.set_rotation_intervals({link.name: link.rotation_interval for link in inventory.links})
+    metrics.set_platforms(platform_of(inventory), link_platforms(inventory))
     metrics.registry.register(TransportPostureCollector(lambda: recorded_postures(journal)))
     for path, problem in metrics.record_certificates(inventory_certificates(inventory)).items():
         log.warning("certificate %s: %s (no days-left metric for it)", path, problem)

@@ -127,6 +127,14 @@ def platform_of(inventory: Inventory) -> dict[str, str]:
     return {name: host.platform for name, host in inventory.hosts.items()}
 
 
+def link_platforms(inventory: Inventory) -> dict[str, tuple[str, ...]]:
+    """Every link's ends' platforms, master's first (``("junos", "iosxr")``)."""
+    return {
+        link.name: tuple(inventory.hosts[h].platform for h in link.host_names)
+        for link in inventory.links
+    }
+
+
 def link_status(
     links: Mapping[str, Sequence[tuple[str, str]]],
     journal: Journal,
