@@ -220,12 +220,14 @@ def status_table(rows: Sequence[LinkStatus], now: datetime, *, wide: bool = Fals
     """The table ``qkd-macsec status`` prints: readable at 80 columns (``--wide``: full IDs).
 
     MKA and outage columns appear only when MKA state was read (``--live``); the platform
-    column (``junos``, ``junos/iosxr``) when the rows know their platforms.
+    column (``junos``, ``junos/iosxr``) when the links span more than one platform (a
+    single-vendor fleet's table is unchanged; ``--json`` always names the platforms).
     """
     live = any(row.ends is not None for row in rows)
+    mixed = len({p for row in rows for p in row.platforms}) > 1
     columns = [
         Column("link"),
-        Column("platform", optional=True),
+        *([Column("platform")] if mixed else []),
         Column("key ID"),
         Column("age", justify="right"),
         Column("last"),
@@ -241,7 +243,7 @@ def status_table(rows: Sequence[LinkStatus], now: datetime, *, wide: bool = Fals
         mka = _compact_mka(row)
         cells: list[str | Text] = [
             row.link,
-            row.platform_pair,
+            *([row.platform_pair] if mixed else []),
             short_id(row.key_id, wide=wide),
             _age(row.key_age_s),
         ]

@@ -165,3 +165,14 @@ def test_a_mixed_link_shows_its_platforms_in_table_and_json(journal: Journal) ->
 def test_a_single_platform_link_names_its_one_platform(journal: Journal) -> None:
     rows = link_status(LINKS, journal, T0, None, {"r1": "junos", "r2": "junos", "r3": "junos"})
     assert {r.link: r.platform_pair for r in rows} == {"p2p": "junos", "never": "junos"}
+
+
+def test_a_single_vendor_fleet_keeps_its_table_without_a_platform_column(
+    journal: Journal,
+) -> None:
+    rows = link_status(LINKS, journal, T0, None, {"r1": "junos", "r2": "junos", "r3": "junos"})
+    console = Console(record=True, width=200)
+    console.print(status_table(rows, T0))
+    header = next(line for line in console.export_text().splitlines() if "key ID" in line)
+    assert "platform" not in header
+    assert [row["platforms"] for row in status_json(rows)] == [["junos"], ["junos"]]
