@@ -11,7 +11,7 @@ from lxml import etree
 
 from qkd_macsec.devices import junos_names
 from qkd_macsec.devices.base import ChainEntryState, MkaSessionState
-from qkd_macsec.devices.junos_options import DEFAULT_PORT, JunosOptions
+from qkd_macsec.devices.junos_options import DEFAULT_PORT, JunosOptions, parse_target_options
 from qkd_macsec.devices.junos_parse import (
     MalformedReplyError,
     parse_key_chain,
@@ -79,4 +79,5 @@ JUNOS = Platform(
     binding_options=_binding_options,
     limits=PlatformLimits(max_ckn_hex=junos_names.CKN_MAX_HEX, transmit_interval_ms=(2000, 6000)),
     title="Junos",
+    target_options=parse_target_options,
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from qkd_macsec.devices.base import (
@@ -93,6 +93,9 @@ class Platform:
     ``title``: the name shown to operators (``IOS XR``), ``name`` being the inventory's.
     ``preflight_not_checked``: preflight checks the platform's driver cannot answer, each with
     the reason; preflight reports them as ``n/a`` on this platform instead of judging them.
+    ``target_options``: reads the inventory's ``options: {<platform>: {...}}`` block for a host
+    of this platform into the driver's :attr:`DeviceTarget.options` (raising ValueError that
+    names the key); None: the platform takes no options (a block for it is refused).
     """
 
     name: str
@@ -107,6 +110,7 @@ class Platform:
     limits: PlatformLimits = field(default_factory=PlatformLimits)
     title: str = ""
     preflight_not_checked: tuple[tuple[str, str], ...] = ()
+    target_options: Callable[[Mapping[str, object]], object] | None = None
 
     def __post_init__(self) -> None:
         if not self.name:

@@ -110,6 +110,7 @@ def device_target(
         known_hosts=host.known_hosts,
         insecure_host_keys=host.insecure_host_keys,
         timeout=host.timeout,
+        options=host.options,
         ssh_policy=inventory.policy.transport.ssh,
         on_posture=on_posture,
     )

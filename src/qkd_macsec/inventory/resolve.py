@@ -145,6 +145,7 @@ def _resolve_hosts(
             kme=h.kme if kme is not None else None,
             tls=_tls(h, base, kme),
             clock_offset_s=h.clock_offset_s,
+            options=_options(layers, platform),
         )
     return hosts
 
@@ -164,6 +165,16 @@ def _layers(
             layers.append((field_path(("groups", group)), spec.groups[group]))
     layers.append(("defaults", spec.defaults))
     return layers
+
+
+def _options(layers: list[tuple[str, ConnectionSpec]], platform: str) -> object | None:
+    """The host's platform's options: the first layer (host, groups, defaults) with a block
+    for that platform, read by the platform (checked already by the schema)."""
+    parse = get_platform(platform).target_options
+    for _origin, layer in layers:
+        if layer.options is not None and platform in layer.options and parse is not None:
+            return parse(layer.options[platform])
+    return None
 
 
 def _pick(layers: list[tuple[str, ConnectionSpec]], attr: str) -> tuple[object, str]:

@@ -262,6 +262,23 @@ def _platform(value: str) -> str:
     return value
 
 
+def _platform_options(value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``options: {<platform>: {...}}``: each block read by its platform (a platform with no
+    options of its own refuses one); blocks for other platforms than a host's are not used."""
+    for name, block in value.items():
+        platform = get_platform(_platform(name))
+        if platform.target_options is None:
+            raise ValueError(f"platform {name!r} takes no options")
+        try:
+            platform.target_options(block)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    return value
+
+
+PlatformOptions = Annotated[dict[str, dict[str, Any]], AfterValidator(_platform_options)]
+
+
 def _activation_delay(value: object) -> float | None:
     """``auto`` (or null) → None: derive from measured commit latency; else a duration."""
     if value is None or value == "auto":
@@ -289,6 +306,8 @@ class ConnectionSpec(_Spec):
     insecure_host_keys: StrictBool | None = None
     timeout: Annotated[Duration, Field(gt=0)] | None = None
     platform: Annotated[str, AfterValidator(_platform)] | None = None
+    #: Per-platform driver options (``{junos: {gather_facts: true}}``), inherited per platform.
+    options: PlatformOptions | None = None
 
 
 class TlsSpec(_Spec):
