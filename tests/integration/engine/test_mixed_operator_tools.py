@@ -115,6 +115,7 @@ def test_config_show_preflight_status_and_report_on_a_junos_to_iosxr_link(
         assert table.returncode == 0, table.stderr
         assert f"{XR} (iosxr)" in table.stdout
         assert "n/a" in table.stdout
+        assert max(len(line) for line in table.stdout.splitlines()) <= 80
 
         rotated = cli(inventory, "rotate", "--json")
         assert rotated.returncode == 0, rotated.stderr + rotated.stdout
