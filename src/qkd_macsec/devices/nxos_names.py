@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from qkd_macsec.devices.names import ConfigRenderError, require_str, shown
 
 __all__ = [
+    "CKN_MAX_HEX",
     "DEFAULT_PORT",
     "FIRST_YEAR",
     "LAST_YEAR",
@@ -50,6 +51,8 @@ __all__ = [
 #: NX-API over HTTPS listens on 443 unless ``nxapi https port`` says otherwise.
 DEFAULT_PORT = 443
 SLOTS = 8
+#: The longest key ID (= CKN) the keychain takes: 64 hex digits (the Cisco family rule [S23][S24]).
+CKN_MAX_HEX = 64
 NAME_MAX_LEN = 32
 #: Lifetime years we write: from the keychain default start (1993, as on IOS XR [S7]) to 2037
 #: (no NX-OS bound was found; 2037 keeps a 32-bit time within reach).
@@ -112,7 +115,7 @@ def canonical_ckn(ckn: str) -> str:
     """A CKN as the key ID is written: even-length hex, 2..64 digits, upper-case (one spelling,
     so a key is never written twice in two cases)."""
     text = require_str(ckn, "CKN")
-    if not _HEX.fullmatch(text) or not 2 <= len(text) <= 64:
+    if not _HEX.fullmatch(text) or not 2 <= len(text) <= CKN_MAX_HEX:
         raise ConfigRenderError(f"CKN {shown(ckn)} is not even-length hex of 2..64 digits")
     return text.upper()
 
@@ -121,7 +124,7 @@ def ckn_prefix(prefix: str, room_for_hex: int = 32) -> str:
     """A CKN prefix leaving ``room_for_hex`` digits within 64 (lower-case, as the engine keeps
     CKNs)."""
     text = require_str(prefix, "CKN prefix")
-    if not _HEX.fullmatch(text) or len(text) > 64 - room_for_hex:
+    if not _HEX.fullmatch(text) or len(text) > CKN_MAX_HEX - room_for_hex:
         raise ConfigRenderError(f"CKN prefix {shown(prefix)} is not even-length hex that fits")
     return text.lower()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from qkd_macsec.devices import nxos_names as names
 from qkd_macsec.devices.base import ChangeSet
+from qkd_macsec.devices.limits import PlatformLimits
 from qkd_macsec.devices.nxos_parse import parse_key_chain, parse_mka_sessions
 from qkd_macsec.devices.nxos_render import render
 from qkd_macsec.devices.platform import NameRules, Platform
@@ -39,4 +40,18 @@ NXOS = Platform(
     render=_render,
     parse_key_chain=parse_key_chain,
     parse_mka_sessions=parse_mka_sessions,
+    limits=PlatformLimits(
+        max_ckn_hex=names.CKN_MAX_HEX,
+        ckn_upper_case=True,
+        exclude_protocols=False,
+        transmit_interval_ms=(2000, 2000),
+    ),
+    title="NX-OS",
+    preflight_not_checked=(
+        (
+            "interface",
+            "the driver reads the configured interfaces only (show running-config), not their "
+            "operational state, so an unconfigured port cannot be told from a missing one",
+        ),
+    ),
 )

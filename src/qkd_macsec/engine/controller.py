@@ -111,6 +111,7 @@ def device_target(
         insecure_host_keys=host.insecure_host_keys,
         tls_ca=host.tls_ca,
         timeout=host.timeout,
+        options=host.options,
         ssh_policy=inventory.policy.transport.ssh,
         on_posture=on_posture,
     )

@@ -61,6 +61,8 @@ class Host:
     #: The CA bundle an HTTPS-managed device (NX-API) must present a certificate from; None:
     #: the system's trust store. TLS is always verified.
     tls_ca: Path | None = None
+    #: The platform's driver options from the inventory's ``options: {<platform>: ...}``.
+    options: object | None = None
 
     def resolve_password(self, environ: Mapping[str, str] | None = None) -> Secret | None:
         """Read the password now (at connect time). Raises ``CredentialError`` on failure."""

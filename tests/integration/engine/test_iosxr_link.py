@@ -8,50 +8,17 @@ from __future__ import annotations
 
 import os
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
 from qkd_macsec.engine.controller import Controller, link_specs
-from qkd_macsec.inventory import Inventory, load_inventory
-from qkd_macsec.pki.files import write_private
 from qkd_macsec.sim.iosxr.device import IosxrSimDevice
-from qkd_macsec.sim.iosxr.server import IosxrLabThread, run_iosxr_in_thread
-from qkd_macsec.testbed.builder import PASSWORD_ENV, Testbed
+from qkd_macsec.sim.iosxr.server import run_iosxr_in_thread
+from qkd_macsec.testbed.builder import PASSWORD_ENV
+from support.mixed_lab import LINK, XR, mixed_link, pointed_at
 from support.testbed import StartTestbed
-
-LINK = "p2p-11-12"
-XR = "mx304-12"
-XR_PORT = "HundredGigE0/0/0/1"
-
-
-def mixed_link(document: dict[str, Any], mode: str) -> dict[str, Any]:
-    """The seed lab cut to its point-to-point link, with mx304-12 an IOS XR router."""
-    document["links"] = [link for link in document["links"] if link["name"] == LINK]
-    document["hosts"] = {n: h for n, h in document["hosts"].items() if n.startswith("mx304")}
-    document["hosts"][XR]["platform"] = "iosxr"
-    document["links"][0]["slaves"] = [{"host": XR, "interface": XR_PORT}]
-    if mode == "pre-shared-key":
-        document["links"][0]["mode"] = mode
-        document["links"][0].pop("key_chain")
-    return document
-
-
-def pointed_at(testbed: Testbed, xr: IosxrLabThread) -> Inventory:
-    """The testbed's inventory with the IOS XR host on the IOS XR simulator (and its host key
-    in known_hosts next to the Junos routers')."""
-    doc = yaml.safe_load(testbed.inventory_path.read_text())
-    doc["hosts"][XR]["port"] = xr.port(XR)
-    junos_known = Path(doc["defaults"]["known_hosts"]).read_text()
-    known = testbed.directory / "known_hosts.mixed"
-    xr.write_known_hosts(known, junos_known)
-    doc["defaults"]["known_hosts"] = str(known)
-    path = testbed.directory / "inventory.mixed.yaml"
-    write_private(path, yaml.safe_dump(doc, sort_keys=False).encode())
-    return load_inventory(path)
 
 
 @pytest.mark.parametrize("mode", ["key-chain", "pre-shared-key"])

@@ -195,6 +195,30 @@ def test_rendered_key_chain_entries_read_back_as_written(
     ]
 
 
+def test_the_declared_limits_agree_with_the_name_rules_and_the_renderer(
+    kit: PlatformKit, platform: Platform
+) -> None:
+    """What ``limits`` declares is what the platform's own rules and renderer do: the range
+    ends are accepted, the longest CKN prefix that fits is accepted, and a CKN is written in the
+    declared case (the same hex value either way)."""
+    limits, rules = platform.limits, platform.names
+    if limits.transmit_interval_ms is not None:
+        for interval in limits.transmit_interval_ms:
+            assert rules.transmit_interval_ms(interval) == interval
+    for priority in limits.key_server_priority:
+        assert rules.key_server_priority(priority) == priority
+    longest = "ab" * ((limits.max_ckn_hex - 32) // 2)
+    assert rules.ckn_prefix(longest).lower() == longest
+    chain = kit.binding.key_chain or "KC"
+    ckn = "abcdef" + "0" * 56 + "2a"
+    entry = KeyChainEntry(chain, 0, ckn, Secret(CAK), datetime(2026, 12, 1, 7, 30, 58))
+    text = platform.render(ChangeSet(add_entries=[entry]), True)
+    written = ckn.upper() if limits.ckn_upper_case else ckn
+    assert written in text
+    if limits.ckn_upper_case:
+        assert ckn not in text
+
+
 @pytest.mark.parametrize("injection", INJECTIONS)
 def test_name_rules_refuse_injection(kit: PlatformKit, platform: Platform, injection: str) -> None:
     rules = platform.names
