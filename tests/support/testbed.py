@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,9 +39,11 @@ def count_logins(testbed: Testbed, monkeypatch: pytest.MonkeyPatch) -> list[str]
     return opened
 
 
-def cli_command(testbed: Testbed, *args: str) -> list[str]:
-    """``python -m qkd_macsec ARGS -i <the testbed's inventory>``."""
-    return [sys.executable, "-m", "qkd_macsec", *args, "-i", str(testbed.inventory_path)]
+def cli_command(testbed: Testbed, *args: str, inventory: Path | None = None) -> list[str]:
+    """``python -m qkd_macsec ARGS -i <the testbed's inventory>`` (or ``inventory``: a variant
+    of it, e.g. with a host pointed at another simulator)."""
+    path = inventory if inventory is not None else testbed.inventory_path
+    return [sys.executable, "-m", "qkd_macsec", *args, "-i", str(path)]
 
 
 def cli_env(crash_at: str | None = None) -> dict[str, str]:
@@ -53,11 +56,11 @@ def cli_env(crash_at: str | None = None) -> dict[str, str]:
 
 
 def run_cli(
-    testbed: Testbed, *args: str, crash_at: str | None = None
+    testbed: Testbed, *args: str, crash_at: str | None = None, inventory: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the CLI to the end (2 min at most), output captured."""
     return subprocess.run(
-        cli_command(testbed, *args),
+        cli_command(testbed, *args, inventory=inventory),
         env=cli_env(crash_at),
         capture_output=True,
         text=True,

@@ -159,6 +159,7 @@ def _print_summary(inventory: Inventory) -> None:
         f"hosts ({len(inventory.hosts)})",
         [
             Column("host"),
+            Column("platform"),
             Column("address"),
             Column("user"),
             Column("auth"),
@@ -170,6 +171,7 @@ def _print_summary(inventory: Inventory) -> None:
     for host in inventory.hosts.values():
         hosts.add_row(
             host.name,
+            host.platform,
             f"{host.host}:{host.port}",
             host.user,
             host.auth_summary,

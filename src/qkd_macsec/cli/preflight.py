@@ -36,6 +36,7 @@ STYLE = {
     Severity.WARNING: Text("warn", style="yellow"),
     Severity.BLOCKER: Text("BLOCK", style="red"),
     Severity.UNREACHABLE: Text("unreach", style="red"),
+    Severity.NOT_APPLICABLE: Text("n/a", style="dim"),
 }
 
 
@@ -60,7 +61,9 @@ def report_table(report: PreflightReport, *, show_all: bool) -> FitTable:
         by_subject[(finding.kind.value, finding.subject)].append(finding)
     order = sorted(by_subject.items(), key=lambda item: (item[0][0] != "router", item[0][1]))
     kme_passed: list[Finding] = []
-    for (kind, subject), findings in order:
+    for (kind, name), findings in order:
+        platform = next((f.platform for f in findings if f.platform), "")
+        subject = f"{name} ({platform})" if platform else name
         passed = [f for f in findings if f.severity is Severity.OK]
         shown = findings if show_all else [f for f in findings if f.severity is not Severity.OK]
         for finding in shown:
@@ -130,6 +133,11 @@ def preflight(
         console.print(
             f"{counts[Severity.BLOCKER]} blocker(s), {counts[Severity.WARNING]} warning(s), "
             f"{counts[Severity.UNREACHABLE]} unreachable, {counts[Severity.OK]} passed"
+            + (
+                f", {counts[Severity.NOT_APPLICABLE]} n/a"
+                if counts[Severity.NOT_APPLICABLE]
+                else ""
+            )
         )
     if report.exit_code:
         raise SystemExit(report.exit_code)

@@ -1,5 +1,5 @@
 """`qkd-macsec report --out DIR`: the journal's rotations as a PNG and a self-contained HTML
-report (summary, per-link results, a UTC timeline with a mark per rotation)."""
+report (summary, per-link results, per platform pair, a UTC timeline with a mark per rotation)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 from qkd_macsec.cli.common import open_inventory, operator_options
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, CliError
 from qkd_macsec.engine.journal import Journal
+from qkd_macsec.report.status import link_platforms
 
 
 @click.command()
@@ -43,7 +44,11 @@ def report(inventory_path: Path, targets: tuple[str, ...], out: Path, limit: int
     journal = Journal(journal_path)
     try:
         files = write_report(
-            journal, out, links=[link.name for link in inventory.links], limit=limit
+            journal,
+            out,
+            links=[link.name for link in inventory.links],
+            limit=limit,
+            platforms=link_platforms(inventory),
         )
     except OSError as exc:
         raise CliError(f"--out {out}: {exc.strerror or exc}", EXIT_BAD_INPUT) from None
@@ -51,6 +56,9 @@ def report(inventory_path: Path, targets: tuple[str, ...], out: Path, limit: int
         journal.close()
     results = f": {files.results}" if files.rotations else ""
     click.echo(f"{files.rotations} rotation(s) on {files.links} link(s){results}")
+    for pair, counts in files.pairs.items():
+        shown = ", ".join(f"{n} {name}" for name, n in counts.items())
+        click.echo(f"  {pair}: {shown}")
     click.echo(f"wrote {files.png}")
     click.echo(f"wrote {files.html}")
 

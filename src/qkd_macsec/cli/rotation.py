@@ -43,7 +43,9 @@ from qkd_macsec.report.posture import posture_table
 from qkd_macsec.report.posture_metrics import TransportPostureCollector
 from qkd_macsec.report.status import (
     link_ends,
+    link_platforms,
     link_status,
+    platform_of,
     read_mka_live,
     status_json,
     status_table,
@@ -61,6 +63,7 @@ def start_metrics(
         [link.name for link in inventory.links], lambda link: journal.active_keys(link, 1)
     )
     metrics.set_rotation_intervals({link.name: link.rotation_interval for link in inventory.links})
+    metrics.set_platforms(platform_of(inventory), link_platforms(inventory))
     metrics.registry.register(TransportPostureCollector(lambda: recorded_postures(journal)))
     for path, problem in metrics.record_certificates(inventory_certificates(inventory)).items():
         log.warning("certificate %s: %s (no days-left metric for it)", path, problem)
@@ -286,7 +289,7 @@ def status(
     journal = Journal(inventory.policy.journal)
     now = datetime.now(UTC)
     try:
-        rows = link_status(ends, journal, now, readings)
+        rows = link_status(ends, journal, now, readings, platform_of(inventory))
         postures = recorded_postures(journal)
     finally:
         journal.close()
@@ -309,7 +312,10 @@ def config_group() -> None:
 @config_group.command(name="show")
 @operator_options
 def config_show(inventory_path: Path, targets: tuple[str, ...], **_: Any) -> None:
-    """The initial MACsec configuration each device gets, with an example key entry (masked)."""
+    """The initial MACsec configuration each device gets, with an example key entry (masked).
+
+    Per device, under a header naming host and platform, in that platform's own form (Junos:
+    set lines; IOS XR: the NETCONF <config> XML)."""
     from qkd_macsec.devices.base import ChangeSet, KeyChainEntry
     from qkd_macsec.devices.platform import get_platform
     from qkd_macsec.secret import Secret
@@ -335,6 +341,12 @@ def config_show(inventory_path: Path, targets: tuple[str, ...], **_: Any) -> Non
         raise CliError("no links selected")
     for device, changes in per_device.items():
         platform = get_platform(inventory.host(device).platform)
-        click.echo(f"# {device}")
+        click.echo(config_header(device, platform.name, platform.display_name))
         click.echo(platform.render_masked(changes))
         click.echo()
+
+
+def config_header(device: str, platform: str, title: str) -> str:
+    """The line above one device's configuration in ``config show``: host and platform."""
+    shown = platform if title == platform else f"{platform}, {title}"
+    return f"# {device} (platform {shown})"

@@ -174,6 +174,9 @@ class DeviceTarget:
     insecure_host_keys: bool = False
     timeout: float = 30.0
     options: object | None = None
+    #: The CA bundle an HTTPS-managed device's certificate must chain to (NX-API); None: the
+    #: system's trust store. TLS is always verified: there is no switch to turn it off.
+    tls_ca: Path | None = None
     #: ``policy.transport.ssh``: a classical SSH key exchange is refused under pq-required.
     ssh_policy: PqPolicy = PqPolicy.PREFERRED
     #: Told each session's measured posture (before the policy decides on it).

@@ -20,6 +20,10 @@ Secrets: every CAK a change set carries is registered with the log redaction reg
 any RPC; ncclient and paramiko loggers (which log whole RPCs at DEBUG) are capped at WARNING with
 the redaction filter; device error texts are scrubbed and never chained.
 
+Transport posture: the session's negotiated key exchange, cipher and MAC are recorded like the
+Junos driver's (``ssh_posture``: paramiko under ncclient), and ``policy.transport.ssh:
+pq-required`` closes a classically key-exchanged session before any RPC.
+
 Lifetimes are written in the device's wall clock: :meth:`device_time` reads
 ``system-time/clock`` and its ``time-zone`` (UTC or an IANA name), and the engine converts.
 """
@@ -89,6 +93,13 @@ from qkd_macsec.devices.iosxr_render import (
     render,
     render_masked,
 )
+from qkd_macsec.devices.ssh_posture import (
+    enforce_ssh_policy,
+    measure_session,
+    ncclient_transport,
+    prefer_aes256_ciphers,
+    record_negotiated_kex,
+)
 from qkd_macsec.devices.transport_safety import (
     ErrorScrubber,
     cap_transport_loggers,
@@ -96,6 +107,7 @@ from qkd_macsec.devices.transport_safety import (
     rpc_budget,
 )
 from qkd_macsec.obs.logging import SECRETS, get_logger
+from qkd_macsec.posture import HopPosture
 from qkd_macsec.secret import Secret
 
 __all__ = ["IosxrDriver", "StrictIosxrDeviceHandler"]
@@ -183,7 +195,11 @@ class IosxrDriver:
         self, target: DeviceTarget, *, connect: Callable[..., Any] = manager.connect
     ) -> None:
         quiet_transport_loggers()
+        prefer_aes256_ciphers()
+        record_negotiated_kex()
         self.target = target
+        #: What the current (or last) SSH session negotiated; None before the first open.
+        self.posture: HopPosture | None = None
         self._connect = connect
         self._mgr: Any = None
         self._deadline: float | None = None
@@ -249,6 +265,10 @@ class IosxrDriver:
         finally:
             ssh_config.unlink(missing_ok=True)
         quiet_transport_loggers()
+        posture = measure_session(ncclient_transport(self._mgr), target)
+        if posture is not None:
+            self.posture = posture
+            enforce_ssh_policy(posture, target, self._drop)
         log.debug("%s: NETCONF session open to %s:%d", target.name, target.host, self.port)
 
     def _write_ssh_config(self) -> Path:
@@ -298,6 +318,16 @@ class IosxrDriver:
             mgr.close_session()
         except Exception as err:
             log.debug("%s: error while closing: %s", self.name, type(err).__name__)
+        session = getattr(mgr, "_session", None)
+        try:
+            if session is not None and getattr(session, "connected", False):
+                session.close()
+        except Exception as err:
+            log.debug("%s: error dropping the transport: %s", self.name, type(err).__name__)
+
+    def _drop(self) -> None:
+        """Close the transport without a ``close-session`` RPC (a refused session sends none)."""
+        mgr, self._mgr = self._mgr, None
         session = getattr(mgr, "_session", None)
         try:
             if session is not None and getattr(session, "connected", False):

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from qkd_macsec.devices.names import ConfigRenderError, require_str, shown
 
 __all__ = [
+    "CKN_MAX_HEX",
     "DEFAULT_PORT",
     "KEY_CHAIN_MAX_LEN",
     "LAST_YEAR",
@@ -46,6 +47,7 @@ __all__ = [
 DEFAULT_PORT = 830
 #: Our bound on keys per chain (the platform's own maximum is not documented: research Q8).
 SLOTS = 16
+CKN_MAX_HEX = 64
 KEY_CHAIN_MAX_LEN = 32
 POLICY_MAX_LEN = 16
 FIRST_YEAR, LAST_YEAR = 1993, 2035
@@ -126,7 +128,7 @@ def protocol(name: str) -> str:
 def canonical_ckn(ckn: str) -> str:
     """A CKN as the key ID is written: even-length hex, 2..64 digits, upper-case [S2]."""
     text = require_str(ckn, "CKN")
-    if not _HEX.fullmatch(text) or not 2 <= len(text) <= 64:
+    if not _HEX.fullmatch(text) or not 2 <= len(text) <= CKN_MAX_HEX:
         raise ConfigRenderError(f"CKN {shown(ckn)} is not even-length hex of 2..64 digits")
     return text.upper()
 
@@ -135,7 +137,7 @@ def ckn_prefix(prefix: str, room_for_hex: int = 32) -> str:
     """A CKN prefix leaving ``room_for_hex`` digits within 64 (lower-case, as the engine keeps
     CKNs; the renderer upper-cases the whole key ID)."""
     text = require_str(prefix, "CKN prefix")
-    if not _HEX.fullmatch(text) or len(text) > 64 - room_for_hex:
+    if not _HEX.fullmatch(text) or len(text) > CKN_MAX_HEX - room_for_hex:
         raise ConfigRenderError(f"CKN prefix {shown(prefix)} is not even-length hex that fits")
     return text.lower()
 

@@ -57,7 +57,6 @@ from qkd_macsec.devices.base import (
     DeviceReplyError,
     DeviceTarget,
     DeviceTimeoutError,
-    DeviceTransportPolicyError,
     DeviceUnreachableError,
     InterfaceState,
     MacsecConfigState,
@@ -85,10 +84,11 @@ from qkd_macsec.devices.junos_parse import (
 )
 from qkd_macsec.devices.junos_render import MASK, render_set, render_set_masked
 from qkd_macsec.devices.ssh_posture import (
+    enforce_ssh_policy,
+    measure_session,
     prefer_aes256_ciphers,
     pyez_transport,
     record_negotiated_kex,
-    ssh_posture,
 )
 from qkd_macsec.devices.transport_safety import (
     ErrorScrubber,
@@ -97,7 +97,7 @@ from qkd_macsec.devices.transport_safety import (
     rpc_budget,
 )
 from qkd_macsec.obs.logging import SECRETS, get_logger
-from qkd_macsec.posture import ClassicalHopRefused, HopPosture, Verdict, judge
+from qkd_macsec.posture import HopPosture
 from qkd_macsec.secret import Secret
 
 __all__ = ["JunosDriver", "quiet_transport_loggers"]
@@ -192,20 +192,6 @@ def _rpc_message(err: ez.RpcError) -> str:
         if value:
             parts.append(f"{key.replace('_', '-')}: {value}")
     return "; ".join(part for part in parts if part) or type(err).__name__
-
-
-_flagged: set[str] = set()
-_flagged_lock = threading.Lock()
-
-
-def _first_flag(what: str) -> bool:
-    """A classical session is warned about once per process and router posture, not per
-    session (a driver lives for one session)."""
-    with _flagged_lock:
-        if what in _flagged:
-            return False
-        _flagged.add(what)
-        return True
 
 
 class JunosDriver:
@@ -328,24 +314,11 @@ class JunosDriver:
 
     def _judge_transport(self, dev: Any) -> None:
         """Record the session's posture; under pq-required close a classical one before any
-        RPC is sent (only the NETCONF hello has been exchanged)."""
-        transport = pyez_transport(dev)
-        if transport is None:  # a test double without SSH
-            return
-        target = self.target
-        self.posture = ssh_posture(transport, f"{target.name} ({target.host}:{target.port})")
-        if target.on_posture is not None:
-            try:
-                target.on_posture(self.posture)
-            except Exception:
-                log.warning("%s: on_posture hook failed; ignoring", target.name, exc_info=True)
-        try:
-            verdict = judge(self.posture, target.ssh_policy)
-        except ClassicalHopRefused as exc:
-            self.close()
-            raise DeviceTransportPolicyError(target.name, str(exc)) from None
-        if verdict is Verdict.FLAGGED and _first_flag(self.posture.describe()):
-            log.warning("%s (policy pq-preferred: accepted, flagged)", self.posture.describe())
+        RPC is sent (``ssh_posture``)."""
+        posture = measure_session(pyez_transport(dev), self.target)
+        if posture is not None:
+            self.posture = posture
+            enforce_ssh_policy(posture, self.target, self.close)
 
     def _write_ssh_config(self) -> Path:
         """A private ssh_config: one ``Host *`` block naming a private known_hosts file that

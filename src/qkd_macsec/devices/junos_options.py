@@ -8,9 +8,16 @@ session settings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_PORT", "JunosOptions", "JunosTargetOptions", "junos_options"]
+__all__ = [
+    "DEFAULT_PORT",
+    "JunosOptions",
+    "JunosTargetOptions",
+    "junos_options",
+    "parse_target_options",
+]
 
 DEFAULT_PORT = 830  # NETCONF over SSH (RFC 6242)
 
@@ -29,6 +36,17 @@ class JunosTargetOptions:
     """``gather_facts``: let PyEZ read its facts on open (slower; the tool never needs them)."""
 
     gather_facts: bool = False
+
+
+def parse_target_options(block: Mapping[str, object]) -> JunosTargetOptions:
+    """The inventory's ``options: {junos: {...}}`` block: ``gather_facts`` (true/false)."""
+    unknown = sorted(set(block) - {"gather_facts"})
+    if unknown:
+        raise ValueError(f"unknown Junos option {unknown[0]!r} (known: gather_facts)")
+    gather = block.get("gather_facts", False)
+    if not isinstance(gather, bool):
+        raise ValueError("gather_facts must be true or false")
+    return JunosTargetOptions(gather_facts=gather)
 
 
 def junos_options(options: object | None) -> JunosOptions:

@@ -11,7 +11,7 @@ from lxml import etree
 
 from qkd_macsec.devices import junos_names
 from qkd_macsec.devices.base import ChainEntryState, MkaSessionState
-from qkd_macsec.devices.junos_options import DEFAULT_PORT, JunosOptions
+from qkd_macsec.devices.junos_options import DEFAULT_PORT, JunosOptions, parse_target_options
 from qkd_macsec.devices.junos_parse import (
     MalformedReplyError,
     parse_key_chain,
@@ -20,6 +20,7 @@ from qkd_macsec.devices.junos_parse import (
     parse_mka_sessions_text,
 )
 from qkd_macsec.devices.junos_render import render
+from qkd_macsec.devices.limits import PlatformLimits
 from qkd_macsec.devices.platform import EndSettings, NameRules, Platform
 
 __all__ = ["JUNOS", "parse_key_chain_reply", "parse_mka_reply"]
@@ -76,4 +77,7 @@ JUNOS = Platform(
     parse_key_chain=parse_key_chain_reply,
     parse_mka_sessions=parse_mka_reply,
     binding_options=_binding_options,
+    limits=PlatformLimits(max_ckn_hex=junos_names.CKN_MAX_HEX, transmit_interval_ms=(2000, 6000)),
+    title="Junos",
+    target_options=parse_target_options,
 )

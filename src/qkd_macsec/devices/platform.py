@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from qkd_macsec.devices.base import (
     ChainEntryState,
@@ -28,6 +28,7 @@ from qkd_macsec.devices.base import (
     MkaSessionState,
     UnknownPlatformError,
 )
+from qkd_macsec.devices.limits import PlatformLimits
 
 __all__ = [
     "DRIVERS",
@@ -35,6 +36,7 @@ __all__ = [
     "EndSettings",
     "NameRules",
     "Platform",
+    "PlatformLimits",
     "PlatformRegistry",
     "get_platform",
     "platform_names",
@@ -85,7 +87,15 @@ class Platform:
     configuration text a commit of ``changes`` loads (``masked``: every CAK replaced, for
     display). ``parse_key_chain(text, chain)`` / ``parse_mka_sessions(text)``: the platform's
     replies (as text) in the vendor-neutral types. ``binding_options``: the platform's extras
-    for a binding (carried opaquely in :attr:`MacsecBinding.options`).
+    for a binding (carried opaquely in :attr:`MacsecBinding.options`). ``limits``: what its
+    MACsec configuration can express (CKN length and case, suites, key modes, MKA features),
+    checked per link end by the inventory before any device is touched (``devices.limits``).
+    ``title``: the name shown to operators (``IOS XR``), ``name`` being the inventory's.
+    ``preflight_not_checked``: preflight checks the platform's driver cannot answer, each with
+    the reason; preflight reports them as ``n/a`` on this platform instead of judging them.
+    ``target_options``: reads the inventory's ``options: {<platform>: {...}}`` block for a host
+    of this platform into the driver's :attr:`DeviceTarget.options` (raising ValueError that
+    names the key); None: the platform takes no options (a block for it is refused).
     """
 
     name: str
@@ -97,12 +107,21 @@ class Platform:
     parse_key_chain: Callable[[str, str], list[ChainEntryState]]
     parse_mka_sessions: Callable[[str], list[MkaSessionState]]
     binding_options: Callable[[EndSettings], object | None] = _no_options
+    limits: PlatformLimits = field(default_factory=PlatformLimits)
+    title: str = ""
+    preflight_not_checked: tuple[tuple[str, str], ...] = ()
+    target_options: Callable[[Mapping[str, object]], object] | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("a platform needs a name")
         if self.slots < 1:
             raise ValueError(f"platform {self.name!r}: slots must be at least 1")
+
+    @property
+    def display_name(self) -> str:
+        """How operators' tools name the platform (``Junos``, ``IOS XR``)."""
+        return self.title or self.name
 
     def render_masked(self, changes: ChangeSet) -> str:
         """What a commit of ``changes`` loads, every CAK masked (``config show``, logs)."""
@@ -186,6 +205,7 @@ class _PlatformDrivers(DriverRegistry):
 PLATFORMS = PlatformRegistry()
 PLATFORMS.register_lazy("junos", "qkd_macsec.devices.junos_platform:JUNOS")
 PLATFORMS.register_lazy("iosxr", "qkd_macsec.devices.iosxr_platform:IOSXR")
+PLATFORMS.register_lazy("nxos", "qkd_macsec.devices.nxos_platform:NXOS")
 DRIVERS: DriverRegistry = _PlatformDrivers(PLATFORMS)
 
 

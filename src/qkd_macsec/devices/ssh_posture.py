@@ -10,15 +10,28 @@ no per-session hook, so two class-wide adjustments are made once, both idempoten
 - :func:`record_negotiated_kex`: paramiko drops its key-exchange engine once the keys are in
   use and keeps no name of the agreed method, so each engine factory also notes its name on
   the transport (``negotiated_kex``).
+
+Every NETCONF driver over paramiko (PyEZ for Junos, ncclient's ``iosxr`` handler for IOS XR)
+measures its session right after it opens (:func:`measure_session`: the posture is recorded
+through ``DeviceTarget.on_posture``) and lets ``policy.transport.ssh`` decide on it before any
+RPC (:func:`enforce_ssh_policy`).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import paramiko  # type: ignore[import-untyped]
 
-from qkd_macsec.posture import HopPosture
+from qkd_macsec.devices.base import DeviceTarget, DeviceTransportPolicyError
+from qkd_macsec.obs.logging import get_logger
+from qkd_macsec.posture import ClassicalHopRefused, HopPosture, Verdict, judge
+
+log = get_logger("devices.ssh")
+_flagged: set[str] = set()
+_flagged_lock = threading.Lock()
 
 #: Ciphers moved to the front of paramiko's preference, in this order (CNSA 2.0: AES-256).
 AES256_FIRST = ("aes256-gcm@openssh.com", "aes256-ctr")
@@ -71,10 +84,54 @@ def ssh_posture(transport: Any, peer: str) -> HopPosture:
     )
 
 
+def ncclient_transport(manager: Any) -> Any:
+    """The paramiko transport under an open ncclient ``Manager`` (None if it has none)."""
+    return getattr(getattr(manager, "_session", None), "_transport", None)
+
+
 def pyez_transport(device: Any) -> Any:
-    """The paramiko transport under an open PyEZ ``Device`` (None if it has none)."""
-    session = getattr(getattr(device, "_conn", None), "_session", None)
-    return getattr(session, "_transport", None)
+    """The paramiko transport under an open PyEZ ``Device`` (its ncclient manager's)."""
+    return ncclient_transport(getattr(device, "_conn", None))
+
+
+def measure_session(transport: Any, target: DeviceTarget) -> HopPosture | None:
+    """An open session's posture, told to ``target.on_posture`` (None: no SSH transport, as
+    with a test double)."""
+    if transport is None:
+        return None
+    posture = ssh_posture(transport, f"{target.name} ({target.host}:{target.port})")
+    if target.on_posture is not None:
+        try:
+            target.on_posture(posture)
+        except Exception:
+            log.warning("%s: on_posture hook failed; ignoring", target.name, exc_info=True)
+    return posture
+
+
+def enforce_ssh_policy(
+    posture: HopPosture, target: DeviceTarget, close: Callable[[], None]
+) -> None:
+    """Apply the target's ``ssh_policy`` to a measured session: under ``pq-required`` a
+    classical one is closed (``close``) and :class:`DeviceTransportPolicyError` raised before
+    any RPC is sent (only the NETCONF hello has been exchanged); under ``pq-preferred`` it is
+    accepted and warned about once per process and posture."""
+    try:
+        verdict = judge(posture, target.ssh_policy)
+    except ClassicalHopRefused as exc:
+        close()
+        raise DeviceTransportPolicyError(target.name, str(exc)) from None
+    if verdict is Verdict.FLAGGED and _first_flag(posture.describe()):
+        log.warning("%s (policy pq-preferred: accepted, flagged)", posture.describe())
+
+
+def _first_flag(what: str) -> bool:
+    """A classical session is warned about once per process and router posture, not per
+    session (a driver lives for one session)."""
+    with _flagged_lock:
+        if what in _flagged:
+            return False
+        _flagged.add(what)
+        return True
 
 
 def _kex_name(transport: Any) -> str | None:

@@ -109,7 +109,9 @@ def device_target(
         ssh_key=host.ssh_key,
         known_hosts=host.known_hosts,
         insecure_host_keys=host.insecure_host_keys,
+        tls_ca=host.tls_ca,
         timeout=host.timeout,
+        options=host.options,
         ssh_policy=inventory.policy.transport.ssh,
         on_posture=on_posture,
     )

@@ -58,6 +58,11 @@ class Host:
     kme: str | None
     tls: SaeIdentity | None
     clock_offset_s: float = 0.0
+    #: The CA bundle an HTTPS-managed device (NX-API) must present a certificate from; None:
+    #: the system's trust store. TLS is always verified.
+    tls_ca: Path | None = None
+    #: The platform's driver options from the inventory's ``options: {<platform>: ...}``.
+    options: object | None = None
 
     def resolve_password(self, environ: Mapping[str, str] | None = None) -> Secret | None:
         """Read the password now (at connect time). Raises ``CredentialError`` on failure."""

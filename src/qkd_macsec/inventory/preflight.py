@@ -41,6 +41,7 @@ def check_local_files(
         where = field_path(("hosts", name))
         private(f"{where}.ssh_key", host.ssh_key, "SSH private key")
         need(f"{where}.known_hosts", host.known_hosts, "known_hosts file")
+        need(f"{where}.tls_ca", host.tls_ca, "CA bundle")
         if host.tls is not None:
             need(f"{where}.tls.cert", host.tls.cert, "certificate")
             private(f"{where}.tls.key", host.tls.key, "TLS private key")

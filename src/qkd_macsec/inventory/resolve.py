@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from qkd_macsec.devices.limits import LinkAsk, ckn_digits
 from qkd_macsec.devices.platform import get_platform
 from qkd_macsec.inventory.credentials import SecretRef
 from qkd_macsec.inventory.errors import InventoryError, field_path
@@ -144,6 +145,8 @@ def _resolve_hosts(
             kme=h.kme if kme is not None else None,
             tls=_tls(h, base, kme),
             clock_offset_s=h.clock_offset_s,
+            tls_ca=_as_path(_pick(layers, "tls_ca")[0], base),
+            options=_options(layers, platform),
         )
     return hosts
 
@@ -163,6 +166,16 @@ def _layers(
             layers.append((field_path(("groups", group)), spec.groups[group]))
     layers.append(("defaults", spec.defaults))
     return layers
+
+
+def _options(layers: list[tuple[str, ConnectionSpec]], platform: str) -> object | None:
+    """The host's platform's options: the first layer (host, groups, defaults) with a block
+    for that platform, read by the platform (checked already by the schema)."""
+    parse = get_platform(platform).target_options
+    for _origin, layer in layers:
+        if layer.options is not None and platform in layer.options and parse is not None:
+            return parse(layer.options[platform])
+    return None
 
 
 def _pick(layers: list[tuple[str, ConnectionSpec]], attr: str) -> tuple[object, str]:
@@ -278,6 +291,7 @@ def _resolve_links(
                 continue
             seen.add(end.host)
             owner = (index, link.name)
+            _check_limits(link, where, host, problems)
             rules = get_platform(host.platform).names
             interfaces_field = f"{field}.interface" if end.interface else f"{field}.interfaces"
             for interface in end.interface_names:
@@ -332,6 +346,30 @@ def _resolve_links(
             )
         )
     return links
+
+
+def link_ask(link: LinkSpec) -> LinkAsk:
+    """What the link asks of every end, for the platforms' declared limits."""
+    return LinkAsk(
+        cipher_suite=link.cipher_suite,
+        mode=link.mode,
+        ckn_hex=ckn_digits(link.ckn_prefix, link.ckn_mode),
+        slaves=len(link.slaves),
+        exclude_protocols=tuple(link.mka.exclude_protocols),
+        transmit_interval_ms=link.mka.transmit_interval_ms,
+        key_server_priority=link.mka.key_server_priority,
+    )
+
+
+def _check_limits(link: LinkSpec, where: str, host: Host, problems: _Problems) -> None:
+    """Refuse what the end's platform cannot do, naming link, host, platform and reason."""
+    platform = get_platform(host.platform)
+    for field, reason in platform.limits.refusals(link_ask(link)):
+        problems.add(
+            f"{where}.{field}",
+            f"link {link.name!r} cannot run on host {host.name!r} "
+            f"(platform {platform.name}): {reason}",
+        )
 
 
 def _check_mode(link: LinkSpec, where: str, problems: _Problems) -> None:

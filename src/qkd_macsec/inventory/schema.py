@@ -149,6 +149,8 @@ _HOST_PLATFORMS: ContextVar[Mapping[str, str] | None] = ContextVar("host_platfor
 #: The platforms of the link (or link end) being validated; empty: the default platform.
 _LINK_PLATFORMS: ContextVar[tuple[str, ...]] = ContextVar("link_platforms", default=())
 _END_PLATFORMS: ContextVar[tuple[str, ...]] = ContextVar("end_platforms", default=())
+#: The end hosts of the link being validated (to name them in a mixed link's refusals).
+_LINK_HOSTS: ContextVar[tuple[str, ...]] = ContextVar("link_hosts", default=())
 
 
 def _raw_platform(layer: object) -> str | None:
@@ -191,21 +193,40 @@ def _platforms(var: ContextVar[tuple[str, ...]], hosts: list[str]) -> Iterator[N
         var.reset(token)
 
 
-def _rules(platforms: tuple[str, ...]) -> list[NameRules]:
+def _hosts_of(platform: str) -> list[str]:
+    """The link's end hosts of ``platform`` (while a link validates; empty otherwise)."""
+    known = _HOST_PLATFORMS.get() or {}
+    return [h for h in _LINK_HOSTS.get() if known.get(h, DEFAULT_PLATFORM) == platform]
+
+
+def _chosen(platforms: tuple[str, ...]) -> list[str]:
     registered = set(platform_names())
-    chosen = [p for p in platforms if p in registered] if platforms else [DEFAULT_PLATFORM]
-    return [get_platform(p).names for p in chosen]
+    return [p for p in platforms if p in registered] if platforms else [DEFAULT_PLATFORM]
+
+
+def _rules(platforms: tuple[str, ...]) -> list[NameRules]:
+    return [get_platform(p).names for p in _chosen(platforms)]
 
 
 def _by_platform(rule: Callable[[NameRules], Callable[[Any], Any]], *, end: bool = False) -> Any:
     """Check a value by every platform in scope (the end's, else the link's); the first
-    platform's normalised value is kept."""
+    platform's normalised value is kept. On a mixed link a refusal names the hosts and the
+    platform whose rule refused."""
 
     def check(value: Any) -> Any:
         scope = (_END_PLATFORMS.get() if end else ()) or _LINK_PLATFORMS.get()
+        chosen = _chosen(scope)
         kept = value
-        for number, rules in enumerate(_rules(scope)):
-            checked = rule(rules)(value)
+        for number, platform in enumerate(chosen):
+            try:
+                checked = rule(get_platform(platform).names)(value)
+            except ValueError as exc:
+                hosts = _hosts_of(platform) if len(chosen) > 1 else []
+                if not hosts:
+                    raise
+                raise ValueError(
+                    f"{exc} (on host {', '.join(hosts)}, platform {platform})"
+                ) from None
             if number == 0:
                 kept = checked
         return kept
@@ -241,6 +262,23 @@ def _platform(value: str) -> str:
     return value
 
 
+def _platform_options(value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``options: {<platform>: {...}}``: each block read by its platform (a platform with no
+    options of its own refuses one); blocks for other platforms than a host's are not used."""
+    for name, block in value.items():
+        platform = get_platform(_platform(name))
+        if platform.target_options is None:
+            raise ValueError(f"platform {name!r} takes no options")
+        try:
+            platform.target_options(block)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    return value
+
+
+PlatformOptions = Annotated[dict[str, dict[str, Any]], AfterValidator(_platform_options)]
+
+
 def _activation_delay(value: object) -> float | None:
     """``auto`` (or null) → None: derive from measured commit latency; else a duration."""
     if value is None or value == "auto":
@@ -266,8 +304,12 @@ class ConnectionSpec(_Spec):
     ssh_key: FilePath | None = None
     known_hosts: SshConfigPath | None = None
     insecure_host_keys: StrictBool | None = None
+    #: The CA bundle an HTTPS-managed device's certificate must chain to (NX-OS NX-API).
+    tls_ca: FilePath | None = None
     timeout: Annotated[Duration, Field(gt=0)] | None = None
     platform: Annotated[str, AfterValidator(_platform)] | None = None
+    #: Per-platform driver options (``{junos: {gather_facts: true}}``), inherited per platform.
+    options: PlatformOptions | None = None
 
 
 class TlsSpec(_Spec):
@@ -356,8 +398,13 @@ class LinkSpec(_Spec):
     @model_validator(mode="wrap")
     @classmethod
     def _with_link_platforms(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        with _platforms(_LINK_PLATFORMS, _end_hosts(data)):
-            return handler(data)
+        hosts = _end_hosts(data)
+        token = _LINK_HOSTS.set(tuple(hosts))
+        try:
+            with _platforms(_LINK_PLATFORMS, hosts):
+                return handler(data)
+        finally:
+            _LINK_HOSTS.reset(token)
 
 
 class TransportSpec(_Spec):

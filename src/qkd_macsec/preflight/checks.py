@@ -23,8 +23,9 @@ Router checks (name: severity when it fails — why):
   sync_local, stratum 16): the README requires NTP; clocks that drift apart break hitless rollover.
 * ``interface``: blocker when an inventory interface does not exist; warning when it is
   administratively down.
-* ``macsec``: blocker when the device refuses ``show security macsec connections`` as an unknown
-  command (no MACsec on this platform/release). What cannot be checked read-only: whether the
+* ``macsec``: blocker when the device cannot report MACsec operational state (Junos: refuses
+  ``show security macsec connections`` as an unknown command; IOS XR: no MKA operational
+  model) — no MACsec on this platform/release. What cannot be checked read-only: whether the
   line card of each interface supports MACsec (Junos refuses that only at commit of a real
   ``security macsec interfaces`` statement); preflight never loads one.
 * ``ca-conflict``: blocker when the inventory's connectivity association exists with a different
@@ -34,6 +35,11 @@ Router checks (name: severity when it fails — why):
   would not have made (prefix-uuid mode: prefix + 32 hex digits; sha256 mode: 64 hex digits):
   pruning would delete someone else's keys.
 * ``binding-conflict``: blocker when an inventory interface is bound to another CA.
+
+Each router's checks run through its own platform's driver; a check its platform declares it
+cannot answer (``Platform.preflight_not_checked``, e.g. interface existence on IOS XR, whose
+driver reads only the configured interfaces) is reported ``n/a`` with the reason, never failed.
+Every router finding carries the router's platform.
 
 KME checks (per SAE and peer, and per link):
 
@@ -53,6 +59,7 @@ KME checks (per SAE and peer, and per link):
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -64,6 +71,7 @@ from qkd_macsec.devices.base import (
     DeviceLockError,
     DevicePermissionError,
 )
+from qkd_macsec.devices.platform import get_platform
 from qkd_macsec.engine.topology import LinkSpec
 from qkd_macsec.etsi014.errors import (
     KmeResponseError,
@@ -105,7 +113,30 @@ def ours(ckn: str, link: LinkSpec) -> bool:
 def router_findings(
     facts: RouterFacts, links: Sequence[LinkSpec], clock_tolerance: float
 ) -> list[Finding]:
-    """Every router check for one router (``links``: the inventory links it is an end of)."""
+    """Every router check for one router (``links``: the inventory links it is an end of).
+
+    With the router's platform known (``facts.platform``), every finding carries it, and each
+    check the platform declares it cannot answer (``Platform.preflight_not_checked``) is one
+    ``n/a`` finding with the reason instead of a verdict."""
+    found = _router_checks(facts, links, clock_tolerance)
+    if not facts.platform:
+        return found
+    platform = get_platform(facts.platform)
+    reasons = dict(platform.preflight_not_checked)
+    out: list[Finding] = []
+    for finding in found:
+        if finding.check in reasons:
+            if any(f.check == finding.check for f in out):
+                continue  # one n/a per check, however many findings it made
+            why = f"not checked on {platform.display_name}: {reasons[finding.check]}"
+            finding = _router(facts.name, finding.check, Severity.NOT_APPLICABLE, why)
+        out.append(dataclasses.replace(finding, platform=platform.name))
+    return out
+
+
+def _router_checks(
+    facts: RouterFacts, links: Sequence[LinkSpec], clock_tolerance: float
+) -> list[Finding]:
     name = facts.name
     error = facts.connect_error
     if error is not None:
@@ -118,7 +149,9 @@ def router_findings(
     out.append(_commit_finding(facts))
     if facts.facts is not None:
         f = facts.facts
-        out.append(_router(name, "facts", Severity.OK, f"{f.model} Junos {f.version}"))
+        title = get_platform(facts.platform).display_name if facts.platform else ""
+        shown = " ".join(dict.fromkeys(part for part in (f.model, title, f.version) if part))
+        out.append(_router(name, "facts", Severity.OK, shown))
     else:
         out.append(_router(name, "facts", Severity.WARNING, facts.errors.get("facts", "")))
     out.append(_clock_finding(facts, clock_tolerance))
@@ -247,7 +280,7 @@ def _macsec_finding(facts: RouterFacts) -> Finding:
             name,
             "macsec",
             Severity.BLOCKER,
-            "show security macsec connections is not available (no MACsec here)",
+            "the MACsec operational state cannot be read (no MACsec on this platform or release)",
         )
     return _router(name, "macsec", Severity.OK, "MACsec commands answer (line cards not checked)")
 

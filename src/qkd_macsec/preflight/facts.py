@@ -42,6 +42,7 @@ class RouterFacts:
 
     name: str
     connect_error: DeviceError | None = None
+    platform: str = ""  # the inventory's platform name; "" when not known (tests)
     facts: DeviceFacts | None = None
     clock: ClockReading | None = None
     time_zone: str | None = None

@@ -72,9 +72,12 @@ def _clock(driver: Driver) -> ClockReading:
     )
 
 
-def gather_router(driver: Driver, name: str, links: Sequence[LinkSpec]) -> RouterFacts:
-    """Every read preflight makes on one router, each step independent of the others."""
-    facts = RouterFacts(name)
+def gather_router(
+    driver: Driver, name: str, links: Sequence[LinkSpec], platform: str = ""
+) -> RouterFacts:
+    """Every read preflight makes on one router (through ``driver``, its platform's), each step
+    independent of the others."""
+    facts = RouterFacts(name, platform=platform)
     try:
         driver.open()
     except DeviceError as exc:
@@ -204,6 +207,14 @@ def _driver(inventory: Inventory, name: str) -> Driver:
     return DRIVERS.get(inventory.host(name).platform)(target)
 
 
+def _with_platform(finding: Finding, inventory: Inventory) -> Finding:
+    """A router finding labelled with the router's platform (KME findings as they are)."""
+    if finding.kind is not Subject.ROUTER or finding.platform:
+        return finding
+    host = inventory.hosts.get(finding.subject)
+    return finding if host is None else replace(finding, platform=host.platform)
+
+
 def run_preflight(
     inventory: Inventory,
     options: PreflightOptions | None = None,
@@ -221,7 +232,7 @@ def run_preflight(
     def one(name: str) -> RouterFacts:
         mine = [link for link in links if name in link.devices]
         driver = make(name)
-        facts = gather_router(driver, name, mine)
+        facts = gather_router(driver, name, mine, inventory.host(name).platform)
         posture = getattr(driver, "posture", None)  # drivers that measure their SSH session
         if isinstance(posture, HopPosture):
             postures.reporter(name)(posture)
@@ -238,7 +249,10 @@ def run_preflight(
         mine = [link for link in links if facts.name in link.devices]
         findings += router_findings(facts, mine, tolerance)
     findings += kme
-    findings += posture_findings(postures.postures(), inventory.policy.transport)
+    findings += [
+        _with_platform(finding, inventory)
+        for finding in posture_findings(postures.postures(), inventory.policy.transport)
+    ]
     log.info(
         "preflight of %d router(s) and %d link(s) took %.1fs",
         len(names),

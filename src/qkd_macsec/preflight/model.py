@@ -6,7 +6,9 @@ Severities, and what they do to the exit code (``qkd-macsec preflight``):
 * ``warning`` — worth a look, does not stop a first run (exit stays 0);
 * ``blocker`` — a first run would fail or do harm (exit 1);
 * ``unreachable`` — the router or KME could not be reached, nothing else about it is known
-  (exit 3 when every problem is of this kind, like ``rotate``; 1 when there are blockers too).
+  (exit 3 when every problem is of this kind, like ``rotate``; 1 when there are blockers too);
+* ``n/a`` — the check does not apply to this router's platform (its driver cannot answer it,
+  see ``Platform.preflight_not_checked``): said, with the reason, never failed (exit stays 0).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class Severity(StrEnum):
     WARNING = "warning"
     BLOCKER = "blocker"
     UNREACHABLE = "unreachable"
+    NOT_APPLICABLE = "n/a"
 
 
 class Subject(StrEnum):
@@ -36,6 +39,7 @@ class Finding:
     check: str  # short stable name, e.g. "ntp", "commit", "key-size"
     severity: Severity
     detail: str = ""
+    platform: str = ""  # a router's platform (its inventory name); "" for KME findings
 
 
 EXIT_OK = 0
@@ -68,14 +72,18 @@ class PreflightReport:
             "ok": self.exit_code == EXIT_OK,
             "exit_code": self.exit_code,
             "counts": {s.value: len(self.of(s)) for s in Severity},
-            "findings": [
-                {
-                    "kind": f.kind.value,
-                    "subject": f.subject,
-                    "check": f.check,
-                    "severity": f.severity.value,
-                    "detail": f.detail,
-                }
-                for f in self.findings
-            ],
+            "findings": [_finding_json(f) for f in self.findings],
         }
+
+
+def _finding_json(finding: Finding) -> dict[str, object]:
+    out: dict[str, object] = {
+        "kind": finding.kind.value,
+        "subject": finding.subject,
+        "check": finding.check,
+        "severity": finding.severity.value,
+        "detail": finding.detail,
+    }
+    if finding.platform:
+        out["platform"] = finding.platform
+    return out

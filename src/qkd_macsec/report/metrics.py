@@ -4,7 +4,10 @@ One :class:`Metrics` per controller, on its own registry (so tests and benchmark
 several). It is fed by the engine's existing outputs — every KME request record
 (``ClientOptions.on_request``) and every wave's :class:`~qkd_macsec.engine.results.WaveResult`
 — and reads key ages from the journal when scraped, so a scrape always shows current ages.
-Label values are link, device, endpoint and error-class names: never a key, key ID or CKN.
+Label values are link, device, platform, endpoint and error-class names: never a key, key ID
+or CKN. Devices and links carry their platforms (``platform`` on per-device series, the
+``qkd_macsec_device_platform`` / ``qkd_macsec_link_platforms`` info gauges to join on), so a
+mixed Junos ↔ IOS XR fleet can be broken down by vendor without new metric names.
 Names and meanings are documented in ``docs/metrics.md``.
 """
 
@@ -139,8 +142,21 @@ class Metrics:
         )
         self.device_failures = Counter(
             f"{PREFIX}_device_failures",
-            "Device sessions that failed during a wave, by device.",
-            ["device"],
+            "Device sessions that failed during a wave, by device (and its platform).",
+            ["device", "platform"],
+            registry=r,
+        )
+        self.device_platform = Gauge(
+            f"{PREFIX}_device_platform",
+            "1 per inventory device, labelled with its platform (join on device).",
+            ["device", "platform"],
+            registry=r,
+        )
+        self.link_platforms = Gauge(
+            f"{PREFIX}_link_platforms",
+            "1 per inventory link, labelled with its ends' platforms, master's first "
+            "(junos, junos/iosxr).",
+            ["link", "platforms"],
             registry=r,
         )
         self.cert_days_left = Gauge(
@@ -172,6 +188,7 @@ class Metrics:
             registry=r,
         )
         self._mka_live: dict[str, bool] = {}
+        self._platform_of: dict[str, str] = {}
         self._lock = threading.Lock()
 
     # -- feeds ------------------------------------------------------------------------------
@@ -189,6 +206,25 @@ class Metrics:
         key age against it without knowing the inventory."""
         for link, seconds in intervals.items():
             self.rotation_interval.labels(link=link).set(seconds)
+
+    def set_platforms(
+        self, devices: Mapping[str, str], links: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
+        """Each device's platform (device → platform) and each link's platforms (link → its
+        ends' platforms, master's first): the ``platform`` label of per-device series and the
+        two info gauges."""
+        with self._lock:
+            self._platform_of.update(devices)
+        for device, platform in devices.items():
+            self.device_platform.labels(device=device, platform=platform).set(1)
+        for link, platforms in (links or {}).items():
+            pair = "/".join(dict.fromkeys(platforms))
+            self.link_platforms.labels(link=link, platforms=pair).set(1)
+
+    def platform_of(self, device: str) -> str:
+        """The device's platform label (``unknown`` before :meth:`set_platforms` names it)."""
+        with self._lock:
+            return self._platform_of.get(device, "unknown")
 
     def on_event(self, event: Event) -> None:
         """An observer of the executor's events: KME requests, and every wave once done."""
@@ -224,7 +260,9 @@ class Metrics:
             if device.commits and device.commit_seconds > 0:
                 self.commit_latency.observe(device.commit_seconds)
             if not device.ok:
-                self.device_failures.labels(device=device.device).inc()
+                self.device_failures.labels(
+                    device=device.device, platform=self.platform_of(device.device)
+                ).inc()
         with self._lock:
             self.links_without_mka.set(sum(1 for live in self._mka_live.values() if not live))
         finished = result.finished or datetime.now(UTC)
@@ -279,4 +317,9 @@ def inventory_certificates(inventory: Inventory) -> list[Path]:
     return list(dict.fromkeys(paths))
 
 
-__all__ = ["Metrics", "MetricsServer", "inventory_certificates", "rotation_outcome"]
+__all__ = [
+    "Metrics",
+    "MetricsServer",
+    "inventory_certificates",
+    "rotation_outcome",
+]

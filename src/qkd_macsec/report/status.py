@@ -24,11 +24,16 @@ from qkd_macsec.report.tables import Column, FitTable, short_id
 MkaReadings = Mapping[str, Sequence[MkaSessionState] | str]
 
 
+#: Per device: its platform's inventory name (``junos``, ``iosxr``).
+PlatformOf = Mapping[str, str]
+
+
 @dataclass(frozen=True)
 class EndState:
     device: str
     interface: str
     state: str  # "newest" | "old" | "down" | "unreachable"
+    platform: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,13 @@ class LinkStatus:
     open: bool
     failures: int
     ends: tuple[EndState, ...] | None  # None: MKA state not read (no --live)
+    #: The platforms of the link's ends, master's first, each once (empty: not known).
+    platforms: tuple[str, ...] = ()
+
+    @property
+    def platform_pair(self) -> str:
+        """``junos``, or ``junos/iosxr`` on a mixed link ("" when not known)."""
+        return "/".join(self.platforms)
 
     @property
     def mka(self) -> str:
@@ -72,14 +84,20 @@ class LinkStatus:
 
 
 def end_states(
-    ends: Sequence[tuple[str, str]], newest_ckn: str | None, readings: MkaReadings
+    ends: Sequence[tuple[str, str]],
+    newest_ckn: str | None,
+    readings: MkaReadings,
+    platform_of: PlatformOf | None = None,
 ) -> tuple[EndState, ...]:
-    """Classify each (device, interface) end from the devices' MKA sessions."""
+    """Classify each (device, interface) end from the devices' MKA sessions (each read through
+    its own platform's driver, in vendor-neutral form)."""
     out = []
+    platform_of = platform_of or {}
     for device, interface in ends:
+        platform = platform_of.get(device, "")
         sessions = readings.get(device, "not read")
         if isinstance(sessions, str):
-            out.append(EndState(device, interface, "unreachable"))
+            out.append(EndState(device, interface, "unreachable", platform))
             continue
         live = live_ckn(sessions, interface)
         if not live:
@@ -88,7 +106,7 @@ def end_states(
             state = "newest"
         else:
             state = "old"
-        out.append(EndState(device, interface, state))
+        out.append(EndState(device, interface, state, platform))
     return tuple(out)
 
 
@@ -104,15 +122,32 @@ def link_ends(inventory: Inventory) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+def platform_of(inventory: Inventory) -> dict[str, str]:
+    """Every host's platform (its inventory name)."""
+    return {name: host.platform for name, host in inventory.hosts.items()}
+
+
+def link_platforms(inventory: Inventory) -> dict[str, tuple[str, ...]]:
+    """Every link's ends' platforms, master's first (``("junos", "iosxr")``)."""
+    return {
+        link.name: tuple(inventory.hosts[h].platform for h in link.host_names)
+        for link in inventory.links
+    }
+
+
 def link_status(
     links: Mapping[str, Sequence[tuple[str, str]]],
     journal: Journal,
     now: datetime,
     readings: MkaReadings | None = None,
+    platforms: PlatformOf | None = None,
 ) -> list[LinkStatus]:
-    """One row per link from the journal (and the MKA readings, when there are any)."""
+    """One row per link from the journal (and the MKA readings, when there are any);
+    ``platforms`` (device → platform) labels each link and end with its platforms."""
     rows = []
+    platforms = platforms or {}
     for name, ends in links.items():
+        pair = tuple(dict.fromkeys(platforms[d] for d, _ in ends if d in platforms))
         active = journal.active_keys(name, 1)
         last = journal.last_attempt(name)
         newest = active[0] if active else None
@@ -128,7 +163,8 @@ def link_status(
                 failures=journal.consecutive_failures(name),
                 ends=None
                 if readings is None
-                else end_states(ends, newest.ckn if newest else None, readings),
+                else end_states(ends, newest.ckn if newest else None, readings, platforms),
+                platforms=pair,
             )
         )
     return rows
@@ -183,11 +219,15 @@ def _compact_mka(row: LinkStatus) -> str:
 def status_table(rows: Sequence[LinkStatus], now: datetime, *, wide: bool = False) -> FitTable:
     """The table ``qkd-macsec status`` prints: readable at 80 columns (``--wide``: full IDs).
 
-    MKA and outage columns appear only when MKA state was read (``--live``).
+    MKA and outage columns appear only when MKA state was read (``--live``); the platform
+    column (``junos``, ``junos/iosxr``) when the links span more than one platform (a
+    single-vendor fleet's table is unchanged; ``--json`` always names the platforms).
     """
     live = any(row.ends is not None for row in rows)
+    mixed = len({p for row in rows for p in row.platforms}) > 1
     columns = [
         Column("link"),
+        *([Column("platform")] if mixed else []),
         Column("key ID"),
         Column("age", justify="right"),
         Column("last"),
@@ -201,7 +241,12 @@ def status_table(rows: Sequence[LinkStatus], now: datetime, *, wide: bool = Fals
         if row.last_rotation is not None:
             last = f"{row.last_phase} {_age((now - row.last_rotation).total_seconds())}"
         mka = _compact_mka(row)
-        cells: list[str | Text] = [row.link, short_id(row.key_id, wide=wide), _age(row.key_age_s)]
+        cells: list[str | Text] = [
+            row.link,
+            *([row.platform_pair] if mixed else []),
+            short_id(row.key_id, wide=wide),
+            _age(row.key_age_s),
+        ]
         cells.append(last)
         if live:
             cells += [Text(mka, style="green" if mka.startswith("live") else "yellow"), row.outage]
@@ -217,6 +262,7 @@ def status_json(rows: Sequence[LinkStatus]) -> list[dict[str, object]]:
     return [
         {
             "link": row.link,
+            "platforms": list(row.platforms),
             "key_id": row.key_id,
             "key_age_s": None if row.key_age_s is None else round(row.key_age_s, 1),
             "last_rotation": None if row.last_rotation is None else row.last_rotation.isoformat(),
@@ -225,12 +271,17 @@ def status_json(rows: Sequence[LinkStatus]) -> list[dict[str, object]]:
             "open": row.open,
             "failures": row.failures,
             "mka": None if row.ends is None else row.mka,
-            "ends": None
-            if row.ends is None
-            else [
-                {"device": e.device, "interface": e.interface, "state": e.state} for e in row.ends
-            ],
+            "ends": None if row.ends is None else [_end_json(e) for e in row.ends],
             "outage": None if row.ends is None else row.outage,
         }
         for row in rows
     ]
+
+
+def _end_json(end: EndState) -> dict[str, object]:
+    """One end in ``--json`` (``platform`` when the end's platform is known)."""
+    out: dict[str, object] = {"device": end.device, "interface": end.interface}
+    if end.platform:
+        out["platform"] = end.platform
+    out["state"] = end.state
+    return out

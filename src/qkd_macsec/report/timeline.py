@@ -9,6 +9,10 @@ and durations on hover, and embeds the rotations as JSON: no script or font is f
 
 The journal holds key IDs, CKNs and key check values, never a key: the report shows key IDs and
 KCVs only. It does not hold outage either (the routers do not report it to the controller).
+
+Given each link's platforms (``platforms``: link → its ends' platforms, from the inventory), each
+link row names its platform pair (``junos``, ``junos/iosxr``) and a per-pair table sums the
+rotations of every pair, so a mixed-vendor fleet's links can be judged separately.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import json
 import re
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -101,6 +105,18 @@ class LinkSummary:
     last_took_over: datetime | None
     mka: str
     outage: str = OUTAGE_NOT_MEASURED
+    platforms: str = ""  # the platform pair, ``junos/iosxr`` ("" when not known)
+
+
+@dataclass(frozen=True)
+class PairSummary:
+    """Per platform pair (``junos``, ``junos/iosxr``): its links' rotations by result and the
+    median ENC→active time."""
+
+    pair: str
+    links: int
+    counts: dict[str, int]
+    enc_to_active_median: float | None
 
 
 @dataclass(frozen=True)
@@ -113,6 +129,7 @@ class Summary:
     enc_to_active_median: float | None
     worst: TimelineEntry | None  # the slowest ENC→active
     per_link: list[LinkSummary] = field(default_factory=list)
+    per_pair: list[PairSummary] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -122,6 +139,7 @@ class ReportFiles:
     links: int
     rotations: int
     counts: dict[str, int] = field(default_factory=dict)  # rotations by result
+    pairs: dict[str, dict[str, int]] = field(default_factory=dict)  # platform pair -> counts
 
     @property
     def results(self) -> str:
@@ -190,8 +208,17 @@ def in_force_spans(
     return spans
 
 
-def summarize(entries: Sequence[TimelineEntry]) -> Summary:
-    """The numbers above the picture: totals, ENC→active median and worst, and per link."""
+def platform_pair(platforms: Sequence[str]) -> str:
+    """A link's platforms as one label, master's first, each once: ``junos/iosxr``."""
+    return "/".join(dict.fromkeys(platforms))
+
+
+def summarize(
+    entries: Sequence[TimelineEntry], platforms: Mapping[str, Sequence[str]] | None = None
+) -> Summary:
+    """The numbers above the picture: totals, ENC→active median and worst, per link, and per
+    platform pair (links whose platforms are not known are left out of that one)."""
+    pairs = {link: platform_pair(names) for link, names in (platforms or {}).items()}
     by_link: dict[str, list[TimelineEntry]] = defaultdict(list)
     for entry in entries:
         by_link[entry.link].append(entry)
@@ -214,6 +241,7 @@ def summarize(entries: Sequence[TimelineEntry]) -> Summary:
                 last_kcv=current.kcv if current else None,
                 last_took_over=current.took_over if current else None,
                 mka=mka,
+                platforms=pairs.get(link, ""),
             )
         )
     timed = [e for e in entries if e.enc_to_active is not None]
@@ -228,7 +256,29 @@ def summarize(entries: Sequence[TimelineEntry]) -> Summary:
         enc_to_active_median=statistics.median(seconds) if seconds else None,
         worst=max(timed, key=lambda e: e.enc_to_active or 0.0) if timed else None,
         per_link=per_link,
+        per_pair=_per_pair(entries, pairs),
     )
+
+
+def _per_pair(entries: Sequence[TimelineEntry], pairs: Mapping[str, str]) -> list[PairSummary]:
+    by_pair: dict[str, list[TimelineEntry]] = defaultdict(list)
+    for entry in entries:
+        if entry.link in pairs:
+            by_pair[pairs[entry.link]].append(entry)
+    out = []
+    for pair in sorted(by_pair):
+        rows = by_pair[pair]
+        counts = Counter(e.outcome for e in rows)
+        seconds = [e.enc_to_active for e in rows if e.enc_to_active is not None]
+        out.append(
+            PairSummary(
+                pair=pair,
+                links=len({e.link for e in rows}),
+                counts={name: counts.get(name, 0) for name in OUTCOMES},
+                enc_to_active_median=statistics.median(seconds) if seconds else None,
+            )
+        )
+    return out
 
 
 def _utc(instant: datetime | None, seconds: bool = True) -> str:
@@ -553,11 +603,32 @@ def _summary_table(summary: Summary) -> str:
     return f'<table class="summary"><tbody>\n{body}\n</tbody></table>'
 
 
+def _pairs_table(summary: Summary) -> str:
+    """Rotations per platform pair (empty when no link's platforms are known)."""
+    if not summary.per_pair:
+        return "<p>Platforms not known (the report was written without an inventory).</p>"
+    head = "".join(f"<th>{name}</th>" for name in OUTCOMES)
+    rows = "\n".join(
+        "<tr>"
+        + _cell(p.pair)
+        + _cell(p.links)
+        + "".join(_cell(p.counts[name]) for name in OUTCOMES)
+        + _cell(_secs(p.enc_to_active_median))
+        + "</tr>"
+        for p in summary.per_pair
+    )
+    return (
+        f'<table class="pairs"><thead><tr><th>platforms</th><th>links</th>{head}'
+        f"<th>median ENC→active</th></tr></thead><tbody>\n{rows}\n</tbody></table>"
+    )
+
+
 def _links_table(summary: Summary) -> str:
     head = "".join(f"<th>{name}</th>" for name in OUTCOMES)
     rows = "\n".join(
         "<tr>"
         + _cell(s.link)
+        + _cell(s.platforms or None)
         + "".join(_cell(s.counts[name]) for name in OUTCOMES)
         + _cell(s.last_key_id)
         + _cell(s.last_kcv)
@@ -568,7 +639,8 @@ def _links_table(summary: Summary) -> str:
         for s in summary.per_link
     )
     return (
-        f'<table class="links"><thead><tr><th>link</th>{head}<th>last key ID</th>'
+        f'<table class="links"><thead><tr><th>link</th><th>platforms</th>{head}'
+        "<th>last key ID</th>"
         "<th>last KCV</th><th>took over (UTC)</th><th>MKA confirmed live</th>"
         f"<th>measured outage</th></tr></thead><tbody>\n{rows}\n</tbody></table>"
     )
@@ -581,9 +653,11 @@ def render_html(
     drawn: int,
     now: datetime,
     transport: str = "",
+    platforms: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """A self-contained page: summary, per-link table, SVG timeline, PNG, every rotation."""
-    summary = summarize(entries)
+    """A self-contained page: summary, per-link and per-platform-pair tables, SVG timeline,
+    PNG, every rotation."""
+    summary = summarize(entries, platforms)
     image = base64.b64encode(png.read_bytes()).decode("ascii")
     rows = "\n".join(
         f'<tr class="{e.outcome}">'
@@ -640,6 +714,8 @@ it.{html.escape(note)}</p>
 {_summary_table(summary)}
 <h2>Per link</h2>
 {_links_table(summary)}
+<h2>Per platform pair</h2>
+{_pairs_table(summary)}
 <h2>Transport</h2>
 {transport}
 <h2>Timeline</h2>
@@ -667,9 +743,11 @@ def write_report(
     links: Iterable[str] | None = None,
     limit: int = 5000,
     now: datetime | None = None,
+    platforms: Mapping[str, Sequence[str]] | None = None,
 ) -> ReportFiles:
     """Write ``timeline.png`` and ``timeline.html`` into ``out`` from the last ``limit``
-    rotations (of ``links`` only, if given)."""
+    rotations (of ``links`` only, if given); ``platforms`` (link → its ends' platforms) adds
+    the platform pairs."""
     now = now or datetime.now(UTC)
     wanted = None if links is None else set(links)
     records = [r for r in journal.rotations(limit=limit) if wanted is None or r.link in wanted]
@@ -677,6 +755,11 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     png, page = out / PNG_NAME, out / HTML_NAME
     drawn = render_png(entries, png, now)
-    render_html(entries, png, page, drawn, now, posture_html(recorded_postures(journal)))
+    transport = posture_html(recorded_postures(journal))
+    render_html(entries, png, page, drawn, now, transport, platforms)
     counts = Counter(e.outcome for e in entries)
-    return ReportFiles(png, page, len({e.link for e in entries}), len(entries), dict(counts))
+    pairs = {
+        p.pair: {name: n for name, n in p.counts.items() if n}
+        for p in summarize(entries, platforms).per_pair
+    }
+    return ReportFiles(png, page, len({e.link for e in entries}), len(entries), dict(counts), pairs)

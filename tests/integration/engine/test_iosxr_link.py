@@ -16,23 +16,8 @@ import pytest
 from qkd_macsec.engine.controller import Controller, link_specs
 from qkd_macsec.sim.iosxr.device import IosxrSimDevice
 from qkd_macsec.testbed.builder import Testbed
+from support.mixed_lab import LINK, XR, mixed_link
 from support.testbed import StartTestbed
-
-LINK = "p2p-11-12"
-XR = "mx304-12"
-XR_PORT = "HundredGigE0/0/0/1"
-
-
-def mixed_link(document: dict[str, Any], mode: str) -> dict[str, Any]:
-    """The seed lab cut to its point-to-point link, with mx304-12 an IOS XR router."""
-    document["links"] = [link for link in document["links"] if link["name"] == LINK]
-    document["hosts"] = {n: h for n, h in document["hosts"].items() if n.startswith("mx304")}
-    document["hosts"][XR]["platform"] = "iosxr"
-    document["links"][0]["slaves"] = [{"host": XR, "interface": XR_PORT}]
-    if mode == "pre-shared-key":
-        document["links"][0]["mode"] = mode
-        document["links"][0].pop("key_chain")
-    return document
 
 
 def xr_router(testbed: Testbed) -> IosxrSimDevice:

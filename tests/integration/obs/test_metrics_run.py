@@ -82,6 +82,10 @@ def test_metrics_scraped_during_run_then_status_and_report(
     assert not [k for k in samples if k[0] == "qkd_macsec_kme_request_errors_total"]
     routers = len(seed_testbed.inventory.hosts)
     assert get(samples, "qkd_macsec_device_commit_duration_seconds_count") == routers
+    for host in seed_testbed.inventory.hosts:  # every device labelled with its platform
+        assert get(samples, "qkd_macsec_device_platform", device=host, platform="junos") == 1
+    for link in links:
+        assert get(samples, "qkd_macsec_link_platforms", link=link, platforms="junos") == 1
     days = {
         dict(labels)["subject"]: value
         for (name, labels), value in samples.items()

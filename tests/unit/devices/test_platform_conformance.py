@@ -28,12 +28,13 @@ from qkd_macsec.devices.base import (
 from qkd_macsec.devices.names import ConfigRenderError
 from qkd_macsec.devices.platform import EndSettings, Platform, platform_names
 from qkd_macsec.secret import Secret
-from support import fake_platform, iosxr_kit, junos_kit
+from support import fake_platform, iosxr_kit, junos_kit, nxos_kit
 from support.platform_kit import PlatformKit
 
 KITS: dict[str, PlatformKit] = {
     "junos": junos_kit.KIT,
     "iosxr": iosxr_kit.KIT,
+    "nxos": nxos_kit.KIT,
     fake_platform.NAME: fake_platform.KIT,
 }
 CONTRACT = sorted(
@@ -192,6 +193,30 @@ def test_rendered_key_chain_entries_read_back_as_written(
     assert [(e.slot, e.ckn, e.start_time) for e in read] == [
         (e.slot, e.ckn, e.start_time.replace(tzinfo=UTC)) for e in entries
     ]
+
+
+def test_the_declared_limits_agree_with_the_name_rules_and_the_renderer(
+    kit: PlatformKit, platform: Platform
+) -> None:
+    """What ``limits`` declares is what the platform's own rules and renderer do: the range
+    ends are accepted, the longest CKN prefix that fits is accepted, and a CKN is written in the
+    declared case (the same hex value either way)."""
+    limits, rules = platform.limits, platform.names
+    if limits.transmit_interval_ms is not None:
+        for interval in limits.transmit_interval_ms:
+            assert rules.transmit_interval_ms(interval) == interval
+    for priority in limits.key_server_priority:
+        assert rules.key_server_priority(priority) == priority
+    longest = "ab" * ((limits.max_ckn_hex - 32) // 2)
+    assert rules.ckn_prefix(longest).lower() == longest
+    chain = kit.binding.key_chain or "KC"
+    ckn = "abcdef" + "0" * 56 + "2a"
+    entry = KeyChainEntry(chain, 0, ckn, Secret(CAK), datetime(2026, 12, 1, 7, 30, 58))
+    text = platform.render(ChangeSet(add_entries=[entry]), True)
+    written = ckn.upper() if limits.ckn_upper_case else ckn
+    assert written in text
+    if limits.ckn_upper_case:
+        assert ckn not in text
 
 
 @pytest.mark.parametrize("injection", INJECTIONS)

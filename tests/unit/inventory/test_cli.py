@@ -208,3 +208,27 @@ def test_example_writes_the_seed_lab(runner: CliRunner, tmp_path: Path) -> None:
     assert len(inventory.hosts) == 4
     assert inventory.policy.journal == tmp_path / "lab" / "state/journal.sqlite"
     assert "already exists" in _bad_input(runner.invoke(group, ["example", str(tmp_path / "lab")]))
+
+
+def test_check_names_each_hosts_platform_and_refuses_what_one_cannot_do(
+    runner: CliRunner,
+    write_inventory: Any,
+    doc: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _complete_files(tmp_path, doc)
+    doc["hosts"]["mx304-12"]["platform"] = "iosxr"
+    doc["links"] = doc["links"][:1]
+    doc["links"][0]["slaves"] = [{"host": "mx304-12", "interface": "HundredGigE0/0/0/1"}]
+    doc["links"][0]["mka"] = {"key_server_priority": 16}
+    monkeypatch.setenv(ENV, "whatever-pw-123")
+    result = runner.invoke(group, ["check", str(write_inventory(doc))])
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if "│" in line}
+    assert "│ iosxr " in rows["mx304-12"]
+    assert "│ junos " in rows["mx304-11"]
+    doc["links"][0]["mka"] = {"exclude_protocols": ["lldp"]}
+    message = _bad_input(runner.invoke(group, ["check", str(write_inventory(doc))]))
+    assert "links[0].mka.exclude_protocols[0]" in message
+    assert "on host mx304-12, platform iosxr" in message

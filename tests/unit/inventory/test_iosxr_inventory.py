@@ -57,7 +57,7 @@ def test_a_ca_name_too_long_for_an_iosxr_policy_is_refused(
     found = problems(write_inventory, doc)
     assert found == [
         "links[0].connectivity_association: 'CA_seventeen_char' is not a valid IOS XR "
-        "macsec-policy name (1..16 of A-Z a-z 0-9 _ . -)"
+        "macsec-policy name (1..16 of A-Z a-z 0-9 _ . -) (on host mx304-12, platform iosxr)"
     ], found
 
 
@@ -69,5 +69,5 @@ def test_an_exclude_protocol_is_refused_on_a_link_with_an_iosxr_end(
     found = problems(write_inventory, doc)
     assert found == [
         "links[0].mka.exclude_protocols[0]: IOS XR cannot exclude 'lldp' from MACsec "
-        "(not supported)"
+        "(not supported) (on host mx304-12, platform iosxr)"
     ], found

@@ -83,7 +83,10 @@ def test_a_link_name_must_suit_every_end_platform(
     doc["links"][0]["connectivity_association"] = "CA.core"  # Junos takes '.', FakeOS does not
     doc["links"][0]["mka"]["key_server_priority"] = 16
     found = problems(write_inventory, doc)
-    assert found == ["links[0].connectivity_association: 'CA.core' is not a valid FakeOS CA name"]
+    assert found == [
+        "links[0].connectivity_association: 'CA.core' is not a valid FakeOS CA name "
+        "(on host mx304-12, platform fakeos)"
+    ]
 
 
 def test_the_same_document_all_junos_accepts_that_name(

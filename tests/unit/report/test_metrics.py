@@ -68,7 +68,9 @@ def test_observe_wave_counts_results_durations_commits_and_mka() -> None:
     assert value(
         metrics, "qkd_macsec_device_commit_duration_seconds_bucket", le="0.5"
     ) == pytest.approx(1.0)
-    assert value(metrics, "qkd_macsec_device_failures_total", device="r3") == 1.0
+    assert (
+        value(metrics, "qkd_macsec_device_failures_total", device="r3", platform="unknown") == 1.0
+    )  # no platforms set: labelled unknown
     assert value(metrics, "qkd_macsec_link_mka_live", link="l1") == 1.0
     assert value(metrics, "qkd_macsec_link_mka_live", link="l2") == 0.0
     assert value(metrics, "qkd_macsec_links_without_live_mka") == 1.0
@@ -180,3 +182,22 @@ def test_two_instances_do_not_share_state() -> None:
     first, second = Metrics(), Metrics()
     first.observe_wave(wave())
     assert value(second, "qkd_macsec_rotations_total", result="ok") is None
+
+
+def test_per_device_series_and_info_gauges_carry_platforms() -> None:
+    metrics = Metrics()
+    metrics.set_platforms(
+        {"r1": "junos", "r2": "junos", "r3": "iosxr"},
+        {"l1": ("junos", "iosxr"), "l2": ("junos", "junos")},
+    )
+    metrics.observe_wave(wave())
+    assert value(metrics, "qkd_macsec_device_failures_total", device="r3", platform="iosxr") == 1.0
+    assert (
+        value(metrics, "qkd_macsec_device_failures_total", device="r3", platform="unknown") is None
+    )
+    assert value(metrics, "qkd_macsec_device_platform", device="r3", platform="iosxr") == 1.0
+    assert value(metrics, "qkd_macsec_device_platform", device="r1", platform="junos") == 1.0
+    assert value(metrics, "qkd_macsec_link_platforms", link="l1", platforms="junos/iosxr") == 1.0
+    assert value(metrics, "qkd_macsec_link_platforms", link="l2", platforms="junos") == 1.0
+    # the metric names stay: the commit histogram is still one series
+    assert value(metrics, "qkd_macsec_device_commit_duration_seconds_count") == 2.0

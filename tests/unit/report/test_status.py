@@ -134,3 +134,45 @@ def test_read_mka_live_reads_each_device_once_and_reports_failures() -> None:
     assert isinstance(readings["r3"], str)
     assert "connection refused" in readings["r3"]
     assert drivers["r1"].closed
+
+
+def test_a_mixed_link_shows_its_platforms_in_table_and_json(journal: Journal) -> None:
+    readings = {"r1": [session("et-0/0/0", NEW)], "r2": [session("Hu0/0/0/1", OLD)]}
+    links = {"p2p": [("r1", "et-0/0/0"), ("r2", "Hu0/0/0/1")]}
+    platforms = {"r1": "junos", "r2": "iosxr"}
+    now = T0 + timedelta(minutes=3)
+    (row,) = link_status(links, journal, now, readings, platforms)
+    assert row.platforms == ("junos", "iosxr")
+    assert [(e.device, e.platform, e.state) for e in row.ends or ()] == [
+        ("r1", "junos", "newest"),
+        ("r2", "iosxr", "old"),
+    ]
+    console = Console(record=True, width=200)
+    console.print(status_table([row], now))
+    text = console.export_text()
+    header = next(line for line in text.splitlines() if "key ID" in line)
+    assert "platform" in header
+    p2p_line = next(line for line in text.splitlines() if "key-1" in line)
+    assert "junos/iosxr" in p2p_line
+    (data,) = status_json([row])
+    assert data["platforms"] == ["junos", "iosxr"]
+    assert data["ends"] == [
+        {"device": "r1", "interface": "et-0/0/0", "platform": "junos", "state": "newest"},
+        {"device": "r2", "interface": "Hu0/0/0/1", "platform": "iosxr", "state": "old"},
+    ]
+
+
+def test_a_single_platform_link_names_its_one_platform(journal: Journal) -> None:
+    rows = link_status(LINKS, journal, T0, None, {"r1": "junos", "r2": "junos", "r3": "junos"})
+    assert {r.link: r.platform_pair for r in rows} == {"p2p": "junos", "never": "junos"}
+
+
+def test_a_single_vendor_fleet_keeps_its_table_without_a_platform_column(
+    journal: Journal,
+) -> None:
+    rows = link_status(LINKS, journal, T0, None, {"r1": "junos", "r2": "junos", "r3": "junos"})
+    console = Console(record=True, width=200)
+    console.print(status_table(rows, T0))
+    header = next(line for line in console.export_text().splitlines() if "key ID" in line)
+    assert "platform" not in header
+    assert [row["platforms"] for row in status_json(rows)] == [["junos"], ["junos"]]

@@ -288,3 +288,42 @@ def test_time_ticks_are_round_utc_instants() -> None:
 def test_links_sort_with_numbers_in_order() -> None:
     links = ["l10", "l2", "p2p-11-12", "l1", "p2p-2-3", "ca-edge"]
     assert sorted(links, key=link_order) == ["ca-edge", "l1", "l2", "l10", "p2p-2-3", "p2p-11-12"]
+
+
+PLATFORMS = {
+    "p2p-a": ("junos", "iosxr"),
+    "p2p-b": ("junos", "junos"),
+    "group<x>": ("junos", "junos", "iosxr"),
+}
+
+
+def test_the_report_breaks_rotations_down_by_platform_pair(
+    journal: Journal, tmp_path: Path
+) -> None:
+    files = write_report(
+        journal, tmp_path / "out", now=T0 + timedelta(minutes=20), platforms=PLATFORMS
+    )
+    assert files.pairs == {"junos/iosxr": {"ok": 2, "aborted": 1}, "junos": {"unverified": 1}}
+    summary = summarize(timeline_entries(journal.rotations(limit=100)), PLATFORMS)
+    pairs = {p.pair: p for p in summary.per_pair}
+    assert set(pairs) == {"junos", "junos/iosxr"}
+    assert pairs["junos/iosxr"].links == 2  # p2p-a and group<x> (junos, junos, iosxr)
+    assert pairs["junos/iosxr"].counts["ok"] == 2
+    assert pairs["junos"].links == 1
+    assert pairs["junos/iosxr"].enc_to_active_median == pytest.approx(10.0)
+    assert {s.link: s.platforms for s in summary.per_link}["p2p-a"] == "junos/iosxr"
+    page = files.html.read_text()
+    assert "<h2>Per platform pair</h2>" in page
+    table = page[page.index('<table class="pairs">') :]
+    table = table[: table.index("</table>")]
+    assert "<td>junos/iosxr</td><td>2</td><td>2</td>" in table  # pair, links, ok
+    links = page[page.index('<table class="links">') :]
+    assert "<tr><td>p2p-a</td><td>junos/iosxr</td>" in links
+
+
+def test_without_platforms_the_report_says_they_are_not_known(
+    journal: Journal, tmp_path: Path
+) -> None:
+    files = write_report(journal, tmp_path / "out", now=T0 + timedelta(minutes=20))
+    assert files.pairs == {}
+    assert "Platforms not known" in files.html.read_text()

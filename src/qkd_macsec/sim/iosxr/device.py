@@ -50,6 +50,10 @@ class LockError(Exception):
 class _Counters:
     commits: int = 0
     edits: int = 0
+    #: NETCONF RPCs received after the hello, over all sessions.
+    rpcs: int = 0
+    #: NETCONF sessions that ended (whatever ended them).
+    sessions_ended: int = 0
     #: Wall time (``time.time``) of every commit that changed the running configuration.
     commit_times: list[float] = field(default_factory=list)
 
@@ -65,8 +69,11 @@ class IosxrSimDevice:
         password: str,
         fabric: Fabric | None = None,
         time_zone: str = "UTC",
+        pq_kex: bool = True,
     ) -> None:
         self.name = name
+        #: Offer the post-quantum hybrid key exchanges asyncssh has (False: classical only).
+        self.pq_kex = pq_kex
         self.user = user
         self._password = password
         self.fabric = fabric
@@ -108,6 +115,7 @@ class IosxrSimDevice:
 
     def session_ended(self, session: int) -> None:
         with self._guard:
+            self.counters.sessions_ended += 1
             if self.lock_owner == session:
                 self.lock_owner = None
                 self.candidate = self.running.copy()

@@ -21,7 +21,7 @@ from qkd_macsec.sim.iosxr.server import _SshServer
 from qkd_macsec.sim.lab import DeviceSpec, LabError
 from qkd_macsec.sim.lab_servers import LabContext
 from qkd_macsec.sim.netconf.hostkeys import load_or_create_host_key
-from qkd_macsec.sim.netconf.ssh import _kex_options, _reserve_port
+from qkd_macsec.sim.netconf.ssh import _reserve_port, kex_options
 
 __all__ = ["IosxrLabServer", "serve_iosxr"]
 
@@ -41,7 +41,6 @@ class IosxrLabServer:
         host_key: asyncssh.SSHKey,
         port: int,
         spec_offset: float = 0.0,
-        pq_kex: bool = True,
     ) -> None:
         self._device = device
         self._context = context
@@ -50,7 +49,6 @@ class IosxrLabServer:
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._reserved: socket.socket | None = None  # bound, not listening: while unreachable
         self._offset = spec_offset
-        self._pq_kex = pq_kex
         self._connections: set[asyncssh.SSHServerConnection] = set()
 
     # ------------------------------------------------------------------- LabServer facts
@@ -114,7 +112,7 @@ class IosxrLabServer:
             agent_forwarding=False,
             allow_scp=False,
             login_timeout=LOGIN_TIMEOUT_S,
-            **_kex_options(self._pq_kex),  # the lab's pq_kex: false offers classical kex only
+            **kex_options(self._device.pq_kex),  # false: classical key exchanges only
         )
         self._port = self._acceptor.get_port()
 
@@ -172,11 +170,12 @@ async def serve_iosxr(spec: DeviceSpec, context: LabContext) -> AsyncIterator[Io
         password=password.reveal_text(),
         fabric=context.fabric,
         time_zone=spec.time_zone or "UTC",
+        pq_kex=spec.pq_kex,
     )
     device.commit_latency_s = spec.commit_latency_s
     device.failing_commits = spec.faults.failing_commits
     key = load_or_create_host_key(context.host_key_path(spec.name))
-    server = IosxrLabServer(device, context, key, spec.port, spec.clock_offset_s, spec.pq_kex)
+    server = IosxrLabServer(device, context, key, spec.port, spec.clock_offset_s)
     await server.start()
     try:
         if spec.faults.refuse_connections:

@@ -28,6 +28,7 @@ from qkd_macsec.sim.iosxr.model import EditError
 from qkd_macsec.sim.netconf.errors import RpcErrorInfo
 from qkd_macsec.sim.netconf.framing import FrameDecoder, FramingError, frame
 from qkd_macsec.sim.netconf.hostkeys import known_hosts_line
+from qkd_macsec.sim.netconf.ssh import kex_options
 from qkd_macsec.sim.netconf.xml import BASE_10, hello, to_bytes
 
 __all__ = ["IosxrLabThread", "run_iosxr_in_thread"]
@@ -156,6 +157,7 @@ class _NetconfChannel(asyncssh.SSHServerSession[bytes]):
 
     # ------------------------------------------------------------------------------ RPCs
     def _handle(self, message: bytes) -> tuple[bytes, bool]:
+        self._device.counters.rpcs += 1
         try:
             root = etree.fromstring(message, _PARSER)
         except etree.XMLSyntaxError:
@@ -301,6 +303,7 @@ class IosxrLabThread:
                         x11_forwarding=False,
                         agent_forwarding=False,
                         allow_scp=False,
+                        **kex_options(device.pq_kex),
                     )
                     self._acceptors.append(acceptor)
                     self._keys[name] = key

@@ -188,7 +188,7 @@ class DeviceEndpoint:
             agent_forwarding=False,
             allow_scp=False,
             login_timeout=LOGIN_TIMEOUT_S,
-            **_kex_options(self.device.profile.pq_kex),
+            **kex_options(self.device.profile.pq_kex),
         )
         self.port = self._acceptor.get_port()
 
@@ -241,7 +241,7 @@ class DeviceEndpoint:
                 log.info("%s: listening again on %d", self.device.name, self.port)
 
 
-def _kex_options(pq_kex: bool) -> dict[str, Any]:
+def kex_options(pq_kex: bool) -> dict[str, Any]:
     """asyncssh's default key exchanges, less the post-quantum ones for a classical router."""
     if pq_kex:
         return {}
