@@ -108,6 +108,7 @@ ServerFactory = Callable[["DeviceSpec", "LabContext"], AbstractAsyncContextManag
 BUILT_IN: dict[str, str] = {
     "junos": "qkd_macsec.sim.lab:serve_junos",
     "iosxr": "qkd_macsec.sim.iosxr.lab:serve_iosxr",
+    "nxos": "qkd_macsec.sim.nxos.lab:serve_nxos",
 }
 _FACTORIES: dict[str, ServerFactory] = {}
 _GUARD = threading.Lock()

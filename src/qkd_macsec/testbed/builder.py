@@ -37,7 +37,14 @@ Wire = tuple[tuple[str, str], tuple[str, str]]
 #: (SSH platforms: nothing, the lab's known_hosts is the inventory's). An HTTPS platform adds
 #: e.g. the lab CA its certificate is checked against: ``filler(host_spec, lab, name)``.
 HostFiller = Callable[[dict[str, Any], LabThread, str], None]
-HOST_FILLERS: dict[str, HostFiller] = {}
+
+
+def _https_ca(host: dict[str, Any], lab: LabThread, name: str) -> None:
+    """An HTTPS-managed host verifies its device against the lab's CA."""
+    host["tls_ca"] = str(lab.ca_path)
+
+
+HOST_FILLERS: dict[str, HostFiller] = {"nxos": _https_ca}
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
-"""The multi-vendor lab through the real clients: Junos routers (PyEZ) and an IOS XR router
-(ncclient, ``iosxr`` handler) in one testbed lab on one MKA fabric, keyed from real KMEs.
+"""The multi-vendor lab through the real clients: Junos routers (PyEZ), an IOS XR router
+(ncclient, ``iosxr`` handler) and an NX-OS switch (httpx, NX-API, TLS verified against the lab
+CA) in one testbed lab on one MKA fabric, keyed from real KMEs.
 
-Rotation waves, a failed stage undone before T (a refused commit on the IOS XR end, and on the
-Junos end of a mixed link), a controller killed after staging on a mixed link (the real CLI in a
-subprocess; the next run finishes or undoes), an unreachable IOS XR router — every link ends on a
-key both its ends share, the outage is 0 everywhere, and the commits each router's simulator
-recorded are the ones the controller reports.
+Rotation waves, a failed stage undone before T (a refused commit on the IOS XR end, on the NX-OS
+end, and on the Junos end of a mixed link), a controller killed after staging on a mixed link
+(the real CLI in a subprocess; the next run finishes or undoes), an unreachable IOS XR router
+and NX-OS switch — every link ends on a key both its ends share, the outage is 0 everywhere, and
+the commits each device's simulator recorded are the ones the controller reports.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from support.testbed import StartTestbed
 from support.testbed import run_cli as cli
 
 XR = "asr9k-31"
+NX = "n9k-41"
 MX = "mx304-11"
 JUNOS_ONLY = "mx11-mx12"
 MIXED = ("mx11-xr31", "xr31-mx12")  # both through the IOS XR router
-MIXED_WITH_MX = "mx11-xr31"  # the mixed link through mx304-11
+TO_NXOS = "mx12-nx41"
 
 
 @pytest.fixture
@@ -39,6 +41,7 @@ def mixed(testbed_factory: StartTestbed) -> Testbed:
     pairs = {link.name: platform_pair(testbed.inventory, link) for link in testbed.inventory.links}
     assert pairs[JUNOS_ONLY] == "junos-junos"
     assert all(pairs[name] == "iosxr-junos" for name in MIXED)
+    assert pairs[TO_NXOS] == "junos-nxos"
     return testbed
 
 
@@ -90,7 +93,7 @@ async def test_waves_rotate_every_link_hitlessly_and_commit_counts_agree(mixed: 
     assert xr_router(mixed).lock_owner is None
 
 
-@pytest.mark.parametrize("refusing", [XR, MX])
+@pytest.mark.parametrize("refusing", [XR, NX, MX])
 async def test_a_refused_commit_on_either_end_of_a_mixed_link_is_undone_before_t(
     mixed: Testbed, refusing: str
 ) -> None:
@@ -104,7 +107,7 @@ async def test_a_refused_commit_on_either_end_of_a_mixed_link_is_undone_before_t
         assert not result.ok
         through = [link.name for link in mixed.inventory.links if refusing in link.host_names]
         assert set(result.failed_links) == set(through)  # one commit stages all its links
-        assert set(through) & set(MIXED)
+        assert set(through) & {*MIXED, TO_NXOS}
         for name in result.failed_links:
             assert mixed.live_ckns(name) == [shared[name]], name  # still on the shared key
             failed = result.rotations[name]
@@ -150,20 +153,24 @@ def test_a_controller_killed_after_staging_on_a_mixed_link_is_recovered(
     assert xr_router(mixed).lock_owner is None
 
 
-async def test_an_unreachable_iosxr_router_fails_only_its_links(mixed: Testbed) -> None:
+@pytest.mark.parametrize(("down", "its_links"), [(XR, set(MIXED)), (NX, {TO_NXOS})])
+async def test_an_unreachable_router_fails_only_its_links(
+    mixed: Testbed, down: str, its_links: set[str]
+) -> None:
     async with Controller(mixed.inventory) as controller:
         assert (await controller.rotate()).ok
         shared = {name: controller.journal.active_keys(name, 1)[0].ckn for name in links(mixed)}
-        mixed.lab.refuse_connections(XR)
+        mixed.lab.refuse_connections(down)
         result = await controller.rotate(all_links=True)
-        assert set(result.failed_links) == set(MIXED)
-        assert result.devices[XR].unreachable
-        for name in MIXED:
+        assert set(result.failed_links) == its_links
+        assert result.devices[down].unreachable
+        for name in its_links:
             assert mixed.live_ckns(name) == [shared[name]], name
-        (rotated,) = controller.journal.active_keys(JUNOS_ONLY, 1)
-        assert rotated.ckn != shared[JUNOS_ONLY]  # the Junos-only link rotated meanwhile
-        assert mixed.live_ckns(JUNOS_ONLY) == [rotated.ckn]
-        mixed.lab.refuse_connections(XR, False)
+        for name in set(links(mixed)) - its_links:  # the other links rotated meanwhile
+            (rotated,) = controller.journal.active_keys(name, 1)
+            assert rotated.ckn != shared[name], name
+            assert mixed.live_ckns(name) == [rotated.ckn], name
+        mixed.lab.refuse_connections(down, False)
         assert (await controller.rotate(all_links=True)).ok
         assert_on_shared_keys(mixed, controller.journal)
     for name in links(mixed):
@@ -174,3 +181,4 @@ def test_the_mixed_lab_document_is_the_demos(mixed: Testbed) -> None:
     document: dict[str, Any] = demo_example("multi-vendor")
     assert set(document["hosts"]) == set(mixed.inventory.hosts)
     assert XR in document["hosts"]
+    assert mixed.platform(NX) == "nxos"

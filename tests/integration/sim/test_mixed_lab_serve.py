@@ -178,6 +178,38 @@ async def test_an_external_device_is_on_the_fabric_but_not_served() -> None:
             running.server("box1")
 
 
+async def test_an_nxos_switch_is_served_with_a_lab_ca_certificate_and_can_go_down() -> None:
+    lab = Lab.from_dict(
+        {
+            "devices": [
+                {"name": "mx1", "password": PASSWORD},
+                {"name": "nx1", "platform": "nxos", "password": PASSWORD},
+            ],
+            "links": [{"a": "mx1:et-0/0/3", "b": "nx1:Ethernet1/1", "name": "mx1-nx1"}],
+        }
+    )
+    async with lab.serve() as running:
+        assert running.platform("nx1") == "nxos"
+        assert len(running.known_hosts_path.read_text().splitlines()) == 1  # mx1 only
+        port = running.port("nx1")
+        url = f"https://127.0.0.1:{port}/ins"
+        lab_ca = ssl.create_default_context(cafile=running.ca_path)
+        async with httpx.AsyncClient(verify=lab_ca, auth=("lab", PASSWORD)) as client:
+            show = {"cmd": "show clock", "version": 1}
+            call = {"jsonrpc": "2.0", "method": "cli", "params": show}
+            assert (await client.post(url, json=[{**call, "id": 1}])).status_code == 200
+            await running.refuse_connections("nx1")
+            with pytest.raises(httpx.ConnectError):
+                await client.post(url, json=[{**call, "id": 2}])
+            await running.refuse_connections("nx1", False)
+            assert running.port("nx1") == port
+            assert (await client.post(url, json=[{**call, "id": 3}])).status_code == 200
+        server = running.server("nx1")
+        server.fail_commits(2)
+        assert server.commits_to_fail() == 2
+        assert not server.lock_held()
+
+
 def test_an_unknown_platform_is_refused_naming_the_known_ones() -> None:
     with pytest.raises(LabError, match=r"devices\.0\.platform.*'nosuch'.*junos"):
         Lab.from_dict({"devices": [{"name": "r1", "platform": "nosuch", "password": "p"}]})

@@ -56,9 +56,14 @@ def test_the_multi_vendor_inventory_is_valid_and_mixed(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(demo_example("multi-vendor")))
     inventory = load_inventory(path)
     platforms = {name: host.platform for name, host in inventory.hosts.items()}
-    assert platforms == {"mx304-11": "junos", "mx304-12": "junos", "asr9k-31": "iosxr"}
+    assert platforms == {
+        "mx304-11": "junos",
+        "mx304-12": "junos",
+        "asr9k-31": "iosxr",
+        "n9k-41": "nxos",  # extensions/nxos.yaml: NX-OS has a driver and a lab simulator
+    }
     pairs = sorted(platform_pair(inventory, link) for link in inventory.links)
-    assert pairs == ["iosxr-junos", "iosxr-junos", "junos-junos"]
+    assert pairs == ["iosxr-junos", "iosxr-junos", "junos-junos", "junos-nxos"]
     (to_xr,) = [link for link in inventory.links if link.name == "mx11-xr31"]
     assert [(e.host, e.platform, e.interface) for e in link_ends(inventory, to_xr)] == [
         ("mx304-11", "junos", "et-0/0/11"),
