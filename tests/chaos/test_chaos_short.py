@@ -22,7 +22,9 @@ from testkit.chaos.faults import PORTABLE_ROUTER_KINDS, V2_KINDS
 SEED = 20261126
 
 
-@pytest.mark.timeout(300)
+# Measured standalone on the idle 2-core machine: 211-228 s with the IOS XR router (its four
+# extra coverage faults: slow, refused and skewed commits, the router down), 134 s Junos-only.
+@pytest.mark.timeout(480)
 def test_short_chaos_run_keeps_every_link_up_and_leaks_nothing(tmp_path: Path) -> None:
     report = run_chaos(ChaosOptions(seed=SEED, waves=12), tmp_path / "chaos")
 
