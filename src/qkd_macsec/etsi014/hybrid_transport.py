@@ -13,24 +13,30 @@ from __future__ import annotations
 
 import ssl
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import httpcore
 import httpx
 from OpenSSL import SSL
 
-from qkd_macsec.hybrid_tls import TlsEngine, TlsHandshakeError, TlsInfo
-from qkd_macsec.posture import HopPosture
+from qkd_macsec.hybrid_tls import (
+    HandshakeHook,
+    TlsEngine,
+    TlsHandshakeError,
+    TlsInfo,
+    settle_handshake,
+    tls_posture,
+)
+
+__all__ = [
+    "HandshakeHook",
+    "HybridTlsBackend",
+    "HybridTlsStream",
+    "HybridTlsTransport",
+    "tls_posture",
+]
 
 _READ_CHUNK = 65536
-
-HandshakeHook = Callable[[HopPosture], None]
-
-
-def tls_posture(peer: str, info: TlsInfo) -> HopPosture:
-    return HopPosture(
-        kind="tls", peer=peer, kex=info.group, cipher=info.cipher, version=info.version
-    )
 
 
 class HybridTlsStream(httpcore.AsyncNetworkStream):
@@ -147,15 +153,13 @@ class _TcpStream(httpcore.AsyncNetworkStream):
         stream = HybridTlsStream(self._raw, engine)
         try:
             await stream.handshake(timeout)
-            if backend.verify:
-                try:
-                    engine.verify_peer_name()
-                except ssl.SSLError as exc:
-                    raise httpcore.ConnectError(str(exc)) from exc
             peer = backend.peer_label or f"{server_hostname}:{self._port()}"
-            posture = tls_posture(peer, stream.info)
-            if backend.on_handshake is not None:
-                backend.on_handshake(posture)
+            try:
+                settle_handshake(
+                    engine, verify=backend.verify, peer=peer, on_handshake=backend.on_handshake
+                )
+            except ssl.SSLError as exc:
+                raise httpcore.ConnectError(str(exc)) from exc
         except BaseException:
             await stream.aclose()
             raise
