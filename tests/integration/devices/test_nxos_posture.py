@@ -153,9 +153,7 @@ def test_verification_is_as_strict_under_every_policy(
     switch, lab = hybrid
     other = make_tls(tmp_path / "other")
     seen: list[HopPosture] = []
-    loose = replace(
-        target_for(lab, PqPolicy.ANY, seen), tls_ca=other.ca, insecure_host_keys=True
-    )
+    loose = replace(target_for(lab, PqPolicy.ANY, seen), tls_ca=other.ca, insecure_host_keys=True)
     with pytest.raises(DeviceHostKeyError, match="not trusted"):
         NxosDriver(loose).open()
     assert seen == []
