@@ -5,6 +5,7 @@ the journal and shown by ``status``. A Junos end (real PyEZ) on the same link.""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -51,6 +52,7 @@ async def test_the_nxos_hop_is_hybrid_and_recorded_in_the_journal_and_status(
             assert testbed.live_ckns(LINK) == [newest.ckn]
             postures = recorded_postures(controller.journal)
         status = run_cli(testbed, "status", inventory=path)
+        checked = run_cli(testbed, "preflight", "--json", inventory=path)
     assert testbed.outage_seconds(LINK) == 0.0
     ((key, entry),) = nxos_hops(postures).items()
     assert key == f"tls:{NX} (127.0.0.1:{nx.port(NX)})"
@@ -65,6 +67,14 @@ async def test_the_nxos_hop_is_hybrid_and_recorded_in_the_journal_and_status(
     (shown,) = [b for b in blocks if b.startswith("tls") and f"{NX} (127.0.0.1:" in b]
     assert "hybrid-PQ" in shown
     assert "X25519MLKEM768" in shown
+    findings = json.loads(checked.stdout)["findings"]
+    mine = {f["check"]: f for f in findings if f["subject"] == NX}
+    assert mine["tls-certificate"]["severity"] == "ok"
+    assert mine["host-key"]["severity"] == "n/a"
+    assert mine["transport-pq"]["severity"] == "ok"
+    assert mine["transport-pq"]["kind"] == "router"
+    assert mine["transport-pq"]["platform"] == "nxos"
+    assert "X25519MLKEM768" in mine["transport-pq"]["detail"]
 
 
 async def test_pq_required_refuses_a_classical_switch_before_any_config_rpc(
@@ -73,8 +83,8 @@ async def test_pq_required_refuses_a_classical_switch_before_any_config_rpc(
     testbed = testbed_factory(mixed_link(seed_doc), policy=TLS_REQUIRED)
     switch = switch_for(testbed, pq_kex=False)
     with run_nxos_in_thread([switch]) as nx:
-        inventory = load_inventory(pointed_at(testbed, nx))
-        async with Controller(inventory) as controller:
+        path = pointed_at(testbed, nx)
+        async with Controller(load_inventory(path)) as controller:
             result = await controller.rotate()
             # refused already when reconciliation reads the switch: the link is left alone
             assert LINK not in result.rotations
@@ -83,6 +93,7 @@ async def test_pq_required_refuses_a_classical_switch_before_any_config_rpc(
             assert "policy.transport.tls is pq-required" in reason
             assert "secp256r1" in reason
             postures = recorded_postures(controller.journal)
+        checked = run_cli(testbed, "preflight", "--json", inventory=path)
     # the TLS handshake happened, no HTTP request followed it: no read, no session, no commit
     assert switch.counters.requests == 0
     assert switch.counters.sessions == 0
@@ -90,6 +101,11 @@ async def test_pq_required_refuses_a_classical_switch_before_any_config_rpc(
     assert switch.running.chains == {}
     junos = testbed.lab.device("mx304-11").history
     assert [c.comment for c in junos] == ["initial"]  # the Junos end got no key either
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    findings = json.loads(checked.stdout)["findings"]
+    (pq,) = [f for f in findings if f["subject"] == NX and f["check"] == "transport-pq"]
+    assert (pq["kind"], pq["severity"]) == ("router", "blocker")
+    assert "policy.transport.tls is pq-required" in pq["detail"]
     ((key, entry),) = nxos_hops(postures).items()
     assert entry["pq"] is False
     assert entry["kex"] == "secp256r1"
