@@ -2,11 +2,12 @@
 the classical groups as fallback, TLS >= 1.2), for clients that run in a thread (the NX-API
 driver).
 
-The same design as the ETSI 014 client's async transport (``etsi014/hybrid_transport.py``):
-httpcore opens TCP with its own (sync) backend, and the ``start_tls`` step runs the sans-IO
-:class:`~qkd_macsec.hybrid_tls.TlsEngine` instead of :mod:`ssl`; after the handshake
-:func:`~qkd_macsec.hybrid_tls.settle_handshake` checks the host name and hands the posture to
-``on_handshake``, which may refuse it (raising) before one request byte is sent.
+The same design as the ETSI 014 client's async transport (``etsi014/hybrid_transport.py``),
+sharing its stream logic (:mod:`.stream_steps`): httpcore opens TCP with its own (sync)
+backend, and the ``start_tls`` step runs the sans-IO :class:`~qkd_macsec.hybrid_tls.TlsEngine`
+instead of :mod:`ssl`; after the handshake :func:`~qkd_macsec.hybrid_tls.settle_handshake`
+checks the host name and hands the posture to ``on_handshake``, which may refuse it (raising)
+before one request byte is sent.
 """
 
 from __future__ import annotations
@@ -19,16 +20,22 @@ import httpcore
 import httpx
 from OpenSSL import SSL
 
-from qkd_macsec.hybrid_tls.engine import TlsEngine, TlsHandshakeError
+from qkd_macsec.hybrid_tls.engine import TlsEngine
 from qkd_macsec.hybrid_tls.posture import HandshakeHook, settle_handshake
+from qkd_macsec.hybrid_tls.stream_steps import (
+    close_steps,
+    handshake_steps,
+    read_steps,
+    run_sync,
+    write_steps,
+)
 
 __all__ = ["SyncHybridTlsBackend", "SyncHybridTlsTransport"]
 
-_READ_CHUNK = 65536
-
 
 class _TlsStream(httpcore.NetworkStream):
-    """Application data over one TCP stream through a :class:`TlsEngine`."""
+    """Application data over one TCP stream through a :class:`TlsEngine` (the steps of
+    :mod:`.stream_steps`, run synchronously)."""
 
     def __init__(self, raw: httpcore.NetworkStream, engine: TlsEngine) -> None:
         self._raw = raw
@@ -36,52 +43,22 @@ class _TlsStream(httpcore.NetworkStream):
         self._eof = False
 
     def handshake(self, timeout: float | None) -> None:
-        engine = self._engine
-        while True:
-            try:
-                done = engine.handshake()
-            except TlsHandshakeError as exc:
-                self._flush(timeout, quiet=True)  # the alert tells the server why
-                raise httpcore.ConnectError(str(exc)) from exc
-            self._flush(timeout)
-            if done:
-                return
-            data = self._raw.read(_READ_CHUNK, timeout)
-            if not data:
-                raise httpcore.ConnectError("the server closed the connection during the handshake")
-            engine.receive(data)
+        run_sync(handshake_steps(self._engine), self._raw, timeout)
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        while not self._eof:
-            try:
-                data = self._engine.read(max_bytes)
-            except TlsHandshakeError as exc:
-                raise httpcore.ReadError(str(exc)) from exc
-            if data is None:
-                self._eof = True
-                break
-            if data:
-                return data
-            self._flush(timeout)
-            raw = self._raw.read(_READ_CHUNK, timeout)
-            if not raw:
-                self._eof = True
-                break
-            self._engine.receive(raw)
-        return b""
+        if self._eof:
+            return b""
+        data = run_sync(read_steps(self._engine, max_bytes), self._raw, timeout)
+        if data is None:
+            self._eof = True
+            return b""
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
-            return
-        try:
-            self._engine.write(buffer)
-        except TlsHandshakeError as exc:
-            raise httpcore.WriteError(str(exc)) from exc
-        self._flush(timeout)
+        run_sync(write_steps(self._engine, buffer), self._raw, timeout)
 
     def close(self) -> None:
-        self._engine.close_notify()
-        self._flush(0.5, quiet=True)
+        run_sync(close_steps(self._engine), self._raw, 0.5)
         self._raw.close()
 
     def start_tls(
@@ -96,16 +73,6 @@ class _TlsStream(httpcore.NetworkStream):
         if info == "ssl_object":
             return self._engine.info()
         return self._raw.get_extra_info(info)
-
-    def _flush(self, timeout: float | None, *, quiet: bool = False) -> None:
-        data = self._engine.outgoing()
-        if not data:
-            return
-        try:
-            self._raw.write(data, timeout)
-        except (httpcore.NetworkError, httpcore.TimeoutException, OSError):
-            if not quiet:
-                raise
 
 
 class _TcpStream(httpcore.NetworkStream):
