@@ -30,8 +30,9 @@ Each connection's negotiated group, cipher and version is its posture
 ``tls_policy`` (``policy.transport.tls``, which governs every TLS hop: KMEs and NX-API)
 between the handshake and the first request byte (``hop_policy``): under ``pq-required`` a
 classical switch is refused with :class:`DeviceTransportPolicyError` before any RPC.
-Hybrid groups in NX-OS's own NX-API server depend on its OpenSSL build, so the posture is
-measured, never assumed. Credentials: HTTP basic auth with the
+NX-API's backend is nginx (Cisco Nexus 9000 NX-OS Programmability Guide 7.x / 10.1(x),
+"About NX-API CLI"); whether it offers a hybrid group depends on its OpenSSL build, so the
+posture is measured, never assumed. Credentials: HTTP basic auth with the
 password resolved at connect time, registered with the log redaction registry; httpx and
 httpcore loggers are capped at WARNING; device error texts are scrubbed and never chained.
 
