@@ -128,3 +128,27 @@ def test_a_hybrid_link_to_nxos_warns_about_the_tls_policy(
     doc["policy"]["transport"]["tls"] = "pq-required"
     warnings = inventory_warnings(load_inventory(write_inventory(doc)))
     assert not [w for w in warnings if w.startswith("links[0].key_derivation:")]
+
+
+def test_inventory_check_refuses_an_ssh_setting_on_an_nxos_host_without_traceback(
+    write_inventory: WriteInventory, doc: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qkd_macsec.cli import cli, main
+    from qkd_macsec.cli.inventory import group
+
+    doc = with_nxos(doc)
+    doc["hosts"][NX]["insecure_host_keys"] = True
+    path = write_inventory(doc)
+    added = "inventory" not in cli.commands
+    if added:
+        cli.add_command(group)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            main(["inventory", "check", str(path)])
+    finally:
+        if added:
+            cli.commands.pop("inventory")
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2
+    assert f"{path}: hosts.{NX}.insecure_host_keys: an SSH setting, but NX-OS" in err
+    assert "Traceback" not in err + out
