@@ -33,11 +33,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from qkd_macsec.macsec.suites import CipherSuite
 from qkd_macsec.posture import HopPosture, PqPolicy
 from qkd_macsec.secret import Secret
+
+#: How a platform's devices are managed: NETCONF over SSH, or a JSON-RPC API over HTTPS.
+ManagementTransport = Literal["ssh", "https"]
 
 __all__ = [
     "CaConfigState",
@@ -68,6 +71,7 @@ __all__ = [
     "KeyChainEntry",
     "MacsecBinding",
     "MacsecConfigState",
+    "ManagementTransport",
     "MkaSessionState",
     "NtpState",
     "StaticKey",
@@ -97,8 +101,9 @@ class DeviceAuthError(DeviceConnectError):
 
 
 class DeviceTransportPolicyError(DeviceConnectError):
-    """The SSH session was classically key-exchanged under ``policy.transport.ssh:
-    pq-required``; it was closed before any RPC (so before any key) was sent."""
+    """The management session was classically key-exchanged under ``pq-required``
+    (``policy.transport.ssh`` for SSH, ``policy.transport.tls`` for HTTPS): it was closed
+    before any RPC (so before any key) was sent."""
 
 
 class DeviceHostKeyError(DeviceConnectError):
@@ -156,10 +161,12 @@ class UnknownPlatformError(LookupError):
 # ----------------------------------------------------------------------------------------- data
 @dataclass(frozen=True, kw_only=True)
 class DeviceTarget:
-    """How to reach one device's management session (SSH-based on every platform so far).
+    """How to reach one device's management session: SSH (NETCONF) or HTTPS (NX-API), as the
+    platform declares (``management``).
 
-    Host keys are verified against ``known_hosts``; skipping that needs the explicit
-    ``insecure_host_keys=True`` (drivers log a WARNING when they open such a target).
+    SSH host keys are verified against ``known_hosts``; skipping that needs the explicit
+    ``insecure_host_keys=True`` (drivers log a WARNING when they open such a target). Neither
+    applies to an HTTPS target, whose certificate is always verified (``tls_ca``).
     ``port`` None: the platform's default port. ``options``: the platform's own extras (its
     driver reads them; the engine passes them through unread).
     """
@@ -179,6 +186,10 @@ class DeviceTarget:
     tls_ca: Path | None = None
     #: ``policy.transport.ssh``: a classical SSH key exchange is refused under pq-required.
     ssh_policy: PqPolicy = PqPolicy.PREFERRED
+    #: ``policy.transport.tls``: a classical TLS group is refused under pq-required (HTTPS).
+    tls_policy: PqPolicy = PqPolicy.PREFERRED
+    #: The management transport (``Platform.management``): SSH settings apply to ``ssh`` only.
+    management: ManagementTransport = "ssh"
     #: Told each session's measured posture (before the policy decides on it).
     on_posture: Callable[[HopPosture], None] | None = field(default=None, compare=False, repr=False)
 
@@ -193,7 +204,9 @@ class DeviceTarget:
             raise InvalidTargetError(f"{self.name}: user is empty")
         if self.password is None and self.ssh_key is None:
             raise InvalidTargetError(f"{self.name}: needs a password or an ssh_key")
-        if self.known_hosts is None and not self.insecure_host_keys:
+        if self.management not in ("ssh", "https"):
+            raise InvalidTargetError(f"{self.name}: unknown management {self.management!r}")
+        if self.management == "ssh" and self.known_hosts is None and not self.insecure_host_keys:
             raise InvalidTargetError(
                 f"{self.name}: known_hosts is required (or set insecure_host_keys=True)"
             )

@@ -21,8 +21,18 @@ configuration read at the start (NX-OS shows no candidate diff); *commit* = ``ve
 configuration sessions to ACLs [S40]; a device that refuses MACsec commands in a session
 answers with an error the driver reports as a load failure, having changed nothing.
 
-TLS: httpx with verification always on, against the target's ``tls_ca`` bundle (or the
-system's trust store); there is no way to turn it off. Credentials: HTTP basic auth with the
+TLS: httpx over :mod:`qkd_macsec.hybrid_tls` (pyOpenSSL on the OpenSSL inside
+``cryptography``: X25519MLKEM768 offered first, X25519 / P-256 as fallback, TLS >= 1.2,
+AES-256-GCM first), verification always on — chain against the target's ``tls_ca`` bundle
+(or the system's trust store), host name by ``service_identity`` — with no way to turn it off.
+Each connection's negotiated group, cipher and version is its posture
+(``HopPosture(kind="tls")``), told to ``DeviceTarget.on_posture`` and judged by the target's
+``tls_policy`` (``policy.transport.tls``, which governs every TLS hop: KMEs and NX-API)
+between the handshake and the first request byte (``hop_policy``): under ``pq-required`` a
+classical switch is refused with :class:`DeviceTransportPolicyError` before any RPC.
+NX-API's backend is nginx (Cisco Nexus 9000 NX-OS Programmability Guide 7.x / 10.1(x),
+"About NX-API CLI"); whether it offers a hybrid group depends on its OpenSSL build, so the
+posture is measured, never assumed. Credentials: HTTP basic auth with the
 password resolved at connect time, registered with the log redaction registry; httpx and
 httpcore loggers are capped at WARNING; device error texts are scrubbed and never chained.
 
@@ -38,6 +48,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from OpenSSL import SSL
 
 from qkd_macsec.devices import nxos_names as nx
 from qkd_macsec.devices.base import (
@@ -57,12 +68,14 @@ from qkd_macsec.devices.base import (
     DeviceReplyError,
     DeviceTarget,
     DeviceTimeoutError,
+    DeviceTransportPolicyError,
     DeviceUnreachableError,
     InterfaceState,
     MacsecConfigState,
     MkaSessionState,
     NtpState,
 )
+from qkd_macsec.devices.hop_policy import enforce_transport_policy, report_posture
 from qkd_macsec.devices.nxos_config import NxosReplyError, parse_running
 from qkd_macsec.devices.nxos_parse import (
     parse_bindings,
@@ -79,7 +92,10 @@ from qkd_macsec.devices.transport_safety import (
     exception_chain,
     rpc_budget,
 )
+from qkd_macsec.hybrid_tls import TlsSetupError, anonymous_client_context
+from qkd_macsec.hybrid_tls.sync_http import SyncHybridTlsBackend, SyncHybridTlsTransport
 from qkd_macsec.obs.logging import SECRETS, get_logger
+from qkd_macsec.posture import HopPosture
 from qkd_macsec.secret import Secret
 
 __all__ = ["SESSION_NAME", "NxosDriver"]
@@ -108,11 +124,10 @@ class _CommandError(Exception):
         self.index = index
 
 
-def _ssl_context(target: DeviceTarget) -> ssl.SSLContext:
-    """Verification on, host name checked, TLS >= 1.2; the target's CA bundle or the system's."""
-    context = ssl.create_default_context(cafile=str(target.tls_ca) if target.tls_ca else None)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+def _tls_context(target: DeviceTarget) -> SSL.Context:
+    """Verification on (chain here, host name after the handshake), TLS >= 1.2, the hybrid
+    group first; the target's CA bundle or the system's."""
+    return anonymous_client_context(target.tls_ca)
 
 
 def _url(target: DeviceTarget, port: int) -> str:
@@ -130,6 +145,8 @@ class NxosDriver:
         self.target = target
         self._client: httpx.Client | None = None
         self._deadline: float | None = None
+        #: The newest NX-API connection's posture (None before the first handshake).
+        self.posture: HopPosture | None = None
         if target.password is not None:
             SECRETS.add(target.password.reveal_text())
 
@@ -164,13 +181,16 @@ class NxosDriver:
         if target.password is None:
             raise DeviceAuthError(target.name, "NX-API needs a password (basic auth)")
         try:
-            context = _ssl_context(target)
-        except (OSError, ssl.SSLError) as err:
-            raise DeviceConnectError(
-                target.name, f"cannot load the TLS CA bundle {target.tls_ca} ({type(err).__name__})"
-            ) from None
+            context = _tls_context(target)
+        except TlsSetupError as err:
+            raise DeviceConnectError(target.name, f"cannot load the TLS CA bundle: {err}") from None
+        backend = SyncHybridTlsBackend(
+            context,
+            peer_label=f"{target.name} ({target.host}:{self.port})",
+            on_handshake=self._on_handshake,
+        )
         self._client = httpx.Client(
-            verify=context,
+            transport=SyncHybridTlsTransport(backend, limits=httpx.Limits(max_connections=1)),
             auth=httpx.BasicAuth(target.user, target.password.reveal_text()),
             timeout=budget,
             headers={"content-type": _CONTENT_TYPE},
@@ -196,6 +216,15 @@ class NxosDriver:
     def is_alive(self) -> bool:
         return self._client is not None and not self._client.is_closed
 
+    def _on_handshake(self, posture: HopPosture) -> None:
+        """Each new NX-API connection, after its handshake and before its first request byte:
+        record the posture, then let ``policy.transport.tls`` refuse it: the
+        :class:`DeviceTransportPolicyError` passes through httpx, which closes the connection,
+        and :meth:`_post` drops the client."""
+        self.posture = posture
+        report_posture(posture, self.target)
+        enforce_transport_policy(posture, self.target, close=lambda: None)
+
     # ------------------------------------------------------------------------------ JSON-RPC
     def _post(self, phase: str, body: list[dict[str, Any]]) -> Any:
         client = self._client
@@ -212,6 +241,9 @@ class NxosDriver:
             raise DeviceTimeoutError(self.name, f"{phase}: no reply in time") from None
         except httpx.TransportError as err:
             raise self._transport_error(err, phase) from None
+        except DeviceTransportPolicyError:
+            self.close()  # the refused connection is closed; no request was sent on it
+            raise
         if reply.status_code == 401:
             raise DeviceAuthError(self.name, f"authentication as {self.target.user!r} refused")
         if reply.status_code == 403:
@@ -228,7 +260,11 @@ class NxosDriver:
         causes = exception_chain(err)
         if any(isinstance(c, ssl.SSLCertVerificationError) for c in causes):
             reason = next(
-                (c.verify_message for c in causes if isinstance(c, ssl.SSLCertVerificationError)),
+                (
+                    getattr(c, "verify_message", None) or "certificate verify failed"
+                    for c in causes
+                    if isinstance(c, ssl.SSLCertVerificationError)
+                ),
                 "",
             )
             return DeviceHostKeyError(

@@ -47,6 +47,7 @@ NXOS = Platform(
         transmit_interval_ms=(2000, 2000),
     ),
     title="NX-OS",
+    management="https",
     preflight_not_checked=(
         (
             "interface",

@@ -25,6 +25,7 @@ from qkd_macsec.devices.base import (
     Driver,
     DriverFactory,
     DriverRegistry,
+    ManagementTransport,
     MkaSessionState,
     UnknownPlatformError,
 )
@@ -111,10 +112,13 @@ class Platform:
     title: str = ""
     preflight_not_checked: tuple[tuple[str, str], ...] = ()
     target_options: Callable[[Mapping[str, object]], object] | None = None
+    management: ManagementTransport = "ssh"
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("a platform needs a name")
+        if self.management not in ("ssh", "https"):
+            raise ValueError(f"platform {self.name!r}: management must be ssh or https")
         if self.slots < 1:
             raise ValueError(f"platform {self.name!r}: slots must be at least 1")
 

@@ -19,19 +19,14 @@ RPC (:func:`enforce_ssh_policy`).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import paramiko  # type: ignore[import-untyped]
 
-from qkd_macsec.devices.base import DeviceTarget, DeviceTransportPolicyError
-from qkd_macsec.obs.logging import get_logger
-from qkd_macsec.posture import ClassicalHopRefused, HopPosture, Verdict, judge
-
-log = get_logger("devices.ssh")
-_flagged: set[str] = set()
-_flagged_lock = threading.Lock()
+from qkd_macsec.devices.base import DeviceTarget
+from qkd_macsec.devices.hop_policy import enforce_transport_policy, report_posture
+from qkd_macsec.posture import HopPosture
 
 #: Ciphers moved to the front of paramiko's preference, in this order (CNSA 2.0: AES-256).
 AES256_FIRST = ("aes256-gcm@openssh.com", "aes256-ctr")
@@ -100,11 +95,7 @@ def measure_session(transport: Any, target: DeviceTarget) -> HopPosture | None:
     if transport is None:
         return None
     posture = ssh_posture(transport, f"{target.name} ({target.host}:{target.port})")
-    if target.on_posture is not None:
-        try:
-            target.on_posture(posture)
-        except Exception:
-            log.warning("%s: on_posture hook failed; ignoring", target.name, exc_info=True)
+    report_posture(posture, target)
     return posture
 
 
@@ -114,24 +105,8 @@ def enforce_ssh_policy(
     """Apply the target's ``ssh_policy`` to a measured session: under ``pq-required`` a
     classical one is closed (``close``) and :class:`DeviceTransportPolicyError` raised before
     any RPC is sent (only the NETCONF hello has been exchanged); under ``pq-preferred`` it is
-    accepted and warned about once per process and posture."""
-    try:
-        verdict = judge(posture, target.ssh_policy)
-    except ClassicalHopRefused as exc:
-        close()
-        raise DeviceTransportPolicyError(target.name, str(exc)) from None
-    if verdict is Verdict.FLAGGED and _first_flag(posture.describe()):
-        log.warning("%s (policy pq-preferred: accepted, flagged)", posture.describe())
-
-
-def _first_flag(what: str) -> bool:
-    """A classical session is warned about once per process and router posture, not per
-    session (a driver lives for one session)."""
-    with _flagged_lock:
-        if what in _flagged:
-            return False
-        _flagged.add(what)
-        return True
+    accepted and warned about once per process and posture (``hop_policy``)."""
+    enforce_transport_policy(posture, target, close)
 
 
 def _kex_name(transport: Any) -> str | None:

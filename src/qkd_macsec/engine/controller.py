@@ -113,6 +113,8 @@ def device_target(
         timeout=host.timeout,
         options=host.options,
         ssh_policy=inventory.policy.transport.ssh,
+        tls_policy=inventory.policy.transport.tls,
+        management=get_platform(host.platform).management,
         on_posture=on_posture,
     )
 
@@ -161,7 +163,7 @@ class Controller:
         self.conflicts: dict[str, str] = {}  # links left alone in the last wave, and why
         kme_options = options.kme or ClientOptions(dec_keys_wait=policy.dec_keys_wait)
         self.postures = PostureRecorder(self.journal)
-        self._ssh_postures = HybridHopFlag(self.links, policy.transport.ssh, self.postures)
+        self._ssh_postures = HybridHopFlag(self.links, policy.transport, self.postures)
         self._caller_on_request = kme_options.on_request
         self._kme_options = replace(
             kme_options,

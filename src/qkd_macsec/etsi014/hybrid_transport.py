@@ -13,28 +13,40 @@ from __future__ import annotations
 
 import ssl
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import httpcore
 import httpx
 from OpenSSL import SSL
 
-from qkd_macsec.hybrid_tls import TlsEngine, TlsHandshakeError, TlsInfo
-from qkd_macsec.posture import HopPosture
+from qkd_macsec.hybrid_tls import (
+    HandshakeHook,
+    TlsEngine,
+    TlsInfo,
+    settle_handshake,
+    tls_posture,
+)
+from qkd_macsec.hybrid_tls.stream_steps import (
+    close_steps,
+    handshake_steps,
+    read_steps,
+    run_async,
+    write_steps,
+)
 
-_READ_CHUNK = 65536
-
-HandshakeHook = Callable[[HopPosture], None]
-
-
-def tls_posture(peer: str, info: TlsInfo) -> HopPosture:
-    return HopPosture(
-        kind="tls", peer=peer, kex=info.group, cipher=info.cipher, version=info.version
-    )
+__all__ = [
+    "HandshakeHook",
+    "HybridTlsBackend",
+    "HybridTlsStream",
+    "HybridTlsTransport",
+    "tls_posture",
+]
 
 
 class HybridTlsStream(httpcore.AsyncNetworkStream):
-    """Application data over one TCP stream through a :class:`TlsEngine`."""
+    """Application data over one TCP stream through a :class:`TlsEngine` (the steps of
+    :mod:`qkd_macsec.hybrid_tls.stream_steps`, awaited; the NX-API driver runs the same steps
+    synchronously)."""
 
     def __init__(self, raw: httpcore.AsyncNetworkStream, engine: TlsEngine) -> None:
         self._raw = raw
@@ -47,53 +59,23 @@ class HybridTlsStream(httpcore.AsyncNetworkStream):
         return self._info
 
     async def handshake(self, timeout: float | None) -> None:
-        engine = self._engine
-        while True:
-            try:
-                done = engine.handshake()
-            except TlsHandshakeError as exc:
-                await self._flush(timeout, quiet=True)  # the alert tells the KME why
-                raise httpcore.ConnectError(str(exc)) from exc
-            await self._flush(timeout)
-            if done:
-                break
-            data = await self._raw.read(_READ_CHUNK, timeout)
-            if not data:
-                raise httpcore.ConnectError("the KME closed the connection during the handshake")
-            engine.receive(data)
-        self._info = engine.info()
+        await run_async(handshake_steps(self._engine), self._raw, timeout)
+        self._info = self._engine.info()
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        while not self._eof:
-            try:
-                data = self._engine.read(max_bytes)
-            except TlsHandshakeError as exc:
-                raise httpcore.ReadError(str(exc)) from exc
-            if data is None:
-                self._eof = True
-                break
-            if data:
-                return data
-            await self._flush(timeout)  # e.g. a key update answer
-            raw = await self._raw.read(_READ_CHUNK, timeout)
-            if not raw:
-                self._eof = True
-                break
-            self._engine.receive(raw)
-        return b""
+        if self._eof:
+            return b""
+        data = await run_async(read_steps(self._engine, max_bytes), self._raw, timeout)
+        if data is None:
+            self._eof = True
+            return b""
+        return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
-            return
-        try:
-            self._engine.write(buffer)
-        except TlsHandshakeError as exc:
-            raise httpcore.WriteError(str(exc)) from exc
-        await self._flush(timeout)
+        await run_async(write_steps(self._engine, buffer), self._raw, timeout)
 
     async def aclose(self) -> None:
-        self._engine.close_notify()
-        await self._flush(0.5, quiet=True)
+        await run_async(close_steps(self._engine), self._raw, 0.5)
         await self._raw.aclose()
 
     async def start_tls(
@@ -108,16 +90,6 @@ class HybridTlsStream(httpcore.AsyncNetworkStream):
         if info == "ssl_object":
             return self._info
         return self._raw.get_extra_info(info)
-
-    async def _flush(self, timeout: float | None, *, quiet: bool = False) -> None:
-        data = self._engine.outgoing()
-        if not data:
-            return
-        try:
-            await self._raw.write(data, timeout)
-        except (httpcore.NetworkError, httpcore.TimeoutException, OSError):
-            if not quiet:
-                raise
 
 
 class _TcpStream(httpcore.AsyncNetworkStream):
@@ -147,15 +119,13 @@ class _TcpStream(httpcore.AsyncNetworkStream):
         stream = HybridTlsStream(self._raw, engine)
         try:
             await stream.handshake(timeout)
-            if backend.verify:
-                try:
-                    engine.verify_peer_name()
-                except ssl.SSLError as exc:
-                    raise httpcore.ConnectError(str(exc)) from exc
             peer = backend.peer_label or f"{server_hostname}:{self._port()}"
-            posture = tls_posture(peer, stream.info)
-            if backend.on_handshake is not None:
-                backend.on_handshake(posture)
+            try:
+                settle_handshake(
+                    engine, verify=backend.verify, peer=peer, on_handshake=backend.on_handshake
+                )
+            except ssl.SSLError as exc:
+                raise httpcore.ConnectError(str(exc)) from exc
         except BaseException:
             await stream.aclose()
             raise

@@ -61,11 +61,7 @@ def client_context(files: TlsFiles, *, verify: bool = True, http2: bool = False)
     after the handshake, :meth:`.engine.TlsEngine.verify_peer_name`)."""
     context = _base(SSL.TLS_CLIENT_METHOD)
     if verify:
-        context.set_verify(SSL.VERIFY_PEER)
-        if files.ca is None:
-            context.set_default_verify_paths()
-        else:
-            _load_ca(context, files.ca)
+        _verify_server(context, files.ca)
     else:
         context.set_verify(SSL.VERIFY_NONE)
     _load_identity(context, files)
@@ -73,13 +69,29 @@ def client_context(files: TlsFiles, *, verify: bool = True, http2: bool = False)
     return context
 
 
-def server_context(files: TlsFiles) -> SSL.Context:
-    """A server context: client certificates required and chained to ``files.ca``."""
-    if files.ca is None:
-        raise TlsSetupError("a server context needs the CA client certificates chain to", part="ca")
+def anonymous_client_context(ca: Path | None) -> SSL.Context:
+    """A client context with no certificate of its own, for servers that authenticate the
+    client by password (NX-API): the server is always verified, against ``ca`` or (None) the
+    system's trust store; there is no way to turn that off."""
+    context = _base(SSL.TLS_CLIENT_METHOD)
+    _verify_server(context, ca)
+    context.set_alpn_protos([b"http/1.1"])
+    return context
+
+
+def server_context(files: TlsFiles, *, client_certificates: bool = True) -> SSL.Context:
+    """A server context: client certificates required and chained to ``files.ca``; without
+    ``client_certificates`` none is asked for (the client authenticates by password)."""
     context = _base(SSL.TLS_SERVER_METHOD)
-    context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT)
-    _load_ca(context, files.ca)
+    if client_certificates:
+        if files.ca is None:
+            raise TlsSetupError(
+                "a server context needs the CA client certificates chain to", part="ca"
+            )
+        context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT)
+        _load_ca(context, files.ca)
+    else:
+        context.set_verify(SSL.VERIFY_NONE)
     _load_identity(context, files)
     context.set_options(SSL.OP_CIPHER_SERVER_PREFERENCE | SSL.OP_NO_RENEGOTIATION)
     context.set_alpn_select_callback(_select_http11)
@@ -92,6 +104,14 @@ def _base(method: int) -> SSL.Context:
     context.set_tls13_ciphersuites(TLS13_SUITES)
     context.set_cipher_list(TLS12_CIPHERS)
     return context
+
+
+def _verify_server(context: SSL.Context, ca: Path | None) -> None:
+    context.set_verify(SSL.VERIFY_PEER)
+    if ca is None:
+        context.set_default_verify_paths()
+    else:
+        _load_ca(context, ca)
 
 
 def _select_http11(_connection: object, offered: list[bytes]) -> bytes:

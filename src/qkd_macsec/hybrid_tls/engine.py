@@ -25,6 +25,14 @@ class TlsHandshakeError(ssl.SSLError):
     """The handshake or a record failed: a refused certificate, a wrong host name, an alert."""
 
 
+class TlsCertificateError(TlsHandshakeError, ssl.SSLCertVerificationError):
+    """The peer's certificate chain was refused during the handshake (``certificate verify
+    failed``): an :class:`ssl.SSLCertVerificationError`, as :mod:`ssl` raises for it, so
+    callers that tell an untrusted peer apart keep doing so."""
+
+    verify_message = "certificate verify failed"
+
+
 @dataclass(frozen=True)
 class TlsInfo:
     """What one connection negotiated, read once after the handshake."""
@@ -96,7 +104,10 @@ class TlsEngine:
         except SSL.WantReadError:
             return False
         except SSL.Error as exc:
-            raise TlsHandshakeError(f"TLS handshake failed: {_reason(exc)}") from None
+            reason = _reason(exc)
+            if "certificate verify failed" in reason:
+                raise TlsCertificateError(f"TLS handshake failed: {reason}") from None
+            raise TlsHandshakeError(f"TLS handshake failed: {reason}") from None
         self._handshake_done = True
         return True
 
@@ -112,10 +123,12 @@ class TlsEngine:
             else:
                 verify_hostname(self._conn, host)
         except (service_identity.VerificationError, service_identity.CertificateError) as exc:
-            raise ssl.SSLCertVerificationError(
-                f"certificate verify failed: the KME certificate does not name {host!r} "
+            error = ssl.SSLCertVerificationError(
+                f"certificate verify failed: the server certificate does not name {host!r} "
                 f"({type(exc).__name__})"
-            ) from None
+            )
+            error.verify_message = f"certificate does not name {host!r}"
+            raise error from None
 
     def read(self, max_bytes: int) -> bytes | None:
         """Decrypted application data (b"" when more network bytes are needed), None at the

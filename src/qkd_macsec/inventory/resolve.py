@@ -105,17 +105,13 @@ def _resolve_hosts(
         if user is None:
             problems.add(f"{where}.user", "not set on the host, its groups or defaults")
         password = _password(_pick(layers, "password"), spec, base, display, problems)
-        insecure = bool(_pick(layers, "insecure_host_keys")[0])
-        picked_known_hosts, known_hosts_origin = _pick(layers, "known_hosts")
-        known_hosts = _as_path(picked_known_hosts, base)
-        unsafe = ssh_config_path_problem(str(known_hosts)) if known_hosts is not None else None
-        if unsafe is not None:  # the value was checked; this is the folder it is relative to
-            problems.add(f"{known_hosts_origin}.known_hosts", unsafe)
-        if known_hosts is None and not insecure:
-            problems.add(
-                f"{where}.known_hosts",
-                "required (on the host, a group or defaults) unless insecure_host_keys: true",
-            )
+        platform = str(_pick(layers, "platform")[0] or DEFAULT_PLATFORM)
+        management = get_platform(platform).management
+        if management == "ssh":
+            insecure, known_hosts, ssh_key = _ssh_settings(where, layers, base, problems)
+        else:
+            insecure, known_hosts, ssh_key = False, None, None
+            _https_settings(where, h, platform, password, problems)
         sae_id = h.sae_id or name
         if sae_id in sae_owner:
             problems.add(
@@ -128,14 +124,13 @@ def _resolve_hosts(
             if kme is None:
                 known = ", ".join(kmes) or "none defined"
                 problems.add(f"{where}.kme", f"unknown KME {h.kme!r} (known: {known})")
-        platform = str(_pick(layers, "platform")[0] or DEFAULT_PLATFORM)
         hosts[name] = Host(
             name=name,
             host=h.host or name,
             port=_int(_pick(layers, "port")[0], get_platform(platform).default_port),
             user=str(user or ""),
             password=password,
-            ssh_key=_as_path(_pick(layers, "ssh_key")[0], base),
+            ssh_key=ssh_key,
             known_hosts=known_hosts,
             insecure_host_keys=insecure,
             timeout=_float(_pick(layers, "timeout")[0], DEFAULT_TIMEOUT_S),
@@ -149,6 +144,52 @@ def _resolve_hosts(
             options=_options(layers, platform),
         )
     return hosts
+
+
+def _ssh_settings(
+    where: str, layers: list[tuple[str, ConnectionSpec]], base: Path, problems: _Problems
+) -> tuple[bool, Path | None, Path | None]:
+    """``insecure_host_keys``, ``known_hosts`` and ``ssh_key`` of a host managed over SSH:
+    host keys are verified unless the operator explicitly says not to."""
+    insecure = bool(_pick(layers, "insecure_host_keys")[0])
+    picked_known_hosts, known_hosts_origin = _pick(layers, "known_hosts")
+    known_hosts = _as_path(picked_known_hosts, base)
+    unsafe = ssh_config_path_problem(str(known_hosts)) if known_hosts is not None else None
+    if unsafe is not None:  # the value was checked; this is the folder it is relative to
+        problems.add(f"{known_hosts_origin}.known_hosts", unsafe)
+    if known_hosts is None and not insecure:
+        problems.add(
+            f"{where}.known_hosts",
+            "required (on the host, a group or defaults) unless insecure_host_keys: true",
+        )
+    return insecure, known_hosts, _as_path(_pick(layers, "ssh_key")[0], base)
+
+
+#: Settings of the SSH transport, meaningless for a platform managed over HTTPS.
+SSH_ONLY_SETTINGS = ("known_hosts", "insecure_host_keys", "ssh_key")
+
+
+def _https_settings(
+    where: str, h: HostSpec, platform: str, password: SecretRef | None, problems: _Problems
+) -> None:
+    """A host managed over HTTPS: SSH settings inherited from groups or defaults are ignored
+    (one ``defaults`` can serve a mixed network), set on the host itself they are refused —
+    the operator meant something that does not apply (``insecure_host_keys`` never loosens
+    TLS). The API authenticates by password; the certificate is checked against ``tls_ca``
+    or, without one, the system trust store."""
+    title = get_platform(platform).display_name
+    for setting in SSH_ONLY_SETTINGS:
+        if getattr(h, setting) is not None:
+            problems.add(
+                f"{where}.{setting}",
+                f"an SSH setting, but {title} is managed over HTTPS (its TLS certificate is "
+                "verified against tls_ca, or the system trust store); remove it",
+            )
+    if password is None:
+        problems.add(
+            f"{where}.password",
+            f"required: {title} is managed over HTTPS and authenticates by password",
+        )
 
 
 def _layers(

@@ -8,14 +8,15 @@ unnoticed in production. Every line is ``field: message``, like the inventory's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from qkd_macsec.devices.platform import get_platform
 from qkd_macsec.inventory.durations import format_duration
 from qkd_macsec.inventory.errors import field_path
 from qkd_macsec.inventory.model import Inventory
 from qkd_macsec.macsec.keys import KeyDerivation
-from qkd_macsec.posture import PqPolicy
+from qkd_macsec.posture import HopKind, PqPolicy
 
 MIN_SENSIBLE_ROTATION_S = 60.0
 MAX_SENSIBLE_ROTATION_S = 7 * 86400.0
@@ -56,17 +57,8 @@ def inventory_warnings(inventory: Inventory) -> list[str]:
                 f"{format_duration(policy.dec_keys_wait)} is longer than link {link.name!r}'s "
                 f"rotation interval ({every}): one slow KME can hold up the next rotation",
             )
-        if (
-            link.key_derivation is KeyDerivation.HYBRID
-            and policy.transport.ssh is not PqPolicy.REQUIRED
-        ):
-            warn(
-                f"{where}.key_derivation",
-                f"hybrid on link {link.name!r} while policy.transport.ssh is "
-                f"{policy.transport.ssh}: the CAK that carries S reaches the routers over SSH, "
-                "so a classical SSH session recorded today gives it away to a future quantum "
-                "computer; set policy.transport.ssh: pq-required",
-            )
+        if link.key_derivation is KeyDerivation.HYBRID:
+            _hybrid_hops(warn, inventory, where, link.name, link.host_names)
         for host_name in link.host_names:
             host = inventory.hosts[host_name]
             if host.timeout > link.rotation_interval:
@@ -94,6 +86,32 @@ def inventory_warnings(inventory: Inventory) -> list[str]:
             "and the stale-key check has no history",
         )
     return list(found)
+
+
+def _hybrid_hops(
+    warn: _Warn, inventory: Inventory, where: str, link: str, hosts: Iterable[str]
+) -> None:
+    """A hybrid link's CAK crosses each end's management session: SSH for NETCONF platforms,
+    TLS for HTTPS ones; each kind's policy should be pq-required."""
+    transport = inventory.policy.transport
+    kinds: list[HopKind] = []
+    for host in hosts:
+        management = get_platform(inventory.hosts[host].platform).management
+        kind: HopKind = "ssh" if management == "ssh" else "tls"
+        if kind not in kinds:
+            kinds.append(kind)
+    for kind in kinds:
+        rule = transport.for_kind(kind)
+        if rule is PqPolicy.REQUIRED:
+            continue
+        over = "SSH" if kind == "ssh" else "TLS (NX-API)"
+        warn(
+            f"{where}.key_derivation",
+            f"hybrid on link {link!r} while policy.transport.{kind} is {rule}: the CAK that "
+            f"carries S reaches the routers over {over}, so a classical {kind.upper()} session "
+            "recorded today gives it away to a future quantum computer; set "
+            f"policy.transport.{kind}: pq-required",
+        )
 
 
 def _rotation(warn: _Warn, field: str, seconds: float, link: str | None = None) -> None:

@@ -1,5 +1,6 @@
 """Quantum-safe posture of each hop a key travels (KME -> controller over TLS, controller ->
-router over SSH): what was negotiated, and whether the operator's transport policy accepts it.
+router over SSH, or over TLS for NX-API): what was negotiated, and whether the operator's transport
+policy accepts it.
 
 Standard library only, imported by both the KME client and the device drivers.
 """

@@ -3,7 +3,11 @@
 Router checks (name: severity when it fails — why):
 
 * ``netconf``: unreachable — refused, timed out, no route; nothing else can be checked.
-* ``host-key``: blocker — the SSH host key is unknown or changed (known_hosts).
+* ``host-key``: blocker — the SSH host key is unknown or changed (known_hosts). ``n/a`` on a
+  platform managed over HTTPS (``Platform.management``: NX-OS), which has no SSH host key.
+* ``tls-certificate`` (HTTPS platforms only): blocker — the device's TLS certificate does not
+  chain to ``tls_ca`` (or the system trust store) or does not name the host; ok when verified.
+  Its TLS posture is judged by ``transport-pq`` like every hop's.
 * ``login``: blocker — the credentials are refused.
 * ``commit``: blocker — ``commit check`` on an unchanged candidate is refused (the login's class
   lacks configure/commit permission) or fails (the active configuration does not pass its own
@@ -139,13 +143,27 @@ def _router_checks(
 ) -> list[Finding]:
     name = facts.name
     error = facts.connect_error
+    https = bool(facts.platform) and get_platform(facts.platform).management == "https"
     if error is not None:
         if isinstance(error, DeviceHostKeyError):
-            return [_router(name, "host-key", Severity.BLOCKER, error.message)]
+            check = "tls-certificate" if https else "host-key"
+            return [_router(name, check, Severity.BLOCKER, error.message)]
         if isinstance(error, DeviceAuthError):
             return [_router(name, "login", Severity.BLOCKER, error.message)]
         return [_router(name, "netconf", Severity.UNREACHABLE, error.message)]
-    out = [_router(name, "netconf", Severity.OK, "session open, host key verified")]
+    if https:
+        out = [
+            _router(name, "netconf", Severity.OK, "session open (HTTPS API)"),
+            _router(name, "tls-certificate", Severity.OK, "TLS certificate verified"),
+            _router(
+                name,
+                "host-key",
+                Severity.NOT_APPLICABLE,
+                "managed over HTTPS: no SSH host key (the TLS certificate is verified instead)",
+            ),
+        ]
+    else:
+        out = [_router(name, "netconf", Severity.OK, "session open, host key verified")]
     out.append(_commit_finding(facts))
     if facts.facts is not None:
         f = facts.facts

@@ -233,7 +233,7 @@ def run_preflight(
         mine = [link for link in links if name in link.devices]
         driver = make(name)
         facts = gather_router(driver, name, mine, inventory.host(name).platform)
-        posture = getattr(driver, "posture", None)  # drivers that measure their SSH session
+        posture = getattr(driver, "posture", None)  # drivers that measure their SSH/TLS session
         if isinstance(posture, HopPosture):
             postures.reporter(name)(posture)
         return facts
@@ -251,7 +251,9 @@ def run_preflight(
     findings += kme
     findings += [
         _with_platform(finding, inventory)
-        for finding in posture_findings(postures.postures(), inventory.policy.transport)
+        for finding in posture_findings(
+            postures.postures(), inventory.policy.transport, routers=set(inventory.hosts)
+        )
     ]
     log.info(
         "preflight of %d router(s) and %d link(s) took %.1fs",

@@ -4,7 +4,7 @@ key exchange post-quantum, and what does ``policy.transport`` make of it."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from qkd_macsec.posture import HopPosture, PqPolicy, TransportPolicy
 from qkd_macsec.preflight.model import Finding, Severity, Subject
@@ -35,13 +35,17 @@ class PostureCollector:
 
 
 def posture_findings(
-    postures: Sequence[tuple[str, HopPosture]], policy: TransportPolicy
+    postures: Sequence[tuple[str, HopPosture]],
+    policy: TransportPolicy,
+    routers: Collection[str] = (),
 ) -> list[Finding]:
     """One finding per hop: OK when PQ (or allowed by ``any``), WARNING under pq-preferred,
-    BLOCKER under pq-required."""
+    BLOCKER under pq-required. A subject in ``routers`` is a router whatever its hop kind (an
+    NX-API switch's hop is TLS); otherwise SSH hops are routers' and TLS hops KMEs'."""
     findings: list[Finding] = []
     for subject, posture in postures:
-        kind = Subject.ROUTER if posture.kind == "ssh" else Subject.KME
+        router = subject in routers or posture.kind == "ssh"
+        kind = Subject.ROUTER if router else Subject.KME
         what = f"{posture.label}: kex {posture.kex or 'unknown'}, cipher {posture.cipher or '?'}"
         rule = policy.for_kind(posture.kind)
         if posture.pq:

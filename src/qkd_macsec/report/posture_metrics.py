@@ -1,7 +1,7 @@
 """Prometheus view of the transport posture, read from the journal at scrape time:
 
 - ``qkd_macsec_transport_hops{kind, posture}``: hops last measured hybrid-PQ / classical, per
-  hop kind (``ssh``: controller -> router, ``tls``: KME -> controller);
+  hop kind (``ssh``: controller -> router, ``tls``: KME -> controller and controller -> NX-API);
 - ``qkd_macsec_transport_hop_pq{kind, peer}``: 1 if that hop's last session was hybrid-PQ.
 
 Labels are hop kinds and router / KME addresses, never a key or a certificate.

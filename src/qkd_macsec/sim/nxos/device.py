@@ -52,6 +52,8 @@ DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 @dataclass
 class _Counters:
+    #: NX-API requests that reached the HTTP layer (after TLS), any command.
+    requests: int = 0
     commits: int = 0
     sessions: int = 0
     aborts: int = 0
@@ -78,8 +80,11 @@ class NxosSimDevice:
         password: str,
         fabric: Fabric | None = None,
         timezone: tuple[str, int, int] | None = None,
+        pq_kex: bool = True,
     ) -> None:
         self.name = name
+        #: NX-API offers the hybrid X25519MLKEM768 TLS group (False: classical groups only).
+        self.pq_kex = pq_kex
         self.user = user
         self._password = password
         self.fabric = fabric

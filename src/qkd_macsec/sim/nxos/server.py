@@ -1,6 +1,11 @@
 """NX-API for the NX-OS simulator: an HTTPS JSON-RPC endpoint (``POST /ins``) per switch, real
 TLS with a certificate from the project's PKI helpers, HTTP basic auth.
 
+TLS: a switch with ``pq_kex`` (the default) serves through the KME's pyOpenSSL front
+(``kme/tls_front.py``, the same layer), offering X25519MLKEM768 first; with ``pq_kex=False``
+through the runtime's :mod:`ssl`, its groups pinned to P-256 — a switch whose NX-API has no
+post-quantum group. Neither asks for a client certificate (NX-API authenticates by password).
+
 A request is a JSON-RPC 2.0 batch (or one call) of ``{"method": "cli" | "cli_ascii",
 "params": {"cmd": ..., "version": 1}, "id": n}`` [S28][S30]; ``cli_ascii`` answers
 ``{"msg": text}``, ``cli`` a structured ``{"body": ...}`` for the show commands that have one and
@@ -28,7 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from OpenSSL import SSL
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from qkd_macsec.hybrid_tls import TlsFiles, server_context
+from qkd_macsec.kme.tls_front import tls_front
 from qkd_macsec.obs.logging import get_logger
 from qkd_macsec.pki.ca import create_ca, issue_server_cert
 from qkd_macsec.pki.files import save_certificate, save_private_key
@@ -39,6 +48,7 @@ __all__ = ["NxosEndpoints", "NxosLabThread", "NxosTls", "make_tls", "run_nxos_in
 log = get_logger("sim.nxos")
 
 STOP_TIMEOUT_S = 10.0
+HANDSHAKE_TIMEOUT_S = 10.0
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -69,12 +79,40 @@ def make_tls(
     return tls
 
 
-def _context(tls: NxosTls) -> ssl.SSLContext:
+def _classical_context(tls: NxosTls) -> ssl.SSLContext:
+    """The runtime's ssl, one classical group (P-256): no ML-KEM whatever OpenSSL it links."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["http/1.1"])
+    context.set_ecdh_curve("prime256v1")
     context.load_cert_chain(str(tls.cert), str(tls.key))
     return context
+
+
+def _hybrid_context(tls: NxosTls) -> SSL.Context:
+    return server_context(TlsFiles(tls.cert, tls.key, None), client_certificates=False)
+
+
+def _uvicorn_config(device: NxosSimDevice, tls: NxosTls) -> uvicorn.Config:
+    """uvicorn for one switch: behind the pyOpenSSL front (``pq_kex``) or the runtime's TLS."""
+    http: type[asyncio.Protocol] | str = "h11"
+    factory: Callable[[Any, Any], ssl.SSLContext] | None = None
+    if device.pq_kex:
+        http = tls_front(H11Protocol, _hybrid_context(tls), HANDSHAKE_TIMEOUT_S)
+    else:
+        context = _classical_context(tls)
+        factory = lambda _config, _default: context  # noqa: E731
+    return uvicorn.Config(
+        NxApi(device),
+        http=http,
+        ws="none",
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=int(STOP_TIMEOUT_S),
+        ssl_context_factory=factory,
+    )
 
 
 def _error(request_id: object, message: str, code: int = -32602) -> dict[str, Any]:
@@ -97,6 +135,7 @@ class NxApi:
         if scope["path"] != "/ins" or scope["method"] != "POST":
             await self._respond(send, 404, {"error": "not found"})
             return
+        self.device.counters.requests += 1
         if not self._authorised(scope):
             await self._respond(send, 401, {"error": "authentication failed"}, auth=True)
             return
@@ -221,21 +260,11 @@ async def serve(
         if tls is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nxos-sim-")))
             tls = make_tls(directory)
-        context = _context(tls)
         endpoints = NxosEndpoints(host, tls.ca)
         servers: list[tuple[_Server, asyncio.Task[None], socket.socket]] = []
         try:
             for device in devices:
-                config = uvicorn.Config(
-                    NxApi(device),
-                    ws="none",
-                    lifespan="off",
-                    log_config=None,
-                    access_log=False,
-                    server_header=False,
-                    timeout_graceful_shutdown=int(STOP_TIMEOUT_S),
-                    ssl_context_factory=lambda _config, _default: context,
-                )
+                config = _uvicorn_config(device, tls)
                 sock = _bind(host, (ports or {}).get(device.name, 0))
                 server = _Server(config)
                 task = asyncio.create_task(server.serve(sockets=[sock]), name=f"nxos-{device.name}")
