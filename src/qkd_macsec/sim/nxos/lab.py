@@ -119,7 +119,11 @@ async def serve_nxos(spec: DeviceSpec, context: LabContext) -> AsyncIterator[Nxo
         raise LabError(f"device {spec.name} (nxos): give password or password_env")
     context.fabric.add_device(spec.name, spec.clock_offset_s)
     device = NxosSimDevice(
-        spec.name, user=spec.user, password=password.reveal_text(), fabric=context.fabric
+        spec.name,
+        user=spec.user,
+        password=password.reveal_text(),
+        fabric=context.fabric,
+        pq_kex=spec.pq_kex,  # hybrid TLS offered unless the lab says classical only
     )
     device.commit_latency_s = spec.commit_latency_s
     device.failing_commits = spec.faults.failing_commits
