@@ -174,9 +174,13 @@ class _Run:
                 self.wave = wave
                 self.report.waves += 1
                 await self._copy_journal(testbed, wave, "between")
-                copy_task = asyncio.create_task(self._copy_later(testbed, wave))
+                kill = bool(faults) and faults[0].kind is FaultKind.CONTROLLER_KILL
+                # No mid-wave copy in a kill wave: 1.5 s into it the CLI may or may not have
+                # started its wave (a subprocess, its start-up time the machine's load), so a
+                # restore of that copy might act or not; restores take an older wave's copy.
+                copy_task = None if kill else asyncio.create_task(self._copy_later(testbed, wave))
                 try:
-                    if faults and faults[0].kind is FaultKind.CONTROLLER_KILL:
+                    if kill:
                         before = controller.journal.counts()
                         await controller.aclose()
                         await self._kill_wave(testbed, faults[0], wave)
@@ -190,7 +194,8 @@ class _Run:
                             controller = await self._journal_fault(testbed, controller, fault)
                     await self._fault_wave(testbed, controller, injector, faults, lasting)
                 finally:
-                    await copy_task
+                    if copy_task is not None:
+                        await copy_task
                     self._prune_copies(wave)
             injector.heal_all()
             final = await controller.rotate()
