@@ -32,7 +32,7 @@ from pathlib import Path
 
 from qkd_macsec.engine.controller import Controller, ControllerOptions
 from qkd_macsec.engine.events import KmeRequestDone
-from qkd_macsec.engine.journal import Journal, Phase
+from qkd_macsec.engine.journal import Journal, JournalBackend, Phase
 from qkd_macsec.engine.lease import FileLeaseBackend, LeaseHeldError, lock_path
 from qkd_macsec.engine.observers import on
 from qkd_macsec.engine.results import WaveResult
@@ -669,7 +669,7 @@ def _replace_journal(journal: Path, copy: Path | None, *, with_lock: bool) -> No
         journal.chmod(0o600)
 
 
-def _newest_keys(journal: Journal, links: list[str]) -> dict[str, str | None]:
+def _newest_keys(journal: JournalBackend, links: list[str]) -> dict[str, str | None]:
     """Each link's newest ACTIVE CKN as a journal knows it."""
     out: dict[str, str | None] = {}
     for link in links:
