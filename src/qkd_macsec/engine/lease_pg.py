@@ -117,6 +117,10 @@ _HOLDER = (
 )
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 class PostgresLease:
     """A held lease; renewed in the background until released or lost."""
 
@@ -189,7 +193,7 @@ class PostgresLease:
                         {"ttl": self._timing.ttl, "name": self._name, "token": self.token},
                     ).fetchone()
                 except psycopg.Error as exc:
-                    log.warning("lease renewal failed: %s", str(exc).strip().splitlines()[0])
+                    log.warning("lease renewal failed: %s", _first_line(exc))
                     if conn is not None:
                         with contextlib.suppress(psycopg.Error):
                             conn.close()
@@ -219,7 +223,7 @@ class PostgresLease:
             with connect(self._location, autocommit=True, purpose="lease release") as conn:
                 conn.execute(_RELEASE, {"name": self._name, "token": self.token})
         except psycopg.Error as exc:  # it expires by itself within the TTL
-            log.warning("lease release failed (it expires by itself): %s", str(exc).strip())
+            log.warning("lease release failed (it expires by itself): %s", _first_line(exc))
 
     def __repr__(self) -> str:
         return f"<lease {self._location} {self._name} token={self.token}>"
@@ -262,12 +266,14 @@ class PostgresLeaseBackend:
             "started": datetime.now(UTC).isoformat(),
         }
         conn: psycopg.Connection | None = None
+        reached = False
         try:
             while True:
                 try:
                     if conn is None:
                         conn = connect(self.location, autocommit=True, purpose="lease")
                         ensure_schema(conn, LEASE_SCHEMA)
+                        reached = True
                     sent = time.monotonic()
                     row = conn.execute(
                         _ACQUIRE,
@@ -278,11 +284,11 @@ class PostgresLeaseBackend:
                         },
                     ).fetchone()
                 except psycopg.OperationalError as exc:
-                    if time.monotonic() >= deadline:
-                        raise LeaseLostError(
-                            f"journal {self.location}: cannot reach the database: "
-                            f"{str(exc).strip().splitlines()[0]}"
-                        ) from None
+                    # Never reached (bad address, password, database): fail now, loudly. Lost
+                    # while waiting (the database restarts, fails over): keep waiting.
+                    if not reached or time.monotonic() >= deadline:
+                        raise
+                    log.warning("lease: database unreachable, retrying: %s", _first_line(exc))
                     if conn is not None:
                         with contextlib.suppress(psycopg.Error):
                             conn.close()

@@ -15,6 +15,7 @@ processes, simulated routers and real KMEs: one active, one standby waiting on t
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,10 @@ from qkd_macsec.engine.journal_url import JOURNAL_ENV, PostgresLocation, parse_j
 from qkd_macsec.engine.lease_pg import PostgresLeaseBackend
 from qkd_macsec.testbed.builder import Testbed
 from support.controllers import background, ckns_added, wait_for
-from support.testbed import StartTestbed, cli_env
+from support.postgres import PostgresServer
+from support.testbed import StartTestbed, cli_command, cli_env, count_logins
 
-pytestmark = pytest.mark.xdist_group("postgres")
+pytestmark = pytest.mark.xdist_group("ha")  # real processes racing real start-times: one at a time
 
 FAILOVER_SECONDS = 15.0
 EXIT_LEASE_HELD = 4
@@ -181,3 +183,44 @@ def test_a_frozen_old_leader_resumed_after_takeover_cannot_commit_or_write(
     assert {r.phase.value for r in old_rows} == {"ABORTED"}  # by the new leader's recovery
     assert all("recovered" in (r.error or "") for r in old_rows), old_rows
     assert_every_link_live_once(location, testbed)
+
+
+def test_the_cli_on_a_postgresql_journal_and_its_bad_urls(
+    testbed_factory: StartTestbed,
+    seed_doc: dict[str, Any],
+    pg_url: str,
+    postgres_server: PostgresServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    testbed = testbed_factory(seed_doc)
+    opened = count_logins(testbed, monkeypatch)
+    port = postgres_server.port
+    for url, code, says in [
+        (f"postgresql://qkd:s3cret-pw@127.0.0.1:{port}/x", 2, "must not carry a password"),
+        (f"postgresql://qkd@127.0.0.1:{port}/x?password_file=/nonexistent", 2, "password_file"),
+        ("postgresql://qkd@127.0.0.1:1/x?password_env=NOPE_UNSET", 2, "NOPE_UNSET is not set"),
+        (f"postgresql://qkd@127.0.0.1:{port}/x?password_env=WRONG_PW", 3, "journal postgresql"),
+    ]:
+        done = subprocess.run(
+            cli_command(testbed, "rotate", "--journal", url),
+            env={**cli_env(), "WRONG_PW": "not-it"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == code, (url, done.stderr)
+        assert len(lines) == 1, done.stderr  # one line, no traceback
+        assert says in lines[0], lines
+        assert "s3cret-pw" not in done.stdout + done.stderr
+        assert "not-it" not in done.stdout + done.stderr
+    assert opened == [], "no router was contacted"
+    env = controller_env(pg_url)
+    for args in (("rotate",), ("status",)):
+        done = subprocess.run(
+            cli_command(testbed, *args), env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert not testbed.inventory.policy.journal.exists(), "the SQLite journal stayed unused"
+    assert settled(location_of(pg_url), testbed)
