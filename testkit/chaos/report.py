@@ -23,6 +23,10 @@ DESCRIPTIONS: dict[FaultKind, tuple[str, str]] = {
     FaultKind.ROUTER_DOWN: ("a router refuses NETCONF for 1-3 waves", "unreachable reported"),
     FaultKind.CLOCK_SKEW: ("a router clock off by 0.5-0.8 x tolerance", "offsets measured"),
     FaultKind.CONTROLLER_KILL: ("controller SIGKILLed / crashed mid-wave", "crashes recovered"),
+    FaultKind.CONTROLLER_FAILOVER: (
+        "the active controller SIGKILLed mid-wave while a standby waits on the lease",
+        "standby took over within 15 s and finished",
+    ),
     FaultKind.COMMIT_LATENCY_TAIL: (
         "a router's commits take a Pareto-distributed time (a quarter beyond the ~5 s "
         "activation margin, capped at twice the 6 s RPC timeout; the first one of a run late "

@@ -43,7 +43,9 @@ from qkd_macsec.pki.files import write_private
 from qkd_macsec.sim.config import macsec_interfaces
 from qkd_macsec.testbed.builder import Testbed, TestbedOptions, start_testbed
 from testkit.chaos.canary import collect_secrets, scan_files
+from testkit.chaos.failover import failover_wave
 from testkit.chaos.faults import (
+    CONTROLLER_WAVE_KINDS,
     JOURNAL,
     Fault,
     FaultKind,
@@ -168,10 +170,13 @@ class _Run:
                 await self._copy_journal(testbed, wave, "between")
                 copy_task = asyncio.create_task(self._copy_later(testbed, wave))
                 try:
-                    if faults and faults[0].kind is FaultKind.CONTROLLER_KILL:
+                    if faults and faults[0].kind in CONTROLLER_WAVE_KINDS:
                         before = controller.journal.counts()
                         await controller.aclose()
-                        await self._kill_wave(testbed, faults[0], wave)
+                        if faults[0].kind is FaultKind.CONTROLLER_FAILOVER:
+                            await self._failover_wave(testbed, faults[0], wave)
+                        else:
+                            await self._kill_wave(testbed, faults[0], wave)
                         controller = self._controller(testbed)
                         recovered = await controller.recover()
                         self.report.recovered += recovered.touched
@@ -533,6 +538,22 @@ class _Run:
         killed = code is None or code in (-signal.SIGKILL, 99)
         stat.fired += int(killed)
         stat.observed += int(killed)
+
+    async def _failover_wave(self, testbed: Testbed, fault: Fault, wave: int) -> None:
+        """The active controller dies mid-wave, a queued standby takes over (failover.py)."""
+        stat = self.report.stat(FaultKind.CONTROLLER_FAILOVER)
+        stat.injected += 1
+        outputs = (
+            self.directory / f"failover-{wave:03d}-active.out",
+            self.directory / f"failover-{wave:03d}-standby.out",
+        )
+        self.outputs += list(outputs)
+        outcome = await failover_wave(testbed, fault.value, outputs)
+        stat.fired += int(outcome.killed_mid_wave)
+        if outcome.killed_mid_wave and outcome.clean:
+            stat.observed += 1
+        elif outcome.killed_mid_wave or outcome.problem:
+            self.report.problems.append(f"failover in wave {wave}: {outcome}")
 
     def _log_outages(self, testbed: Testbed, link: str) -> None:
         """When each wire of ``link`` was down (outages.jsonl), to line up with waves.jsonl."""

@@ -12,7 +12,13 @@ from pathlib import Path
 from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.journal_model import JournalBackend
 from qkd_macsec.engine.journal_url import JournalLocation, PostgresLocation
-from qkd_macsec.engine.lease import Lease, LeaseLostError, acquire_journal
+from qkd_macsec.engine.lease import (
+    FileLeaseBackend,
+    Lease,
+    LeaseHolder,
+    LeaseLostError,
+    acquire_journal,
+)
 
 
 def acquire_lease(location: JournalLocation, command: str, *, wait: float = 0.0) -> Lease:
@@ -22,6 +28,15 @@ def acquire_lease(location: JournalLocation, command: str, *, wait: float = 0.0)
 
         return PostgresLeaseBackend(location).acquire(command, wait=wait)
     return acquire_journal(location, command, wait=wait)
+
+
+def lease_holder(location: JournalLocation) -> LeaseHolder | None:
+    """Who holds the journal's lease now (None: free, expired or unknown)."""
+    if isinstance(location, PostgresLocation):
+        from qkd_macsec.engine.lease_pg import PostgresLeaseBackend
+
+        return PostgresLeaseBackend(location).current_holder()
+    return FileLeaseBackend(location).current_holder()
 
 
 def open_journal(location: JournalLocation, lease: Lease | None = None) -> JournalBackend:
@@ -37,4 +52,4 @@ def open_journal(location: JournalLocation, lease: Lease | None = None) -> Journ
     return Journal(Path(location))
 
 
-__all__ = ["acquire_lease", "open_journal"]
+__all__ = ["acquire_lease", "lease_holder", "open_journal"]
