@@ -1,8 +1,10 @@
 """Connections to the PostgreSQL journal database (psycopg 3), password by reference.
 
-Every connection has a connect timeout and TCP keepalives, so a controller cut off from the
-database notices within seconds instead of hanging in the kernel's retransmissions; the lease's
-own clock (:mod:`qkd_macsec.engine.lease_pg`) decides when it must stop either way.
+Every connection has a connect timeout, TCP keepalives (an idle connection whose peer vanished)
+and a TCP user timeout (a request sent into a cut network: without it the kernel retransmits for
+about 15 minutes), so a controller cut off from the database notices within seconds; the
+lease's own clock (:mod:`qkd_macsec.engine.lease_pg`) decides when it must stop either way.
+libpq parameters: https://www.postgresql.org/docs/current/libpq-connect.html
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from qkd_macsec.obs.logging import SECRETS
 
 #: Seconds to wait for a connection (libpq ``connect_timeout``).
 CONNECT_TIMEOUT = 5
+#: Milliseconds sent data may stay unacknowledged before the connection is dropped.
+TCP_USER_TIMEOUT_MS = 5000
 
 
 def connect(location: PostgresLocation, *, autocommit: bool, purpose: str) -> psycopg.Connection:
@@ -27,6 +31,7 @@ def connect(location: PostgresLocation, *, autocommit: bool, purpose: str) -> ps
         "keepalives_idle": 5,
         "keepalives_interval": 2,
         "keepalives_count": 2,
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
     }
     if password is not None:
         SECRETS.add(password.reveal_text())
