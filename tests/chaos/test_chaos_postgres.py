@@ -19,7 +19,7 @@ KEPT = {
 }
 
 
-@pytest.mark.xdist_group("ha")
+@pytest.mark.xdist_group("ha-chaos")
 @pytest.mark.timeout(400)
 def test_short_chaos_run_on_postgresql_fails_over_without_outage(
     tmp_path: Path, pg_url: str
