@@ -130,6 +130,8 @@ def test_sigkill_of_the_active_mid_wave_fails_over_within_15s_without_outage(
         first.send_signal(signal.SIGKILL)
         assert first.wait(30) == -signal.SIGKILL
         killed = time.monotonic()
+        in_flight = {r.id for r in all_rotations(location) if r.phase.is_open}
+        assert in_flight, "killed mid-wave: rotations were open"
         wait_for(lambda: holder_pid(location) == second.pid, "the standby's takeover", 60)
         took = time.monotonic() - killed
         assert took < FAILOVER_SECONDS, f"failover took {took:.1f}s"
@@ -138,7 +140,11 @@ def test_sigkill_of_the_active_mid_wave_fails_over_within_15s_without_outage(
         second.send_signal(signal.SIGTERM)
         assert second.wait(60) == 0, second.log()
     assert_every_link_live_once(location, testbed)
-    print(f"failover: lease taken {took:.1f}s after SIGKILL")
+    # the new owner finished or undid every rotation the dead one had in flight
+    closed = {r.id: r.phase.value for r in all_rotations(location) if r.id in in_flight}
+    assert set(closed.values()) <= {"ACTIVE", "ABORTED"}, closed
+    assert len(closed) == len(in_flight)
+    print(f"failover: lease taken {took:.1f}s after SIGKILL; in flight: {closed}")
 
 
 def test_a_frozen_old_leader_resumed_after_takeover_cannot_commit_or_write(
