@@ -8,12 +8,16 @@ transaction as the write, so a deposed controller's write is refused, never half
 (:mod:`qkd_macsec.engine.lease_pg`). A journal opened without a lease (``status``, reports)
 reads only.
 
-A lost connection is dropped and a new one made at the next call; the statement that failed is
-not retried (its transaction may or may not have committed, and recovery reads the devices).
+A lost connection (the server restarted, a failover of the database, an idle connection cut)
+is replaced: a write whose fencing check — the transaction's first statement, before anything
+is written — fails on a dead connection is retried once on a new one. A failure after that
+point is raised, not retried (the transaction may or may not have committed; recovery reads the
+devices); a failed read leaves the connection to be replaced at the next call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -115,26 +119,52 @@ class PostgresJournal(SqlJournal):
                 self._conn.close()
                 self._conn = None
 
+    def _fenced(self, lease: PostgresLease) -> tuple[psycopg.Connection, contextlib.ExitStack]:
+        """An open transaction that holds the lease row (FOR SHARE) with our token, on a live
+        connection (one retry on a new connection if the first turns out dead); the returned
+        stack ends the transaction."""
+        for attempt in (1, 2):
+            conn = self._connection()
+            stack = contextlib.ExitStack()
+            try:
+                stack.enter_context(conn.transaction())  # BEGIN: the first to see a dead link
+                row = conn.execute(_FENCE, (lease.name, lease.token)).fetchone()
+            except psycopg.OperationalError as exc:
+                with contextlib.suppress(psycopg.Error):
+                    stack.__exit__(type(exc), exc, exc.__traceback__)
+                with contextlib.suppress(psycopg.Error):
+                    conn.close()
+                self._conn = None
+                if attempt == 2:
+                    raise
+                continue
+            if row is None:
+                stack.close()
+                raise LeaseLostError(
+                    f"journal {self._location}: write refused: the lease (token "
+                    f"{lease.token}) is no longer this controller's"
+                )
+            return conn, stack
+        raise AssertionError("unreachable")
+
     @contextmanager
     def _tx(self) -> Iterator[Db]:
         with self._lock:
             if self._lease is None:
                 raise LeaseLostError(f"journal {self._location} was opened read-only (no lease)")
             self._lease.check()
-            conn = self._connection()
-            with conn.transaction():
-                row = conn.execute(_FENCE, (self._lease.name, self._lease.token)).fetchone()
-                if row is None:
-                    raise LeaseLostError(
-                        f"journal {self._location}: write refused: the lease (token "
-                        f"{self._lease.token}) is no longer this controller's"
-                    )
+            conn, transaction = self._fenced(self._lease)
+            with transaction:  # commits, or rolls back on any exception from the body
                 yield _PgDb(conn)
 
     @contextmanager
     def _read(self) -> Iterator[Db]:
         with self._lock:
-            yield _PgDb(self._connection())
+            try:
+                yield _PgDb(self._connection())
+            except psycopg.OperationalError:
+                self._conn = None  # replaced at the next call
+                raise
 
 
 __all__ = ["SCHEMA", "PostgresJournal"]

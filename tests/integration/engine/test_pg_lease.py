@@ -152,3 +152,37 @@ def test_a_password_in_the_url_is_refused_and_a_bad_reference_named(
     assert isinstance(missing, PostgresLocation)
     with pytest.raises(JournalUrlError, match="password_file /nonexistent/pw"):
         PostgresJournal(missing)
+
+
+def test_cut_database_connections_are_replaced_without_losing_the_lease(
+    location: PostgresLocation,
+    leases: list[PostgresLease],
+    postgres_server: PostgresServer,
+) -> None:
+    """The database drops every connection of the controller (a restart, a proxy's idle cut):
+    the renewer and the journal reconnect, the lease and its token stay, writes go on."""
+    lease = PostgresLeaseBackend(location, timing=FAST).acquire("run")
+    leases.append(lease)
+    journal = PostgresJournal(location, lease)
+    try:
+        rid = journal.begin("l1", "w1", [("r1", "x")])
+        dbname = location.conninfo.rsplit("/", 1)[1].split("?")[0]
+        with postgres_server.connect(dbname) as admin:
+            cut = admin.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name LIKE 'qkd-macsec%%' AND datname = %s",
+                (dbname,),
+            ).fetchone()
+        assert cut is not None
+        assert cut[0] >= 1, "the journal's connection was cut"
+        journal.set_phase(rid, Phase.ABORTED, error="cut")  # a new connection, same lease
+        deadline = time.monotonic() + FAST.ttl * 2
+        while time.monotonic() < deadline:  # past a TTL: the renewer reconnected and renewed
+            lease.check()
+            time.sleep(0.1)
+        assert journal.get(rid).error == "cut"
+        holder = PostgresLeaseBackend(location).current_holder()
+        assert holder is not None
+        assert holder.token == lease.token
+    finally:
+        journal.close()
