@@ -197,6 +197,7 @@ def test_the_cli_on_a_postgresql_journal_and_its_bad_urls(
     pg_url: str,
     postgres_server: PostgresServer,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     testbed = testbed_factory(seed_doc)
     opened = count_logins(testbed, monkeypatch)
@@ -223,10 +224,11 @@ def test_the_cli_on_a_postgresql_journal_and_its_bad_urls(
         assert "not-it" not in done.stdout + done.stderr
     assert opened == [], "no router was contacted"
     env = controller_env(pg_url)
-    for args in (("rotate",), ("status",)):
+    for args in (("rotate",), ("status",), ("report", "--out", str(tmp_path / "report"))):
         done = subprocess.run(
             cli_command(testbed, *args), env=env, capture_output=True, text=True, timeout=120
         )
         assert done.returncode == 0, done.stdout + done.stderr
     assert not testbed.inventory.policy.journal.exists(), "the SQLite journal stayed unused"
     assert settled(location_of(pg_url), testbed)
+    assert (tmp_path / "report" / "timeline.html").exists()
