@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_LEASE_HELD, EXIT_UNREACHABLE, CliError
-from qkd_macsec.engine.backends import acquire_lease
+from qkd_macsec.engine.backends import ShardError, acquire_lease
 from qkd_macsec.engine.events import Observer
 from qkd_macsec.engine.journal_url import (
     JOURNAL_ENV,
@@ -201,22 +201,47 @@ def journal_errors(location: JournalLocation) -> Iterator[None]:
         raise CliError(f"journal {location}: {first}", EXIT_UNREACHABLE) from None
 
 
+def shard_option(func: F) -> F:
+    """``--shard NAME``: hold the lease of this command's routers only (the targets), so that
+    controllers of other shards (disjoint routers) run at the same time (PostgreSQL journal)."""
+    return click.option(
+        "--shard",
+        "shard",
+        default=None,
+        metavar="NAME",
+        help="Own only the targets' routers, as shard NAME, next to other shards on the same "
+        "PostgreSQL journal (docs/ha.md).",
+    )(func)
+
+
 @contextmanager
 def journal_lease(
-    inventory: Inventory, command: str, wait: float, location: JournalLocation | None = None
+    inventory: Inventory,
+    command: str,
+    wait: float,
+    location: JournalLocation | None = None,
+    shard: str | None = None,
 ) -> Iterator[Lease]:
-    """Hold the journal's lease around a command that changes routers; exit 4 if another
-    controller holds it. Taken before the event loop starts, so Ctrl-C interrupts a wait."""
+    """Hold the journal's lease (or a shard's: the inventory's routers) around a command that
+    changes routers; exit 4 if another controller holds it (or any of the shard's routers).
+    Taken before the event loop starts, so Ctrl-C interrupts a wait."""
     journal = inventory.policy.journal if location is None else location
+    devices = sorted(inventory.hosts)
+
+    def acquire(wait: float) -> Lease:
+        return acquire_lease(journal, command, wait=wait, shard=shard, devices=devices)
+
     with journal_errors(journal):
         try:
             try:
-                lease = acquire_lease(journal, command)
+                lease = acquire(0.0)
             except LeaseHeldError as exc:
                 if wait <= 0:
                     raise
                 click.echo(f"note: waiting: {exc}", err=True)
-                lease = acquire_lease(journal, command, wait=wait)
+                lease = acquire(wait)
+        except ShardError as exc:
+            raise CliError(f"--shard: {exc}", EXIT_BAD_INPUT) from None
         except LeaseError as exc:
             raise CliError(str(exc), EXIT_LEASE_HELD) from None
         try:

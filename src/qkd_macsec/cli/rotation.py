@@ -21,6 +21,7 @@ from qkd_macsec.cli.common import (
     journal_option,
     open_inventory,
     operator_options,
+    shard_option,
     wait_option,
 )
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE, CliError
@@ -78,6 +79,7 @@ def start_metrics(
 @click.command()
 @operator_options
 @journal_option
+@shard_option
 @click.option("--force", "force_all", is_flag=True, help="Rotate every selected link now.")
 @click.option("--link", "links", multiple=True, help="Rotate this link now (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
@@ -93,6 +95,7 @@ def rotate(
     wide: bool,
     wait: float,
     journal: str | None,
+    shard: str | None,
     **_: Any,
 ) -> None:
     """Run one rotation wave: every due link (or the forced ones), then exit.
@@ -118,7 +121,7 @@ def rotate(
         print_wave(Console(), result, as_json=as_json, wide=wide)
         return result
 
-    with journal_lease(inventory, "rotate", wait, location) as lease:
+    with journal_lease(inventory, "rotate", wait, location, shard) as lease:
         result = asyncio.run(go(lease))
     if not result.ok:
         raise SystemExit(EXIT_UNREACHABLE if result.only_unreachable else EXIT_FAILED)
@@ -129,6 +132,7 @@ def rotate(
 @click.command()
 @operator_options
 @journal_option
+@shard_option
 @wait_option
 def recover(
     inventory_path: Path,
@@ -136,6 +140,7 @@ def recover(
     threads: int | None,
     wait: float,
     journal: str | None,
+    shard: str | None,
     **_: Any,
 ) -> None:
     """Finish or undo every rotation a crash left open (reads the routers), then exit.
@@ -152,7 +157,7 @@ def recover(
         ) as controller:
             return await controller.recover()
 
-    with journal_lease(inventory, "recover", wait, location) as lease:
+    with journal_lease(inventory, "recover", wait, location, shard) as lease:
         result = asyncio.run(go(lease))
     click.echo(
         f"recovery: {len(result.finished)} finished, {len(result.undone)} undone, "
@@ -167,6 +172,7 @@ def recover(
 @click.command()
 @operator_options
 @journal_option
+@shard_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable verdicts.")
 @wait_option
 def adopt(
@@ -176,6 +182,7 @@ def adopt(
     as_json: bool,
     wait: float,
     journal: str | None,
+    shard: str | None,
     **_: Any,
 ) -> None:
     """Take the routers' keys as the journal's: after a lost or restored journal.
@@ -195,7 +202,7 @@ def adopt(
             await controller.recover()
             return await controller.adopt()
 
-    with journal_lease(inventory, "adopt", wait, location) as lease:
+    with journal_lease(inventory, "adopt", wait, location, shard) as lease:
         decisions = asyncio.run(go(lease))
     if as_json:
         click.echo(
@@ -217,6 +224,7 @@ def adopt(
 @click.command()
 @operator_options
 @journal_option
+@shard_option
 @click.option("--check-interval", type=float, default=30.0, show_default=True)
 @click.option(
     "--metrics-port",
@@ -235,6 +243,7 @@ def run(
     metrics_addr: str,
     wait: float,
     journal: str | None,
+    shard: str | None,
     **_: Any,
 ) -> None:
     """Keep every link on fresh keys until SIGTERM/SIGINT (a wave in progress completes).
@@ -265,7 +274,7 @@ def run(
             finally:
                 server.close()
 
-    with journal_lease(inventory, "run", wait, location) as lease:
+    with journal_lease(inventory, "run", wait, location, shard) as lease:
         asyncio.run(go(lease))
 
 

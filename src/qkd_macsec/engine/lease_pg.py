@@ -34,6 +34,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -59,6 +60,9 @@ CREATE TABLE IF NOT EXISTS qkd_lease (
 #: Serialises schema creation across controllers starting together (CREATE ... IF NOT EXISTS
 #: is not safe against a concurrent twin). Any fixed 64-bit number; this one spells "qkdm".
 SCHEMA_LOCK = 0x716B646D
+#: Serialises acquisitions, so that "no live lease overlaps mine" and taking mine are one step
+#: (two rows are involved: row locks alone cannot order them). Spells "qkdl".
+ACQUIRE_LOCK = 0x716B646C
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,18 @@ _RELEASE = (
 _HOLDER = (
     "SELECT holder, token FROM qkd_lease WHERE name = %(name)s AND expires_at > clock_timestamp()"
 )
+
+_LIVE_OTHERS = (
+    "SELECT name, holder, token FROM qkd_lease"
+    " WHERE name <> %(name)s AND expires_at > clock_timestamp() ORDER BY name"
+)
+
+
+def _holder(holder: str, token: int) -> LeaseHolder | None:
+    data = json.loads(holder)
+    if isinstance(data, dict):
+        data["token"] = token
+    return LeaseHolder.from_json(data)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -230,7 +246,13 @@ class PostgresLease:
 
 
 class PostgresLeaseBackend:
-    """Leases named ``name`` (one per journal, or one per shard) in the journal's database."""
+    """Leases named ``name`` in the journal's database: ``journal`` (one controller for every
+    router) or one per shard (``shard:NAME``, covering ``devices``: a partition of the routers).
+
+    Two live leases may coexist only when both name their devices and the sets are disjoint; a
+    lease without devices covers every router. So one controller per router, always: shards
+    never touch each other's routers or links, and an unsharded controller excludes them all.
+    """
 
     def __init__(
         self,
@@ -238,10 +260,35 @@ class PostgresLeaseBackend:
         *,
         name: str = "journal",
         timing: LeaseTiming | None = None,
+        devices: Sequence[str] = (),
     ) -> None:
         self.location = location
         self.name = name
         self.timing = timing or LeaseTiming()
+        self.devices = sorted(set(devices))
+
+    def _overlapping(self, conn: psycopg.Connection) -> tuple[str, LeaseHolder | None] | None:
+        """A live lease of another name whose routers overlap ours (name, holder)."""
+        for name, holder, token in conn.execute(_LIVE_OTHERS, {"name": self.name}).fetchall():
+            theirs = set(json.loads(holder).get("devices") or [])
+            if not self.devices or not theirs or theirs & set(self.devices):
+                return str(name), _holder(holder, int(token))
+        return None
+
+    def _try(
+        self, conn: psycopg.Connection, holder_json: dict[str, object]
+    ) -> tuple[int | None, tuple[str, LeaseHolder | None] | None]:
+        """(token, None) when taken; (None, overlapping lease) or (None, None) when held."""
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (ACQUIRE_LOCK,))
+            overlap = self._overlapping(conn)
+            if overlap is not None:
+                return None, overlap
+            row = conn.execute(
+                _ACQUIRE,
+                {"name": self.name, "holder": json.dumps(holder_json), "ttl": self.timing.ttl},
+            ).fetchone()
+        return (int(row[0]) if row is not None else None), None
 
     def current_holder(self) -> LeaseHolder | None:
         try:
@@ -252,9 +299,7 @@ class PostgresLeaseBackend:
             return None
         if row is None:
             return None
-        data = json.loads(row[0])
-        data["token"] = row[1]
-        return LeaseHolder.from_json(data)
+        return _holder(row[0], int(row[1]))
 
     def acquire(self, command: str, *, wait: float = 0.0) -> PostgresLease:
         started = time.monotonic()
@@ -264,6 +309,8 @@ class PostgresLeaseBackend:
             "host": socket.gethostname(),
             "command": command,
             "started": datetime.now(UTC).isoformat(),
+            "lease": self.name,
+            "devices": self.devices,
         }
         conn: psycopg.Connection | None = None
         reached = False
@@ -275,14 +322,7 @@ class PostgresLeaseBackend:
                         ensure_schema(conn, LEASE_SCHEMA)
                         reached = True
                     sent = time.monotonic()
-                    row = conn.execute(
-                        _ACQUIRE,
-                        {
-                            "name": self.name,
-                            "holder": json.dumps(holder_json),
-                            "ttl": self.timing.ttl,
-                        },
-                    ).fetchone()
+                    token, overlap = self._try(conn, holder_json)
                 except psycopg.OperationalError as exc:
                     # Never reached (bad address, password, database): fail now, loudly. Lost
                     # while waiting (the database restarts, fails over): keep waiting.
@@ -295,17 +335,24 @@ class PostgresLeaseBackend:
                     conn = None
                     time.sleep(self.timing.poll * 4)
                     continue
-                if row is not None:
+                if token is not None:
                     holder = LeaseHolder(
                         pid=os.getpid(),
                         host=socket.gethostname(),
                         command=command,
                         started=datetime.now(UTC),
-                        token=int(row[0]),
+                        token=token,
                     )
                     return PostgresLease(self.location, self.name, holder, self.timing, sent)
                 now = time.monotonic()
                 if now >= deadline:
+                    if overlap is not None:
+                        raise LeaseHeldError(
+                            f"{self.location} (its lease {overlap[0]} covers routers of "
+                            f"{self.name})",
+                            overlap[1],
+                            now - started,
+                        )
                     raise LeaseHeldError(str(self.location), self.current_holder(), now - started)
                 time.sleep(min(self.timing.poll, max(deadline - now, 0.0)))
         finally:
