@@ -9,8 +9,9 @@
   only while the row still carries our token and has not expired.
 - **Check** (before every device commit and every journal write): the lease is ours only while
   the last successful renewal was sent less than ``ttl - commit_margin`` seconds ago (local
-  monotonic clock, which keeps counting while the process is stopped). Renewals are measured
-  from when they were *sent*, so the local view always ends before the database's expiry; the
+  :func:`lease_clock`, which keeps counting while the process is stopped or the host
+  suspended). Renewals are measured from when they were *sent*, so the local view always ends
+  before the database's expiry; the
   margin is the time a commit that has passed the check may still take (the fenced driver caps
   its RPCs to it, :mod:`qkd_macsec.engine.fencing`). Once failed, a check fails forever: the
   controller steps down (exits) and a supervisor restarts it as a standby.
@@ -133,6 +134,13 @@ def _holder(holder: str, token: int) -> LeaseHolder | None:
     return LeaseHolder.from_json(data)
 
 
+def lease_clock() -> float:
+    """Seconds on a clock that never goes back and keeps counting while the process is stopped
+    and while the machine is suspended (Linux CLOCK_BOOTTIME; elsewhere the monotonic clock)."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(boottime) if boottime is not None else time.monotonic()
+
+
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
@@ -152,7 +160,7 @@ class PostgresLease:
         self._name = name
         self._holder = holder
         self._timing = timing
-        self._valid_until = sent + timing.ttl  # local monotonic: ends before the DB's expiry
+        self._valid_until = sent + timing.ttl  # lease_clock: ends before the database's expiry
         self._lost: str | None = None
         self._released = False
         self._stop = threading.Event()
@@ -175,14 +183,14 @@ class PostgresLease:
     def _left(self) -> float:
         """Seconds until the lease may have expired (local view)."""
         with self._state:
-            return self._valid_until - time.monotonic()
+            return self._valid_until - lease_clock()
 
     def check(self) -> None:
         with self._state:
             if self._released:
                 raise LeaseLostError(f"lease on {self._location} was released")
             if self._lost is None:
-                left = self._valid_until - time.monotonic()
+                left = self._valid_until - lease_clock()
                 if left < self._timing.commit_margin:
                     self._lost = (
                         f"lease on {self._location} not renewed for "
@@ -200,7 +208,7 @@ class PostgresLease:
         conn: psycopg.Connection | None = None
         try:
             while not self._stop.wait(self._timing.renew_every):
-                sent = time.monotonic()
+                sent = lease_clock()
                 try:
                     if conn is None or conn.closed:
                         conn = connect(self._location, autocommit=True, purpose="lease renewer")
@@ -321,7 +329,7 @@ class PostgresLeaseBackend:
                         conn = connect(self.location, autocommit=True, purpose="lease")
                         ensure_schema(conn, LEASE_SCHEMA)
                         reached = True
-                    sent = time.monotonic()
+                    sent = lease_clock()
                     token, overlap = self._try(conn, holder_json)
                 except psycopg.OperationalError as exc:
                     # Never reached (bad address, password, database): fail now, loudly. Lost
