@@ -16,12 +16,14 @@ from qkd_macsec.certs.renew import CertificateWatch
 from qkd_macsec.devices.base import DeviceTarget, Driver, MacsecBinding
 from qkd_macsec.devices.platform import EndSettings, get_platform
 from qkd_macsec.engine.adopt import adopt
+from qkd_macsec.engine.backends import acquire_lease, open_journal
 from qkd_macsec.engine.events import KmeRequestDone, Observer
 from qkd_macsec.engine.executor import ExecutorOptions, RotationExecutor
+from qkd_macsec.engine.fencing import fenced
 from qkd_macsec.engine.hybrid_flag import HybridHopFlag
-from qkd_macsec.engine.journal import Journal
+from qkd_macsec.engine.journal_url import JournalLocation
 from qkd_macsec.engine.keysource import KeySource
-from qkd_macsec.engine.lease import Lease, LeaseError, acquire_journal
+from qkd_macsec.engine.lease import Lease, LeaseError
 from qkd_macsec.engine.posture_record import PostureRecorder
 from qkd_macsec.engine.reconcile import Decision, blocked
 from qkd_macsec.engine.recovery import RecoveryResult, recover
@@ -127,6 +129,8 @@ class ControllerOptions:
     min_activation_delay: float | None = None
     verify_timeout: float | None = None
     kme: ClientOptions | None = None
+    #: The journal, if not the inventory's SQLite file (``--journal``: a PostgreSQL database).
+    journal: JournalLocation | None = None
 
 
 class Controller:
@@ -134,8 +138,9 @@ class Controller:
     executor.
 
     The lease is taken first and held until :meth:`aclose`: two controllers on one journal
-    would take each other's in-flight rotations for crashed ones. Without ``lease`` the
-    controller takes it itself, failing at once with
+    would take each other's in-flight rotations for crashed ones. Every device commit checks
+    it (:mod:`qkd_macsec.engine.fencing`), and so does every write of a PostgreSQL journal.
+    Without ``lease`` the controller takes it itself, failing at once with
     :class:`~qkd_macsec.engine.lease.LeaseHeldError` if another controller has it.
     """
 
@@ -153,9 +158,10 @@ class Controller:
         options = options or ControllerOptions()
         policy = inventory.policy
         self.links = link_specs(inventory)  # bad input fails before the lease is taken
-        self.lease = lease or acquire_journal(policy.journal, "controller")
+        location = options.journal if options.journal is not None else policy.journal
+        self.lease = lease or acquire_lease(location, "controller")
         try:
-            self.journal = Journal(policy.journal)
+            self.journal = open_journal(location, self.lease)
             self.journal.set_meta("lease", self.lease.holder.to_json())
         except BaseException:
             self.lease.release()
@@ -220,7 +226,7 @@ class Controller:
             target = device_target(self.inventory, device, on_posture=self._ssh_postures)
             self._targets[device] = target
         platform = self.inventory.host(device).platform
-        return get_platform(platform).create(target)
+        return fenced(device, get_platform(platform).create(target), self.lease)
 
     async def recover(self) -> RecoveryResult:
         self.lease.check()

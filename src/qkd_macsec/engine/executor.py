@@ -51,7 +51,7 @@ from qkd_macsec.engine.events import (
     WaveDone,
     WaveStep,
 )
-from qkd_macsec.engine.journal import Journal, Phase
+from qkd_macsec.engine.journal import JournalBackend, Phase
 from qkd_macsec.engine.keysource import FetchedKey, KeyFetchError, KeySource
 from qkd_macsec.engine.observers import JournalRecorder, ResultTree
 from qkd_macsec.engine.planner import (
@@ -180,7 +180,7 @@ class RotationExecutor:
     def __init__(
         self,
         links: Sequence[LinkSpec],
-        journal: Journal,
+        journal: JournalBackend,
         keys: KeySource,
         drivers: DriverFor,
         *,
