@@ -76,4 +76,5 @@ JUNOS = Platform(
     parse_key_chain=parse_key_chain_reply,
     parse_mka_sessions=parse_mka_reply,
     binding_options=_binding_options,
+    async_driver="qkd_macsec.devices.junos_async:AsyncJunosDriver",
 )

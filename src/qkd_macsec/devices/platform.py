@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from qkd_macsec.devices.async_base import AsyncDriver, AsyncDriverFactory
 from qkd_macsec.devices.base import (
     ChainEntryState,
     ChangeSet,
@@ -85,7 +86,9 @@ class Platform:
     configuration text a commit of ``changes`` loads (``masked``: every CAK replaced, for
     display). ``parse_key_chain(text, chain)`` / ``parse_mka_sessions(text)``: the platform's
     replies (as text) in the vendor-neutral types. ``binding_options``: the platform's extras
-    for a binding (carried opaquely in :attr:`MacsecBinding.options`).
+    for a binding (carried opaquely in :attr:`MacsecBinding.options`). ``async_driver``: an
+    asyncio driver (:class:`~qkd_macsec.devices.async_base.AsyncDriver`) for off-box waves,
+    when the platform has one (``policy.device_client: async``); None: ``driver`` is used.
     """
 
     name: str
@@ -97,6 +100,7 @@ class Platform:
     parse_key_chain: Callable[[str, str], list[ChainEntryState]]
     parse_mka_sessions: Callable[[str], list[MkaSessionState]]
     binding_options: Callable[[EndSettings], object | None] = _no_options
+    async_driver: AsyncDriverFactory | str | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -117,6 +121,18 @@ class Platform:
 
     def create(self, target: DeviceTarget) -> Driver:
         return self.driver_factory()(target)
+
+    def create_async(self, target: DeviceTarget) -> AsyncDriver | None:
+        """The platform's asyncio driver for ``target``; None when it has none."""
+        factory = self.async_driver
+        if factory is None:
+            return None
+        if isinstance(factory, str):
+            module_name, _, attr = factory.partition(":")
+            factory = getattr(importlib.import_module(module_name), attr)
+            assert factory is not None
+        driver: AsyncDriver = factory(target)
+        return driver
 
 
 class PlatformRegistry:
