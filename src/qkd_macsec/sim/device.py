@@ -303,6 +303,15 @@ class SimDevice:
         self.close_session(info)
         closer()
 
+    def drop_sessions(self) -> int:
+        """Abort every open session, as a network loss does (call on the lab's loop)."""
+        with self._state:
+            entries = list(self._sessions.values())
+        for info, closer in entries:
+            self.close_session(info)
+            closer()
+        return len(entries)
+
     def sessions(self) -> list[SessionInfo]:
         with self._state:
             return [info for info, _ in self._sessions.values()]

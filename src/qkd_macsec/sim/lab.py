@@ -313,9 +313,18 @@ class RunningLab:
             raise LabError(f"no device named {name!r}") from None
 
     async def refuse_connections(self, name: str, refuse: bool = True) -> None:
-        """Stop (or resume) listening for one device; returns once the listener follows."""
+        """Stop (or resume) listening for one device; returns once the listener follows.
+        Refusing also ends the sessions already open, as when the router's NETCONF service
+        stops or the network to it goes: a controller that keeps sessions open must not
+        keep reaching an unreachable router."""
         self.device(name).set_faults(refuse_connections=refuse)
         await self._endpoint(name).sync_listening()
+        if refuse:
+            self.device(name).drop_sessions()
+
+    async def drop_sessions(self, name: str) -> int:
+        """Abort every open NETCONF session of one device (a network loss)."""
+        return self.device(name).drop_sessions()
 
     async def rotate_host_key(self, name: str) -> None:
         """Give the device a NEW host key (known_hosts is NOT updated: clients must refuse it)."""
@@ -364,6 +373,10 @@ class LabThread:
 
     def rotate_host_key(self, name: str) -> None:
         self.call(lambda: self.running.rotate_host_key(name))
+
+    def drop_sessions(self, name: str) -> int:
+        dropped: int = self.call(lambda: self.running.drop_sessions(name))
+        return dropped
 
     def stop(self, timeout: float = 30.0) -> None:
         if self.thread.is_alive():
