@@ -136,6 +136,7 @@ class WaveDeadlines:
     undo_by: float  # undo commits must land before this (T minus the clock tolerance)
     not_after: Mapping[str, float]  # per device: last instant its commit may start
     delay: float  # T - now when planned
+    staging: float = 0.0  # the predicted completion of staging, seconds after now
 
     @property
     def activation_epoch(self) -> float:
@@ -192,4 +193,5 @@ def plan_deadlines(
         undo_by=activation.timestamp() - clock_tolerance,
         not_after=not_after,
         delay=activation.timestamp() - now,
+        staging=staging,
     )

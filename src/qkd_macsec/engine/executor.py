@@ -379,6 +379,8 @@ class RotationExecutor:
         deadlines = self.wave_deadlines(devices)
         activation = deadlines.activation
         result.activation = activation
+        result.undo_budget_s = deadlines.activation_epoch - deadlines.decide_at
+        result.predicted_staging_s = deadlines.staging
         for name, _key in fetched.items():
             rotation, link = planned[name]
             rid = result.rotations[name].rotation_id
