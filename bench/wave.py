@@ -171,7 +171,7 @@ def peak_rss_mb() -> float:
 
 async def _measure(scenario: Scenario, testbed: TestbedProcess) -> dict[str, Any]:
     from qkd_macsec.engine.controller import Controller, ControllerOptions
-    from qkd_macsec.engine.events import KmeRequestDone
+    from qkd_macsec.engine.events import KmeRequestDone, WaveStep
     from qkd_macsec.engine.observers import on
     from qkd_macsec.etsi014.client import RequestRecord
     from qkd_macsec.inventory import load_inventory
@@ -187,6 +187,12 @@ async def _measure(scenario: Scenario, testbed: TestbedProcess) -> dict[str, Any
         if event.record.endpoint in ("enc_keys", "dec_keys"):
             key_requests.append(event.record)
 
+    steps: dict[str, float] = {}  # the measured wave's steps, seconds after rotate() began
+    step_origin = [time.monotonic()]
+
+    def on_step(event: WaveStep) -> None:
+        steps.setdefault(event.step, round(time.monotonic() - step_origin[0], 3))
+
     baseline = scenario.client == BASELINE
     options = ControllerOptions(
         max_workers=scenario.workers,
@@ -194,7 +200,7 @@ async def _measure(scenario: Scenario, testbed: TestbedProcess) -> dict[str, Any
         session_reuse=not baseline,  # the baseline as it was: a session per step
     )
     out: dict[str, Any] = {"scenario": asdict(scenario), "lab": scenario.lab.label}
-    observers = [on(KmeRequestDone, on_request)]
+    observers = [on(KmeRequestDone, on_request), on(WaveStep, on_step)]
     async with Controller(inventory, options, observers=observers) as controller:
         out["bootstrap"] = await _bootstrap(controller)
         before = testbed.stats(0.0)
@@ -206,6 +212,8 @@ async def _measure(scenario: Scenario, testbed: TestbedProcess) -> dict[str, Any
 
             sampler_cm = Sampler()
         cpu0, main0, t0 = time.process_time(), time.thread_time(), time.monotonic()
+        steps.clear()
+        step_origin[0] = t0
         with sampler_cm as sampler:
             wave = await controller.rotate(all_links=True)
         cpu, main_cpu = time.process_time() - cpu0, time.thread_time() - main0
@@ -251,6 +259,9 @@ async def _measure(scenario: Scenario, testbed: TestbedProcess) -> dict[str, Any
         "controller_commits_max": max((d.commits for d in wave.devices.values()), default=0),
         "logins_per_router_max": max(after.get("logins", {}).values(), default=None),
         "outage_s": round(outage, 6),
+        # where the wall time goes: reconcile (reads) → planned → keys fetched → staging
+        # begins → staged on every end (then T, verification): seconds after rotate() began
+        "steps_s": dict(steps),
         "links_live": sum(1 for live in after["live"].values() if live),
     }
     if sampler is not None:
