@@ -110,6 +110,8 @@ class ExecutorOptions:
 
 
 UNDO_RETRY_MAX_S = 1.0
+#: Before the first wave measures it: journaling one link's start-time, seconds.
+JOURNAL_S_PER_LINK = 0.005
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,8 @@ class RotationExecutor:
             max_workers=self.options.max_workers, thread_name_prefix="device"
         )
         self._threaded = False  # set when the first synchronous driver is adapted
+        #: Journaling a wave's start-times, per link (measured each wave; planned into T).
+        self._journal_s_per_link = JOURNAL_S_PER_LINK
         self.sessions = SessionPool(self._session_for, session_limits)
 
     def _session_for(self, device: str) -> AsyncDriver:
@@ -306,10 +310,13 @@ class RotationExecutor:
         initial = self.options.initial_session_estimate
         return {d: device_timing(history[d], self._timeout(d), initial) for d in devices}
 
-    def wave_deadlines(self, devices: Collection[str], now: float | None = None) -> WaveDeadlines:
+    def wave_deadlines(
+        self, devices: Collection[str], now: float | None = None, *, lead: float = 0.0
+    ) -> WaveDeadlines:
         """T, the decision instant and the commit guards for a wave over ``devices``: the
         predicted completion of this wave (each device's measured latencies, a connection
-        for each without a live kept session, at :attr:`concurrency` sessions at once)."""
+        for each without a live kept session, at :attr:`concurrency` sessions at once), the
+        first session starting ``lead`` seconds from now."""
         ordered = sorted(devices)  # the order the wave's stage tasks start in
         timings = self.device_timings(ordered)
         connect = {
@@ -324,6 +331,7 @@ class RotationExecutor:
             min_delay=self.options.min_activation_delay,
             clock_tolerance=self.options.clock_tolerance,
             connect=connect,
+            lead=lead,
         )
 
     def activation_delay(self, devices: Collection[str]) -> float:
@@ -376,16 +384,20 @@ class RotationExecutor:
             return
 
         devices: set[str] = {d for name in fetched for d in planned[name][1].devices}
-        deadlines = self.wave_deadlines(devices)
+        lead = len(fetched) * self._journal_s_per_link  # journaling T before any session
+        deadlines = self.wave_deadlines(devices, lead=lead)
         activation = deadlines.activation
         result.activation = activation
         result.undo_budget_s = deadlines.activation_epoch - deadlines.decide_at
         result.predicted_staging_s = deadlines.staging
+        journal_t0 = time.monotonic()
         for name, _key in fetched.items():
             rotation, link = planned[name]
             rid = result.rotations[name].rotation_id
             start = link.mode.strategy.start_time(activation)
             self._emit(StagingBegun(name, rid, rotation.slot, start))
+        took = (time.monotonic() - journal_t0) / len(fetched)
+        self._journal_s_per_link = max(took, self._journal_s_per_link / 2)  # quick to rise
         self._emit(WaveStep(wave, "staging"))
 
         committed_at: dict[str, float] = {}  # device -> monotonic instant its commit returned

@@ -76,3 +76,13 @@ def test_concurrency_limits_the_prediction_as_they_limit_the_wave() -> None:
     narrow = plan_deadlines(timings, now=NOW, max_workers=25, min_delay=0.0, clock_tolerance=0.0)
     assert wide.staging == pytest.approx(1.0)
     assert narrow.staging == pytest.approx(4.0)
+
+
+def test_time_before_the_first_session_moves_t_not_the_undo_budget() -> None:
+    timings = {"r1": timing(1.0)}
+    plan = plan_deadlines(
+        timings, now=NOW, max_workers=8, min_delay=0.0, clock_tolerance=1.0, lead=0.5
+    )
+    wanted = 0.5 + 1.0 + 2.0  # lead + staging + (undo + tolerance)
+    assert wanted <= plan.delay < wanted + 1.0  # T rounds up to a whole second
+    assert plan.activation_epoch - plan.decide_at == pytest.approx(2.0)
