@@ -167,13 +167,15 @@ def plan_deadlines(
     clock_tolerance: float,
     connect: Mapping[str, float] | None = None,
     lead: float = 0.0,
+    reaction: float = 0.0,
 ) -> WaveDeadlines:
     """T, D and the commit guards for staging ``timings``' devices, starting at ``now``.
 
     Staging takes the predicted completion of the wave (:func:`predict_staging` over
     ``max_workers`` sessions at once; ``connect``: per device, a connection's time to add when
     it has no live session to reuse), starting ``lead`` seconds after ``now`` (the wave's
-    start-times are journaled first); the undo budget is the slowest undo plus the clock
+    start-times are journaled first); the undo budget is the engine's ``reaction`` at D (to
+    notice it, journal the decision and send the undos), the slowest undo, plus the clock
     tolerance (a device clock ahead by the tolerance reaches T that much sooner). T is rounded
     up to a whole second (Junos start-times have whole seconds), which only adds staging
     time: D is taken back from T. ``min_delay`` is the floor.
@@ -182,7 +184,8 @@ def plan_deadlines(
     staging = predict_staging(
         [t.session + extra.get(d, 0.0) for d, t in timings.items()], max_workers
     )
-    undo_budget = max((t.undo for t in timings.values()), default=0.0) + clock_tolerance
+    slowest_undo = max((t.undo for t in timings.values()), default=0.0)
+    undo_budget = reaction + slowest_undo + clock_tolerance
     delay = max(min_delay, lead + staging + undo_budget)
     activation = datetime.fromtimestamp(math.ceil(now + delay), UTC)
     if activation.timestamp() - now < delay:  # float rounding of the ceiling

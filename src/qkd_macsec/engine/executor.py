@@ -107,6 +107,9 @@ class ExecutorOptions:
     wait_for_activation: bool = True
     initial_session_estimate: float = 3.0  # seconds per device session before any is measured
     undo_retry_interval: float = 0.2  # first pause between undo attempts (doubles, up to 1 s)
+    #: The engine's own reaction at the decision instant (journal it, start the undos), part
+    #: of the undo budget: with measured undo sessions of a few ms it is what is left.
+    decision_reaction: float = 0.05
 
 
 UNDO_RETRY_MAX_S = 1.0
@@ -332,6 +335,7 @@ class RotationExecutor:
             clock_tolerance=self.options.clock_tolerance,
             connect=connect,
             lead=lead,
+            reaction=self.options.decision_reaction,
         )
 
     def activation_delay(self, devices: Collection[str]) -> float:
@@ -784,8 +788,8 @@ class RotationExecutor:
                     return device, _Removal(device, True, False, started, time.time(), False)
                 if outcome.commit_offset is not None:
                     commit_began = began + outcome.commit_offset
-            elif outcome.commit is not None:
-                commit_began = began + outcome.seconds - outcome.commit.seconds
+            elif outcome.commit is not None:  # when the commit RPC was sent, as measured here
+                commit_began = began + outcome.commit_offset
         ours = {
             (item.entry.chain, item.entry.slot, item.entry.ckn.lower())
             for item in w.items[device]

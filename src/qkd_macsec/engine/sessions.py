@@ -115,6 +115,7 @@ class StageOutcome:
     pruned: list[tuple[str, int]] = field(default_factory=list)
     seconds: float = 0.0
     returned_at: float = 0.0  # controller epoch seconds the commit's reply arrived
+    commit_offset: float = 0.0  # seconds into the session the commit RPC was sent
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ async def stage_device(
                     device, "reached too close to the activation time; not staged"
                 )
             in_commit = True
-            commit_offset = time.monotonic() - started
+            commit_offset = outcome.commit_offset = time.monotonic() - started
             outcome.commit = await driver.apply(changes, comment=comment)
             outcome.returned_at = time.time()
             outcome.pruned = list(changes.remove_entries)
