@@ -230,7 +230,9 @@ class RotationExecutor:
         self._threaded = False  # set when the first synchronous driver is adapted
         #: Journaling a wave's start-times, per link (measured each wave; planned into T).
         self._journal_s_per_link = JOURNAL_S_PER_LINK
-        self.sessions = SessionPool(self._session_for, session_limits)
+        self.sessions = SessionPool(
+            self._session_for, session_limits, sync_sessions=self.options.max_workers
+        )
 
     def _session_for(self, device: str) -> AsyncDriver:
         driver = self.drivers(device)

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from qkd_macsec.devices.async_base import AsyncDriver
+from qkd_macsec.devices.async_base import AsyncDriver, ThreadedDriver
 from qkd_macsec.devices.base import (
     DeviceCommitError,
     DeviceError,
@@ -105,9 +105,21 @@ class SessionStats:
 class SessionPool:
     """Sessions by device (see the module docstring). Single event loop, not thread-safe."""
 
-    def __init__(self, factory: AsyncDriverFor, limits: SessionLimits | None = None) -> None:
+    def __init__(
+        self,
+        factory: AsyncDriverFor,
+        limits: SessionLimits | None = None,
+        *,
+        sync_sessions: int | None = None,
+    ) -> None:
+        """``sync_sessions``: how many sessions of synchronous drivers (:class:`ThreadedDriver`)
+        may be in use at once — the thread pool's size: a PyEZ session holds an ncclient
+        thread while it is open, so one waiting for a pool thread would only burn CPU."""
         self._factory = factory
         self.limits = limits or SessionLimits()
+        self._sync = asyncio.Semaphore(sync_sessions) if sync_sessions else None
+        self._threaded: dict[str, bool] = {}
+        self._spare: dict[str, AsyncDriver] = {}  # made to learn its kind; opened next
         self._kept: dict[str, AsyncDriver] = {}
         self._busy: set[str] = set()
         self._open_count: dict[str, int] = defaultdict(int)
@@ -123,17 +135,31 @@ class SessionPool:
     ) -> AsyncIterator[AsyncDriver]:
         """An open session on ``device`` whose RPCs (and opening) end by ``deadline``."""
         async with self._controller:
-            driver, kept = await self._checkout(device, deadline)
-            ok = False
+            slot = self._sync if self._sync is not None and self._is_threaded(device) else None
+            if slot is not None:
+                await slot.acquire()
             try:
-                yield driver
-                ok = True
-            except Exception as exc:
-                ok = _keeps_session(exc) and (deadline is None or time.time() < deadline)
-                raise
+                driver, kept = await self._checkout(device, deadline)
+                ok = False
+                try:
+                    yield driver
+                    ok = True
+                except Exception as exc:
+                    ok = _keeps_session(exc) and (deadline is None or time.time() < deadline)
+                    raise
+                finally:
+                    driver.set_deadline(None)
+                    await self._checkin(device, driver, kept, ok and driver.is_alive())
             finally:
-                driver.set_deadline(None)
-                await self._checkin(device, driver, kept, ok and driver.is_alive())
+                if slot is not None:
+                    slot.release()
+
+    def _is_threaded(self, device: str) -> bool:
+        kind = self._threaded.get(device)
+        if kind is None:
+            driver = self._spare[device] = self._factory(device)  # no I/O until opened
+            kind = self._threaded[device] = isinstance(driver, ThreadedDriver)
+        return kind
 
     async def _checkout(self, device: str, deadline: float | None) -> tuple[AsyncDriver, bool]:
         kept = self.limits.reuse and device not in self._busy
@@ -170,7 +196,7 @@ class SessionPool:
             if wait > 0:
                 log.info("%s: connection rate limit; opening in %.1fs", device, wait)
                 await asyncio.sleep(wait)  # the rate limit's own instant, not a guess
-            driver = self._factory(device)
+            driver = self._spare.pop(device, None) or self._factory(device)
             driver.set_deadline(deadline)
             began = time.monotonic()
             await driver.open()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from qkd_macsec.devices.async_base import AsyncDriver
+from qkd_macsec.devices.async_base import AsyncDriver, ThreadedDriver
 from qkd_macsec.devices.base import (
     ChainEntryState,
     ChangeSet,
@@ -241,3 +243,52 @@ def test_the_connection_rate_is_a_sliding_minute() -> None:
 def test_limits_refuse_nonsense() -> None:
     with pytest.raises(ValueError, match="per_device"):
         SessionLimits(per_device=0)
+
+
+class SyncRouter:
+    """A synchronous driver (as PyEZ): each session holds a thread of its own while open."""
+
+    open_now = 0
+    peak = 0
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.alive = False
+
+    def open(self) -> None:
+        self.alive = True
+        SyncRouter.open_now += 1
+        SyncRouter.peak = max(SyncRouter.peak, SyncRouter.open_now)
+
+    def close(self) -> None:
+        if self.alive:
+            SyncRouter.open_now -= 1
+        self.alive = False
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+    def set_deadline(self, deadline: float | None) -> None: ...
+
+    def key_chain(self, chain: str) -> list[ChainEntryState]:
+        time.sleep(0.01)
+        return []
+
+
+async def test_sessions_of_synchronous_drivers_stay_within_the_thread_pool() -> None:
+    """Before a wave's 500 PyEZ sessions all open and wait for 64 threads, ticking."""
+    with ThreadPoolExecutor(2) as threads:
+        pool = SessionPool(
+            lambda name: ThreadedDriver(SyncRouter(name), threads),  # type: ignore[arg-type]
+            SessionLimits(reuse=False),
+            sync_sessions=2,
+        )
+
+        async def use(device: str) -> None:
+            async with pool.session(device) as driver:
+                await driver.key_chain("KC")
+                await driver.key_chain("KC")
+
+        await asyncio.wait_for(asyncio.gather(*(use(f"r{i}") for i in range(12))), 30)
+    assert SyncRouter.peak == 2
+    assert SyncRouter.open_now == 0
