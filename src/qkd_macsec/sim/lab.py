@@ -327,9 +327,13 @@ class RunningLab:
         return self.device(name).drop_sessions()
 
     async def rotate_host_key(self, name: str) -> None:
-        """Give the device a NEW host key (known_hosts is NOT updated: clients must refuse it)."""
+        """Give the device a NEW host key (known_hosts is NOT updated: clients must refuse it).
+        Sessions already open end, as they do when the box is re-installed or a man in the
+        middle cuts in (an established session stays bound to the key it was verified with,
+        so a controller keeping sessions meets the new key on its next connection)."""
         key = replace_host_key(self._host_key_path(name))
         await self._endpoint(name).set_host_key(key)
+        self.device(name).drop_sessions()
 
 
 @dataclass
