@@ -13,13 +13,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from qkd_macsec.certs.renew import CertificateWatch
+from qkd_macsec.devices.async_base import AsyncDriver
 from qkd_macsec.devices.base import DeviceTarget, Driver, MacsecBinding
 from qkd_macsec.devices.platform import EndSettings, get_platform
 from qkd_macsec.engine.adopt import adopt
 from qkd_macsec.engine.backends import acquire_lease, open_journal
 from qkd_macsec.engine.events import KmeRequestDone, Observer
 from qkd_macsec.engine.executor import ExecutorOptions, RotationExecutor
-from qkd_macsec.engine.fencing import fenced
+from qkd_macsec.engine.fencing import fenced, fenced_async
 from qkd_macsec.engine.hybrid_flag import HybridHopFlag
 from qkd_macsec.engine.journal_url import JournalLocation
 from qkd_macsec.engine.keysource import KeySource
@@ -28,6 +29,7 @@ from qkd_macsec.engine.posture_record import PostureRecorder
 from qkd_macsec.engine.reconcile import Decision, blocked
 from qkd_macsec.engine.recovery import RecoveryResult, recover
 from qkd_macsec.engine.results import WaveResult
+from qkd_macsec.engine.session_pool import SessionLimits
 from qkd_macsec.engine.topology import EndSpec, LinkSpec, MkaOptions
 from qkd_macsec.etsi014.client import ClientOptions, KmeClient, RequestRecord
 from qkd_macsec.etsi014.tls import TlsIdentity
@@ -126,6 +128,8 @@ class ControllerOptions:
     """Overrides on top of the inventory's policy (CLI flags, demo, tests)."""
 
     max_workers: int | None = None
+    device_client: str | None = None  # async | pyez; None: policy.device_client
+    session_reuse: bool = True  # False: one session per step (the pre-pool behaviour)
     min_activation_delay: float | None = None
     verify_timeout: float | None = None
     kme: ClientOptions | None = None
@@ -179,6 +183,9 @@ class Controller:
         )
         self._clients: dict[str, KmeClient] = {}
         self._targets: dict[str, DeviceTarget] = {}
+        self.device_client = options.device_client or policy.device_client
+        if self.device_client not in ("async", "pyez"):
+            raise ValueError(f"device client {self.device_client!r}: choose async or pyez")
         executor_options = ExecutorOptions(
             max_workers=options.max_workers or policy.max_workers,
             min_activation_delay=options.min_activation_delay
@@ -199,6 +206,12 @@ class Controller:
             options=executor_options,
             observers=observers,
             device_timeout=lambda name: inventory.host(name).timeout,
+            session_limits=SessionLimits(
+                per_device=policy.sessions_per_device,
+                connections_per_minute=policy.connections_per_minute,
+                controller=policy.sessions_per_controller,
+                reuse=options.session_reuse,
+            ),
         )
 
     def _kme_request_done(self, record: RequestRecord) -> None:
@@ -220,13 +233,19 @@ class Controller:
             self._clients[sae_id] = client
         return client
 
-    def _driver_for(self, device: str) -> Driver:
+    def _driver_for(self, device: str) -> Driver | AsyncDriver:
+        """The platform's asyncio driver under ``device_client: async`` (where it has one),
+        else its synchronous driver (run in the executor's thread pool)."""
         target = self._targets.get(device)
         if target is None:
             target = device_target(self.inventory, device, on_posture=self._ssh_postures)
             self._targets[device] = target
-        platform = self.inventory.host(device).platform
-        return fenced(device, get_platform(platform).create(target), self.lease)
+        platform = get_platform(self.inventory.host(device).platform)
+        if self.device_client == "async":
+            driver = platform.create_async(target)
+            if driver is not None:
+                return fenced_async(device, driver, self.lease)
+        return fenced(device, platform.create(target), self.lease)
 
     async def recover(self) -> RecoveryResult:
         self.lease.check()
@@ -296,7 +315,7 @@ class Controller:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
-        self.executor.close()
+        await self.executor.aclose()
         self.journal.close()
         self.lease.release()
 

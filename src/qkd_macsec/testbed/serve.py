@@ -6,8 +6,9 @@ Starts KMEs and simulated routers for the inventory document, writes ``DIR/inven
 and prints one JSON line ``{"inventory": PATH}`` on stdout. Then it answers one JSON line per
 command line read from stdin:
 
-* ``stats SINCE`` — ``{"outage": {link: s}, "live": {link: bool}, "commits": {device: n}}``,
-  commits counted since the epoch instant SINCE (the simulator's own commit history);
+* ``stats SINCE`` — ``{"outage": {link: s}, "live": {link: bool}, "commits": {device: n},
+  "logins": {device: n}}``, commits and NETCONF logins counted since the epoch instant SINCE
+  (the simulator's own records);
 * ``quit`` (or end of input) — stop everything and exit 0.
 """
 
@@ -32,6 +33,10 @@ def stats(testbed: Testbed, since: float) -> dict[str, Any]:
         "live": {name: all(ckn is not None for ckn in testbed.live_ckns(name)) for name in links},
         "commits": {
             name: sum(1 for record in testbed.lab.device(name).history if record.at >= since)
+            for name in testbed.inventory.hosts
+        },
+        "logins": {
+            name: sum(1 for at in testbed.lab.device(name).logins if at >= since)
             for name in testbed.inventory.hosts
         },
     }
