@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from qkd_macsec.devices.base import ChangeSet, DeviceCommitError
-from qkd_macsec.engine.fencing import CommitFencedError, FencedDriver
+from qkd_macsec.engine.fencing import CommitFencedError, FencedAsyncDriver, FencedDriver
 from qkd_macsec.engine.journal_url import (
     JournalUrlError,
     PostgresLocation,
@@ -113,3 +113,48 @@ def test_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert secret is not None
     assert secret.reveal_text() == "hunter2"
     assert "hunter2" not in repr(pg)
+
+
+class RecordingAsyncDriver:
+    """The asyncio driver shape: awaitable verbs (the wrapper delegates to them)."""
+
+    name = "r1"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def set_deadline(self, deadline: float | None) -> None:
+        self.calls.append(("deadline", deadline))
+
+    async def apply(
+        self, changes: ChangeSet, *, comment: str, confirm_minutes: int | None = None
+    ) -> str:
+        self.calls.append(("apply", comment))
+        return "committed"
+
+    async def key_chain(self, chain: str) -> list[str]:
+        self.calls.append(("read", chain))
+        return []
+
+
+async def test_an_asyncio_driver_is_fenced_the_same_way() -> None:
+    """The default off-box path (``device_client: async``) is fenced like the PyEZ one."""
+    driver = RecordingAsyncDriver()
+    lost = FencedAsyncDriver("r1", driver, ExpiringLease(lost=True, deadline=None))  # type: ignore[arg-type]
+    with pytest.raises(CommitFencedError):
+        await lost.apply(ChangeSet(), comment="c")
+    assert await lost.key_chain("kc") == []
+    assert [c for c, _ in driver.calls] == ["read"]  # nothing was sent to commit
+
+    driver = RecordingAsyncDriver()
+    lease_deadline = time.time() + 3
+    held = FencedAsyncDriver("r1", driver, ExpiringLease(lost=False, deadline=lease_deadline))  # type: ignore[arg-type]
+    caller = time.time() + 60
+    held.set_deadline(caller)
+    assert await held.apply(ChangeSet(), comment="c") == "committed"
+    assert driver.calls == [
+        ("deadline", caller),
+        ("deadline", lease_deadline),
+        ("apply", "c"),
+        ("deadline", caller),
+    ]
