@@ -17,6 +17,7 @@ import pytest
 from qkd_macsec.devices.base import DeviceHostKeyError
 from qkd_macsec.devices.junos_async import AsyncJunosDriver
 from qkd_macsec.engine.controller import Controller, ControllerOptions, device_target
+from qkd_macsec.engine.fencing import FencedAsyncDriver
 from qkd_macsec.testbed.builder import Testbed
 from support.testbed import StartTestbed, count_logins
 
@@ -42,9 +43,10 @@ async def test_waves_on_the_async_path_log_in_once_per_router_and_keep_the_sessi
         first = await controller.rotate()  # reconcile (reads), bootstrap, verify: one session
         assert first.ok, first.failed_links
         assert Counter(logins) == dict.fromkeys(routers, 1)
-        assert all(
-            isinstance(controller.executor.sessions._kept[r], AsyncJunosDriver) for r in routers
-        )
+        kept = controller.executor.sessions._kept
+        # the asyncio driver, its commits fenced by the controller's lease
+        assert all(isinstance(kept[r], FencedAsyncDriver) for r in routers)
+        assert all(isinstance(kept[r]._driver, AsyncJunosDriver) for r in routers)
         before = {d: len(testbed.lab.device(d).history) for d in routers}
         logins.clear()
         for _ in range(2):
