@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench chaos clean venv
+.PHONY: demo test lint typecheck unit bench chaos clean venv postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+# Debian's PostgreSQL server for the HA tests (they start their own throwaway cluster).
+postgres:
+	bash .ci/install-postgresql
+
+test: lint typecheck postgres
 	$(BIN)/pytest -q -n 8 --dist loadgroup
 
 bench: $(STAMP)

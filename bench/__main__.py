@@ -71,7 +71,9 @@ def summary_table(results: Mapping[str, dict[str, Any]]) -> str:
             continue
         if name == "wave":
             for scenario in result["scenarios"]:
-                label = f"{scenario['lab']} @ {scenario['scenario']['commit_latency']:g}s"
+                client = scenario["scenario"].get("client", "async")
+                latency = scenario["scenario"]["commit_latency"]
+                label = f"{scenario['lab']} {client} @ {latency:g}s"
                 if "error" in scenario:
                     rows.append((name, label, f"error: {scenario['error']}"))
                     continue
@@ -120,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     if "wave" in results and "scenarios" in results["wave"]:
         print("\nrotation wave (✗ = target missed, * = serial time extrapolated from a sample):")
         print(wave.table(results["wave"]["scenarios"]))
+        print("\nratio targets (against the threaded PyEZ baseline, measured in this run):")
+        print(wave.ratio_table(results["wave"].get("ratios", [])))
     return 0
 
 

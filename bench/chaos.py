@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.chaos [--seed N] [--rotations 5000] [--out docs/reliability.md]
                                     [--routers 16] [--chords 1,2,3] [--groups 4] [--iosxr 1]
-                                    [--without-deadline-kinds]
+                                    [--without-deadline-kinds] [--postgres]
                                     [--dir DIR] [--json] [--render DIR/report.json]
 
 A bigger lab carries more rotations per wave (the run's cost is mostly per wave: sessions run in
@@ -12,6 +12,9 @@ parallel), so 5,000 rotations fit in about half an hour on two cores.
 lab), so their ring and chord links are Junos ↔ IOS XR; the table then has a row per platform
 pair (``junos-junos``, ``iosxr-junos``). ``--iosxr 0``: a Junos-only lab.
 
+``--postgres`` runs every controller on a PostgreSQL journal (a throwaway local server,
+testkit/postgres.py: TTL lease and fencing, as two HA hosts would) instead of the SQLite file.
+
 Exit status 0 when the run's checks all passed (every link live on a shared key, zero outage,
 nothing left open, every fault that acted was seen, no secret found), 1 otherwise.
 """
@@ -19,9 +22,11 @@ nothing left open, every fault that acted was seen, no secret found), 1 otherwis
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from testkit.chaos import (
@@ -32,6 +37,7 @@ from testkit.chaos import (
     run_chaos,
 )
 from testkit.chaos.faults import DEADLINE_KINDS
+from testkit.postgres import start_postgres
 
 DEFAULT_SEED = 1000
 DEFAULT_ROTATIONS = 5000
@@ -61,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="do not inject slow or hung commits (before deadline-true staging)",
     )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="journal in a throwaway local PostgreSQL server (the HA path; docs/ha.md)",
+    )
     parser.add_argument("--dir", type=Path, default=None, help="keep the run's files here")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
@@ -81,13 +92,19 @@ def main(argv: list[str] | None = None) -> int:
         options = ChaosOptions(
             seed=args.seed, min_rotations=args.rotations, shape=shape, exclude=exclude
         )
-        with tempfile.TemporaryDirectory(prefix="qkd-chaos-") as scratch:
+        with contextlib.ExitStack() as stack:
+            if args.postgres:
+                server = stack.enter_context(start_postgres())
+                options = replace(options, journal=server.url(server.create_database()))
+            scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="qkd-chaos-"))
             report = run_chaos(options, args.dir or Path(scratch))
     flags = f"--seed {args.seed} --rotations {args.rotations}"
     flags += f" --routers {args.routers} --chords {args.chords} --groups {args.groups}"
     flags += f" --iosxr {args.iosxr}"
     if args.without_deadline_kinds:
         flags += " --without-deadline-kinds"
+    if args.postgres:
+        flags += " --postgres"
     command = f"make chaos (python -m bench.chaos {flags})"
     table = render_markdown(report, command=command)
     args.out.parent.mkdir(parents=True, exist_ok=True)

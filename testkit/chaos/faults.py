@@ -42,8 +42,12 @@ class FaultKind(StrEnum):
     JOURNAL_RESTORED = "journal-restored"  # the journal is put back from an older copy
     ZONE_CHANGE = "zone-change"  # an operator commits a new `system time-zone` on a router
     CONTROLLER_CLOCK_STEP = "controller-clock-step"  # the controller's clock jumps
+    # HA (testkit/chaos/failover.py):
+    CONTROLLER_FAILOVER = "controller-failover"  # the active dies mid-wave; a standby takes over
 
 
+#: Kinds that take a whole wave of their own (the controller runs as CLI processes).
+CONTROLLER_WAVE_KINDS = frozenset({FaultKind.CONTROLLER_KILL, FaultKind.CONTROLLER_FAILOVER})
 #: The kinds added by chaos v2 (reported in a table of their own).
 V2_KINDS = (
     FaultKind.COMMIT_LATENCY_TAIL,
@@ -267,6 +271,8 @@ def draw_fault(
             same = [i for i, (_, o) in enumerate(ZONES) if o == offset and i != index]
             choice = rng.choice(east) if east else rng.choice(same)
             return Fault(kind, router, ZONES[choice][0], value=ZONES[choice][1])
+        case FaultKind.CONTROLLER_FAILOVER:
+            return Fault(kind, "", "sigkill", value=round(rng.uniform(0.5, 5.0), 2))
         case FaultKind.CONTROLLER_CLOCK_STEP:
             # Log-uniform, 2 s to 1 h. Modelled as every router's clock stepping FORWARD by the
             # same amount at once (see inject.py): the controller's clock stepped back.
@@ -319,12 +325,15 @@ def fault_schedule(
     rng.shuffle(aimed)  # (no draw at all in a Junos-only lab: its schedule is unchanged)
     coverage += aimed  # popped first: a platform's few routers take one such fault a wave
     kills = FaultKind.CONTROLLER_KILL in allowed
-    kill_waves = {w for w in range(waves - 1) if w % 4 == 2} if kills else set()
+    failovers = FaultKind.CONTROLLER_FAILOVER in allowed
+    kill_waves = {w for w in range(waves - 1) if w % 4 == 2} if kills or failovers else set()
     out: list[list[Fault]] = []
     down: dict[str, int] = {}  # router -> later waves it stays down (a lasting router-down)
     for wave in range(waves):
-        if wave in kill_waves:
-            out.append([draw_fault(FaultKind.CONTROLLER_KILL, rng, lab, state)])
+        if wave in kill_waves:  # every second one a failover, where both kinds are allowed
+            failover = failovers and (not kills or (wave // 4) % 2 == 1)
+            kind = FaultKind.CONTROLLER_FAILOVER if failover else FaultKind.CONTROLLER_KILL
+            out.append([draw_fault(kind, rng, lab, state)])
             continue
         left = sum(1 for w in range(wave, waves) if w not in kill_waves)
         count = max(rng.randint(*per_wave), -(-len(coverage) // left))
@@ -387,5 +396,5 @@ def _free_fault(
 
 
 def coverage_pool(kinds: Sequence[FaultKind]) -> list[FaultKind]:
-    """Every kind but the controller kill (which gets waves of its own)."""
-    return [k for k in kinds if k is not FaultKind.CONTROLLER_KILL]
+    """Every kind but the controller kill and failover (which get waves of their own)."""
+    return [k for k in kinds if k not in CONTROLLER_WAVE_KINDS]

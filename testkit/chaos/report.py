@@ -23,6 +23,10 @@ DESCRIPTIONS: dict[FaultKind, tuple[str, str]] = {
     FaultKind.ROUTER_DOWN: ("a router refuses NETCONF for 1-3 waves", "unreachable reported"),
     FaultKind.CLOCK_SKEW: ("a router clock off by 0.5-0.8 x tolerance", "offsets measured"),
     FaultKind.CONTROLLER_KILL: ("controller SIGKILLed / crashed mid-wave", "crashes recovered"),
+    FaultKind.CONTROLLER_FAILOVER: (
+        "the active controller SIGKILLed mid-wave while a standby waits on the lease",
+        "standby took over within 15 s and finished",
+    ),
     FaultKind.COMMIT_LATENCY_TAIL: (
         "a router's commits take a Pareto-distributed time (a quarter beyond the ~5 s "
         "activation margin, capped at twice the 6 s RPC timeout; the first one of a run late "
@@ -103,6 +107,8 @@ class ChaosReport:
     problems: list[str] = field(default_factory=list)
     adoptions: dict[str, int] = field(default_factory=dict)  # verdict after a journal fault
     lease_refusals: int = 0  # second controllers refused
+    failover_s: list[float] = field(default_factory=list)  # SIGKILL -> the standby's lease
+    journal: str = "sqlite"  # the run's journal backend
     late_ends: int = 0  # rotations with a late end resolved (deadline-true staging notes)
     late_restaged: int = 0  # ... of which went live (the peers got the entry back)
     excluded: dict[str, str] = field(default_factory=dict)  # kind -> why it was not injected
@@ -326,6 +332,14 @@ def render_markdown(report: ChaosReport, *, command: str) -> str:
         f"| links live on a key both ends share, at the end | "
         f"{report.links_live_shared}/{report.links} |",
         f"| worst measured outage on any link | {report.max_outage_s:g} s |",
+        *(
+            [
+                f"| controller failovers ({report.journal} journal): slowest SIGKILL → standby "
+                f"holds the lease | {max(report.failover_s):.1f} s |"
+            ]
+            if report.failover_s
+            else []
+        ),
         f"| rotations left open in the journal | {report.open_rotations} |",
         f"| secrets found by the canary scan ({report.canary_values} values, "
         f"{report.canary_files} files) | {len(report.canary_hits)} |",

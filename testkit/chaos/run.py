@@ -26,14 +26,16 @@ import sqlite3
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from qkd_macsec.engine.backends import acquire_lease, lease_holder, open_journal
 from qkd_macsec.engine.controller import Controller, ControllerOptions
 from qkd_macsec.engine.events import KmeRequestDone
-from qkd_macsec.engine.journal import Journal, Phase
-from qkd_macsec.engine.lease import FileLeaseBackend, LeaseHeldError, lock_path
+from qkd_macsec.engine.journal import Journal, JournalBackend, Phase
+from qkd_macsec.engine.journal_url import JOURNAL_ENV, JournalLocation, parse_journal_location
+from qkd_macsec.engine.lease import LeaseHeldError, lock_path
 from qkd_macsec.engine.observers import on
 from qkd_macsec.engine.results import WaveResult
 from qkd_macsec.etsi014.client import ClientOptions, RequestRecord
@@ -44,7 +46,9 @@ from qkd_macsec.sim.config import macsec_interfaces
 from qkd_macsec.testbed.builder import Testbed, TestbedOptions, start_testbed
 from qkd_macsec.testbed.links import platform_pair
 from testkit.chaos.canary import collect_secrets, scan_files
+from testkit.chaos.failover import failover_wave
 from testkit.chaos.faults import (
+    CONTROLLER_WAVE_KINDS,
     JOURNAL,
     Fault,
     FaultKind,
@@ -82,6 +86,13 @@ class ChaosOptions:
     preceding_hold_s: float = 30.0
     #: Kinds not injected, and why (reported in the table).
     exclude: dict[FaultKind, str] = field(default_factory=dict)
+    #: A PostgreSQL journal URL (the HA path: TTL lease, fencing) instead of the inventory's
+    #: SQLite file; the SQLite file faults (journal deleted / restored) are then not injected.
+    journal: str | None = None
+
+
+#: Why the SQLite file faults are left out of a run on a PostgreSQL journal.
+SQLITE_ONLY = "SQLite journal file faults (this run's journal is PostgreSQL)"
 
 
 def run_chaos(options: ChaosOptions, directory: Path) -> ChaosReport:
@@ -101,7 +112,15 @@ class _Run:
             links=shape.link_count,
             group_links=shape.groups,
         )
-        self.report.excluded = {k.value: why for k, why in options.exclude.items()}
+        self.location: JournalLocation | None = None  # None: the inventory's SQLite file
+        if options.journal is not None:
+            self.location = parse_journal_location(options.journal)
+            sqlite_only = (FaultKind.JOURNAL_DELETED, FaultKind.JOURNAL_RESTORED)
+            self.options = replace(
+                options, exclude={**options.exclude, **dict.fromkeys(sqlite_only, SQLITE_ONLY)}
+            )
+        self.report.excluded = {k.value: why for k, why in self.options.exclude.items()}
+        self.report.journal = "sqlite" if self.location is None else "postgresql"
         self.records: list[RequestRecord] = []
         self.link_kmes: LinkKmes = {}
         self.waves_log = directory / "waves.jsonl"
@@ -133,8 +152,12 @@ class _Run:
         write_private(report_path, json.dumps(self.report.to_json(), indent=2).encode())
         return self.report
 
+    def _journal(self, testbed: Testbed) -> JournalLocation:
+        return self.location if self.location is not None else testbed.inventory.policy.journal
+
     def _controller(self, testbed: Testbed) -> Controller:
         options = ControllerOptions(
+            journal=self.location,
             verify_timeout=8.0,
             kme=ClientOptions(
                 timeout=CLIENT_TIMEOUT_S,
@@ -144,7 +167,9 @@ class _Run:
             ),
         )
         observers = [on(KmeRequestDone, lambda event: self.records.append(event.record))]
-        return Controller(testbed.inventory, options, observers=observers)
+        # A killed CLI's PostgreSQL lease lives out its TTL (a flock dies with its holder).
+        lease = None if self.location is None else acquire_lease(self.location, "chaos", wait=60)
+        return Controller(testbed.inventory, options, observers=observers, lease=lease)
 
     async def _campaign(self, testbed: Testbed) -> None:
         injector = FaultInjector(testbed, CLIENT_TIMEOUT_S)
@@ -174,16 +199,20 @@ class _Run:
                 self.wave = wave
                 self.report.waves += 1
                 await self._copy_journal(testbed, wave, "between")
-                kill = bool(faults) and faults[0].kind is FaultKind.CONTROLLER_KILL
-                # No mid-wave copy in a kill wave: 1.5 s into it the CLI may or may not have
-                # started its wave (a subprocess, its start-up time the machine's load), so a
-                # restore of that copy might act or not; restores take an older wave's copy.
+                kill = bool(faults) and faults[0].kind in CONTROLLER_WAVE_KINDS
+                # No mid-wave copy in a kill (or failover) wave: 1.5 s into it the CLI may or
+                # may not have started its wave (a subprocess, its start-up time the machine's
+                # load), so a restore of that copy might act or not; restores take an older
+                # wave's copy.
                 copy_task = None if kill else asyncio.create_task(self._copy_later(testbed, wave))
                 try:
                     if kill:
                         before = controller.journal.counts()
                         await controller.aclose()
-                        await self._kill_wave(testbed, faults[0], wave)
+                        if faults[0].kind is FaultKind.CONTROLLER_FAILOVER:
+                            await self._failover_wave(testbed, faults[0], wave)
+                        else:
+                            await self._kill_wave(testbed, faults[0], wave)
                         controller = self._controller(testbed)
                         recovered = await controller.recover()
                         self.report.recovered += recovered.touched
@@ -373,7 +402,7 @@ class _Run:
 
     def _second_in_process(self, testbed: Testbed) -> tuple[bool, str]:
         try:
-            second = Controller(testbed.inventory)
+            second = Controller(testbed.inventory, ControllerOptions(journal=self.location))
         except LeaseHeldError as exc:
             return str(os.getpid()) in str(exc), str(exc)
         second.journal.close()  # it took the lease: the lease is broken
@@ -383,7 +412,9 @@ class _Run:
     async def _second_cli(self, testbed: Testbed) -> tuple[bool, str]:
         out = self.directory / f"second-{self.wave:03d}.out"
         self.outputs.append(out)
-        code = await _cli_rotate(testbed, out, limit_s=SECOND_CLI_TIMEOUT_S)
+        code = await _cli_rotate(
+            testbed, out, limit_s=SECOND_CLI_TIMEOUT_S, journal=self.options.journal
+        )
         if code is None:
             return False, f"still running after {SECOND_CLI_TIMEOUT_S:g} s (killed)"
         text = out.read_text(errors="replace")
@@ -397,7 +428,7 @@ class _Run:
             commits = testbed.lab.server(name).commit_times()
             out[f"{name} commits"] = (len(commits), commits[-1] if commits else None)
         out["journal rows"] = controller.journal.counts()
-        holder = FileLeaseBackend(testbed.inventory.policy.journal).current_holder()
+        holder = lease_holder(self._journal(testbed))
         out["lease holder"] = (holder.pid, holder.token) if holder else None
         return out
 
@@ -547,10 +578,29 @@ class _Run:
             limit_s=fault.value if sigkill else SUBPROCESS_TIMEOUT_S,
             crash_at=None if sigkill else fault.detail,
             trace=trace,
+            journal=self.options.journal,
         )
         killed = code is None or code in (-signal.SIGKILL, 99)
         stat.fired += int(killed)
         stat.observed += int(killed)
+
+    async def _failover_wave(self, testbed: Testbed, fault: Fault, wave: int) -> None:
+        """The active controller dies mid-wave, a queued standby takes over (failover.py)."""
+        stat = self.report.stat(FaultKind.CONTROLLER_FAILOVER)
+        stat.injected += 1
+        outputs = (
+            self.directory / f"failover-{wave:03d}-active.out",
+            self.directory / f"failover-{wave:03d}-standby.out",
+        )
+        self.outputs += list(outputs)
+        outcome = await failover_wave(testbed, fault.value, outputs, self.options.journal)
+        stat.fired += int(outcome.killed_mid_wave)
+        if outcome.killed_mid_wave and outcome.takeover_s is not None:
+            self.report.failover_s.append(round(outcome.takeover_s, 2))
+        if outcome.killed_mid_wave and outcome.clean:
+            stat.observed += 1
+        elif outcome.killed_mid_wave or outcome.problem:
+            self.report.problems.append(f"failover in wave {wave}: {outcome}")
 
     def _log_outages(self, testbed: Testbed, link: str) -> None:
         """When each wire of ``link`` was down (outages.jsonl), to line up with waves.jsonl."""
@@ -566,7 +616,7 @@ class _Run:
     # -- the end state -----------------------------------------------------------------
     def _check(self, testbed: Testbed) -> None:
         report = self.report
-        journal = Journal(testbed.inventory.policy.journal)
+        journal = open_journal(self._journal(testbed))
         try:
             open_rotations = journal.open_rotations()
             report.open_rotations = len(open_rotations)
@@ -598,7 +648,7 @@ class _Run:
             if s.observed < s.fired
         ]
         secrets = collect_secrets(testbed)
-        files = [*self.outputs, *_journal_files(testbed)]
+        files = [*self.outputs, *(_journal_files(testbed) if self.location is None else [])]
         report.canary_values = len(secrets)
         report.canary_files = sum(1 for f in files if f.exists())
         report.canary_hits = scan_files(files, secrets)
@@ -612,6 +662,7 @@ async def _cli_rotate(
     limit_s: float,
     crash_at: str | None = None,
     trace: Path | None = None,
+    journal: str | None = None,
 ) -> int | None:
     """Run the real CLI's ``rotate --force`` on the testbed as a subprocess, its output in
     ``out``; SIGKILL it after ``limit_s``. Returns its exit code, None when it had to be killed.
@@ -619,6 +670,8 @@ async def _cli_rotate(
     env = {k: v for k, v in os.environ.items() if k != "QKD_MACSEC_CRASH_AT"}
     if crash_at is not None:
         env["QKD_MACSEC_CRASH_AT"] = crash_at
+    if journal is not None:
+        env[JOURNAL_ENV] = journal
     args = ["rotate", "--force", "-i", str(testbed.inventory_path)]
     if trace is not None:
         args += ["--trace", str(trace)]
@@ -691,7 +744,7 @@ def _replace_journal(journal: Path, copy: Path | None, *, with_lock: bool) -> No
         journal.chmod(0o600)
 
 
-def _newest_keys(journal: Journal, links: list[str]) -> dict[str, str | None]:
+def _newest_keys(journal: JournalBackend, links: list[str]) -> dict[str, str | None]:
     """Each link's newest ACTIVE CKN as a journal knows it."""
     out: dict[str, str | None] = {}
     for link in links:

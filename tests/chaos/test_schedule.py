@@ -231,3 +231,26 @@ def test_a_session_drop_in_the_reconciliation_read_is_seen_in_its_log() -> None:
     ]
     assert device_evidence(drop, result, reads=logged)
     assert not device_evidence(Fault(FaultKind.SESSION_DROP, "r01", "*"), result, reads=logged)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_failovers_take_every_second_controller_wave_and_keep_it_alone(seed: int) -> None:
+    waves = fault_schedule(random.Random(seed), 24, FACTS)
+    alone = [w[0].kind for w in waves if len(w) == 1]
+    controller = [
+        (i, w[0].kind)
+        for i, w in enumerate(waves)
+        if any(f.kind in (FaultKind.CONTROLLER_KILL, FaultKind.CONTROLLER_FAILOVER) for f in w)
+    ]
+    assert [i for i, _ in controller] == [2, 6, 10, 14, 18, 22]
+    assert [k for _, k in controller] == [
+        FaultKind.CONTROLLER_KILL,
+        FaultKind.CONTROLLER_FAILOVER,
+    ] * 3
+    assert all(k in alone for _, k in controller)
+    only_failover = fault_schedule(
+        random.Random(seed), 12, FACTS, kinds=[FaultKind.CONTROLLER_FAILOVER, FaultKind.KME_503]
+    )
+    assert [w[0].kind for w in only_failover if w and w[0].kind.startswith("controller")] == [
+        FaultKind.CONTROLLER_FAILOVER
+    ] * 3

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,9 +13,16 @@ from typing import Any, TypeVar
 
 import click
 
-from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_LEASE_HELD, CliError
+from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_LEASE_HELD, EXIT_UNREACHABLE, CliError
+from qkd_macsec.engine.backends import ShardError, acquire_lease
 from qkd_macsec.engine.events import Observer
-from qkd_macsec.engine.lease import Lease, LeaseError, LeaseHeldError, acquire_journal
+from qkd_macsec.engine.journal_url import (
+    JOURNAL_ENV,
+    JournalLocation,
+    JournalUrlError,
+    parse_journal_location,
+)
+from qkd_macsec.engine.lease import Lease, LeaseError, LeaseHeldError
 from qkd_macsec.engine.observers import CrashPoints
 from qkd_macsec.inventory import Inventory, InventoryError, load_inventory
 from qkd_macsec.obs.logging import configure_logging
@@ -25,6 +33,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 INVENTORY_ENV = "QKD_MACSEC_INVENTORY"
 #: Test facility: exit abruptly (like kill -9) at a named executor point, e.g. "stage:mx304-11".
 CRASH_ENV = "QKD_MACSEC_CRASH_AT"
+#: Test facility: stop the process (SIGSTOP, like a partition or a VM pause) at such a point;
+#: it runs on where it stopped when sent SIGCONT (the HA fencing tests).
+PAUSE_ENV = "QKD_MACSEC_PAUSE_AT"
 
 
 def operator_options(func: F) -> F:
@@ -115,15 +126,24 @@ def open_inventory(path: Path, targets: tuple[str, ...] = ()) -> Inventory:
 
 def crash_points_from_env() -> list[Observer]:
     """``QKD_MACSEC_CRASH_AT=POINT``: the process exits with 99 at that point of a wave (see
-    :class:`~qkd_macsec.engine.observers.CrashPoints`), for the crash-recovery tests."""
+    :class:`~qkd_macsec.engine.observers.CrashPoints`), for the crash-recovery tests;
+    ``QKD_MACSEC_PAUSE_AT=POINT``: it stops itself there (SIGSTOP), for the fencing tests."""
+    observers: list[Observer] = []
     point = os.environ.get(CRASH_ENV)
-    if not point:
-        return []
+    if point:
 
-    def crash(name: str) -> None:
-        os._exit(99)
+        def crash(name: str) -> None:
+            os._exit(99)
 
-    return [CrashPoints(point, crash)]
+        observers.append(CrashPoints(point, crash))
+    pause = os.environ.get(PAUSE_ENV)
+    if pause:
+
+        def stop(name: str) -> None:
+            os.kill(os.getpid(), signal.SIGSTOP)
+
+        observers.append(CrashPoints(pause, stop))
+    return observers
 
 
 def wait_option(func: F) -> F:
@@ -142,24 +162,91 @@ def wait_option(func: F) -> F:
     )(func)
 
 
+def journal_option(func: F) -> F:
+    """``--journal URL``: a journal other than the inventory's SQLite file — a path,
+    ``sqlite:///path`` or ``postgresql://user@host/db`` (password by reference: docs/ha.md)."""
+    return click.option(
+        "--journal",
+        "journal",
+        envvar=JOURNAL_ENV,
+        default=None,
+        metavar="URL",
+        help=f"Journal location (or ${JOURNAL_ENV}; default: the inventory's policy.journal): "
+        "a path, sqlite:///PATH or postgresql://USER@HOST/DB (no password in it).",
+    )(func)
+
+
+def journal_location(inventory: Inventory, journal: str | None) -> JournalLocation:
+    """``--journal`` if given, else the inventory's; a bad URL exits 2."""
+    if journal is None:
+        return inventory.policy.journal
+    try:
+        return parse_journal_location(journal)
+    except JournalUrlError as exc:
+        raise CliError(f"--journal: {exc}", EXIT_BAD_INPUT) from None
+
+
 @contextmanager
-def journal_lease(inventory: Inventory, command: str, wait: float) -> Iterator[Lease]:
-    """Hold the journal's lease around a command that changes routers; exit 4 if another
-    controller holds it. Taken before the event loop starts, so Ctrl-C interrupts a wait."""
-    journal = inventory.policy.journal
+def journal_errors(location: JournalLocation) -> Iterator[None]:
+    """A journal that cannot be used ends the command with one line, no traceback: an unusable
+    password reference exits 2, an unreachable database 3."""
+    import psycopg
+
     try:
+        yield
+    except JournalUrlError as exc:
+        raise CliError(str(exc), EXIT_BAD_INPUT) from None
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CliError(f"journal {location}: {first}", EXIT_UNREACHABLE) from None
+
+
+def shard_option(func: F) -> F:
+    """``--shard NAME``: hold the lease of this command's routers only (the targets), so that
+    controllers of other shards (disjoint routers) run at the same time (PostgreSQL journal)."""
+    return click.option(
+        "--shard",
+        "shard",
+        default=None,
+        metavar="NAME",
+        help="Own only the targets' routers, as shard NAME, next to other shards on the same "
+        "PostgreSQL journal (docs/ha.md).",
+    )(func)
+
+
+@contextmanager
+def journal_lease(
+    inventory: Inventory,
+    command: str,
+    wait: float,
+    location: JournalLocation | None = None,
+    shard: str | None = None,
+) -> Iterator[Lease]:
+    """Hold the journal's lease (or a shard's: the inventory's routers) around a command that
+    changes routers; exit 4 if another controller holds it (or any of the shard's routers).
+    Taken before the event loop starts, so Ctrl-C interrupts a wait."""
+    journal = inventory.policy.journal if location is None else location
+    devices = sorted(inventory.hosts)
+
+    def acquire(wait: float) -> Lease:
+        return acquire_lease(journal, command, wait=wait, shard=shard, devices=devices)
+
+    with journal_errors(journal):
         try:
-            lease = acquire_journal(journal, command)
-        except LeaseHeldError as exc:
-            if wait <= 0:
-                raise
-            click.echo(f"note: waiting: {exc}", err=True)
-            lease = acquire_journal(journal, command, wait=wait)
-    except LeaseError as exc:
-        raise CliError(str(exc), EXIT_LEASE_HELD) from None
-    try:
-        yield lease
-    except LeaseError as exc:  # lost while running (its lock file was replaced)
-        raise CliError(str(exc), EXIT_LEASE_HELD) from None
-    finally:
-        lease.release()
+            try:
+                lease = acquire(0.0)
+            except LeaseHeldError as exc:
+                if wait <= 0:
+                    raise
+                click.echo(f"note: waiting: {exc}", err=True)
+                lease = acquire(wait)
+        except ShardError as exc:
+            raise CliError(f"--shard: {exc}", EXIT_BAD_INPUT) from None
+        except LeaseError as exc:
+            raise CliError(str(exc), EXIT_LEASE_HELD) from None
+        try:
+            yield lease
+        except LeaseError as exc:  # lost while running (lock file replaced, lease expired)
+            raise CliError(str(exc), EXIT_LEASE_HELD) from None
+        finally:
+            lease.release()

@@ -8,14 +8,21 @@ from typing import Any
 
 import click
 
-from qkd_macsec.cli.common import open_inventory, operator_options
+from qkd_macsec.cli.common import (
+    journal_errors,
+    journal_location,
+    journal_option,
+    open_inventory,
+    operator_options,
+)
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, CliError
-from qkd_macsec.engine.journal import Journal
+from qkd_macsec.engine.backends import open_journal
 from qkd_macsec.report.status import link_platforms
 
 
 @click.command()
 @operator_options
+@journal_option
 @click.option(
     "--out",
     "out",
@@ -30,21 +37,27 @@ from qkd_macsec.report.status import link_platforms
     show_default=True,
     help="Most recent rotations to include.",
 )
-def report(inventory_path: Path, targets: tuple[str, ...], out: Path, limit: int, **_: Any) -> None:
+def report(
+    inventory_path: Path,
+    targets: tuple[str, ...],
+    out: Path,
+    limit: int,
+    journal: str | None,
+    **_: Any,
+) -> None:
     """Write a report of rotations and MKA verification per link, from the journal."""
     # matplotlib is imported here, not with the CLI: it would double every other command's start
     from qkd_macsec.report.timeline import write_report
 
     inventory = open_inventory(inventory_path, targets)
-    journal_path = Path(inventory.policy.journal)
-    if not journal_path.exists():
-        raise CliError(
-            f"no journal at {journal_path}: nothing has been rotated yet", EXIT_BAD_INPUT
-        )
-    journal = Journal(journal_path)
+    location = journal_location(inventory, journal)
+    if isinstance(location, Path) and not location.exists():
+        raise CliError(f"no journal at {location}: nothing has been rotated yet", EXIT_BAD_INPUT)
+    with journal_errors(location):
+        store = open_journal(location)  # a PostgreSQL journal opened without a lease: reads only
     try:
         files = write_report(
-            journal,
+            store,
             out,
             links=[link.name for link in inventory.links],
             limit=limit,
@@ -53,7 +66,7 @@ def report(inventory_path: Path, targets: tuple[str, ...], out: Path, limit: int
     except OSError as exc:
         raise CliError(f"--out {out}: {exc.strerror or exc}", EXIT_BAD_INPUT) from None
     finally:
-        journal.close()
+        store.close()
     results = f": {files.results}" if files.rotations else ""
     click.echo(f"{files.rotations} rotation(s) on {files.links} link(s){results}")
     for pair, counts in files.pairs.items():

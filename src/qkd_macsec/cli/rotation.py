@@ -15,14 +15,19 @@ from rich.console import Console
 
 from qkd_macsec.cli.common import (
     crash_points_from_env,
+    journal_errors,
     journal_lease,
+    journal_location,
+    journal_option,
     open_inventory,
     operator_options,
+    shard_option,
     wait_option,
 )
 from qkd_macsec.cli.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_UNREACHABLE, CliError
 from qkd_macsec.cli.render import print_wave, wave_progress
 from qkd_macsec.devices.platform import DRIVERS
+from qkd_macsec.engine.backends import open_journal
 from qkd_macsec.engine.controller import (
     Controller,
     ControllerOptions,
@@ -30,7 +35,6 @@ from qkd_macsec.engine.controller import (
     device_target,
     link_specs,
 )
-from qkd_macsec.engine.journal import Journal
 from qkd_macsec.engine.lease import Lease
 from qkd_macsec.engine.posture_record import recorded_postures
 from qkd_macsec.engine.reconcile import Decision
@@ -77,6 +81,8 @@ def start_metrics(
 
 @click.command()
 @operator_options
+@journal_option
+@shard_option
 @click.option("--force", "force_all", is_flag=True, help="Rotate every selected link now.")
 @click.option("--link", "links", multiple=True, help="Rotate this link now (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
@@ -91,6 +97,8 @@ def rotate(
     as_json: bool,
     wide: bool,
     wait: float,
+    journal: str | None,
+    shard: str | None,
     **_: Any,
 ) -> None:
     """Run one rotation wave: every due link (or the forced ones), then exit.
@@ -100,11 +108,12 @@ def rotate(
     could not be reached, 4 if another controller holds the journal.
     """
     inventory = open_inventory(inventory_path, targets)
+    location = journal_location(inventory, journal)
 
     async def go(lease: Lease) -> WaveResult:
         async with Controller(
             inventory,
-            ControllerOptions(max_workers=threads),
+            ControllerOptions(max_workers=threads, journal=location),
             observers=crash_points_from_env(),
             lease=lease,
         ) as controller:
@@ -115,7 +124,7 @@ def rotate(
         print_wave(Console(), result, as_json=as_json, wide=wide)
         return result
 
-    with journal_lease(inventory, "rotate", wait) as lease:
+    with journal_lease(inventory, "rotate", wait, location, shard) as lease:
         result = asyncio.run(go(lease))
     if not result.ok:
         raise SystemExit(EXIT_UNREACHABLE if result.only_unreachable else EXIT_FAILED)
@@ -125,9 +134,17 @@ def rotate(
 
 @click.command()
 @operator_options
+@journal_option
+@shard_option
 @wait_option
 def recover(
-    inventory_path: Path, targets: tuple[str, ...], threads: int | None, wait: float, **_: Any
+    inventory_path: Path,
+    targets: tuple[str, ...],
+    threads: int | None,
+    wait: float,
+    journal: str | None,
+    shard: str | None,
+    **_: Any,
 ) -> None:
     """Finish or undo every rotation a crash left open (reads the routers), then exit.
 
@@ -135,14 +152,15 @@ def recover(
     holds the journal.
     """
     inventory = open_inventory(inventory_path, targets)
+    location = journal_location(inventory, journal)
 
     async def go(lease: Lease) -> RecoveryResult:
         async with Controller(
-            inventory, ControllerOptions(max_workers=threads), lease=lease
+            inventory, ControllerOptions(max_workers=threads, journal=location), lease=lease
         ) as controller:
             return await controller.recover()
 
-    with journal_lease(inventory, "recover", wait) as lease:
+    with journal_lease(inventory, "recover", wait, location, shard) as lease:
         result = asyncio.run(go(lease))
     click.echo(
         f"recovery: {len(result.finished)} finished, {len(result.undone)} undone, "
@@ -156,6 +174,8 @@ def recover(
 
 @click.command()
 @operator_options
+@journal_option
+@shard_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable verdicts.")
 @wait_option
 def adopt(
@@ -164,6 +184,8 @@ def adopt(
     threads: int | None,
     as_json: bool,
     wait: float,
+    journal: str | None,
+    shard: str | None,
     **_: Any,
 ) -> None:
     """Take the routers' keys as the journal's: after a lost or restored journal.
@@ -174,15 +196,16 @@ def adopt(
     a newer entry than the journal knows), 4 if another controller holds the journal.
     """
     inventory = open_inventory(inventory_path, targets)
+    location = journal_location(inventory, journal)
 
     async def go(lease: Lease) -> list[Decision]:
         async with Controller(
-            inventory, ControllerOptions(max_workers=threads), lease=lease
+            inventory, ControllerOptions(max_workers=threads, journal=location), lease=lease
         ) as controller:
             await controller.recover()
             return await controller.adopt()
 
-    with journal_lease(inventory, "adopt", wait) as lease:
+    with journal_lease(inventory, "adopt", wait, location, shard) as lease:
         decisions = asyncio.run(go(lease))
     if as_json:
         click.echo(
@@ -203,6 +226,8 @@ def adopt(
 
 @click.command()
 @operator_options
+@journal_option
+@shard_option
 @click.option("--check-interval", type=float, default=30.0, show_default=True)
 @click.option(
     "--metrics-port",
@@ -220,6 +245,8 @@ def run(
     metrics_port: int | None,
     metrics_addr: str,
     wait: float,
+    journal: str | None,
+    shard: str | None,
     **_: Any,
 ) -> None:
     """Keep every link on fresh keys until SIGTERM/SIGINT (a wave in progress completes).
@@ -227,6 +254,7 @@ def run(
     Holds the journal for as long as it runs: a cron ``rotate`` on the same journal exits 4.
     """
     inventory = open_inventory(inventory_path, targets)
+    location = journal_location(inventory, journal)
     metrics = Metrics() if metrics_port is not None else None
 
     async def go(lease: Lease) -> None:
@@ -236,7 +264,7 @@ def run(
             loop.add_signal_handler(sig, stop.set)
         async with Controller(
             inventory,
-            ControllerOptions(max_workers=threads),
+            ControllerOptions(max_workers=threads, journal=location),
             observers=[*crash_points_from_env(), *([metrics] if metrics else [])],
             lease=lease,
         ) as controller:
@@ -249,12 +277,13 @@ def run(
             finally:
                 server.close()
 
-    with journal_lease(inventory, "run", wait) as lease:
+    with journal_lease(inventory, "run", wait, location, shard) as lease:
         asyncio.run(go(lease))
 
 
 @click.command()
 @operator_options
+@journal_option
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--live", is_flag=True, help="Also read MKA state from the devices (read-only).")
 @click.option("--wide", is_flag=True, help="Full key IDs in the table.")
@@ -264,6 +293,7 @@ def status(
     as_json: bool,
     live: bool,
     wide: bool,
+    journal: str | None,
     **_: Any,
 ) -> None:
     """Per link: key ID and age, last rotation, MKA state (--live), outage, failures.
@@ -276,6 +306,7 @@ def status(
       2  bad input (inventory, options)
     """
     inventory = open_inventory(inventory_path, targets)
+    location = journal_location(inventory, journal)
     ends = link_ends(inventory)
     readings = None
     if live:
@@ -286,13 +317,14 @@ def status(
             ),
             redact=redact,
         )
-    journal = Journal(inventory.policy.journal)
-    now = datetime.now(UTC)
-    try:
-        rows = link_status(ends, journal, now, readings, platform_of(inventory))
-        postures = recorded_postures(journal)
-    finally:
-        journal.close()
+    with journal_errors(location):
+        store = open_journal(location)
+        now = datetime.now(UTC)
+        try:
+            rows = link_status(ends, store, now, readings, platform_of(inventory))
+            postures = recorded_postures(store)
+        finally:
+            store.close()
     if as_json:
         click.echo(json.dumps(status_json(rows), indent=2))
     else:

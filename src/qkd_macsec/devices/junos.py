@@ -67,6 +67,7 @@ from qkd_macsec.devices.junos_names import validate_interface_name, validate_key
 from qkd_macsec.devices.junos_options import DEFAULT_PORT, JunosTargetOptions
 from qkd_macsec.devices.junos_parse import (
     MalformedReplyError,
+    count_diff_lines,
     key_chain_filter,
     macsec_filter,
     macsec_interfaces_filter,
@@ -479,7 +480,7 @@ class JunosDriver:
             phase = "diff"
             self._arm(phase)
             diff = cu.diff()
-            diff_lines = _count_diff_lines(diff)
+            diff_lines = count_diff_lines(diff)
             if diff_lines and comment is not None:
                 phase = "commit"
                 options: dict[str, Any] = {
@@ -709,10 +710,3 @@ def _etree_text(node: Any) -> str:
         return str(etree.tostring(node, encoding="unicode"))
     except Exception:
         return ""
-
-
-def _count_diff_lines(diff: object) -> int:
-    """Changed lines (``+``/``-``) in a ``show | compare`` text; None/blank means no change."""
-    if not isinstance(diff, str):
-        return 0
-    return sum(1 for line in diff.splitlines() if line[:1] in ("+", "-"))

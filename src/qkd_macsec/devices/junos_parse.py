@@ -796,3 +796,10 @@ def parse_commit_confirm_pending(reply: Element) -> bool:
 
     newest = min(entries, key=sequence)
     return bool(_CONFIRM_PENDING.search(_text(newest, "comment") or ""))
+
+
+def count_diff_lines(diff: object) -> int:
+    """Changed lines (``+``/``-``) in a ``show | compare`` text; None/blank means no change."""
+    if not isinstance(diff, str):
+        return 0
+    return sum(1 for line in diff.splitlines() if line[:1] in ("+", "-"))

@@ -80,4 +80,5 @@ JUNOS = Platform(
     limits=PlatformLimits(max_ckn_hex=junos_names.CKN_MAX_HEX, transmit_interval_ms=(2000, 6000)),
     title="Junos",
     target_options=parse_target_options,
+    async_driver="qkd_macsec.devices.junos_async:AsyncJunosDriver",
 )

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from qkd_macsec.devices.async_base import AsyncDriver, AsyncDriverFactory
 from qkd_macsec.devices.base import (
     ChainEntryState,
     ChangeSet,
@@ -97,6 +98,9 @@ class Platform:
     ``target_options``: reads the inventory's ``options: {<platform>: {...}}`` block for a host
     of this platform into the driver's :attr:`DeviceTarget.options` (raising ValueError that
     names the key); None: the platform takes no options (a block for it is refused).
+    ``async_driver``: an asyncio driver (:class:`~qkd_macsec.devices.async_base.AsyncDriver`)
+    for off-box waves, when the platform has one (``policy.device_client: async``); None:
+    ``driver`` is used.
     """
 
     name: str
@@ -113,6 +117,7 @@ class Platform:
     preflight_not_checked: tuple[tuple[str, str], ...] = ()
     target_options: Callable[[Mapping[str, object]], object] | None = None
     management: ManagementTransport = "ssh"
+    async_driver: AsyncDriverFactory | str | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -140,6 +145,18 @@ class Platform:
 
     def create(self, target: DeviceTarget) -> Driver:
         return self.driver_factory()(target)
+
+    def create_async(self, target: DeviceTarget) -> AsyncDriver | None:
+        """The platform's asyncio driver for ``target``; None when it has none."""
+        factory = self.async_driver
+        if factory is None:
+            return None
+        if isinstance(factory, str):
+            module_name, _, attr = factory.partition(":")
+            factory = getattr(importlib.import_module(module_name), attr)
+            assert factory is not None
+        driver: AsyncDriver = factory(target)
+        return driver
 
 
 class PlatformRegistry:

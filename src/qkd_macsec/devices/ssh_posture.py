@@ -124,3 +124,46 @@ def _kex_name(transport: Any) -> str | None:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+# -- asyncssh (the async NETCONF path) ---------------------------------------------------------
+def record_asyncssh_kex() -> None:
+    """Make asyncssh note the agreed key-exchange method on each connection (it keeps the kex
+    object only while the exchange runs). Idempotent; the same wrap as the paramiko one."""
+    import asyncssh.connection as connection
+
+    current: Any = getattr(connection, "get_kex")  # noqa: B009 - private export
+    if getattr(current, "records_kex_name", False):
+        return
+
+    def naming(conn: Any, alg: bytes) -> Any:
+        conn.qkd_negotiated_kex = alg.decode("ascii", "replace")
+        return current(conn, alg)
+
+    naming.records_kex_name = True  # type: ignore[attr-defined]
+    setattr(connection, "get_kex", naming)  # noqa: B010 - see above
+
+
+def asyncssh_aes256_first() -> list[str]:
+    """asyncssh's default ciphers with :data:`AES256_FIRST` moved to the front (same set)."""
+    from asyncssh.encryption import get_default_encryption_algs
+
+    current = [alg.decode("ascii") for alg in get_default_encryption_algs()]
+    first = [name for name in AES256_FIRST if name in current]
+    return first + [name for name in current if name not in first]
+
+
+def asyncssh_posture(conn: Any, peer: str) -> HopPosture:
+    """The posture of an established ``asyncssh.SSHClientConnection``."""
+    cipher = _text(conn.get_extra_info("send_cipher"))
+    mac = _text(conn.get_extra_info("send_mac"))
+    if cipher is not None and any(marker in cipher for marker in _AEAD_MARKERS):
+        mac = None
+    return HopPosture(
+        kind="ssh",
+        peer=peer,
+        kex=_text(getattr(conn, "qkd_negotiated_kex", None)),
+        cipher=cipher,
+        version=_text(conn.get_extra_info("server_version")),
+        mac=mac,
+    )

@@ -26,7 +26,8 @@ from qkd_macsec.engine.reconcile import (
     key_id_from_ckn,
     short,
 )
-from qkd_macsec.engine.sessions import DriverFor, device_session, live_ckn
+from qkd_macsec.engine.session_pool import SessionPool
+from qkd_macsec.engine.sessions import live_ckn
 from qkd_macsec.engine.topology import LinkSpec
 from qkd_macsec.macsec import CknMode
 from qkd_macsec.obs.logging import get_logger, notice
@@ -48,17 +49,18 @@ class _DeviceRead:
     live: dict[str, frozenset[str]]  # interface -> live CKNs
 
 
-def _read_device(factory: DriverFor, device: str, ask: _DeviceAsk) -> _DeviceRead:
-    with device_session(factory, device) as driver:
-        now = driver.device_time().now
+async def _read_device(pool: SessionPool, device: str, ask: _DeviceAsk) -> _DeviceRead:
+    async with pool.session(device) as driver:
+        now = (await driver.device_time()).now
         chains = {
-            chain: ChainReading(tuple(driver.key_chain(chain)), now) for chain in sorted(ask.chains)
+            chain: ChainReading(tuple(await driver.key_chain(chain)), now)
+            for chain in sorted(ask.chains)
         }
         bindings: dict[str, str] = {}
         live: dict[str, frozenset[str]] = {}
         if ask.interfaces:
-            bindings = driver.macsec_bindings()
-            sessions = driver.mka_sessions(sorted(ask.interfaces))
+            bindings = await driver.macsec_bindings()
+            sessions = await driver.mka_sessions(sorted(ask.interfaces))
             live = {i: frozenset(live_ckn(sessions, i)) for i in ask.interfaces}
         return _DeviceRead(now, chains, bindings, live)
 
@@ -101,12 +103,9 @@ async def adopt(executor: RotationExecutor, links: Iterable[str] | None = None) 
 
     async def read(device: str) -> tuple[str, _DeviceRead | str]:
         try:
-            got = await executor._in_pool(
-                lambda: _read_device(executor.drivers, device, asks[device])
-            )
+            got = await _read_device(executor.sessions, device, asks[device])
         except Exception as exc:  # decided per link: unreadable blocks only a blind bootstrap
             return device, _err(exc)
-        assert isinstance(got, _DeviceRead)
         return device, got
 
     reads = dict(await asyncio.gather(*(read(d) for d in asks)))

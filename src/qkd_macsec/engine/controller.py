@@ -13,19 +13,23 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from qkd_macsec.certs.renew import CertificateWatch
+from qkd_macsec.devices.async_base import AsyncDriver
 from qkd_macsec.devices.base import DeviceTarget, Driver, MacsecBinding
 from qkd_macsec.devices.platform import EndSettings, get_platform
 from qkd_macsec.engine.adopt import adopt
+from qkd_macsec.engine.backends import acquire_lease, open_journal
 from qkd_macsec.engine.events import KmeRequestDone, Observer
 from qkd_macsec.engine.executor import ExecutorOptions, RotationExecutor
+from qkd_macsec.engine.fencing import fenced, fenced_async
 from qkd_macsec.engine.hybrid_flag import HybridHopFlag
-from qkd_macsec.engine.journal import Journal
+from qkd_macsec.engine.journal_url import JournalLocation
 from qkd_macsec.engine.keysource import KeySource
-from qkd_macsec.engine.lease import Lease, LeaseError, acquire_journal
+from qkd_macsec.engine.lease import Lease, LeaseError
 from qkd_macsec.engine.posture_record import PostureRecorder
 from qkd_macsec.engine.reconcile import Decision, blocked
 from qkd_macsec.engine.recovery import RecoveryResult, recover
 from qkd_macsec.engine.results import WaveResult
+from qkd_macsec.engine.session_pool import SessionLimits
 from qkd_macsec.engine.topology import EndSpec, LinkSpec, MkaOptions
 from qkd_macsec.etsi014.client import ClientOptions, KmeClient, RequestRecord
 from qkd_macsec.etsi014.tls import TlsIdentity
@@ -124,9 +128,13 @@ class ControllerOptions:
     """Overrides on top of the inventory's policy (CLI flags, demo, tests)."""
 
     max_workers: int | None = None
+    device_client: str | None = None  # async | pyez; None: policy.device_client
+    session_reuse: bool = True  # False: one session per step (the pre-pool behaviour)
     min_activation_delay: float | None = None
     verify_timeout: float | None = None
     kme: ClientOptions | None = None
+    #: The journal, if not the inventory's SQLite file (``--journal``: a PostgreSQL database).
+    journal: JournalLocation | None = None
 
 
 class Controller:
@@ -134,8 +142,9 @@ class Controller:
     executor.
 
     The lease is taken first and held until :meth:`aclose`: two controllers on one journal
-    would take each other's in-flight rotations for crashed ones. Without ``lease`` the
-    controller takes it itself, failing at once with
+    would take each other's in-flight rotations for crashed ones. Every device commit checks
+    it (:mod:`qkd_macsec.engine.fencing`), and so does every write of a PostgreSQL journal.
+    Without ``lease`` the controller takes it itself, failing at once with
     :class:`~qkd_macsec.engine.lease.LeaseHeldError` if another controller has it.
     """
 
@@ -153,9 +162,10 @@ class Controller:
         options = options or ControllerOptions()
         policy = inventory.policy
         self.links = link_specs(inventory)  # bad input fails before the lease is taken
-        self.lease = lease or acquire_journal(policy.journal, "controller")
+        location = options.journal if options.journal is not None else policy.journal
+        self.lease = lease or acquire_lease(location, "controller")
         try:
-            self.journal = Journal(policy.journal)
+            self.journal = open_journal(location, self.lease)
             self.journal.set_meta("lease", self.lease.holder.to_json())
         except BaseException:
             self.lease.release()
@@ -173,6 +183,9 @@ class Controller:
         )
         self._clients: dict[str, KmeClient] = {}
         self._targets: dict[str, DeviceTarget] = {}
+        self.device_client = options.device_client or policy.device_client
+        if self.device_client not in ("async", "pyez"):
+            raise ValueError(f"device client {self.device_client!r}: choose async or pyez")
         executor_options = ExecutorOptions(
             max_workers=options.max_workers or policy.max_workers,
             min_activation_delay=options.min_activation_delay
@@ -193,6 +206,12 @@ class Controller:
             options=executor_options,
             observers=observers,
             device_timeout=lambda name: inventory.host(name).timeout,
+            session_limits=SessionLimits(
+                per_device=policy.sessions_per_device,
+                connections_per_minute=policy.connections_per_minute,
+                controller=policy.sessions_per_controller,
+                reuse=options.session_reuse,
+            ),
         )
 
     def _kme_request_done(self, record: RequestRecord) -> None:
@@ -214,13 +233,19 @@ class Controller:
             self._clients[sae_id] = client
         return client
 
-    def _driver_for(self, device: str) -> Driver:
+    def _driver_for(self, device: str) -> Driver | AsyncDriver:
+        """The platform's asyncio driver under ``device_client: async`` (where it has one),
+        else its synchronous driver (run in the executor's thread pool)."""
         target = self._targets.get(device)
         if target is None:
             target = device_target(self.inventory, device, on_posture=self._ssh_postures)
             self._targets[device] = target
-        platform = self.inventory.host(device).platform
-        return get_platform(platform).create(target)
+        platform = get_platform(self.inventory.host(device).platform)
+        if self.device_client == "async":
+            driver = platform.create_async(target)
+            if driver is not None:
+                return fenced_async(device, driver, self.lease)
+        return fenced(device, platform.create(target), self.lease)
 
     async def recover(self) -> RecoveryResult:
         self.lease.check()
@@ -290,7 +315,7 @@ class Controller:
         for client in self._clients.values():
             await client.aclose()
         self._clients.clear()
-        self.executor.close()
+        await self.executor.aclose()
         self.journal.close()
         self.lease.release()
 

@@ -11,6 +11,10 @@ device does, every link must end on a key both ends share, so the wave runs on f
 At D the engine stops waiting: an end not confirmed committed is treated as failed (maybe
 committed), and the ends that have the entry are undone while there is still time before T.
 
+T comes from the predicted completion of *this* wave (:func:`predict_staging`): each device's
+planned session (plus a connection when its kept session is gone) scheduled on the sessions
+the controller may run at once, as the executor starts them — not rounds times the slowest.
+
 Estimates come from each device's own history (a high percentile of its observed session and
 commit latency, kept in the journal), capped by its configured RPC timeout: a router known to be
 slow widens the margin instead of breaking it.
@@ -18,6 +22,7 @@ slow widens the margin instead of breaking it.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +35,7 @@ __all__ = [
     "device_timing",
     "percentile",
     "plan_deadlines",
+    "predict_staging",
 ]
 
 #: Samples kept per device and kind (the journal stores them; older ones drop off).
@@ -130,10 +136,26 @@ class WaveDeadlines:
     undo_by: float  # undo commits must land before this (T minus the clock tolerance)
     not_after: Mapping[str, float]  # per device: last instant its commit may start
     delay: float  # T - now when planned
+    staging: float = 0.0  # the predicted completion of staging, seconds after now
 
     @property
     def activation_epoch(self) -> float:
         return self.activation.timestamp()
+
+
+def predict_staging(durations: Sequence[float], concurrency: int) -> float:
+    """When the last of ``durations`` ends, started in order on ``concurrency`` sessions at a
+    time (each waits for the first one to free up: how a semaphore or a thread pool runs
+    them). With room for all it is the slowest; with fewer it is the greedy schedule's
+    makespan — never more than rounds times the slowest, often much less when one device
+    is slow and the rest are fast."""
+    if not durations:
+        return 0.0
+    lanes = [0.0] * max(1, min(concurrency, len(durations)))
+    for duration in durations:
+        start = heapq.heappop(lanes)
+        heapq.heappush(lanes, start + max(duration, 0.0))
+    return max(lanes)
 
 
 def plan_deadlines(
@@ -143,18 +165,28 @@ def plan_deadlines(
     max_workers: int,
     min_delay: float,
     clock_tolerance: float,
+    connect: Mapping[str, float] | None = None,
+    lead: float = 0.0,
+    reaction: float = 0.0,
 ) -> WaveDeadlines:
     """T, D and the commit guards for staging ``timings``' devices, starting at ``now``.
 
-    Staging takes ``rounds`` times the slowest session (devices beyond ``max_workers`` wait for a
-    thread); the undo budget is the slowest undo plus the clock tolerance (a device clock ahead
-    by the tolerance reaches T that much sooner). T is rounded up to a whole second (Junos
-    start-times have whole seconds), which only adds staging time: D is taken back from T.
+    Staging takes the predicted completion of the wave (:func:`predict_staging` over
+    ``max_workers`` sessions at once; ``connect``: per device, a connection's time to add when
+    it has no live session to reuse), starting ``lead`` seconds after ``now`` (the wave's
+    start-times are journaled first); the undo budget is the engine's ``reaction`` at D (to
+    notice it, journal the decision and send the undos), the slowest undo, plus the clock
+    tolerance (a device clock ahead by the tolerance reaches T that much sooner). T is rounded
+    up to a whole second (Junos start-times have whole seconds), which only adds staging
+    time: D is taken back from T. ``min_delay`` is the floor.
     """
-    rounds = math.ceil(max(len(timings), 1) / max(max_workers, 1))
-    slowest = max((t.session for t in timings.values()), default=0.0)
-    undo_budget = max((t.undo for t in timings.values()), default=0.0) + clock_tolerance
-    delay = max(min_delay, rounds * slowest + undo_budget)
+    extra = connect or {}
+    staging = predict_staging(
+        [t.session + extra.get(d, 0.0) for d, t in timings.items()], max_workers
+    )
+    slowest_undo = max((t.undo for t in timings.values()), default=0.0)
+    undo_budget = reaction + slowest_undo + clock_tolerance
+    delay = max(min_delay, lead + staging + undo_budget)
     activation = datetime.fromtimestamp(math.ceil(now + delay), UTC)
     if activation.timestamp() - now < delay:  # float rounding of the ceiling
         activation += timedelta(seconds=1)
@@ -166,4 +198,5 @@ def plan_deadlines(
         undo_by=activation.timestamp() - clock_tolerance,
         not_after=not_after,
         delay=activation.timestamp() - now,
+        staging=staging,
     )

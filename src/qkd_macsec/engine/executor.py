@@ -21,7 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from qkd_macsec.devices.base import CommitResult, KeyChainEntry, MacsecBinding, StaticKey
+from qkd_macsec.devices.async_base import AsyncDriver, ThreadedDriver
+from qkd_macsec.devices.base import (
+    CommitResult,
+    Driver,
+    KeyChainEntry,
+    MacsecBinding,
+    StaticKey,
+)
 from qkd_macsec.engine.deadlines import (
     LATENCY_META,
     DeviceTiming,
@@ -51,7 +58,7 @@ from qkd_macsec.engine.events import (
     WaveDone,
     WaveStep,
 )
-from qkd_macsec.engine.journal import Journal, Phase
+from qkd_macsec.engine.journal import JournalBackend, Phase
 from qkd_macsec.engine.keysource import FetchedKey, KeyFetchError, KeySource
 from qkd_macsec.engine.observers import JournalRecorder, ResultTree
 from qkd_macsec.engine.planner import (
@@ -62,15 +69,15 @@ from qkd_macsec.engine.planner import (
     plan_wave,
 )
 from qkd_macsec.engine.results import DeviceResult, WaveResult
+from qkd_macsec.engine.session_pool import SessionLimits, SessionPool
 from qkd_macsec.engine.sessions import (
-    DriverFor,
     StageFailed,
     StageItem,
     StageOutcome,
     entries_present,
     live_ckn,
     read_chains,
-    read_mka,
+    read_live_mka,
     remove_entries,
     restore_entries,
     stage_device,
@@ -83,11 +90,13 @@ from qkd_macsec.obs.logging import get_logger, notice, redact
 log = get_logger("engine")
 
 BindingFor = Callable[[LinkSpec, EndSpec], Sequence[MacsecBinding]]
+AnyDriverFor = Callable[[str], Driver | AsyncDriver]
+"""A new, unopened driver for a device: asynchronous, or synchronous (run in the thread pool)."""
 
 
 @dataclass(frozen=True)
 class ExecutorOptions:
-    max_workers: int = 32  # device sessions in parallel (the seed's -t/--threads)
+    max_workers: int = 32  # synchronous driver calls in parallel (the seed's -t/--threads)
     kme_concurrency: int = 64
     min_activation_delay: float = 10.0
     clock_tolerance: float = 5.0
@@ -98,9 +107,14 @@ class ExecutorOptions:
     wait_for_activation: bool = True
     initial_session_estimate: float = 3.0  # seconds per device session before any is measured
     undo_retry_interval: float = 0.2  # first pause between undo attempts (doubles, up to 1 s)
+    #: The engine's own reaction at the decision instant (journal it, start the undos), part
+    #: of the undo budget: with measured undo sessions of a few ms it is what is left.
+    decision_reaction: float = 0.05
 
 
 UNDO_RETRY_MAX_S = 1.0
+#: Before the first wave measures it: journaling one link's start-time, seconds.
+JOURNAL_S_PER_LINK = 0.005
 
 
 @dataclass(frozen=True)
@@ -180,19 +194,22 @@ class RotationExecutor:
     def __init__(
         self,
         links: Sequence[LinkSpec],
-        journal: Journal,
+        journal: JournalBackend,
         keys: KeySource,
-        drivers: DriverFor,
+        drivers: AnyDriverFor,
         *,
         binding_for: BindingFor,
         options: ExecutorOptions | None = None,
         observers: Sequence[Observer] = (),
         device_timeout: Callable[[str], float] | None = None,
+        session_limits: SessionLimits | None = None,
     ) -> None:
         r"""``observers``: told every event after the journal and the result tree (their
         ``Exception``\ s are logged, see :mod:`~qkd_macsec.engine.events`); more can subscribe
         to :attr:`events`. ``device_timeout(name)``: the device's configured RPC timeout
-        (deadlines never plan past it); 30 s when not given."""
+        (deadlines never plan past it); 30 s when not given. ``drivers``: asynchronous drivers
+        run on the event loop; synchronous ones are run in a pool of ``max_workers`` threads.
+        Sessions are kept in :attr:`sessions` (one per router, within ``session_limits``)."""
         self.links = {link.name: link for link in links}
         self.journal = journal
         self.keys = keys
@@ -210,6 +227,31 @@ class RotationExecutor:
         self._pool = ThreadPoolExecutor(
             max_workers=self.options.max_workers, thread_name_prefix="device"
         )
+        self._threaded = False  # set when the first synchronous driver is adapted
+        #: Journaling a wave's start-times, per link (measured each wave; planned into T).
+        self._journal_s_per_link = JOURNAL_S_PER_LINK
+        self.sessions = SessionPool(
+            self._session_for, session_limits, sync_sessions=self.options.max_workers
+        )
+
+    def _session_for(self, device: str) -> AsyncDriver:
+        driver = self.drivers(device)
+        if isinstance(driver, AsyncDriver):
+            return driver
+        self._threaded = True
+        return ThreadedDriver(driver, self._pool, device)
+
+    @property
+    def concurrency(self) -> int:
+        """Device sessions that make progress at once: the thread pool's size for synchronous
+        drivers, the controller's session limit for asynchronous ones."""
+        limit = self.sessions.limits.controller
+        return min(limit, self.options.max_workers) if self._threaded else limit
+
+    async def aclose(self) -> None:
+        """Close every kept device session, then the thread pool."""
+        await self.sessions.aclose()
+        self.close()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -273,14 +315,29 @@ class RotationExecutor:
         initial = self.options.initial_session_estimate
         return {d: device_timing(history[d], self._timeout(d), initial) for d in devices}
 
-    def wave_deadlines(self, devices: Collection[str], now: float | None = None) -> WaveDeadlines:
-        """T, the decision instant and the commit guards for a wave over ``devices``."""
+    def wave_deadlines(
+        self, devices: Collection[str], now: float | None = None, *, lead: float = 0.0
+    ) -> WaveDeadlines:
+        """T, the decision instant and the commit guards for a wave over ``devices``: the
+        predicted completion of this wave (each device's measured latencies, a connection
+        for each without a live kept session, at :attr:`concurrency` sessions at once), the
+        first session starting ``lead`` seconds from now."""
+        ordered = sorted(devices)  # the order the wave's stage tasks start in
+        timings = self.device_timings(ordered)
+        connect = {
+            d: self.sessions.connect_estimate(d, self.options.initial_session_estimate / 2)
+            for d in ordered
+            if not self.sessions.has_live(d)
+        }
         return plan_deadlines(
-            self.device_timings(devices),
+            {d: timings[d] for d in ordered},
             now=time.time() if now is None else now,
-            max_workers=self.options.max_workers,
+            max_workers=self.concurrency,
             min_delay=self.options.min_activation_delay,
             clock_tolerance=self.options.clock_tolerance,
+            connect=connect,
+            lead=lead,
+            reaction=self.options.decision_reaction,
         )
 
     def activation_delay(self, devices: Collection[str]) -> float:
@@ -333,14 +390,20 @@ class RotationExecutor:
             return
 
         devices: set[str] = {d for name in fetched for d in planned[name][1].devices}
-        deadlines = self.wave_deadlines(devices)
+        lead = len(fetched) * self._journal_s_per_link  # journaling T before any session
+        deadlines = self.wave_deadlines(devices, lead=lead)
         activation = deadlines.activation
         result.activation = activation
+        result.undo_budget_s = deadlines.activation_epoch - deadlines.decide_at
+        result.predicted_staging_s = deadlines.staging
+        journal_t0 = time.monotonic()
         for name, _key in fetched.items():
             rotation, link = planned[name]
             rid = result.rotations[name].rotation_id
             start = link.mode.strategy.start_time(activation)
             self._emit(StagingBegun(name, rid, rotation.slot, start))
+        took = (time.monotonic() - journal_t0) / len(fetched)
+        self._journal_s_per_link = max(took, self._journal_s_per_link / 2)  # quick to rise
         self._emit(WaveStep(wave, "staging"))
 
         committed_at: dict[str, float] = {}  # device -> monotonic instant its commit returned
@@ -445,9 +508,6 @@ class RotationExecutor:
                 )
         return by_device
 
-    async def _in_pool(self, fn: Callable[[], object]) -> object:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
-
     async def _stage_all(
         self,
         planned: dict[str, tuple[PlannedRotation, LinkSpec]],
@@ -465,7 +525,8 @@ class RotationExecutor:
         the entry is removed from every end of its links that may have it, with the undo budget
         (the slowest measured undo plus the clock tolerance) still left before T.
         """
-        by_device = self._stage_items(planned, fetched, deadlines.activation, result)
+        items_by_device = self._stage_items(planned, fetched, deadlines.activation, result)
+        by_device = {d: items_by_device[d] for d in sorted(items_by_device)}  # as predicted
         session_began: dict[str, float] = {}
         tasks = {
             device: asyncio.ensure_future(
@@ -563,25 +624,21 @@ class RotationExecutor:
         comment = f"qkd-macsec wave {wave}: {len(items)} link(s)"
         not_after = deadlines.not_after.get(device)
 
-        def run() -> StageOutcome:
-            session_began[device] = time.time()
-            return stage_device(
-                self.drivers,
+        session_began[device] = time.time()
+        try:
+            outcome = await stage_device(
+                self.sessions,
                 device,
                 items,
                 comment=comment,
                 not_after=not_after,
                 deadline=deadlines.decide_at,
             )
-
-        try:
-            outcome = await self._in_pool(run)
         except StageFailed as exc:
             error = _err(exc)
             self._emit(DeviceStageFailed(device, error, exc.unreachable))
             log.warning("%s: staging failed: %s", device, error, extra={"device": device})
             return exc
-        assert isinstance(outcome, StageOutcome)
         committed_at[device] = time.monotonic()
         for item in items:
             self._emit(EndMarked(item.link, item.rotation_id, device, staged=True))
@@ -702,15 +759,12 @@ class RotationExecutor:
         error = "not tried"
         while True:
             try:
-                commit = await self._in_pool(
-                    lambda: remove_entries(
-                        self.drivers, device, entries, comment=comment, deadline=give_up
-                    )
+                commit: CommitResult = await remove_entries(
+                    self.sessions, device, entries, comment=comment, deadline=give_up
                 )
             except Exception as exc:  # lock busy, session dropped, timeout: try again
                 error = _err(exc)
             else:
-                assert isinstance(commit, CommitResult)
                 changed = commit.changed
                 return _Removal(device, True, changed, started, time.time(), changed)
             if time.time() + pause >= give_up:
@@ -736,8 +790,8 @@ class RotationExecutor:
                     return device, _Removal(device, True, False, started, time.time(), False)
                 if outcome.commit_offset is not None:
                     commit_began = began + outcome.commit_offset
-            elif outcome.commit is not None:
-                commit_began = began + outcome.seconds - outcome.commit.seconds
+            elif outcome.commit is not None:  # when the commit RPC was sent, as measured here
+                commit_began = began + outcome.commit_offset
         ours = {
             (item.entry.chain, item.entry.slot, item.entry.ckn.lower())
             for item in w.items[device]
@@ -749,16 +803,12 @@ class RotationExecutor:
         error = "not tried"
         while True:
             try:  # under the lock: a commit still running makes this fail, so try again
-                present = await self._in_pool(
-                    lambda: entries_present(self.drivers, device, w.undo[device], deadline=give_up)
+                present = await entries_present(
+                    self.sessions, device, w.undo[device], deadline=give_up
                 )
-                assert isinstance(present, int)
                 landed = False
                 if present:  # that slot holds something: ours, or an old key awaiting pruning
-                    held = await self._in_pool(
-                        lambda: read_chains(self.drivers, device, chains, deadline=give_up)
-                    )
-                    assert isinstance(held, dict)
+                    held = await read_chains(self.sessions, device, chains, deadline=give_up)
                     landed = any(
                         (s.chain, s.slot, s.ckn.lower()) in ours for c in held.values() for s in c
                     )
@@ -833,10 +883,8 @@ class RotationExecutor:
             pause = self.options.undo_retry_interval
             while True:
                 try:
-                    await self._in_pool(
-                        lambda: restore_entries(
-                            self.drivers, other, peers[other], comment=comment, deadline=give_up
-                        )
+                    await restore_entries(
+                        self.sessions, other, peers[other], comment=comment, deadline=give_up
                     )
                     return True
                 except Exception as exc:
@@ -923,9 +971,7 @@ class RotationExecutor:
 
             async def one(device: str, interfaces: list[str]) -> tuple[str, object]:
                 try:
-                    return device, await self._in_pool(
-                        lambda: read_mka(self.drivers, device, interfaces)
-                    )
+                    return device, await read_live_mka(self.sessions, device, interfaces)
                 except Exception as exc:  # unreadable now; retried until the deadline
                     return device, exc
 

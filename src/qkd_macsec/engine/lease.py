@@ -7,11 +7,13 @@ So every command that changes routers holds the journal's lease, and a second on
 
 The contract is small so that another journal backend can implement it::
 
-    LeaseBackend.acquire(command, wait) ─► Lease (token, holder, check(), release())
+    LeaseBackend.acquire(command, wait) ─► Lease (token, holder, check(), commit_deadline(),
+                                                  release())
                  └─ raises LeaseHeldError(holder) when another controller has it
 
 ``token`` is a fencing token: it grows with every acquisition, so a backend whose leases can
-expire (PostgreSQL with a TTL) can refuse writes from a holder that lost its lease.
+expire (PostgreSQL with a TTL, :mod:`qkd_macsec.engine.lease_pg`) can refuse writes from a
+holder that lost its lease.
 
 :class:`FileLeaseBackend` (SQLite) uses ``flock`` on a sidecar file next to the journal. The
 kernel releases it when the holder dies, however it dies (SIGKILL, OOM, power loss of a
@@ -107,7 +109,12 @@ class Lease(Protocol):
     def holder(self) -> LeaseHolder: ...
 
     def check(self) -> None:
-        """Raise :class:`LeaseLostError` if the lease is no longer held (before each wave)."""
+        """Raise :class:`LeaseLostError` if the lease is no longer held (before each wave,
+        each device commit and each journal write)."""
+
+    def commit_deadline(self) -> float | None:
+        """Epoch seconds by which an RPC started now must be answered so that it lands while
+        the lease is surely held; None for a lease that cannot expire while its holder lives."""
 
     def release(self) -> None: ...
 
@@ -150,6 +157,9 @@ class _FileLease:
             raise LeaseLostError(
                 f"{self._path} was deleted or replaced while held: another controller may run"
             )
+
+    def commit_deadline(self) -> float | None:
+        return None  # flock: held until the holder dies
 
     def release(self) -> None:
         fd, self._fd = self._fd, None
@@ -257,6 +267,9 @@ class NoLease:
         return self._holder
 
     def check(self) -> None:
+        return None
+
+    def commit_deadline(self) -> float | None:
         return None
 
     def release(self) -> None:

@@ -32,7 +32,7 @@ from qkd_macsec.engine.events import (
     WaveDone,
     WaveStep,
 )
-from qkd_macsec.engine.journal import Journal
+from qkd_macsec.engine.journal import JournalBackend
 from qkd_macsec.engine.results import DeviceResult, RotationResult, WaveResult
 
 E = TypeVar("E")
@@ -42,7 +42,7 @@ class JournalRecorder:
     """Every journal write of a wave (opening a rotation excepted: the journal hands out its
     id, so the executor calls :meth:`Journal.begin` itself)."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: JournalBackend) -> None:
         self.journal = journal
 
     def on_event(self, event: Event) -> None:

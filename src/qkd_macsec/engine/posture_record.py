@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
-from qkd_macsec.engine.journal import Journal
+from qkd_macsec.engine.journal import JournalBackend
 from qkd_macsec.posture import HopPosture
 
 POSTURE_META = "transport_posture"
@@ -20,7 +20,7 @@ PostureEntry = dict[str, str | bool | None]
 class PostureRecorder:
     """Called with each measured hop (device sessions and KME connections, any thread)."""
 
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: JournalBackend) -> None:
         self._journal = journal
         self._lock = threading.Lock()
         self._written: dict[str, PostureEntry] = {}
@@ -37,7 +37,7 @@ class PostureRecorder:
             self._written[key] = entry
 
 
-def recorded_postures(journal: Journal) -> dict[str, PostureEntry]:
+def recorded_postures(journal: JournalBackend) -> dict[str, PostureEntry]:
     """``kind:peer`` -> the newest posture measured for that hop (empty if none yet)."""
     value = journal.get_meta(POSTURE_META, {})
     return dict(value) if isinstance(value, dict) else {}

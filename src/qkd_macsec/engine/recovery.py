@@ -105,9 +105,7 @@ async def recover(executor: RotationExecutor) -> RecoveryResult:
     async def read(device: str) -> tuple[str, dict[str, list[ChainEntryState]] | str]:
         chains = sorted(to_read[device])
         try:
-            return device, await executor._in_pool(
-                lambda: read_chains(executor.drivers, device, chains)
-            )  # type: ignore[return-value]
+            return device, await read_chains(executor.sessions, device, chains)
         except Exception as exc:  # the rotation stays open; the next run tries again
             return device, _err(exc)
 
@@ -148,10 +146,8 @@ async def recover(executor: RotationExecutor) -> RecoveryResult:
 
     async def remove(device: str) -> tuple[str, str | None]:
         try:
-            await executor._in_pool(
-                lambda: remove_entries(
-                    executor.drivers, device, undo[device], comment="qkd-macsec recovery: undo"
-                )
+            await remove_entries(
+                executor.sessions, device, undo[device], comment="qkd-macsec recovery: undo"
             )
         except Exception as exc:  # the rotation stays open; the next run tries again
             return device, _err(exc)

@@ -62,6 +62,8 @@ class WaveResult:
     #: Links left alone because their devices disagree with the journal (engine/reconcile.py).
     conflicts: dict[str, str] = field(default_factory=dict)
     staged_seconds: float = 0.0  # wave start until every staged link is on both ends
+    undo_budget_s: float | None = None  # T minus the decision instant (undo + clock tolerance)
+    predicted_staging_s: float | None = None  # the planned staging time of this wave
 
     @property
     def failed_links(self) -> list[str]:

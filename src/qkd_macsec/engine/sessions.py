@@ -1,7 +1,9 @@
-"""Device sessions the engine runs: stage a wave on one device, remove entries, read, verify.
+"""Device steps the engine runs: stage a wave on one device, remove entries, read, verify.
 
-Each function is one NETCONF session on one device (open … close), synchronous because PyEZ is;
-the executor runs many of them in a bounded thread pool. They return plain results and raise only
+Each step runs on the device's pooled session (:mod:`qkd_macsec.engine.session_pool`: one
+session per router, opened for staging and reused by the wave's later steps and the next wave),
+awaiting an :class:`~qkd_macsec.devices.async_base.AsyncDriver` (asyncio-native, or a synchronous
+driver run in a thread pool). They return plain results and raise only
 :class:`~qkd_macsec.devices.base.DeviceError` (already redacted by the driver).
 """
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from qkd_macsec.devices.async_base import AsyncDriver
 from qkd_macsec.devices.base import (
     ChainEntryState,
     ChangeSet,
@@ -31,6 +34,7 @@ from qkd_macsec.devices.base import (
     MkaSessionState,
     StaticKey,
 )
+from qkd_macsec.engine.session_pool import SessionPool
 
 DriverFor = Callable[[str], Driver]
 """A new, unopened driver for the named device."""
@@ -39,10 +43,14 @@ DriverFor = Callable[[str], Driver]
 class StageTooLateError(DeviceError):
     """The session reached the device too close to the activation instant to stage safely."""
 
+    keeps_session = True  # refused before the lock: the session is as good as before
+
 
 class BootstrapRefused(DeviceError):
     """A first key was planned but the chain already holds entries: the initial configuration
     is never applied over keys in force (another journal's, or a lost journal's)."""
+
+    keeps_session = True
 
 
 class StageFailed(DeviceError):
@@ -107,6 +115,7 @@ class StageOutcome:
     pruned: list[tuple[str, int]] = field(default_factory=list)
     seconds: float = 0.0
     returned_at: float = 0.0  # controller epoch seconds the commit's reply arrived
+    commit_offset: float = 0.0  # seconds into the session the commit RPC was sent
 
 
 @dataclass(frozen=True)
@@ -138,11 +147,11 @@ def _zone(name: str | None, now: datetime, measured: timedelta) -> tzinfo | None
     return zone if now.astimezone(zone).utcoffset() == measured else None
 
 
-def _measure_offset(driver: Driver) -> SessionClock:
+async def _measure_offset(driver: AsyncDriver) -> SessionClock:
     """Skew against the controller's midpoint of the RPC, and the device's zone (offset now and
     rules), all read in this session (``Driver.device_time``)."""
     before = time.time()
-    reading: DeviceClock = driver.device_time()
+    reading: DeviceClock = await driver.device_time()
     after = time.time()
     # A clock reported in whole units (Junos: whole seconds, ``junos:seconds``) reads the floor
     # of the true value: during the RPC it read somewhere in [s, s + r), s + r/2 on average.
@@ -195,8 +204,8 @@ def device_session(
         driver.close()
 
 
-def stage_device(
-    factory: DriverFor,
+async def stage_device(
+    sessions: SessionPool,
     device: str,
     items: Sequence[StageItem],
     *,
@@ -218,15 +227,15 @@ def stage_device(
     in_commit = False
     commit_offset: float | None = None
     try:
-        with device_session(factory, device, deadline=deadline) as driver:
-            changes = _prepare(driver, device, items, outcome)
+        async with sessions.session(device, deadline=deadline) as driver:
+            changes = await _prepare(driver, device, items, outcome)
             if not_after is not None and time.time() > not_after:
                 raise StageTooLateError(
                     device, "reached too close to the activation time; not staged"
                 )
             in_commit = True
-            commit_offset = time.monotonic() - started
-            outcome.commit = driver.apply(changes, comment=comment)
+            commit_offset = outcome.commit_offset = time.monotonic() - started
+            outcome.commit = await driver.apply(changes, comment=comment)
             outcome.returned_at = time.time()
             outcome.pruned = list(changes.remove_entries)
     except Exception as exc:
@@ -244,11 +253,11 @@ def stage_device(
     return outcome
 
 
-def _prepare(
-    driver: Driver, device: str, items: Sequence[StageItem], outcome: StageOutcome
+async def _prepare(
+    driver: AsyncDriver, device: str, items: Sequence[StageItem], outcome: StageOutcome
 ) -> ChangeSet:
     """The wave's change set for one device: bindings, new entries in device time, pruning."""
-    clock = _measure_offset(driver)
+    clock = await _measure_offset(driver)
     outcome.clock_offset = clock.skew_s
     outcome.utc_offset = clock.utc_offset
     changes = ChangeSet(bindings=[], add_entries=[], remove_entries=[], static_keys=[])
@@ -274,7 +283,7 @@ def _prepare(
             suite=item.entry.suite,
         )
         changes.add_entries.append(entry)
-        states = driver.key_chain(item.chain)
+        states = await driver.key_chain(item.chain)
         if item.bindings:  # bootstrap: nothing of ours to prune, and nothing else may be there
             if states:
                 raise BootstrapRefused(
@@ -322,8 +331,8 @@ def active_entry(states: Sequence[ChainEntryState], device_now: datetime) -> Cha
     return max(passed, key=lambda s: _aware(s.start_time), default=None)
 
 
-def remove_entries(
-    factory: DriverFor,
+async def remove_entries(
+    sessions: SessionPool,
     device: str,
     entries: Sequence[tuple[str, int]],
     *,
@@ -336,12 +345,12 @@ def remove_entries(
     in flight on the device (Junos keeps the lock until a commit ends, even a commit whose
     session has gone), so a late-landing entry cannot appear afterwards.
     """
-    with device_session(factory, device, deadline=deadline) as driver:
-        return driver.apply(ChangeSet(remove_entries=list(entries)), comment=comment)
+    async with sessions.session(device, deadline=deadline) as driver:
+        return await driver.apply(ChangeSet(remove_entries=list(entries)), comment=comment)
 
 
-def entries_present(
-    factory: DriverFor,
+async def entries_present(
+    sessions: SessionPool,
     device: str,
     entries: Sequence[tuple[str, int]],
     *,
@@ -349,12 +358,12 @@ def entries_present(
 ) -> int:
     """How many of ``entries`` the device has, asked under its configuration lock: a final
     answer (a commit still running holds the lock, and this raises DeviceLockError)."""
-    with device_session(factory, device, deadline=deadline) as driver:
-        return driver.preview(ChangeSet(remove_entries=list(entries)))
+    async with sessions.session(device, deadline=deadline) as driver:
+        return await driver.preview(ChangeSet(remove_entries=list(entries)))
 
 
-def restore_entries(
-    factory: DriverFor,
+async def restore_entries(
+    sessions: SessionPool,
     device: str,
     entries: Sequence[KeyChainEntry],
     *,
@@ -365,8 +374,8 @@ def restore_entries(
     measured in this session): a late end's commit landed, so its peers take the same key
     again instead of the late end being undone. Nothing is pruned; an entry already there is
     no change."""
-    with device_session(factory, device, deadline=deadline) as driver:
-        clock = _measure_offset(driver)
+    async with sessions.session(device, deadline=deadline) as driver:
+        clock = await _measure_offset(driver)
         local = [
             KeyChainEntry(
                 chain=e.chain,
@@ -378,18 +387,27 @@ def restore_entries(
             )
             for e in entries
         ]
-        return driver.apply(ChangeSet(add_entries=local), comment=comment)
+        return await driver.apply(ChangeSet(add_entries=local), comment=comment)
 
 
-def read_chains(
-    factory: DriverFor, device: str, chains: Sequence[str], *, deadline: float | None = None
+async def read_chains(
+    sessions: SessionPool, device: str, chains: Sequence[str], *, deadline: float | None = None
 ) -> dict[str, list[ChainEntryState]]:
     """The committed entries of each named key chain (no secrets)."""
-    with device_session(factory, device, deadline=deadline) as driver:
-        return {chain: driver.key_chain(chain) for chain in chains}
+    async with sessions.session(device, deadline=deadline) as driver:
+        return {chain: await driver.key_chain(chain) for chain in chains}
+
+
+async def read_live_mka(
+    sessions: SessionPool, device: str, interfaces: Sequence[str]
+) -> list[MkaSessionState]:
+    """MKA sessions of ``interfaces`` on the device's pooled session (verification polls)."""
+    async with sessions.session(device) as driver:
+        return await driver.mka_sessions(list(interfaces))
 
 
 def read_mka(factory: DriverFor, device: str, interfaces: Sequence[str]) -> list[MkaSessionState]:
+    """One synchronous session (``status`` reads outside the engine)."""
     with device_session(factory, device) as driver:
         return driver.mka_sessions(list(interfaces))
 

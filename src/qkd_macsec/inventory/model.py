@@ -156,6 +156,10 @@ class Policy:
     journal: Path = Path("state/journal.sqlite")
     log_file: Path | None = None
     transport: TransportPolicy = field(default_factory=TransportPolicy)
+    device_client: str = "async"  # async | pyez (policy.device_client)
+    sessions_per_device: int = 75
+    connections_per_minute: int = 150
+    sessions_per_controller: int = 1024
 
     @property
     def activation_delay_is_auto(self) -> bool:

@@ -293,6 +293,10 @@ def _resolve_policy(spec: InventorySpec, base: Path, problems: _Problems) -> Pol
         journal=journal,
         log_file=_under(base, p.log_file),
         transport=TransportPolicy(ssh=p.transport.ssh, tls=p.transport.tls),
+        device_client=p.device_client,
+        sessions_per_device=p.sessions.per_device,
+        connections_per_minute=p.sessions.connections_per_minute,
+        sessions_per_controller=p.sessions.controller,
     )
 
 

@@ -414,6 +414,15 @@ class TransportSpec(_Spec):
     tls: PqPolicy = PqPolicy.PREFERRED
 
 
+class SessionsSpec(_Spec):
+    """``policy.sessions``: device-session limits (Junos' own defaults: 75 NETCONF sessions,
+    150 new connections a minute per source)."""
+
+    per_device: Annotated[StrictInt, Field(ge=1, le=1024)] = 75
+    connections_per_minute: Annotated[StrictInt, Field(ge=1, le=100_000)] = 150
+    controller: Annotated[StrictInt, Field(ge=1, le=100_000)] = 1024
+
+
 class PolicySpec(_Spec):
     rotation_interval: Annotated[Duration, Field(gt=0)] = 600.0
     activation_delay: Annotated[float | None, PlainValidator(_activation_delay)] = None
@@ -427,6 +436,10 @@ class PolicySpec(_Spec):
     transport: TransportSpec = TransportSpec()
     #: Every link's default (``links[].key_derivation`` overrides); seed keeps the seed's CAKs.
     key_derivation: KeyDerivation = KeyDerivation.SEED
+    #: Off-box device client: ``async`` (asyncio NETCONF, where the platform has one) or
+    #: ``pyez`` (the threaded vendor clients for every platform).
+    device_client: Literal["async", "pyez"] = "async"
+    sessions: SessionsSpec = SessionsSpec()
 
 
 class InventorySpec(_Spec):

@@ -15,7 +15,7 @@ from datetime import datetime
 from rich.text import Text
 
 from qkd_macsec.devices.base import DeviceError, MkaSessionState
-from qkd_macsec.engine.journal import Journal, Phase
+from qkd_macsec.engine.journal import JournalBackend, Phase
 from qkd_macsec.engine.sessions import DriverFor, live_ckn, read_mka
 from qkd_macsec.inventory import Inventory
 from qkd_macsec.report.tables import Column, FitTable, short_id
@@ -137,7 +137,7 @@ def link_platforms(inventory: Inventory) -> dict[str, tuple[str, ...]]:
 
 def link_status(
     links: Mapping[str, Sequence[tuple[str, str]]],
-    journal: Journal,
+    journal: JournalBackend,
     now: datetime,
     readings: MkaReadings | None = None,
     platforms: PlatformOf | None = None,

@@ -33,7 +33,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from qkd_macsec.engine.journal import Journal, Phase, RotationRecord
+from qkd_macsec.engine.journal import JournalBackend, Phase, RotationRecord
 from qkd_macsec.engine.posture_record import recorded_postures
 from qkd_macsec.report.posture import posture_html
 
@@ -737,7 +737,7 @@ durations. The band is the time each key was in force. {legend}</p>
 
 
 def write_report(
-    journal: Journal,
+    journal: JournalBackend,
     out: Path,
     *,
     links: Iterable[str] | None = None,

@@ -175,6 +175,7 @@ class SimDevice:
         self._candidate = initial.copy()
         self._lock_holder: SessionInfo | None = None
         self._sessions: dict[int, tuple[SessionInfo, Callable[[], None]]] = {}
+        self.logins: list[float] = []  # epoch instant of every NETCONF session opened
         self._session_ids = itertools.count(1000 + (int(self.serial_number[3:9], 16) % 9000))
         self._pending_confirm: _PendingConfirm | None = None
         self._committing: SessionInfo | None = None  # a commit in flight (holds the lock)
@@ -276,6 +277,7 @@ class SimDevice:
     def open_session(self, user: str, peer: str, closer: Callable[[], None]) -> SessionInfo:
         with self._state:
             info = SessionInfo(next(self._session_ids), user, peer, datetime.now(UTC))
+            self.logins.append(info.started.timestamp())
             self._sessions[info.session_id] = (info, closer)
             return info
 
@@ -302,6 +304,15 @@ class SimDevice:
         info, closer = entry
         self.close_session(info)
         closer()
+
+    def drop_sessions(self) -> int:
+        """Abort every open session, as a network loss does (call on the lab's loop)."""
+        with self._state:
+            entries = list(self._sessions.values())
+        for info, closer in entries:
+            self.close_session(info)
+            closer()
+        return len(entries)
 
     def sessions(self) -> list[SessionInfo]:
         with self._state:

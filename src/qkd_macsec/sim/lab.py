@@ -317,6 +317,8 @@ class JunosLabServer:
     async def set_reachable(self, reachable: bool) -> None:
         self._device.set_faults(refuse_connections=not reachable)
         await self.endpoint.sync_listening()
+        if not reachable:  # the sessions already open end too (see RunningLab)
+            self._device.drop_sessions()
 
 
 @asynccontextmanager
@@ -438,13 +440,24 @@ class RunningLab:
             raise LabError(f"device {name!r} is not a Junos device") from None
 
     async def refuse_connections(self, name: str, refuse: bool = True) -> None:
-        """Stop (or resume) listening for one device; returns once the listener follows."""
+        """Stop (or resume) listening for one device, any platform; returns once the listener
+        follows. Refusing also ends the sessions already open, as when the router's NETCONF
+        service stops or the network to it goes: a controller that keeps sessions open must not
+        keep reaching an unreachable router."""
         await self.server(name).set_reachable(not refuse)
 
+    async def drop_sessions(self, name: str) -> int:
+        """Abort every open NETCONF session of one (Junos) device (a network loss)."""
+        return self.device(name).drop_sessions()
+
     async def rotate_host_key(self, name: str) -> None:
-        """Give the device a NEW host key (known_hosts is NOT updated: clients must refuse it)."""
+        """Give the device a NEW host key (known_hosts is NOT updated: clients must refuse it).
+        Sessions already open end, as they do when the box is re-installed or a man in the
+        middle cuts in (an established session stays bound to the key it was verified with,
+        so a controller keeping sessions meets the new key on its next connection)."""
         key = replace_host_key(self._host_key_path(name))
         await self._endpoint(name).set_host_key(key)
+        self.device(name).drop_sessions()
 
 
 @dataclass
@@ -501,6 +514,10 @@ class LabThread:
 
     def rotate_host_key(self, name: str) -> None:
         self.call(lambda: self.running.rotate_host_key(name))
+
+    def drop_sessions(self, name: str) -> int:
+        dropped: int = self.call(lambda: self.running.drop_sessions(name))
+        return dropped
 
     def stop(self, timeout: float = 30.0) -> None:
         if self.thread.is_alive():

@@ -105,8 +105,8 @@ async def test_dst_change_between_staging_and_activation(
     measured: dict[str, sessions.SessionClock] = {}
     real_measure = sessions._measure_offset
 
-    def spy(driver: Any) -> sessions.SessionClock:
-        clock = real_measure(driver)
+    async def spy(driver: Any) -> sessions.SessionClock:
+        clock = await real_measure(driver)
         measured[driver.name] = clock
         return clock
 

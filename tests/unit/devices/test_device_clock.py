@@ -3,12 +3,14 @@ written in the device's own wall-clock time."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from lxml import etree
 
+from qkd_macsec.devices.async_base import ThreadedDriver
 from qkd_macsec.devices.base import ChainEntryState, ChangeSet, DeviceClock, KeyChainEntry
 from qkd_macsec.devices.junos_parse import (
     MalformedReplyError,
@@ -16,6 +18,7 @@ from qkd_macsec.devices.junos_parse import (
     parse_start_time,
     parse_time_zone,
 )
+from qkd_macsec.engine.session_pool import SessionPool
 from qkd_macsec.engine.sessions import (
     SessionClock,
     StageFailed,
@@ -146,6 +149,9 @@ class AutumnRouter:
 
     def set_deadline(self, deadline: float | None) -> None: ...
 
+    def is_alive(self) -> bool:
+        return True
+
     def open(self) -> None: ...
 
     def close(self) -> None: ...
@@ -162,13 +168,15 @@ class AutumnRouter:
         self.applied.append(changes)
 
 
-def test_staging_into_the_repeated_hour_is_refused_before_any_commit() -> None:
+async def test_staging_into_the_repeated_hour_is_refused_before_any_commit() -> None:
     router = AutumnRouter()
     entry = KeyChainEntry(
         "KC", 3, "ab" * 32, Secret(bytes(32)), datetime.now(UTC) + timedelta(seconds=15)
     )
     item = StageItem(1, "l1", entry, None, "KC", frozenset(), ())
-    with pytest.raises(StageFailed, match="repeated hour") as excinfo:
-        stage_device(lambda _: router, router.name, [item], comment="t", not_after=None)  # type: ignore[arg-type, return-value]
+    with ThreadPoolExecutor(1) as threads:
+        pool = SessionPool(lambda _: ThreadedDriver(router, threads))  # type: ignore[arg-type]
+        with pytest.raises(StageFailed, match="repeated hour") as excinfo:
+            await stage_device(pool, router.name, [item], comment="t", not_after=None)
     assert excinfo.value.maybe_committed is False
     assert router.applied == []
