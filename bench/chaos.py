@@ -1,12 +1,16 @@
 """`make chaos`: the long chaos run (>= 5,000 rotations) and the docs/reliability.md table.
 
     .venv/bin/python -m bench.chaos [--seed N] [--rotations 5000] [--out docs/reliability.md]
-                                    [--routers 16] [--chords 1,2,3] [--groups 4]
+                                    [--routers 16] [--chords 1,2,3] [--groups 4] [--iosxr 1]
                                     [--without-deadline-kinds] [--postgres]
                                     [--dir DIR] [--json] [--render DIR/report.json]
 
 A bigger lab carries more rotations per wave (the run's cost is mostly per wave: sessions run in
 parallel), so 5,000 rotations fit in about half an hour on two cores.
+
+``--iosxr N`` makes N of the routers in no group Cisco IOS XR (the IOS XR simulator in the same
+lab), so their ring and chord links are Junos ↔ IOS XR; the table then has a row per platform
+pair (``junos-junos``, ``iosxr-junos``). ``--iosxr 0``: a Junos-only lab.
 
 ``--postgres`` runs every controller on a PostgreSQL journal (a throwaway local server,
 testkit/postgres.py: TTL lease and fencing, as two HA hosts would) instead of the SQLite file.
@@ -40,6 +44,7 @@ DEFAULT_ROTATIONS = 5000
 DEFAULT_ROUTERS = 16
 DEFAULT_CHORDS = "1,2,3"
 DEFAULT_GROUPS = 4
+DEFAULT_IOSXR = 1
 WAITING = "waiting for deadline-true staging"
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "reliability.md"
 
@@ -54,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         "--chords", default=DEFAULT_CHORDS, help="ring distances that get links (1 = the ring)"
     )
     parser.add_argument("--groups", type=int, default=DEFAULT_GROUPS, help="group CAs")
+    parser.add_argument(
+        "--iosxr", type=int, default=DEFAULT_IOSXR, help="IOS XR routers (of those in no group)"
+    )
     parser.add_argument(
         "--without-deadline-kinds",
         action="store_true",
@@ -78,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             routers=args.routers,
             chord_distances=tuple(int(d) for d in args.chords.split(",")),
             groups=args.groups,
+            iosxr_routers=args.iosxr,
         )
         exclude = {kind: WAITING for kind in DEADLINE_KINDS} if args.without_deadline_kinds else {}
         options = ChaosOptions(
@@ -91,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             report = run_chaos(options, args.dir or Path(scratch))
     flags = f"--seed {args.seed} --rotations {args.rotations}"
     flags += f" --routers {args.routers} --chords {args.chords} --groups {args.groups}"
+    flags += f" --iosxr {args.iosxr}"
     if args.without_deadline_kinds:
         flags += " --without-deadline-kinds"
     if args.postgres:

@@ -3,12 +3,18 @@
 Every wave gets a few faults; the first waves walk through every kind once (shuffled), so even a
 short run tries each of them, and later waves draw kinds at random. Targets (a router, a KME, a
 pair of KMEs, an RPC, a crash point) are drawn from the same RNG, so a seed reproduces the run.
+
+A router fault only targets routers whose platform it makes sense on (:data:`ROUTER_KINDS`):
+on-box-style Junos faults (a foreign lock, a dropped session or a hung RPC by its Junos name,
+an operator's ``system time-zone``) only Junos routers; a refused commit, an unreachable router,
+commit latency and a clock skew every platform. In a mixed lab the coverage walk also aims each
+of a non-Junos platform's kinds at one of its routers once.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -103,6 +109,39 @@ HANG_RPCS = (
 )
 CRASH_POINTS = ("planned", "keys", "staging", "stage:", "staged")
 
+#: Router-targeted kinds every platform's simulator can take (refused commit, unreachable,
+#: commit latency, clock skew); the rest of the router kinds are Junos-only.
+PORTABLE_ROUTER_KINDS = frozenset(
+    {
+        FaultKind.COMMIT_ERROR,
+        FaultKind.ROUTER_DOWN,
+        FaultKind.COMMIT_LATENCY_TAIL,
+        FaultKind.CLOCK_SKEW,
+    }
+)
+#: Router-targeted kinds, per platform.
+ROUTER_KINDS: dict[str, frozenset[FaultKind]] = {
+    "junos": frozenset(
+        {
+            *PORTABLE_ROUTER_KINDS,
+            FaultKind.LOCK_HELD,
+            FaultKind.SESSION_DROP,
+            FaultKind.RPC_TIMEOUT,
+            FaultKind.HUNG_COMMIT,
+            FaultKind.ZONE_CHANGE,
+        }
+    ),
+    "iosxr": PORTABLE_ROUTER_KINDS,
+}
+ALL_ROUTER_KINDS = ROUTER_KINDS["junos"]
+
+
+def platform_allows(platform: str, kind: FaultKind) -> bool:
+    """May ``kind`` target a router of ``platform``? (Non-router kinds: always.)"""
+    if kind not in ALL_ROUTER_KINDS:
+        return True
+    return kind in ROUTER_KINDS.get(platform, PORTABLE_ROUTER_KINDS)
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -139,6 +178,20 @@ class LabFacts:
     #: About the activation delay a wave gets (minimum delay + clock tolerance): a commit
     #: slower than this lands after the other ends' start-time.
     activation_margin_s: float = 5.0
+    #: router -> platform (a router not named is Junos).
+    platforms: Mapping[str, str] = field(default_factory=dict)
+
+    def platform(self, router: str) -> str:
+        return self.platforms.get(router, "junos")
+
+    def routers_for(self, kind: FaultKind, platform: str | None = None) -> list[str]:
+        """The routers ``kind`` may target (only ``platform``'s when given)."""
+        return [
+            r
+            for r in self.routers
+            if platform_allows(self.platform(r), kind)
+            and (platform is None or self.platform(r) == platform)
+        ]
 
 
 @dataclass
@@ -150,12 +203,17 @@ class ScheduleState:
 
 
 def draw_fault(
-    kind: FaultKind, rng: random.Random, lab: LabFacts, state: ScheduleState | None = None
+    kind: FaultKind,
+    rng: random.Random,
+    lab: LabFacts,
+    state: ScheduleState | None = None,
+    platform: str | None = None,
 ) -> Fault:
     """A fault of ``kind`` with its target and amount drawn from ``rng``. ``state`` carries
-    what earlier faults of the schedule changed (a router's time zone); it is not updated here."""
+    what earlier faults of the schedule changed (a router's time zone); it is not updated here.
+    A router target is one the kind makes sense on (of ``platform`` when given)."""
     state = state or ScheduleState()
-    router = rng.choice(list(lab.routers))
+    router = rng.choice(lab.routers_for(kind, platform) or list(lab.routers))
     kme = rng.choice(list(lab.kmes))
     pair = "+".join(rng.choice(list(lab.kme_pairs))) if lab.kme_pairs else kme
     match kind:
@@ -250,16 +308,27 @@ def fault_schedule(
     """Faults for each wave. Every kind appears early on (when there are waves enough); a
     controller kill is the only fault of its wave (every fourth wave), never the last wave's.
     Within a wave no two faults share a router or a KME (one would mask the other), nor the
-    journal; a kind that finds no free target waits for the next wave. ``kinds``: only these
+    journal, and no fault aims at a router still down from an earlier wave; a kind that finds
+    no free target waits for the next wave. ``kinds``: only these
     (default all)."""
     allowed = list(FaultKind) if kinds is None else [k for k in FaultKind if k in kinds]
     state = ScheduleState()
-    coverage = coverage_pool(allowed)
+    coverage: list[tuple[FaultKind, str | None]] = [(k, None) for k in coverage_pool(allowed)]
     rng.shuffle(coverage)
+    others = sorted({lab.platform(r) for r in lab.routers} - {"junos"})
+    aimed: list[tuple[FaultKind, str | None]] = [
+        (k, platform)
+        for platform in others
+        for k in coverage_pool(allowed)
+        if k in ALL_ROUTER_KINDS and platform_allows(platform, k)
+    ]
+    rng.shuffle(aimed)  # (no draw at all in a Junos-only lab: its schedule is unchanged)
+    coverage += aimed  # popped first: a platform's few routers take one such fault a wave
     kills = FaultKind.CONTROLLER_KILL in allowed
     failovers = FaultKind.CONTROLLER_FAILOVER in allowed
     kill_waves = {w for w in range(waves - 1) if w % 4 == 2} if kills or failovers else set()
     out: list[list[Fault]] = []
+    down: dict[str, int] = {}  # router -> later waves it stays down (a lasting router-down)
     for wave in range(waves):
         if wave in kill_waves:  # every second one a failover, where both kinds are allowed
             failover = failovers and (not kills or (wave // 4) % 2 == 1)
@@ -269,20 +338,31 @@ def fault_schedule(
         left = sum(1 for w in range(wave, waves) if w not in kill_waves)
         count = max(rng.randint(*per_wave), -(-len(coverage) // left))
         count = min(count, len(coverage_pool(allowed)))
-        chosen: list[tuple[FaultKind, bool]] = []  # (kind, drawn from the coverage list)
+        #: (kind, the platform its router must be of, drawn from the coverage list)
+        chosen: list[tuple[FaultKind, str | None, bool]] = []
+        deferred: list[tuple[FaultKind, str | None]] = []
         while coverage and len(chosen) < count:
-            chosen.append((coverage.pop(), True))
+            kind, platform = coverage.pop()
+            if platform is not None and (
+                platform in {p for _, p, _ in chosen}  # its routers may be few: one a wave
+                or not [r for r in lab.routers_for(kind, platform) if r not in down]
+            ):
+                deferred.append((kind, platform))
+                continue
+            chosen.append((kind, platform, True))
+        coverage.extend(reversed(deferred))  # first in line next wave
         while len(chosen) < count:
             kind = rng.choice(coverage_pool(allowed))
-            if kind not in [k for k, _ in chosen]:
-                chosen.append((kind, False))
+            if kind not in [k for k, _, _ in chosen]:
+                chosen.append((kind, None, False))
         faults: list[Fault] = []
-        taken: set[str] = set()
-        for kind, required in chosen:
-            fault = _free_fault(kind, rng, lab, taken, state)
+        taken: set[str] = set(down)  # a router still down would mask any fault aimed at it
+        down = {r: n - 1 for r, n in down.items() if n > 1}
+        for kind, platform, required in chosen:
+            fault = _free_fault(kind, rng, lab, taken, state, platform)
             if fault is None:
                 if required:
-                    coverage.append(kind)  # try again next wave
+                    coverage.append((kind, platform))  # try again next wave
                 continue
             taken |= _targets(fault)
             faults.append(fault)
@@ -290,6 +370,8 @@ def fault_schedule(
                 state.tail_drawn = True
             if fault.kind is FaultKind.ZONE_CHANGE:
                 state.zones[fault.target] = [n for n, _ in ZONES].index(fault.detail)
+            if fault.kind is FaultKind.ROUTER_DOWN and fault.waves > 1:
+                down[fault.target] = fault.waves - 1
         out.append(faults)
     return out
 
@@ -299,10 +381,15 @@ def _targets(fault: Fault) -> set[str]:
 
 
 def _free_fault(
-    kind: FaultKind, rng: random.Random, lab: LabFacts, taken: set[str], state: ScheduleState
+    kind: FaultKind,
+    rng: random.Random,
+    lab: LabFacts,
+    taken: set[str],
+    state: ScheduleState,
+    platform: str | None = None,
 ) -> Fault | None:
     for _ in range(50):
-        fault = draw_fault(kind, rng, lab, state)
+        fault = draw_fault(kind, rng, lab, state, platform)
         if not _targets(fault) & taken:
             return fault
     return None

@@ -1,7 +1,9 @@
 """Applying and healing faults on a running testbed (routers, KMEs, QKD link pools).
 
-Router faults go through the simulator's fault knobs (:meth:`SimDevice.set_faults`,
-:meth:`LabThread.refuse_connections`, :meth:`SimDevice.set_clock_offset`); KME faults replace a
+Router faults go through the simulator's fault knobs: the platform-neutral ones (a refused
+commit, unreachable, commit latency, clock offset) through the lab's
+:class:`~qkd_macsec.sim.lab_servers.LabServer` of any platform, the Junos-only ones through
+:meth:`SimDevice.set_faults` (the schedule aims them at Junos routers only); KME faults replace a
 KME app's :class:`~qkd_macsec.kme.config.Faults`; QKD link faults drain a pool, slow its rate or
 change the link's TTL and synchronisation delay in the shared key service. Healing restores the
 values from before. The controller kill, the second controller and the journal faults are not
@@ -31,6 +33,7 @@ from qkd_macsec.kme.config import LinkSpec as KmeLinkSpec
 from qkd_macsec.kme.pool import KeyPool
 from qkd_macsec.sim.device import DeviceOperationError, LockDenied, SimDevice
 from qkd_macsec.sim.device import Faults as DeviceFaults
+from qkd_macsec.sim.lab_servers import LabServer
 from qkd_macsec.testbed.builder import Testbed
 from testkit.chaos.faults import Fault, FaultKind
 
@@ -77,7 +80,7 @@ class FaultInjector:
         elif kind in (FaultKind.KEY_EXPIRED, FaultKind.DEC_BEFORE_SYNC):
             saved.link = self._set_link(fault)
         elif kind is FaultKind.COMMIT_ERROR:
-            self._device(fault).set_faults(failing_commits=int(fault.value) or 1)
+            self._server(fault).fail_commits(int(fault.value) or 1)
         elif kind is FaultKind.LOCK_HELD:
             self._device(fault).set_faults(foreign_lock_user="admin")
         elif kind is FaultKind.SESSION_DROP:
@@ -88,9 +91,9 @@ class FaultInjector:
             self.testbed.lab.refuse_connections(fault.target, True)
         elif kind is FaultKind.CLOCK_SKEW:
             self._skews[fault.target] = fault.value
-            self._device(fault).set_clock_offset(fault.value + self.controller_step_s)
+            self._server(fault).set_clock_offset(fault.value + self.controller_step_s)
         elif kind is FaultKind.COMMIT_LATENCY_TAIL:
-            self._device(fault).set_faults(commit_latency_s=fault.value)
+            self._server(fault).set_commit_latency(fault.value)
         elif kind is FaultKind.HUNG_COMMIT:
             self._device(fault).set_faults(hang_rpcs={"commit-configuration"})
         elif kind is FaultKind.ZONE_CHANGE:
@@ -102,8 +105,8 @@ class FaultInjector:
         elif kind is FaultKind.CONTROLLER_CLOCK_STEP:
             self.controller_step_s += fault.value
             for name in self.testbed.inventory.hosts:
-                device = self.testbed.lab.device(name)
-                device.set_clock_offset(self._skews.get(name, 0.0) + self.controller_step_s)
+                server = self.testbed.lab.server(name)
+                server.set_clock_offset(self._skews.get(name, 0.0) + self.controller_step_s)
         else:
             raise ValueError(f"{kind} is not injected on the testbed")
         with self._lock:
@@ -138,11 +141,13 @@ class FaultInjector:
             FaultKind.RPC_TIMEOUT,
             FaultKind.HUNG_COMMIT,
         ):
-            self._device(fault).set_faults(
-                failing_commits=0, foreign_lock_user=None, drop_session_on=None, hang_rpcs=set()
-            )
+            self._server(fault).fail_commits(0)
+            if self.testbed.lab.platform(fault.target) == "junos":
+                self._device(fault).set_faults(
+                    foreign_lock_user=None, drop_session_on=None, hang_rpcs=set()
+                )
         elif kind is FaultKind.COMMIT_LATENCY_TAIL:
-            self._device(fault).set_faults(commit_latency_s=0.0)
+            self._server(fault).set_commit_latency(0.0)
         elif kind is FaultKind.ROUTER_DOWN:
             self.testbed.lab.refuse_connections(fault.target, False)
         # clock skew, controller clock steps and time zones stay: nobody puts them back
@@ -152,14 +157,23 @@ class FaultInjector:
             self.heal(handle)
 
     def device_faults(self, fault: Fault) -> DeviceFaults | None:
-        """A copy of the target router's fault knobs now (None if the target is no router)."""
+        """A copy of the target router's fault knobs now (None if the target is no router).
+        A router of another platform reports its refused-commit count in Junos' form (the
+        only knob :func:`~testkit.chaos.observe.fired` reads of it)."""
         if fault.target not in self.testbed.inventory.hosts:
             return None
+        if self.testbed.lab.platform(fault.target) != "junos":
+            return DeviceFaults(failing_commits=self._server(fault).commits_to_fail())
         return copy.copy(self.testbed.lab.device(fault.target).faults)
 
     # -- helpers -------------------------------------------------------------------------
     def _device(self, fault: Fault) -> SimDevice:
+        """The target as a simulated Junos router (Junos-only faults)."""
         return self.testbed.lab.device(fault.target)
+
+    def _server(self, fault: Fault) -> LabServer:
+        """The target router, whatever its platform."""
+        return self.testbed.lab.server(fault.target)
 
     def _kme_faults(self, fault: Fault) -> None:
         if fault.kind is FaultKind.KME_503:

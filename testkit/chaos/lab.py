@@ -4,6 +4,10 @@ Pure (no I/O): :func:`qkd_macsec.testbed.start_testbed` fills in ports, URLs and
 Routers ``r00``, ``r01``, … attach to KMEs round-robin, so point-to-point links cross KME pairs
 (QKD link pools) as well as share one KME (its local pool); every ``group_size`` routers starting
 at a few offsets form a group CA whose master holds one interface per slave.
+
+``iosxr_routers`` of the routers outside every group (the last ones) are Cisco IOS XR
+(``platform: iosxr``, ``HundredGigE0/0/0/N`` interfaces): each of their ring and chord links is
+a Junos ↔ IOS XR link, served by the IOS XR simulator in the same lab.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ class ChaosLabShape:
     group_size: int = 3
     kmes: int = 4
     device_timeout_s: int = 6  # NETCONF RPC timeout: a hung RPC fails the session this fast
+    iosxr_routers: int = 1  # routers outside every group that are IOS XR (mixed-vendor links)
 
     def __post_init__(self) -> None:
         if self.routers < 3:
@@ -33,6 +38,9 @@ class ChaosLabShape:
             raise ValueError("kmes must be between 1 and 26")
         if self.device_timeout_s < 1:
             raise ValueError("device_timeout_s must be at least 1")
+        free = self.routers - len(grouped_routers(self))
+        if not 0 <= self.iosxr_routers <= free:
+            raise ValueError(f"iosxr_routers must be between 0 and {free} (routers in no group)")
 
     @property
     def link_count(self) -> int:
@@ -45,6 +53,30 @@ def router_name(index: int) -> str:
 
 def kme_name(index: int) -> str:
     return f"KME_{chr(ord('A') + index)}"
+
+
+def group_members(shape: ChaosLabShape) -> list[list[int]]:
+    """Each group CA's routers, the master first."""
+    stride = max(1, shape.routers // max(1, shape.groups))
+    return [
+        [(g * stride + k) % shape.routers for k in range(shape.group_size)]
+        for g in range(shape.groups)
+    ]
+
+
+def grouped_routers(shape: ChaosLabShape) -> set[int]:
+    return {r for members in group_members(shape) for r in members}
+
+
+def iosxr_indices(shape: ChaosLabShape) -> set[int]:
+    """The IOS XR routers: the last ``iosxr_routers`` routers that are in no group (IOS XR ends
+    stay point-to-point)."""
+    free = [r for r in range(shape.routers) if r not in grouped_routers(shape)]
+    return set(free[len(free) - shape.iosxr_routers :]) if shape.iosxr_routers else set()
+
+
+def platform_of(shape: ChaosLabShape, router: int) -> str:
+    return "iosxr" if router in iosxr_indices(shape) else "junos"
 
 
 def point_to_point_pairs(shape: ChaosLabShape) -> list[tuple[int, int]]:
@@ -68,6 +100,8 @@ def chaos_lab_document(shape: ChaosLabShape | None = None) -> dict[str, Any]:
 
     def interface(router: int) -> str:
         used[router] += 1
+        if platform_of(shape, router) == "iosxr":
+            return f"HundredGigE0/0/0/{used[router] - 1}"
         return f"et-0/0/{used[router] - 1}"
 
     links: list[dict[str, Any]] = []
@@ -80,9 +114,7 @@ def chaos_lab_document(shape: ChaosLabShape | None = None) -> dict[str, Any]:
                 [{"host": router_name(b), "interface": interface(b)}],
             )
         )
-    stride = max(1, shape.routers // max(1, shape.groups))
-    for g in range(shape.groups):
-        members = [(g * stride + k) % shape.routers for k in range(shape.group_size)]
+    for g, members in enumerate(group_members(shape)):
         master, slaves = members[0], members[1:]
         links.append(
             _link(
@@ -96,6 +128,7 @@ def chaos_lab_document(shape: ChaosLabShape | None = None) -> dict[str, Any]:
             "host": "127.0.0.1",
             "kme": kme_name(i % shape.kmes),
             "tls": {"cert": "placeholder.pem", "key": "placeholder.key"},
+            **({"platform": "iosxr"} if platform_of(shape, i) == "iosxr" else {}),
         }
         for i in range(shape.routers)
     }

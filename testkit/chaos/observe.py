@@ -20,15 +20,17 @@ from testkit.chaos.faults import Fault, FaultKind
 CLOCK_MATCH_S = 1.05
 
 _DEVICE_PATTERNS: dict[FaultKind, tuple[str, ...]] = {
-    FaultKind.COMMIT_ERROR: ("simulated commit failure",),
+    #: Junos' simulated failure; IOS XR's refused commit (sim/iosxr/device.py).
+    FaultKind.COMMIT_ERROR: ("simulated commit failure", "'sysdb' detected the 'fatal'"),
     FaultKind.LOCK_HELD: ("lock",),
     FaultKind.SESSION_DROP: ("session lost", "lost", "closed", "not open"),
     FaultKind.RPC_TIMEOUT: ("no reply within",),
     FaultKind.ROUTER_DOWN: ("refused", "timed out", "unreachable"),
 }
 #: How a commit that did not answer in time is reported: the RPC timeout, the session's
-#: deadline, or (deadline-true staging) no answer by / a return after the decision instant.
-_SLOW = ("no reply within", "deadline passed", "decision instant")
+#: deadline, or (deadline-true staging) no answer by / a return after the decision instant
+#: (IOS XR's driver says "no reply in time" where PyEZ's says "no reply within").
+_SLOW = ("no reply within", "deadline passed", "decision instant", "no reply in time")
 #: A commit this much slower than usual counts as the injected latency (sessions add a little).
 LATENCY_MATCH = 0.8
 #: A start-time read on the router this close to the wave's activation instant is the one the

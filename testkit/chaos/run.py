@@ -44,6 +44,7 @@ from qkd_macsec.obs.logging import LOGGER_NAME, RedactionFilter
 from qkd_macsec.pki.files import write_private
 from qkd_macsec.sim.config import macsec_interfaces
 from qkd_macsec.testbed.builder import Testbed, TestbedOptions, start_testbed
+from qkd_macsec.testbed.links import platform_pair
 from testkit.chaos.canary import collect_secrets, scan_files
 from testkit.chaos.failover import failover_wave
 from testkit.chaos.faults import (
@@ -129,6 +130,7 @@ class _Run:
         self.kept_copies: set[Path] = set()  # copies a restore used (scanned at the end)
         self.wave = 0
         self.reads = UnreadLog()
+        self.link_pairs: dict[str, str] = {}  # link -> its platform pair ("junos-iosxr")
 
     # -- the campaign ------------------------------------------------------------------
     async def main(self) -> ChaosReport:
@@ -173,6 +175,12 @@ class _Run:
         injector = FaultInjector(testbed, CLIENT_TIMEOUT_S)
         facts = _facts(testbed)
         self.link_kmes = _link_kmes(testbed)
+        inventory = testbed.inventory
+        self.link_pairs = {link.name: platform_pair(inventory, link) for link in inventory.links}
+        for pair in self.link_pairs.values():
+            self.report.pair(pair).links += 1
+        for host in inventory.hosts.values():
+            self.report.platforms[host.platform] = self.report.platforms.get(host.platform, 0) + 1
         length = self.options.max_waves if self.options.min_rotations else self.options.waves
         kinds = [k for k in FaultKind if k not in self.options.exclude]
         schedule = fault_schedule(self.rng, length, facts, kinds=kinds)
@@ -191,9 +199,14 @@ class _Run:
                 self.wave = wave
                 self.report.waves += 1
                 await self._copy_journal(testbed, wave, "between")
-                copy_task = asyncio.create_task(self._copy_later(testbed, wave))
+                kill = bool(faults) and faults[0].kind in CONTROLLER_WAVE_KINDS
+                # No mid-wave copy in a kill (or failover) wave: 1.5 s into it the CLI may or
+                # may not have started its wave (a subprocess, its start-up time the machine's
+                # load), so a restore of that copy might act or not; restores take an older
+                # wave's copy.
+                copy_task = None if kill else asyncio.create_task(self._copy_later(testbed, wave))
                 try:
-                    if faults and faults[0].kind in CONTROLLER_WAVE_KINDS:
+                    if kill:
                         before = controller.journal.counts()
                         await controller.aclose()
                         if faults[0].kind is FaultKind.CONTROLLER_FAILOVER:
@@ -210,7 +223,8 @@ class _Run:
                             controller = await self._journal_fault(testbed, controller, fault)
                     await self._fault_wave(testbed, controller, injector, faults, lasting)
                 finally:
-                    await copy_task
+                    if copy_task is not None:
+                        await copy_task
                     self._prune_copies(wave)
             injector.heal_all()
             final = await controller.rotate()
@@ -296,7 +310,7 @@ class _Run:
         stat = self.report.stat(fault.kind)
         stat.injected += 1
         offsets = {
-            name: injector.testbed.lab.device(name).clock_offset_s
+            name: injector.testbed.lab.server(name).clock_offset_s
             for name in injector.testbed.inventory.hosts
         }
         timeout = float(self.options.shape.device_timeout_s)
@@ -380,7 +394,7 @@ class _Run:
     async def _locks_free(self, testbed: Testbed, wait_s: float) -> bool:
         deadline = time.monotonic() + wait_s
         while True:
-            if all(testbed.lab.device(n).lock_holder is None for n in testbed.inventory.hosts):
+            if not any(testbed.lab.server(n).lock_held() for n in testbed.inventory.hosts):
                 return True
             if time.monotonic() > deadline:
                 return False
@@ -411,8 +425,8 @@ class _Run:
         """What a refused controller must not change (no secrets: counts and instants)."""
         out: dict[str, object] = {}
         for name in sorted(testbed.inventory.hosts):
-            history = testbed.lab.device(name).history
-            out[f"{name} commits"] = (len(history), history[0].when)
+            commits = testbed.lab.server(name).commit_times()
+            out[f"{name} commits"] = (len(commits), commits[-1] if commits else None)
         out["journal rows"] = controller.journal.counts()
         holder = lease_holder(self._journal(testbed))
         out["lease holder"] = (holder.pid, holder.token) if holder else None
@@ -522,6 +536,11 @@ class _Run:
             stat.rotations += len(rotations)
             stat.rotated += rotated
             stat.aborted += aborted
+        for r in rotations:
+            pair = self.report.pair(self.link_pairs.get(r.link, "unknown"))
+            pair.rotations += 1
+            pair.rotated += int(r.phase is Phase.ACTIVE)
+            pair.aborted += int(r.phase is Phase.ABORTED)
         outcomes = Counter(request_outcome(r) for r in self.records)
         for outcome, n in outcomes.items():
             self.report.kme_requests[outcome] = self.report.kme_requests.get(outcome, 0) + n
@@ -607,14 +626,17 @@ class _Run:
                 live = testbed.live_ckns(link.name)
                 newest = journal.active_keys(link.name, 1)
                 shared = bool(live) and None not in live and len(set(live)) == 1
+                pair = report.pair(self.link_pairs.get(link.name, "unknown"))
                 if not shared:
                     report.problems.append(f"{link.name}: not live on one shared key: {live}")
                 elif not newest or live[0] != newest[0].ckn.lower():
                     report.problems.append(f"{link.name}: live key is not the journal's newest")
                 else:
                     report.links_live_shared += 1
+                    pair.live_shared += 1
                 outage = testbed.outage_seconds(link.name)
                 report.max_outage_s = max(report.max_outage_s, outage)
+                pair.max_outage_s = max(pair.max_outage_s, outage)
                 if outage > 0:
                     report.problems.append(f"{link.name}: {outage:.1f} s of outage")
                     self._log_outages(testbed, link.name)
@@ -697,6 +719,7 @@ def _facts(testbed: Testbed) -> LabFacts:
         device_timeout_s=float(min(timeouts)),
         activation_margin_s=inventory.policy.min_activation_delay
         + inventory.policy.clock_tolerance,
+        platforms={name: host.platform for name, host in inventory.hosts.items()},
     )
 
 

@@ -13,10 +13,18 @@ from qkd_macsec.cli.render import print_wave
 from qkd_macsec.obs.logging import configure_logging
 from qkd_macsec.report.tables import Column, FitTable, short_id
 from qkd_macsec.testbed.demo import DemoReport, run_demo
+from qkd_macsec.testbed.examples import DEMO_LABS
 
 
 @click.command()
 @click.option("-n", "--rotations", type=click.IntRange(1, 1000), default=3, show_default=True)
+@click.option(
+    "--lab",
+    type=click.Choice(sorted(DEMO_LABS)),
+    default="seed",
+    show_default=True,
+    help="seed: the seed's four Junos routers; multi-vendor: Junos and IOS XR on mixed links.",
+)
 @click.option(
     "--dir",
     "directory",
@@ -34,15 +42,17 @@ from qkd_macsec.testbed.demo import DemoReport, run_demo
 )
 def demo(
     rotations: int,
+    lab: str,
     directory: Path | None,
     as_json: bool,
     wide: bool,
     verbose: int,
     trace: Path | None,
 ) -> None:
-    """Seed lab (mx304-11, mx304-12, mx10008-23, mx10008-24): bootstrap, rotate, report."""
+    """Bootstrap, rotate and report on a simulated lab: the seed's (mx304-11, mx304-12,
+    mx10008-23, mx10008-24) or the multi-vendor one (Junos and IOS XR)."""
     configure_logging(verbosity=verbose, trace_file=trace, console=not as_json)
-    report = run_demo(rotations, directory)
+    report = run_demo(rotations, directory, lab=lab)
     console = Console()
     if as_json:
         click.echo(json.dumps(report.summary(), indent=2))
@@ -50,6 +60,7 @@ def demo(
         for wave in report.waves:
             print_wave(console, wave, wide=wide)
         console.print(links_table(report, wide=wide))
+        console.print(ends_table(report))
         console.print("live: wires whose MKA session runs on the newest key", style="dim")
         verdict = "[green]PASS[/]" if report.ok else "[red]FAIL[/]"
         console.print(
@@ -67,6 +78,7 @@ def links_table(report: DemoReport, *, wide: bool = False) -> FitTable:
         "links after the demo",
         [
             Column("link"),
+            Column("platforms"),
             Column("key ID"),
             Column("kcv"),
             Column("age", justify="right"),
@@ -78,6 +90,7 @@ def links_table(report: DemoReport, *, wide: bool = False) -> FitTable:
     for link in report.links:
         table.add_row(
             link.link,
+            link.platforms or "-",
             short_id(link.key_id, wide=wide),
             link.kcv or "-",
             f"{link.key_age_s:.1f}s" if link.key_age_s is not None else "-",
@@ -85,4 +98,15 @@ def links_table(report: DemoReport, *, wide: bool = False) -> FitTable:
             f"{link.outage_s:g}s",
             str(link.rotations),
         )
+    return table
+
+
+def ends_table(report: DemoReport) -> FitTable:
+    """Each link's ends: host, platform and interface (the master first)."""
+    table = FitTable(
+        "link ends", [Column("link"), Column("host"), Column("platform"), Column("interface")]
+    )
+    for link in report.links:
+        for end in link.ends:
+            table.add_row(link.link, end.host, end.platform, end.interface)
     return table

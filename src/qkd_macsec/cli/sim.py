@@ -57,8 +57,8 @@ async def _serve(lab: Lab, host: str) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     async with lab.serve(host) as running:
-        width = max(len(name) for name in running.devices)
-        for name in running.devices:
+        width = max(len(name) for name in running.servers)
+        for name in running.servers:  # every device, whatever its platform
             click.echo(f"{name:<{width}}  {host}:{running.port(name)}")
         click.echo(f"known_hosts: {running.known_hosts_path}")
         for link in running.fabric.links():

@@ -30,13 +30,16 @@ Lifetimes are written in the device's wall clock: :meth:`device_time` reads
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 from ncclient import manager
@@ -489,12 +492,21 @@ class IosxrDriver:
         return clock
 
     def key_chain(self, chain: str) -> list[ChainEntryState]:
+        """The chain's keys, each ``start_time`` the instant it denotes (UTC). IOS XR keeps a
+        lifetime start as wall-clock time in the router's zone with no offset (the parser reads
+        the fields as they are), so it is converted from the zone the router's clock reports in
+        the same session — as the offset in a Junos read-back does it there."""
         name = xr.key_chain(chain)
         text = self._get_config("running", _chain_filter(name))
         entries: list[ChainEntryState] = self._call(
             "get-config", lambda _m: parse_key_chain(text, name)
         )
-        return entries
+        if not entries:
+            return entries
+        clock = self.device_time()
+        return [
+            dataclasses.replace(e, start_time=_wall_to_utc(e.start_time, clock)) for e in entries
+        ]
 
     def mka_sessions(self, interfaces: Sequence[str] | None = None) -> list[MkaSessionState]:
         wanted = None if interfaces is None else {xr.interface_identity(i) for i in interfaces}
@@ -568,3 +580,11 @@ def _chain_filter(chain: str) -> str:
         f'<mac-sec-keychains xmlns="{KEYCHAIN_NS}"><mac-sec-keychain>'
         f"<chain-name>{chain}</chain-name></mac-sec-keychain></mac-sec-keychains>"
     )
+
+
+def _wall_to_utc(start: datetime, clock: DeviceClock) -> datetime:
+    """A start read as the router's wall clock (labelled UTC by the parser) -> its instant."""
+    wall = start.replace(tzinfo=None)
+    if clock.zone is not None and clock.zone != "UTC":
+        return wall.replace(tzinfo=ZoneInfo(clock.zone)).astimezone(UTC)
+    return (wall - clock.utc_offset).replace(tzinfo=UTC)

@@ -5,6 +5,7 @@ preceding_hold_s: 30        # how long MKA keeps the preceding CAK after a key c
 minute_s: 60                # length of a "minute" for commit confirmed (tests use e.g. 0.2)
 devices:
   - name: mx304-11
+    platform: junos         # which simulator serves it (default junos; iosxr: IOS XR)
     port: 0                 # 0 = ephemeral; the real port is reported by the running lab
     user: lab
     password_env: LAB_PASSWORD   # or password: ..., or authorized_keys: ["ssh-ed25519 AAAA..."]
@@ -23,7 +24,12 @@ links:
 
 ``async with lab.serve() as running`` starts every listener; ``run_lab_in_thread(lab)`` does the
 same on a background thread for synchronous code (PyEZ). Host keys persist in the state dir
-(0600) and a ``known_hosts`` file lists ``[127.0.0.1]:PORT ssh-ed25519 …`` for every device.
+(0600) and a ``known_hosts`` file lists ``[127.0.0.1]:PORT ssh-ed25519 …`` for every SSH device.
+
+Each device is served by its platform's simulator (:mod:`qkd_macsec.sim.lab_servers`), all on
+one loop and one fabric, so a link may join a Junos and an IOS XR interface. ``running.server(
+name)`` is the platform-neutral face of a device (port, commits, lock, faults);
+``running.device(name)`` the simulated Junos router itself (Junos devices only).
 """
 
 from __future__ import annotations
@@ -34,11 +40,12 @@ import shutil
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncssh
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -49,6 +56,7 @@ from qkd_macsec.sim.config.zone import resolve_zone
 from qkd_macsec.sim.device import DeviceProfile, SimDevice, UserAccount
 from qkd_macsec.sim.fabric import Fabric, LinkEnd
 from qkd_macsec.sim.files import attach_file_store
+from qkd_macsec.sim.lab_servers import LabContext, LabServer, lab_platforms, lab_server_factory
 from qkd_macsec.sim.netconf.file_transfer import FileTransferEndpoint
 from qkd_macsec.sim.netconf.hostkeys import (
     load_or_create_host_key,
@@ -59,6 +67,7 @@ from qkd_macsec.sim.netconf.ssh import DeviceEndpoint
 
 log = get_logger("sim.lab")
 T = TypeVar("T")
+D = TypeVar("D")
 STARTUP_TIMEOUT_S = 60.0
 
 
@@ -86,6 +95,9 @@ class FaultsSpec(BaseModel):
 
 class DeviceSpec(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    #: Which simulator serves the device (a name of :func:`~qkd_macsec.sim.lab_servers.
+    #: lab_platforms`); fields a platform's simulator cannot honour are refused at start.
+    platform: str = "junos"
     port: int = Field(default=0, ge=0, le=65535)
     user: str = Field(default="lab", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$")
     password: Secret | None = None
@@ -110,6 +122,13 @@ class DeviceSpec(BaseModel):
         if isinstance(value, str):
             SECRETS.add(value)
             return Secret.from_text(value)
+        return value
+
+    @field_validator("platform")
+    @classmethod
+    def _known_platform(cls, value: str) -> str:
+        if value not in lab_platforms():
+            raise ValueError(f"no simulator for platform {value!r} (known: {lab_platforms()})")
         return value
 
     @field_validator("time_zone")
@@ -160,10 +179,13 @@ class LabSpec(BaseModel):
     minute_s: float = Field(default=60.0, gt=0)
     devices: list[DeviceSpec]
     links: list[LinkSpec] = Field(default_factory=list)
+    #: Devices on the lab's fabric that the lab does not serve (a test's own simulator joins
+    #: the fabric for them, e.g. a platform with no lab simulator): link ends may name them.
+    external_devices: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> LabSpec:
-        names = [d.name for d in self.devices]
+        names = [d.name for d in self.devices] + list(self.external_devices)
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"duplicate device names: {', '.join(duplicates)}")
@@ -245,6 +267,85 @@ def build_device(spec: DeviceSpec, fabric: Fabric, minute_s: float) -> SimDevice
     return device
 
 
+class JunosLabServer:
+    """A simulated Junos router of a lab (a :class:`~qkd_macsec.sim.lab_servers.LabServer`)."""
+
+    platform = "junos"
+
+    def __init__(self, device: SimDevice, endpoint: DeviceEndpoint) -> None:
+        self._device = device
+        self.endpoint = endpoint
+
+    @property
+    def name(self) -> str:
+        return self._device.name
+
+    @property
+    def port(self) -> int:
+        return self.endpoint.port
+
+    @property
+    def host_key(self) -> asyncssh.SSHKey:
+        return self.endpoint.host_key
+
+    @property
+    def device(self) -> SimDevice:
+        return self._device
+
+    def commit_times(self) -> list[float]:
+        return [record.at for record in reversed(self._device.history)]
+
+    def lock_held(self) -> bool:
+        return self._device.lock_holder is not None
+
+    @property
+    def clock_offset_s(self) -> float:
+        return self._device.clock_offset_s
+
+    def set_clock_offset(self, offset_s: float) -> None:
+        self._device.set_clock_offset(offset_s)
+
+    def fail_commits(self, count: int) -> None:
+        self._device.set_faults(failing_commits=count)
+
+    def commits_to_fail(self) -> int:
+        return self._device.faults.failing_commits
+
+    def set_commit_latency(self, seconds: float) -> None:
+        self._device.set_faults(commit_latency_s=seconds)
+
+    async def set_reachable(self, reachable: bool) -> None:
+        self._device.set_faults(refuse_connections=not reachable)
+        await self.endpoint.sync_listening()
+        if not reachable:  # the sessions already open end too (see RunningLab)
+            self._device.drop_sessions()
+
+
+@asynccontextmanager
+async def serve_junos(spec: DeviceSpec, context: LabContext) -> AsyncIterator[JunosLabServer]:
+    """Build, join to the fabric and serve one simulated Junos router; stop it on exit."""
+    device = build_device(spec, context.fabric, context.minute_s)
+    key = load_or_create_host_key(context.host_key_path(spec.name))
+    endpoint: DeviceEndpoint
+    if spec.files_dir is not None:
+        endpoint = FileTransferEndpoint(
+            device,
+            context.fabric,
+            key,
+            host=context.host,
+            port=spec.port,
+            files=attach_file_store(device, spec.files_dir),
+        )
+    else:
+        endpoint = DeviceEndpoint(device, context.fabric, key, host=context.host, port=spec.port)
+    try:
+        await endpoint.start()
+        yield JunosLabServer(device, endpoint)
+    finally:
+        await endpoint.close()
+        device.shutdown()
+
+
 class RunningLab:
     """A lab whose devices are listening (see :meth:`Lab.serve`)."""
 
@@ -253,77 +354,100 @@ class RunningLab:
         self.state_dir = state_dir
         self.host = host
         self.fabric = Fabric(preceding_hold_s=spec.preceding_hold_s)
+        self.context = LabContext(self.fabric, host, state_dir, spec.minute_s)
+        self.servers: dict[str, LabServer] = {}
+        #: The simulated Junos routers and their SSH listeners (Junos devices only).
         self.devices: dict[str, SimDevice] = {}
         self.endpoints: dict[str, DeviceEndpoint] = {}
         self.known_hosts_path = state_dir / "known_hosts"
+        self._stack = AsyncExitStack()
 
     def _host_key_path(self, name: str) -> Path:
-        return self.state_dir / "hostkeys" / f"{name}_ed25519"
+        return self.context.host_key_path(name)
+
+    @property
+    def ca_path(self) -> Path:
+        """The lab CA (what HTTPS platforms' certificates are signed by)."""
+        return self.context.ca_path
 
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         for spec in self.spec.devices:
-            device = build_device(spec, self.fabric, self.spec.minute_s)
-            key = load_or_create_host_key(self._host_key_path(spec.name))
-            self.devices[spec.name] = device
-            if spec.files_dir is not None:
-                self.endpoints[spec.name] = FileTransferEndpoint(
-                    device,
-                    self.fabric,
-                    key,
-                    host=self.host,
-                    port=spec.port,
-                    files=attach_file_store(device, spec.files_dir),
-                )
-            else:
-                self.endpoints[spec.name] = DeviceEndpoint(
-                    device, self.fabric, key, host=self.host, port=spec.port
-                )
+            factory = lab_server_factory(spec.platform)
+            server = await self._stack.enter_async_context(factory(spec, self.context))
+            self.servers[spec.name] = server
+            if isinstance(server, JunosLabServer):
+                self.devices[spec.name] = server.device
+                self.endpoints[spec.name] = server.endpoint
+        for name in self.spec.external_devices:
+            self.fabric.add_device(name)
         for link in self.spec.links:
             a, b = link.ends()
             self.fabric.add_link(a, b, link.name)
-        await asyncio.gather(*(endpoint.start() for endpoint in self.endpoints.values()))
         self.write_known_hosts()
-        notice(log, "lab up: %d devices, %d links", len(self.devices), len(self.spec.links))
+        platforms = sorted({s.platform for s in self.spec.devices})
+        notice(
+            log,
+            "lab up: %d devices (%s), %d links",
+            len(self.servers),
+            ", ".join(platforms),
+            len(self.spec.links),
+        )
 
     async def stop(self) -> None:
-        await asyncio.gather(
-            *(endpoint.close() for endpoint in self.endpoints.values()), return_exceptions=True
-        )
-        for device in self.devices.values():
-            device.shutdown()
+        try:
+            await self._stack.aclose()
+        except Exception as exc:  # stopping must not hide what the lab was doing
+            log.warning("lab stop: %s", type(exc).__name__)
 
     def write_known_hosts(self) -> None:
-        entries = [(self.host, e.port, e.host_key) for e in self.endpoints.values()]
+        entries = [
+            (self.host, s.port, s.host_key) for s in self.servers.values() if s.host_key is not None
+        ]
         write_known_hosts(self.known_hosts_path, entries)
 
     def port(self, name: str) -> int:
-        return self._endpoint(name).port
+        return self.server(name).port
 
-    def device(self, name: str) -> SimDevice:
+    def server(self, name: str) -> LabServer:
+        """The platform-neutral face of device ``name``."""
         try:
-            return self.devices[name]
+            return self.servers[name]
         except KeyError:
             raise LabError(f"no device named {name!r}") from None
 
+    def platform(self, name: str) -> str:
+        return self.server(name).platform
+
+    def device(self, name: str) -> SimDevice:
+        """The simulated Junos router ``name`` (LabError for a device of another platform)."""
+        return self.device_of(name, SimDevice)
+
+    def device_of(self, name: str, kind: type[D]) -> D:
+        """Device ``name`` as its platform's simulated device class ``kind`` (or LabError)."""
+        device = self.server(name).device
+        if not isinstance(device, kind):
+            raise LabError(
+                f"device {name!r} is a {self.platform(name)} device, not a {kind.__name__}"
+            )
+        return device
+
     def _endpoint(self, name: str) -> DeviceEndpoint:
+        self.server(name)
         try:
             return self.endpoints[name]
         except KeyError:
-            raise LabError(f"no device named {name!r}") from None
+            raise LabError(f"device {name!r} is not a Junos device") from None
 
     async def refuse_connections(self, name: str, refuse: bool = True) -> None:
-        """Stop (or resume) listening for one device; returns once the listener follows.
-        Refusing also ends the sessions already open, as when the router's NETCONF service
-        stops or the network to it goes: a controller that keeps sessions open must not
+        """Stop (or resume) listening for one device, any platform; returns once the listener
+        follows. Refusing also ends the sessions already open, as when the router's NETCONF
+        service stops or the network to it goes: a controller that keeps sessions open must not
         keep reaching an unreachable router."""
-        self.device(name).set_faults(refuse_connections=refuse)
-        await self._endpoint(name).sync_listening()
-        if refuse:
-            self.device(name).drop_sessions()
+        await self.server(name).set_reachable(not refuse)
 
     async def drop_sessions(self, name: str) -> int:
-        """Abort every open NETCONF session of one device (a network loss)."""
+        """Abort every open NETCONF session of one (Junos) device (a network loss)."""
         return self.device(name).drop_sessions()
 
     async def rotate_host_key(self, name: str) -> None:
@@ -361,8 +485,21 @@ class LabThread:
     def port(self, name: str) -> int:
         return self.running.port(name)
 
+    @property
+    def ca_path(self) -> Path:
+        return self.running.ca_path
+
     def device(self, name: str) -> SimDevice:
         return self.running.device(name)
+
+    def device_of(self, name: str, kind: type[D]) -> D:
+        return self.running.device_of(name, kind)
+
+    def server(self, name: str) -> LabServer:
+        return self.running.server(name)
+
+    def platform(self, name: str) -> str:
+        return self.running.platform(name)
 
     def call(self, factory: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
         """Run a coroutine on the lab's loop and wait for its result."""

@@ -1,4 +1,12 @@
-"""Build and start a testbed from an inventory document (see the package docstring)."""
+"""Build and start a testbed from an inventory document (see the package docstring).
+
+Each host is simulated by its inventory platform's simulator (``platform:`` of the host, its
+groups or the defaults), all in one lab on one MKA fabric: a link may join a Junos and an IOS XR
+router. Interface names in the document must then follow each end's platform rules (e.g.
+``HundredGigE0/0/0/1`` on IOS XR). A host whose platform has no lab simulator
+(:func:`~qkd_macsec.sim.lab_servers.lab_platforms`) is not served: it is an external device of
+the lab's fabric, which the test's own simulator joins (as the FakeOS tests do).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ import contextlib
 import copy
 import os
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,15 +22,29 @@ from typing import Any
 import yaml
 
 from qkd_macsec.inventory import Inventory, load_inventory
+from qkd_macsec.inventory.schema import _raw_host_platforms
 from qkd_macsec.kme.example import write_example_network
 from qkd_macsec.kme.network import KmeNetwork
 from qkd_macsec.kme.server import RunningNetwork, run_network_in_thread
 from qkd_macsec.obs.logging import SECRETS
 from qkd_macsec.pki.files import write_private
 from qkd_macsec.sim.lab import Lab, LabThread, run_lab_in_thread
+from qkd_macsec.sim.lab_servers import LabServer, lab_platforms
 
 PASSWORD_ENV = "QKD_ROUTER_PASSWORD"  # noqa: S105 - the variable name, not a password
 Wire = tuple[tuple[str, str], tuple[str, str]]
+#: What the inventory host of a platform needs from the running lab besides host and port
+#: (SSH platforms: nothing, the lab's known_hosts is the inventory's). An HTTPS platform adds
+#: e.g. the lab CA its certificate is checked against: ``filler(host_spec, lab, name)``.
+HostFiller = Callable[[dict[str, Any], LabThread, str], None]
+
+
+def _https_ca(host: dict[str, Any], lab: LabThread, name: str) -> None:
+    """An HTTPS-managed host verifies its device against the lab's CA."""
+    host["tls_ca"] = str(lab.ca_path)
+
+
+HOST_FILLERS: dict[str, HostFiller] = {"nxos": _https_ca}
 
 
 @dataclass(frozen=True)
@@ -53,6 +75,17 @@ class Testbed:
 
     def outage_seconds(self, link: str) -> float:
         return sum(self.lab.fabric.outage_seconds(wire) for wire in self.wires[link])
+
+    def platform(self, host: str) -> str:
+        return self.inventory.hosts[host].platform
+
+    def server(self, host: str) -> LabServer:
+        """The simulated device of ``host``, whatever its platform."""
+        return self.lab.server(host)
+
+    def commits(self, host: str, since: float = 0.0) -> int:
+        """Commits the simulator recorded on ``host`` at or after ``since`` (epoch seconds)."""
+        return sum(1 for at in self.lab.server(host).commit_times() if at >= since)
 
     def live_ckns(self, link: str) -> list[str | None]:
         """The CKN each wire of the link is live on right now (None where it is down)."""
@@ -104,11 +137,15 @@ def start_testbed(
         kme_options=dict(options.kme_options),
     )
     wires = wiring(doc)
+    platforms = _raw_host_platforms(doc)  # host -> groups -> defaults, as the inventory reads
+    simulated = set(lab_platforms())
+    served = [name for name in hosts if platforms[name] in simulated]
     lab_doc = {
         "preceding_hold_s": options.preceding_hold_s,
         "devices": [
             {
                 "name": name,
+                "platform": platforms[name],
                 "user": doc.get("defaults", {}).get("user", "netconf"),
                 "password_env": PASSWORD_ENV,
                 "commit_latency_s": options.commit_latency_s,
@@ -118,8 +155,9 @@ def start_testbed(
                 "time_zone": options.time_zones.get(name),
                 **options.device_options.get(name, {}),
             }
-            for name in hosts
+            for name in served
         ],
+        "external_devices": [name for name in hosts if name not in served],
         "links": [
             {"a": f"{a[0]}:{a[1]}", "b": f"{b[0]}:{b[1]}", "name": f"{link}#{i}"}
             for link, link_wires in wires.items()
@@ -133,7 +171,11 @@ def start_testbed(
     ):
         for name, spec in hosts.items():
             spec["host"] = "127.0.0.1"
-            spec["port"] = running_lab.port(name)
+            if name in served:  # else a platform with no lab simulator: the test brings its own
+                spec["port"] = running_lab.port(name)
+                filler = HOST_FILLERS.get(platforms[name])
+                if filler is not None:
+                    filler(spec, running_lab, name)
             spec.setdefault("tls", {})
             sae = spec.get("sae_id", name)
             spec["tls"] = {
@@ -166,4 +208,11 @@ def bundled_example(name: str = "seed-lab") -> dict[str, Any]:
     return loaded
 
 
-__all__: Sequence[str] = ["Testbed", "TestbedOptions", "bundled_example", "start_testbed", "wiring"]
+__all__: Sequence[str] = [
+    "HOST_FILLERS",
+    "Testbed",
+    "TestbedOptions",
+    "bundled_example",
+    "start_testbed",
+    "wiring",
+]

@@ -1,7 +1,10 @@
-"""The bundled demo: the seed's four routers on embedded KMEs and simulated Junos, rotated N times.
+"""The bundled demo: an example lab on embedded KMEs and simulated routers, rotated N times.
 
-Ends with a per-link table — key ID and age, MKA state on every wire, measured outage — and
-succeeds only if every link is live on its newest key with an outage of 0.
+``seed`` (the default): the seed's four Junos routers. ``multi-vendor``: Junos and IOS XR
+routers in one lab (Junos ↔ Junos and Junos ↔ IOS XR links; a data-centre platform joins by its
+extension file, see :mod:`qkd_macsec.testbed.examples`). Ends with a per-link table — the
+platforms and ends, key ID and age, MKA state on every wire, measured outage — and succeeds only
+if every link is live on its newest key with an outage of 0.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from typing import Any
 
 from qkd_macsec.engine.controller import Controller
 from qkd_macsec.engine.results import WaveResult
-from qkd_macsec.testbed.builder import Testbed, TestbedOptions, bundled_example, start_testbed
+from qkd_macsec.testbed.builder import Testbed, TestbedOptions, start_testbed
+from qkd_macsec.testbed.examples import DEMO_LABS, EXAMPLES_DIR, compose_example, usable_platforms
+from qkd_macsec.testbed.links import LinkEnd, link_ends, platform_pair
 
 
 @dataclass
@@ -29,6 +34,8 @@ class LinkReport:
     wires_live_on_newest: int
     outage_s: float
     rotations: int
+    ends: list[LinkEnd] = field(default_factory=list)
+    platforms: str = ""  # "junos-iosxr": the link's platform pair
 
     @property
     def ok(self) -> bool:
@@ -72,6 +79,8 @@ class DemoReport:
                 {
                     "link": r.link,
                     "ok": r.ok,
+                    "platforms": r.platforms,
+                    "ends": [end.to_json() for end in r.ends],
                     "key_id": r.key_id,
                     "kcv": r.kcv,
                     "key_age_s": None if r.key_age_s is None else round(r.key_age_s, 1),
@@ -103,6 +112,8 @@ def link_reports(testbed: Testbed, controller: Controller) -> list[LinkReport]:
                 ),
                 outage_s=round(testbed.outage_seconds(link.name), 6),
                 rotations=len(active),
+                ends=link_ends(testbed.inventory, link),
+                platforms=platform_pair(testbed.inventory, link),
             )
         )
     return reports
@@ -115,22 +126,36 @@ async def _rotate(testbed: Testbed, rotations: int, report: DemoReport) -> None:
         report.links = link_reports(testbed, controller)
 
 
+#: Clock offsets and zones per lab: the demo shows that neither costs an outage.
+_LAB_OPTIONS: dict[str, dict[str, Any]] = {
+    "seed": {"clock_offsets": {"mx10008-23": 0.4, "mx10008-24": -0.3}},
+    "multi-vendor": {
+        "clock_offsets": {"mx304-12": 0.4, "asr9k-31": -0.3},
+        "time_zones": {"asr9k-31": "Europe/Berlin"},
+    },
+}
+
+
 def run_demo(
     rotations: int = 3,
     directory: Path | None = None,
     *,
     options: TestbedOptions | None = None,
-    example: str = "seed-lab",
+    example: str | None = None,
+    lab: str = "seed",
 ) -> DemoReport:
-    """Start the bundled example, bootstrap it, rotate ``rotations - 1`` more times, report."""
+    """Start demo lab ``lab`` (or the bundled ``example`` directory), bootstrap it, rotate
+    ``rotations - 1`` more times, report."""
+    if lab not in DEMO_LABS:
+        raise ValueError(f"unknown demo lab {lab!r} (known: {', '.join(DEMO_LABS)})")
     started = time.monotonic()
     workdir = directory or Path(tempfile.mkdtemp(prefix="qkd-macsec-demo-"))
     options = options or TestbedOptions(
-        policy={"min_activation_delay": "3s", "clock_tolerance": "1s"},
-        clock_offsets={"mx10008-23": 0.4, "mx10008-24": -0.3},
+        policy={"min_activation_delay": "3s", "clock_tolerance": "1s"}, **_LAB_OPTIONS[lab]
     )
+    document = compose_example(EXAMPLES_DIR / (example or DEMO_LABS[lab]), usable_platforms())
     report = DemoReport(workdir)
-    with start_testbed(bundled_example(example), workdir, options) as testbed:
+    with start_testbed(document, workdir, options) as testbed:
         asyncio.run(_rotate(testbed, rotations, report))
     report.seconds = time.monotonic() - started
     return report

@@ -7,8 +7,9 @@ and prints one JSON line ``{"inventory": PATH}`` on stdout. Then it answers one 
 command line read from stdin:
 
 * ``stats SINCE`` — ``{"outage": {link: s}, "live": {link: bool}, "commits": {device: n},
-  "logins": {device: n}}``, commits and NETCONF logins counted since the epoch instant SINCE
-  (the simulator's own records);
+  "logins": {device: n}, "platforms": {device: name}}``, commits and NETCONF logins counted
+  since the epoch instant SINCE (the simulator's own records; commits on every platform,
+  logins on Junos devices);
 * ``quit`` (or end of input) — stop everything and exit 0.
 """
 
@@ -31,14 +32,13 @@ def stats(testbed: Testbed, since: float) -> dict[str, Any]:
     return {
         "outage": {name: testbed.outage_seconds(name) for name in links},
         "live": {name: all(ckn is not None for ckn in testbed.live_ckns(name)) for name in links},
-        "commits": {
-            name: sum(1 for record in testbed.lab.device(name).history if record.at >= since)
-            for name in testbed.inventory.hosts
-        },
+        "commits": {name: testbed.commits(name, since) for name in testbed.inventory.hosts},
         "logins": {
             name: sum(1 for at in testbed.lab.device(name).logins if at >= since)
             for name in testbed.inventory.hosts
+            if testbed.platform(name) == "junos"
         },
+        "platforms": {name: testbed.platform(name) for name in testbed.inventory.hosts},
     }
 
 

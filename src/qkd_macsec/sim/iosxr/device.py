@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
@@ -54,6 +54,8 @@ class _Counters:
     rpcs: int = 0
     #: NETCONF sessions that ended (whatever ended them).
     sessions_ended: int = 0
+    #: Wall time (``time.time``) of every commit that changed the running configuration.
+    commit_times: list[float] = field(default_factory=list)
 
 
 class IosxrSimDevice:
@@ -83,6 +85,10 @@ class IosxrSimDevice:
         self.counters = _Counters()
         #: Fault: every commit fails (as a commit check or a full disk would make it).
         self.refuse_commits = False
+        #: Fault: this many next commits fail (counted down by each refused commit).
+        self.failing_commits = 0
+        #: Fault: a commit answers this long after it was asked (the server waits, off-lock).
+        self.commit_latency_s = 0.0
         self._guard = threading.Lock()
 
     def check_password(self, user: str, password: str) -> bool:
@@ -128,15 +134,18 @@ class IosxrSimDevice:
     def commit(self, session: int) -> None:
         with self._guard:
             self._may_change(session)
-            if self.refuse_commits:
+            if self.refuse_commits or self.failing_commits > 0:
+                self.failing_commits = max(0, self.failing_commits - 1)
                 raise EditError("commit failed: 'sysdb' detected the 'fatal' condition (fault)")
             self._validate(self.candidate)
             if self.candidate == self.running:
                 return
             self.running = self.candidate.copy()
             self.counters.commits += 1
+            at = time.time()
+            self.counters.commit_times.append(at)
             if self.fabric is not None:
-                self.fabric.commit_views(self.name, self._views(self.running), time.time())
+                self.fabric.commit_views(self.name, self._views(self.running), at)
 
     def _validate(self, config: XrConfig) -> None:
         for itf, (chain, policy) in config.bindings.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ CAPABILITIES = (
 )
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
 _session_ids = itertools.count(1)
+_COMMIT_RPC = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?commit[\s/>]")
 
 
 class _Failure(Exception):
@@ -87,6 +89,8 @@ class _NetconfChannel(asyncssh.SSHServerSession[bytes]):
         self._decoder = FrameDecoder()
         self._hello = False
         self._id = next(_session_ids)
+        self._queued: list[bytes] = []
+        self._waiting: asyncio.Future[None] | None = None
 
     def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:
         self._chan = chan
@@ -108,19 +112,47 @@ class _NetconfChannel(asyncssh.SSHServerSession[bytes]):
                 if not self._hello:
                     self._hello = True  # the client's hello: base:1.0 only, EOM framing
                     continue
-                reply, close = self._handle(message)
-                assert self._chan is not None
-                self._chan.write(frame(reply, chunked=False))
-                if close:
-                    self._chan.close()
+                self._queued.append(message)
         except FramingError:
             if self._chan is not None:
                 self._chan.abort()
+            return
+        self._drain()
+
+    def _drain(self) -> None:
+        """Answer queued RPCs in order; a commit under the latency fault is answered later
+        (the loop, shared with every router of a lab, is not blocked meanwhile)."""
+        while self._queued and self._waiting is None and self._chan is not None:
+            message = self._queued.pop(0)
+            delay = self._device.commit_latency_s
+            if delay > 0 and _COMMIT_RPC.search(message):
+                self._waiting = asyncio.ensure_future(self._answer_later(message, delay))
+                return
+            self._answer(message)
+
+    async def _answer_later(self, message: bytes, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._waiting = None
+        if self._chan is not None:
+            self._answer(message)
+            self._drain()
+
+    def _answer(self, message: bytes) -> None:
+        reply, close = self._handle(message)
+        assert self._chan is not None
+        self._chan.write(frame(reply, chunked=False))
+        if close:
+            self._chan.close()
+            self._chan = None
 
     def eof_received(self) -> bool:
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._chan = None
+        if self._waiting is not None:
+            self._waiting.cancel()
+            self._waiting = None
         self._device.session_ended(self._id)
 
     # ------------------------------------------------------------------------------ RPCs

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,6 +57,8 @@ class _Counters:
     commits: int = 0
     sessions: int = 0
     aborts: int = 0
+    #: Wall time (``time.time``) of every commit that changed the running configuration.
+    commit_times: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +94,8 @@ class NxosSimDevice:
         self.counters = _Counters()
         #: Fault: every commit fails (as a verify against hardware resources would).
         self.refuse_commits = False
+        #: Fault: this many next commits fail (counted down by each refused commit).
+        self.failing_commits = 0
         #: Fault: a commit takes this long (the server waits before committing).
         self.commit_latency_s = 0.0
         self._guard = threading.Lock()
@@ -143,7 +147,8 @@ class NxosSimDevice:
     def _commit(self) -> None:
         assert self._session is not None
         candidate = self._session
-        if self.refuse_commits:
+        if self.refuse_commits or self.failing_commits > 0:
+            self.failing_commits = max(0, self.failing_commits - 1)
             self._drop()
             raise CommandError("% Commit failed: verification against hardware failed (fault)")
         try:
@@ -156,8 +161,10 @@ class NxosSimDevice:
             return
         self.running = candidate
         self.counters.commits += 1
+        at = time.time()
+        self.counters.commit_times.append(at)
         if self.fabric is not None:
-            self.fabric.commit_views(self.name, self._views(candidate), time.time())
+            self.fabric.commit_views(self.name, self._views(candidate), at)
 
     # --------------------------------------------------------------------------- the fabric
     @staticmethod
