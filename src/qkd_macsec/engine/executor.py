@@ -372,16 +372,17 @@ class RotationExecutor:
     async def _run(self, plan: WavePlan, wave: str, result: WaveResult) -> None:
         wave_t0 = time.monotonic()
         planned: dict[str, tuple[PlannedRotation, LinkSpec]] = {}
-        for rotation in plan.rotations:
-            link = self.links[rotation.link]
-            rid = self.journal.begin(  # the journal hands out the id: the one direct write
-                link.name,
-                wave,
-                [(end.device, ",".join(end.interfaces)) for end in link.ends],
-                reason=rotation.reason.value,
-            )
-            self._emit(RotationBegun(link.name, rid, rotation.reason.value))
-            planned[link.name] = (rotation, link)
+        with self.journal.batch():  # each step's per-link writes: one transaction
+            for rotation in plan.rotations:
+                link = self.links[rotation.link]
+                rid = self.journal.begin(  # the journal hands out the id: the one direct write
+                    link.name,
+                    wave,
+                    [(end.device, ",".join(end.interfaces)) for end in link.ends],
+                    reason=rotation.reason.value,
+                )
+                self._emit(RotationBegun(link.name, rid, rotation.reason.value))
+                planned[link.name] = (rotation, link)
         self._emit(WaveStep(wave, "planned"))
 
         fetched = await self._fetch_all(planned, result)
@@ -397,11 +398,12 @@ class RotationExecutor:
         result.undo_budget_s = deadlines.activation_epoch - deadlines.decide_at
         result.predicted_staging_s = deadlines.staging
         journal_t0 = time.monotonic()
-        for name, _key in fetched.items():
-            rotation, link = planned[name]
-            rid = result.rotations[name].rotation_id
-            start = link.mode.strategy.start_time(activation)
-            self._emit(StagingBegun(name, rid, rotation.slot, start))
+        with self.journal.batch():  # durable before the "staging" step starts any session
+            for name, _key in fetched.items():
+                rotation, link = planned[name]
+                rid = result.rotations[name].rotation_id
+                start = link.mode.strategy.start_time(activation)
+                self._emit(StagingBegun(name, rid, rotation.slot, start))
         took = (time.monotonic() - journal_t0) / len(fetched)
         self._journal_s_per_link = max(took, self._journal_s_per_link / 2)  # quick to rise
         self._emit(WaveStep(wave, "staging"))
@@ -441,17 +443,6 @@ class RotationExecutor:
                     )
                     log.warning("%s: key fetch failed: %s", name, error, extra={"link": name})
                     return name, None
-            self._emit(
-                KeysFetched(
-                    name,
-                    rr.rotation_id,
-                    key.key.key_id,
-                    key.key.ckn,
-                    key.key.kcv,
-                    key.enc_seconds,
-                    key.dec_seconds,
-                )
-            )
             log.info(
                 "%s: key %s fetched (kcv %s)",
                 name,
@@ -463,7 +454,24 @@ class RotationExecutor:
             return name, key
 
         pairs = await asyncio.gather(*(one(name) for name in planned))
-        return {name: key for name, key in pairs if key is not None}
+        fetched = {name: key for name, key in pairs if key is not None}
+        # journaled together once every KME has answered: nothing uses a key before the
+        # "keys" step, and a rotation whose keys were not journaled is still PLANNED (undone
+        # by recovery without touching a device)
+        with self.journal.batch():
+            for name, key in fetched.items():
+                self._emit(
+                    KeysFetched(
+                        name,
+                        result.rotations[name].rotation_id,
+                        key.key.key_id,
+                        key.key.ckn,
+                        key.key.kcv,
+                        key.enc_seconds,
+                        key.dec_seconds,
+                    )
+                )
+        return fetched
 
     def _stage_items(
         self,
@@ -559,26 +567,27 @@ class RotationExecutor:
         staged: list[str] = []
         undo: dict[str, list[tuple[str, int]]] = defaultdict(list)
         undo_links: dict[str, list[str]] = defaultdict(list)
-        for name in fetched:
-            _, link = planned[name]
-            rr = result.rotations[name]
-            failed = [d for d in link.devices if d not in confirmed]
-            if not failed:
-                self._emit(PhaseChanged(name, rr.rotation_id, Phase.STAGED))
-                staged.append(name)
-                continue
-            error = "stage failed on " + ", ".join(
-                f"{d} ({result.devices[d].error})" for d in failed
-            )
-            unreachable = all(result.devices[d].unreachable for d in failed)
-            self._emit(PhaseChanged(name, rr.rotation_id, Phase.ABORTING, error, unreachable))
-            if link.mode.strategy.can_undo:
-                assert link.key_chain is not None
-                assert rr.slot is not None
-                for device in link.devices:
-                    if device in confirmed or device in maybe or device in undecided:
-                        undo[device].append((link.key_chain, rr.slot))
-                        undo_links[device].append(name)
+        with self.journal.batch():  # the decision for every link, before any undo
+            for name in fetched:
+                _, link = planned[name]
+                rr = result.rotations[name]
+                failed = [d for d in link.devices if d not in confirmed]
+                if not failed:
+                    self._emit(PhaseChanged(name, rr.rotation_id, Phase.STAGED))
+                    staged.append(name)
+                    continue
+                error = "stage failed on " + ", ".join(
+                    f"{d} ({result.devices[d].error})" for d in failed
+                )
+                unreachable = all(result.devices[d].unreachable for d in failed)
+                self._emit(PhaseChanged(name, rr.rotation_id, Phase.ABORTING, error, unreachable))
+                if link.mode.strategy.can_undo:
+                    assert link.key_chain is not None
+                    assert rr.slot is not None
+                    for device in link.devices:
+                        if device in confirmed or device in maybe or device in undecided:
+                            undo[device].append((link.key_chain, rr.slot))
+                            undo_links[device].append(name)
         wave_undo = _WaveUndo(
             planned=planned,
             items=by_device,
@@ -640,8 +649,9 @@ class RotationExecutor:
             log.warning("%s: staging failed: %s", device, error, extra={"device": device})
             return exc
         committed_at[device] = time.monotonic()
-        for item in items:
-            self._emit(EndMarked(item.link, item.rotation_id, device, staged=True))
+        with self.journal.batch():
+            for item in items:
+                self._emit(EndMarked(item.link, item.rotation_id, device, staged=True))
         late: str | None = None
         if outcome.returned_at > deadlines.decide_at:
             after = outcome.returned_at - deadlines.decide_at
@@ -976,41 +986,45 @@ class RotationExecutor:
                     return device, exc
 
             reads = dict(await asyncio.gather(*(one(d, i) for d, i in by_device.items())))
-            for name, link in list(pending.items()):
-                rr = result.rotations[name]
-                ckn = (rr.ckn or "").lower()
-                problems = []
-                for end in link.ends:
-                    sessions = reads[end.device]
-                    if isinstance(sessions, BaseException):
-                        problems.append(f"{end.device}: {_err(sessions)}")
-                        continue
-                    for interface in end.interfaces:
-                        if ckn not in live_ckn(sessions, interface):  # type: ignore[arg-type]
-                            problems.append(f"{end.device} {interface}: not live on the new CKN")
-                if not problems:
-                    self._emit(Verified(name, rr.rotation_id, live=True))
-                    notice(
-                        log,
-                        "%s: live on key %s (kcv %s)",
-                        name,
-                        rr.key_id,
-                        rr.kcv,
-                        extra={"link": name, "key_id": rr.key_id, "phase": "ACTIVE"},
-                    )
-                    del pending[name]
-                    self._advance("verified", len(links))
-                else:
-                    last_error[name] = "; ".join(problems)
+            with self.journal.batch():  # the links found live this round
+                for name, link in list(pending.items()):
+                    rr = result.rotations[name]
+                    ckn = (rr.ckn or "").lower()
+                    problems = []
+                    for end in link.ends:
+                        sessions = reads[end.device]
+                        if isinstance(sessions, BaseException):
+                            problems.append(f"{end.device}: {_err(sessions)}")
+                            continue
+                        for interface in end.interfaces:
+                            if ckn not in live_ckn(sessions, interface):  # type: ignore[arg-type]
+                                problems.append(
+                                    f"{end.device} {interface}: not live on the new CKN"
+                                )
+                    if not problems:
+                        self._emit(Verified(name, rr.rotation_id, live=True))
+                        notice(
+                            log,
+                            "%s: live on key %s (kcv %s)",
+                            name,
+                            rr.key_id,
+                            rr.kcv,
+                            extra={"link": name, "key_id": rr.key_id, "phase": "ACTIVE"},
+                        )
+                        del pending[name]
+                        self._advance("verified", len(links))
+                    else:
+                        last_error[name] = "; ".join(problems)
             if not pending or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(self.options.verify_interval)
-        for name in pending:
-            rr = result.rotations[name]
-            # Every end holds the new entry and has passed its start-time: it IS the link's key.
-            error = f"verify: {last_error.get(name, 'timed out')}"
-            self._emit(Verified(name, rr.rotation_id, live=False, error=error))
-            log.error("%s: %s", name, error, extra={"link": name, "phase": "VERIFY"})
+        with self.journal.batch():
+            for name in pending:
+                rr = result.rotations[name]
+                # Every end holds the new entry and has passed its start-time: it IS the key.
+                error = f"verify: {last_error.get(name, 'timed out')}"
+                self._emit(Verified(name, rr.rotation_id, live=False, error=error))
+                log.error("%s: %s", name, error, extra={"link": name, "phase": "VERIFY"})
 
     def _log_wave(self, result: WaveResult) -> None:
         ok = sum(1 for r in result.rotations.values() if r.ok)

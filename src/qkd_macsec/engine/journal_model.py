@@ -9,6 +9,7 @@ SQLite (:class:`qkd_macsec.engine.journal.Journal`, the embedded default) and Po
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -65,6 +66,9 @@ class JournalBackend(Protocol):
         """Where the journal is, for messages (no password)."""
 
     def close(self) -> None: ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """The writes of one wave step (this thread's, inside the block) in one transaction."""
 
     def begin(
         self,

@@ -9,8 +9,9 @@ order of a rotation's ends; statements use ``?`` placeholders, which a backend m
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -75,6 +76,40 @@ class SqlJournal:
     def _read(self) -> AbstractContextManager[Db]:
         raise NotImplementedError
 
+    #: The transaction a :meth:`batch` holds open, and the thread that holds it.
+    _batch_db: Db | None = None
+    _batch_thread: int | None = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Every write this thread makes inside the block goes into one transaction.
+
+        A wave writes one row per link at the same step (open, keys, start-times, ends marked):
+        grouped, that is one sync to disk (and one fence check) per step instead of one per
+        link. All of the group is durable, or none of it: the block must not await a device
+        action, so what it records is still before the action it announces. Nested batches
+        join the outer one; other threads' writes wait for the block to end, as they wait for
+        any transaction.
+        """
+        if self._batch_db is not None and self._batch_thread == threading.get_ident():
+            yield
+            return
+        with self._tx() as db:
+            self._batch_db, self._batch_thread = db, threading.get_ident()
+            try:
+                yield
+            finally:
+                self._batch_db = self._batch_thread = None
+
+    @contextmanager
+    def _write(self) -> Iterator[Db]:
+        """The open batch of this thread, or a transaction of its own."""
+        if self._batch_db is not None and self._batch_thread == threading.get_ident():
+            yield self._batch_db
+            return
+        with self._tx() as db:
+            yield db
+
     # -- writing -------------------------------------------------------------------------
     def begin(
         self,
@@ -87,7 +122,7 @@ class SqlJournal:
     ) -> int:
         """Open a rotation for ``link`` with its (device, interface) ends; returns its id."""
         stamp = ts(now or now_utc())
-        with self._tx() as db:
+        with self._write() as db:
             row = db.execute(
                 "INSERT INTO rotations (link, wave, reason, phase, created, updated)"
                 " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -105,7 +140,7 @@ class SqlJournal:
         self, rid: int, *, key_id: str, ckn: str, kcv: str, now: datetime | None = None
     ) -> None:
         stamp = ts(now or now_utc())
-        with self._tx() as db:
+        with self._write() as db:
             db.execute(
                 "UPDATE rotations SET phase=?, key_id=?, ckn=?, kcv=?, updated=? WHERE id=?",
                 (Phase.KEYS.value, key_id, ckn, kcv, stamp, rid),
@@ -123,7 +158,7 @@ class SqlJournal:
         """Written BEFORE any device is touched: recovery must know what may be on the devices."""
         stamp = ts(now or now_utc())
         start = None if start_time is None else ts(start_time)
-        with self._tx() as db:
+        with self._write() as db:
             db.execute(
                 "UPDATE rotations SET phase=?, slot=?, start_time=?, updated=? WHERE id=?",
                 (Phase.STAGING.value, slot, start, stamp, rid),
@@ -140,7 +175,7 @@ class SqlJournal:
         now: datetime | None = None,
     ) -> None:
         stamp = ts(now or now_utc())
-        with self._tx() as db:
+        with self._write() as db:
             if staged is not None:
                 db.execute(
                     "UPDATE rotation_ends SET staged=? WHERE rotation_id=? AND device=?",
@@ -158,7 +193,7 @@ class SqlJournal:
         self, rid: int, phase: Phase, *, error: str | None = None, now: datetime | None = None
     ) -> None:
         stamp = ts(now or now_utc())
-        with self._tx() as db:
+        with self._write() as db:
             db.execute(
                 "UPDATE rotations SET phase=?, error=COALESCE(?, error), updated=? WHERE id=?",
                 (phase.value, error, stamp, rid),
@@ -166,12 +201,12 @@ class SqlJournal:
             _event(db, rid, phase.value, {"error": error} if error else {}, stamp)
 
     def set_meta(self, key: str, value: object) -> None:
-        with self._tx() as db:
+        with self._write() as db:
             db.execute(_UPSERT_META, (key, json.dumps(value)))
 
     def set_meta_many(self, items: dict[str, object]) -> None:
         """Several meta values in one transaction."""
-        with self._tx() as db:
+        with self._write() as db:
             db.executemany(_UPSERT_META, [(key, json.dumps(value)) for key, value in items.items()])
 
     def get_meta(self, key: str, default: object = None) -> object:
@@ -194,7 +229,7 @@ class SqlJournal:
     ) -> None:
         """An event on a rotation that changes no column (how a late commit was resolved)."""
         stamp = ts(now or now_utc())
-        with self._tx() as db:
+        with self._write() as db:
             db.execute("UPDATE rotations SET updated=? WHERE id=?", (stamp, rid))
             _event(db, rid, kind, detail, stamp)
 
@@ -214,7 +249,7 @@ class SqlJournal:
         (reason "adopted", no key check value: the key itself was never seen)."""
         stamp = ts(now or now_utc())
         start = ts(start_time) if start_time is not None else stamp
-        with self._tx() as db:
+        with self._write() as db:
             row = db.execute(
                 "INSERT INTO rotations (link, wave, reason, phase, key_id, ckn, slot, start_time,"
                 " created, updated) VALUES (?, 'adopt', 'adopted', ?, ?, ?, ?, ?, ?, ?)"

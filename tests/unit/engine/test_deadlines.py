@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import statistics
 from datetime import UTC, datetime
 
 import pytest
 
 from qkd_macsec.engine.deadlines import (
+    CALIBRATED,
+    HEADROOM,
     HISTORY,
     SAFETY,
+    SPREAD,
     DeviceTiming,
     LatencyHistory,
     device_timing,
+    estimate,
     percentile,
     plan_deadlines,
 )
@@ -57,15 +62,42 @@ def test_an_unmeasured_device_plans_with_the_initial_estimate() -> None:
 def test_a_slow_device_widens_its_own_estimate() -> None:
     fast = device_timing(LatencyHistory((0.4,) * 10, (0.1,) * 10), timeout=60.0, initial=3.0)
     slow = device_timing(LatencyHistory((45.3,) * 10, (45.0,) * 10), timeout=120.0, initial=3.0)
-    assert fast.commit == pytest.approx(SAFETY * 0.1)
-    assert fast.session == pytest.approx(SAFETY * 0.4)
-    assert slow.commit == pytest.approx(SAFETY * 45.0)
-    assert slow.session == pytest.approx(SAFETY * 45.3)
-    # one outlier among twenty samples is above the 95th percentile; two are not
+    steady = 1.0 + HEADROOM  # ten equal samples: no spread, the headroom alone
+    assert fast.commit == pytest.approx(steady * 0.1)
+    assert fast.session == pytest.approx(steady * 0.4)
+    assert slow.commit == pytest.approx(steady * 45.0)
+    assert slow.session == pytest.approx(steady * 45.3)
+    # one outlier among twenty samples is above the 95th percentile (and moves no spread);
+    # two are not
     one = device_timing(LatencyHistory((0.4,) * 19 + (9.0,), (0.1,) * 20), 60.0, 3.0)
     two = device_timing(LatencyHistory((0.4,) * 18 + (9.0,) * 2, (0.1,) * 20), 60.0, 3.0)
-    assert one.session == pytest.approx(SAFETY * 0.4)
-    assert two.session == pytest.approx(SAFETY * 9.0)
+    assert one.session == pytest.approx(steady * 0.4)
+    assert two.session == pytest.approx(steady * 9.0)
+
+
+def test_a_short_history_keeps_the_safety_factor() -> None:
+    """Until its spread is measured, a device is planned at SAFETY times its slowest sample."""
+    few = (0.4, 0.5, 0.45, 0.6)
+    assert len(few) < CALIBRATED
+    t = device_timing(LatencyHistory(few, (0.1,) * len(few)), timeout=60.0, initial=3.0)
+    assert t.session == pytest.approx(SAFETY * 0.6)
+    assert t.commit == pytest.approx(SAFETY * 0.1)
+    assert estimate(()) is None
+
+
+def test_a_calibrated_margin_follows_the_measured_spread() -> None:
+    """Same 95th percentile, different spread: the jittery router gets the wider margin, and
+    every estimate stays above the percentile it was taken at."""
+    steady = [1.0] * 10 + [1.2] * 10
+    jittery = [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 0.3, 0.5, 0.7, 0.9] * 2
+    assert percentile(steady) == percentile(jittery) == 1.2
+    calm, wild = estimate(steady), estimate(jittery)
+    assert calm is not None
+    assert wild is not None
+    assert 1.2 < calm < SAFETY * 1.2  # tighter than the old flat factor ...
+    assert wild > calm  # ... and wider where the latency varies
+    mad = statistics.median(abs(x - statistics.median(jittery)) for x in jittery)
+    assert wild == pytest.approx(1.2 * (1 + HEADROOM) + SPREAD * 1.4826 * mad)
 
 
 def test_estimates_stop_at_the_rpc_timeout() -> None:
@@ -115,12 +147,14 @@ def test_a_device_known_to_be_slow_moves_t_not_the_decision() -> None:
         min_delay=10.0,
         clock_tolerance=5.0,
     )
-    # the slow router's 45 s commit (x1.5, capped by its 60 s timeout) starts in time and
-    # answers before D ...
-    assert plan.not_after["mx10008-23"] - NOW >= SAFETY * 0.5
-    assert plan.decide_at - plan.not_after["mx10008-23"] == pytest.approx(60.0)
+    # the slow router's 45 s commit (its calibrated estimate, under its 60 s timeout) starts
+    # in time and answers before D ...
+    assert 45.0 < slow.commit <= 60.0
+    assert plan.not_after["mx10008-23"] - NOW >= slow.session - slow.commit
+    assert plan.decide_at - plan.not_after["mx10008-23"] == pytest.approx(slow.commit)
     # ... and after D there is still a whole slow undo plus the clock tolerance before T
-    assert plan.activation_epoch - plan.decide_at == pytest.approx(SAFETY * 0.5 + 60.0 + 5.0)
+    assert plan.activation_epoch - plan.decide_at == pytest.approx(slow.undo + 5.0)
+    assert slow.undo > 45.5
     assert plan.not_after["mx304-11"] == plan.decide_at - fast.commit
 
 

@@ -7,6 +7,7 @@ import itertools
 import logging
 import re
 from collections import Counter
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from qkd_macsec.engine.events import (
 )
 from qkd_macsec.engine.executor import ExecutorOptions, RotationExecutor
 from qkd_macsec.engine.journal import Journal
+from qkd_macsec.engine.journal_sql import Db
 from qkd_macsec.engine.observers import CrashPoints
 from qkd_macsec.engine.recovery import recover
 from qkd_macsec.engine.topology import EndSpec, LinkSpec
@@ -392,3 +394,37 @@ async def test_recovery_journals_through_the_same_observers(tmp_path: Path) -> N
     assert {link for link, _ in closing} == {"l1", "l2"}  # every open rotation, told once each
     newest = {r.link: r.phase for r in restarted.journal.rotations(limit=2)}
     assert {(link, phase) for link, phase in newest.items()} <= closing
+
+
+class CountingJournal(Journal):
+    """Counts the journal's write transactions (each one a sync to disk)."""
+
+    transactions = 0
+
+    def _tx(self) -> AbstractContextManager[Db]:
+        self.transactions += 1
+        return super()._tx()
+
+
+async def test_a_waves_per_link_writes_of_one_step_share_one_transaction(
+    tmp_path: Path,
+) -> None:
+    net = FakeNetwork()
+    links = [
+        make_link(f"l{i}", "r1", "r2", chain=f"KC{i}", interface=f"et-0/0/{i}") for i in range(8)
+    ]
+    journal = CountingJournal(tmp_path / "j.sqlite")
+    executor = RotationExecutor(
+        links, journal, FakeKeys(), net.driver, binding_for=binding, options=FAST
+    )
+    try:
+        result = await executor.run_wave(executor.plan())
+    finally:
+        executor.close()
+    assert result.ok, result.failed_links
+    events = journal.events()
+    # open, keys, start-times, both routers' ends, the decision, verification, latencies: a
+    # fixed number of steps, not five or more writes per link (8 links: 50+ events)
+    assert len(events) >= 8 * 5
+    assert journal.transactions <= 12
+    assert {r.phase for r in journal.rotations()} == {Phase.ACTIVE}

@@ -6,6 +6,7 @@ reopening, ids grow, ends keep their order, meta round-trips JSON, adopted rows,
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -180,3 +181,65 @@ def test_sqlite_is_still_the_journal_class(tmp_path: Path) -> None:
         assert journal.location == str(tmp_path / "j.sqlite")
     finally:
         journal.close()
+
+
+def test_a_batch_is_one_transaction_that_reads_its_own_writes(reopen: Opener) -> None:
+    journal = reopen()
+    with journal.batch():
+        rids = [journal.begin(f"l{i}", "w1", [("r1", "et-0/0/1")], now=T0) for i in range(3)]
+        for rid in rids:
+            journal.record_keys(rid, key_id=f"k{rid}", ckn=f"c{rid}", kcv="abc", now=T0)
+        with journal.batch():  # nested: joins the outer one
+            journal.record_staging(rids[0], slot=2, start_time=T0 + timedelta(seconds=30))
+        assert journal.get(rids[0]).phase is Phase.STAGING  # its own writes, before commit
+    again = reopen()
+    assert [again.get(rid).phase for rid in rids] == [Phase.STAGING, Phase.KEYS, Phase.KEYS]
+    assert again.get(rids[1]).key_id == f"k{rids[1]}"
+
+
+def test_a_failing_batch_stores_none_of_its_writes(reopen: Opener) -> None:
+    journal = reopen()
+    rid = journal.begin("l1", "w1", [("r1", "et-0/0/1")], now=T0)
+
+    def fail_in_batch() -> None:
+        with journal.batch():
+            journal.record_keys(rid, key_id="k1", ckn="c1", kcv="abc", now=T0)
+            journal.begin("l2", "w1", [("r1", "et-0/0/2")], now=T0)
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_in_batch()
+    again = reopen()
+    assert again.get(rid).phase is Phase.PLANNED
+    assert again.get(rid).key_id is None
+    assert [r.link for r in again.rotations()] == ["l1"]
+    # the journal is usable afterwards: the next write is a transaction of its own
+    journal.record_keys(rid, key_id="k2", ckn="c2", kcv="abc", now=T0)
+    assert reopen().get(rid).key_id == "k2"
+
+
+def test_another_threads_write_waits_for_a_batch_and_is_not_part_of_it(reopen: Opener) -> None:
+    journal = reopen()
+    rid = journal.begin("l1", "w1", [("r1", "et-0/0/1")], now=T0)
+    other = journal.begin("l2", "w1", [("r1", "et-0/0/2")], now=T0)
+    writer = threading.Thread(
+        target=journal.record_keys,
+        args=(other,),
+        kwargs={"key_id": "k-other", "ckn": "c-other", "kcv": "abc", "now": T0},
+    )
+
+    def fail_in_batch() -> None:
+        with journal.batch():
+            journal.record_keys(rid, key_id="k1", ckn="c1", kcv="abc", now=T0)
+            writer.start()
+            writer.join(timeout=0.5)
+            assert writer.is_alive()  # it waits for the batch's transaction
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_in_batch()
+    writer.join(timeout=30)
+    assert not writer.is_alive()
+    again = reopen()
+    assert again.get(rid).key_id is None  # the batch rolled back ...
+    assert again.get(other).key_id == "k-other"  # ... the other thread's write did not
