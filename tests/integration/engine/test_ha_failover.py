@@ -110,7 +110,12 @@ def controller_env(url: str, **extra: str) -> dict[str, str]:
 def test_sigkill_of_the_active_mid_wave_fails_over_within_15s_without_outage(
     testbed_factory: StartTestbed, seed_doc: dict[str, Any], pg_url: str, tmp_path: Path
 ) -> None:
-    testbed = testbed_factory(seed_doc, commit_latency_s=2.0, policy={"min_activation_delay": "8s"})
+    # T leaves room for the takeover (TTL 8 s + recovery) before it: the killed wave is the
+    # bootstrap, whose first key has no older key to fall back on, so a partially staged first
+    # key must be undone before it starts (undone after it, the ends that held it would drop).
+    testbed = testbed_factory(
+        seed_doc, commit_latency_s=2.0, policy={"min_activation_delay": "20s"}
+    )
     location = location_of(pg_url)
     run = ("run", "--check-interval", "1", "--wait")
     with (
