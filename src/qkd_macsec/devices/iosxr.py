@@ -100,14 +100,13 @@ from qkd_macsec.devices.ssh_posture import (
     prefer_aes256_ciphers,
     record_negotiated_kex,
 )
+from qkd_macsec.devices.target_driver import TargetDriver
 from qkd_macsec.devices.transport_safety import (
     ErrorScrubber,
     cap_transport_loggers,
     exception_chain,
-    rpc_budget,
 )
 from qkd_macsec.obs.logging import SECRETS, get_logger
-from qkd_macsec.posture import HopPosture
 from qkd_macsec.secret import Secret
 
 __all__ = ["IosxrDriver", "StrictIosxrDeviceHandler"]
@@ -186,8 +185,10 @@ def _canonical(text: str) -> str:
     return result
 
 
-class IosxrDriver:
+class IosxrDriver(TargetDriver):
     """ncclient-backed driver for one IOS XR device. One thread at a time (see ``Driver``)."""
+
+    DEFAULT_PORT = xr.DEFAULT_PORT
 
     platform = "iosxr"
 
@@ -197,35 +198,12 @@ class IosxrDriver:
         quiet_transport_loggers()
         prefer_aes256_ciphers()
         record_negotiated_kex()
-        self.target = target
-        #: What the current (or last) SSH session negotiated; None before the first open.
-        self.posture: HopPosture | None = None
+        super().__init__(target)
         self._connect = connect
         self._mgr: Any = None
-        self._deadline: float | None = None
-        if target.password is not None:
-            SECRETS.add(target.password.reveal_text())
-
-    def __repr__(self) -> str:
-        return f"IosxrDriver({self.target.name}@{self.target.host}:{self.port})"
-
-    @property
-    def name(self) -> str:
-        return self.target.name
-
-    @property
-    def port(self) -> int:
-        return self.target.port if self.target.port is not None else xr.DEFAULT_PORT
 
     def render(self, changes: ChangeSet) -> str:
         return render_masked(changes)
-
-    # ------------------------------------------------------------------------------ deadline
-    def set_deadline(self, deadline: float | None) -> None:
-        self._deadline = deadline
-
-    def _budget(self, phase: str) -> float:
-        return rpc_budget(self.name, phase, self.target.timeout, self._deadline)
 
     # ------------------------------------------------------------------------------- session
     def open(self) -> None:

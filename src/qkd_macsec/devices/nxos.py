@@ -86,11 +86,11 @@ from qkd_macsec.devices.nxos_parse import (
     parse_time_source,
 )
 from qkd_macsec.devices.nxos_render import MASK, render, render_masked, render_plan
+from qkd_macsec.devices.target_driver import TargetDriver
 from qkd_macsec.devices.transport_safety import (
     ErrorScrubber,
     cap_transport_loggers,
     exception_chain,
-    rpc_budget,
 )
 from qkd_macsec.hybrid_tls import TlsSetupError, anonymous_client_context
 from qkd_macsec.hybrid_tls.sync_http import SyncHybridTlsBackend, SyncHybridTlsTransport
@@ -135,41 +135,20 @@ def _url(target: DeviceTarget, port: int) -> str:
     return f"https://{host}:{port}/ins"
 
 
-class NxosDriver:
+class NxosDriver(TargetDriver):
     """httpx-backed NX-API driver for one NX-OS switch. One thread at a time (see ``Driver``)."""
+
+    DEFAULT_PORT = nx.DEFAULT_PORT
 
     platform = "nxos"
 
     def __init__(self, target: DeviceTarget) -> None:
         cap_transport_loggers(TRANSPORT_LOGGERS)
-        self.target = target
+        super().__init__(target)
         self._client: httpx.Client | None = None
-        self._deadline: float | None = None
-        #: The newest NX-API connection's posture (None before the first handshake).
-        self.posture: HopPosture | None = None
-        if target.password is not None:
-            SECRETS.add(target.password.reveal_text())
-
-    def __repr__(self) -> str:
-        return f"NxosDriver({self.target.name}@{self.target.host}:{self.port})"
-
-    @property
-    def name(self) -> str:
-        return self.target.name
-
-    @property
-    def port(self) -> int:
-        return self.target.port if self.target.port is not None else nx.DEFAULT_PORT
 
     def render(self, changes: ChangeSet) -> str:
         return render_masked(changes)
-
-    # ------------------------------------------------------------------------------ deadline
-    def set_deadline(self, deadline: float | None) -> None:
-        self._deadline = deadline
-
-    def _budget(self, phase: str) -> float:
-        return rpc_budget(self.name, phase, self.target.timeout, self._deadline)
 
     # ------------------------------------------------------------------------------- session
     def open(self) -> None:
